@@ -1,0 +1,5 @@
+// Package cli is the command line of dynamo-cmp: it reads the process environment and flags
+// into option structs (nothing below it calls os.Getenv), wires the config, render, store and
+// serve packages together, and maps errors to exit codes. Every command writes results to the
+// injected stdout and diagnostics to the injected stderr.
+package cli

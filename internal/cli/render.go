@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
+)
+
+type renderOptions struct {
+	files       []string
+	cluster     string
+	environment string
+	output      string
+	components  []string
+}
+
+func newRenderCommand(streams IOStreams, _ Env) *cobra.Command {
+	var o renderOptions
+	cmd := &cobra.Command{
+		Use:   "render -f PATH [-f PATH ...] --cluster NAME",
+		Short: "Render a cluster's manifests from layer files, offline",
+		Long: `Render merges the layer files of a cluster (global, env/<environment>, cluster/<name>),
+validates the result and prints the manifests, exactly as generate would from DynamoDB.
+Files may be YAML or JSON; a directory is read recursively in lexical order. Layers of other
+clusters and environments in the same files are ignored.
+
+Invalid input exits with code 1, prints nothing on stdout and lists every problem on stderr.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runRender(streams, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.files, "file", "f", nil, "layer file or directory (repeatable)")
+	f.StringVar(&o.cluster, "cluster", "", "cluster to render (required)")
+	f.StringVar(&o.environment, "environment", "", "environment layer to merge (default: the cluster record's)")
+	f.StringVarP(&o.output, "output", "o", render.FormatYAML, "output format: yaml or json")
+	f.StringSliceVar(&o.components, "components", nil, "render only these components ("+joinComponents()+")")
+	_ = cmd.MarkFlagRequired("file")
+	_ = cmd.MarkFlagRequired("cluster")
+	return cmd
+}
+
+func runRender(streams IOStreams, o renderOptions) error {
+	if err := checkFormat(o.output); err != nil {
+		return err
+	}
+	all, err := config.ReadLayerFiles(o.files)
+	if err != nil {
+		return withCode(ExitInvalid, err)
+	}
+	layers, err := config.SelectLayers(all, o.cluster, o.environment)
+	if err != nil {
+		return withCode(ExitInvalid, err)
+	}
+	model, err := config.Resolve(layers, o.cluster)
+	if err != nil {
+		return withCode(ExitInvalid, describeInvalid(err))
+	}
+	nodes, err := render.Render(model, render.Options{Components: o.components, Version: config.Digest(layers)})
+	if err != nil {
+		return withCode(ExitInvalid, err)
+	}
+	return render.Write(streams.Out, nodes, o.output)
+}
+
+// describeInvalid prefixes validation errors with a count so the list reads as one report.
+func describeInvalid(err error) error {
+	var ve *config.ValidationError
+	if errors.As(err, &ve) {
+		n := len(ve.Problems)
+		noun := "problems"
+		if n == 1 {
+			noun = "problem"
+		}
+		return fmt.Errorf("the configuration has %d %s:\n%w", n, noun, err)
+	}
+	return err
+}
+
+func checkFormat(format string) error {
+	if format != render.FormatYAML && format != render.FormatJSON {
+		return withCode(ExitUsage, fmt.Errorf("--output %q: use yaml or json", format))
+	}
+	return nil
+}
+
+func joinComponents() string {
+	s := ""
+	for i, c := range render.Components {
+		if i > 0 {
+			s += ", "
+		}
+		s += c
+	}
+	return s
+}

@@ -1,0 +1,238 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Entry is one keyed piece of a layer: a namespace, a role binding, an IP pool ... Its Body is
+// plain data (maps with string keys, slices, strings, bools, int64, float64 and nil) exactly as
+// a person writes it in a layer file or edits it in the DynamoDB console.
+type Entry struct {
+	// Kind is the entry kind, e.g. "namespace" or "calicoIPPool" (see Kinds).
+	Kind string
+	// Key identifies the entry within its kind: the name, "<namespace>/<name>" for namespaced
+	// kinds, "<Kind>/<namespace>/<name>" for extra manifests.
+	Key string
+	// Body is the entry's canonical content.
+	Body map[string]any
+}
+
+// ID returns "<kind>/<key>", unique within a layer.
+func (e Entry) ID() string { return e.Kind + "/" + e.Key }
+
+// Entry kinds. The values appear in DynamoDB sort keys and in exported files.
+const (
+	KindCluster                   = "cluster"
+	KindSettings                  = "settings"
+	KindNamespace                 = "namespace"
+	KindRole                      = "role"
+	KindRoleBinding               = "roleBinding"
+	KindClusterRole               = "clusterRole"
+	KindClusterRoleBinding        = "clusterRoleBinding"
+	KindNetworkPolicy             = "networkPolicy"
+	KindCalicoIPPool              = "calicoIPPool"
+	KindCalicoNetworkPolicy       = "calicoNetworkPolicy"
+	KindCalicoGlobalNetworkPolicy = "calicoGlobalNetworkPolicy"
+	KindCalicoBGPConfiguration    = "calicoBGPConfiguration"
+	KindAddon                     = "addon"
+	KindManifest                  = "manifest"
+	KindPatch                     = "patch"
+)
+
+// SettingsKey is the key of the single settings entry of a layer.
+const SettingsKey = "settings"
+
+// kindSpec describes how an entry kind appears in layer files and how it is keyed.
+type kindSpec struct {
+	kind string
+	// section is where the kind lives in a layer file: "namespaces", "calico.ipPools".
+	section string
+	// single kinds are one object per layer (cluster, settings), not a list.
+	single bool
+	// nameField holds the entry's name ("namespace" for namespace entries).
+	nameField string
+	// namespaced kinds are keyed "<namespace>/<name>".
+	namespaced bool
+}
+
+// kinds lists every entry kind in the order layer files and exports present them.
+var kinds = []kindSpec{
+	{kind: KindCluster, section: "cluster", single: true, nameField: "name"},
+	{kind: KindSettings, section: "settings", single: true},
+	{kind: KindNamespace, section: "namespaces", nameField: "namespace"},
+	{kind: KindRole, section: "roles", nameField: "name", namespaced: true},
+	{kind: KindRoleBinding, section: "roleBindings", nameField: "name", namespaced: true},
+	{kind: KindClusterRole, section: "clusterRoles", nameField: "name"},
+	{kind: KindClusterRoleBinding, section: "clusterRoleBindings", nameField: "name"},
+	{kind: KindNetworkPolicy, section: "networkPolicies", nameField: "name", namespaced: true},
+	{kind: KindCalicoIPPool, section: "calico.ipPools", nameField: "name"},
+	{kind: KindCalicoNetworkPolicy, section: "calico.networkPolicies", nameField: "name", namespaced: true},
+	{kind: KindCalicoGlobalNetworkPolicy, section: "calico.globalNetworkPolicies", nameField: "name"},
+	{kind: KindCalicoBGPConfiguration, section: "calico.bgpConfigurations", nameField: "name"},
+	{kind: KindAddon, section: "addons", nameField: "name"},
+	{kind: KindManifest, section: "manifests"},
+	{kind: KindPatch, section: "patches", nameField: "name"},
+}
+
+var kindIndex = func() map[string]int {
+	m := make(map[string]int, len(kinds))
+	for i, k := range kinds {
+		m[k.kind] = i
+	}
+	return m
+}()
+
+func lookupKind(kind string) (kindSpec, bool) {
+	i, ok := kindIndex[kind]
+	if !ok {
+		return kindSpec{}, false
+	}
+	return kinds[i], true
+}
+
+// Kinds returns the entry kinds in their canonical order.
+func Kinds() []string {
+	out := make([]string, len(kinds))
+	for i, k := range kinds {
+		out[i] = k.kind
+	}
+	return out
+}
+
+// IsKind reports whether kind is a known entry kind.
+func IsKind(kind string) bool { _, ok := kindIndex[kind]; return ok }
+
+// kindOrder returns the position of kind in the canonical order (unknown kinds last).
+func kindOrder(kind string) int {
+	if i, ok := kindIndex[kind]; ok {
+		return i
+	}
+	return len(kinds)
+}
+
+// SortEntries orders entries by kind (canonical order), then key.
+func SortEntries(entries []Entry) {
+	sort.SliceStable(entries, func(i, j int) bool {
+		oi, oj := kindOrder(entries[i].Kind), kindOrder(entries[j].Kind)
+		if oi != oj {
+			return oi < oj
+		}
+		return entries[i].Key < entries[j].Key
+	})
+}
+
+// entryPath is how validation messages name an entry: "namespaces[dev-team]", "settings".
+func entryPath(kind, key string) string {
+	spec, ok := lookupKind(kind)
+	if !ok {
+		return kind + "[" + key + "]"
+	}
+	if spec.single {
+		return spec.section
+	}
+	return spec.section + "[" + key + "]"
+}
+
+// NewEntry builds an entry of the given kind from a raw body as written in a layer file, in
+// the DynamoDB console or by the seed format: it canonicalises the body (see docs/config.md)
+// and derives the key. The body is not modified; the returned entry owns a copy.
+func NewEntry(kind string, body map[string]any) (Entry, error) {
+	spec, ok := lookupKind(kind)
+	if !ok {
+		return Entry{}, fmt.Errorf("unknown entry kind %q (known: %s)", kind, strings.Join(Kinds(), ", "))
+	}
+	b, err := canonicalize(spec, deepCopyMap(body))
+	if err != nil {
+		return Entry{}, err
+	}
+	key, err := entryKey(spec, b)
+	if err != nil {
+		return Entry{}, err
+	}
+	return Entry{Kind: kind, Key: key, Body: b}, nil
+}
+
+func entryKey(spec kindSpec, b map[string]any) (string, error) {
+	switch {
+	case spec.kind == KindSettings:
+		return SettingsKey, nil
+	case spec.kind == KindManifest:
+		return manifestKey(b)
+	}
+	name, err := stringField(b, spec.nameField)
+	if err != nil {
+		return "", err
+	}
+	if name == "" {
+		return "", fmt.Errorf("%s: %q is required", spec.section, spec.nameField)
+	}
+	if spec.namespaced {
+		ns, err := stringField(b, "namespace")
+		if err != nil {
+			return "", err
+		}
+		if ns == "" {
+			return "", fmt.Errorf("%s[%s]: \"namespace\" is required", spec.section, name)
+		}
+		return ns + "/" + name, nil
+	}
+	return name, nil
+}
+
+func manifestKey(b map[string]any) (string, error) {
+	kind, err := stringField(b, "kind")
+	if err != nil {
+		return "", err
+	}
+	md, _ := b["metadata"].(map[string]any)
+	var name, ns string
+	if md != nil {
+		if name, err = stringField(md, "name"); err != nil {
+			return "", err
+		}
+		if ns, err = stringField(md, "namespace"); err != nil {
+			return "", err
+		}
+	}
+	if kind == "" || name == "" {
+		return "", fmt.Errorf("manifests: every manifest needs \"apiVersion\", \"kind\" and \"metadata.name\"")
+	}
+	if ns == "" {
+		return kind + "/" + name, nil
+	}
+	return kind + "/" + ns + "/" + name, nil
+}
+
+func stringField(b map[string]any, field string) (string, error) {
+	v, ok := b[field]
+	if !ok || v == nil {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("%q must be a string, not %s", field, describe(v))
+	}
+	return s, nil
+}
+
+// describe names the type of a raw value for error messages.
+func describe(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case int64, float64, int:
+		return "a number"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a map"
+	default:
+		return fmt.Sprintf("%T", v)
+	}
+}

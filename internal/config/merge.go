@@ -1,0 +1,316 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Patch directives accepted in entry bodies, borrowed from Kubernetes strategic-merge patches.
+const (
+	directiveKey     = "$patch"
+	directiveDelete  = "delete"
+	directiveReplace = "replace"
+)
+
+// Merged is the merge of a cluster's layers: every entry that survives, with its merged body.
+type Merged struct {
+	// Layers are the inputs, lowest precedence first.
+	Layers []Layer
+	// Entries are the merged entries in canonical order.
+	Entries []Entry
+
+	index map[string][]int // entry ID → indices of the layers that hold it, highest first
+}
+
+// Merge merges layers given lowest precedence first (global, env/<e>, cluster/<c>), entry by
+// entry:
+//
+//   - an entry of a higher layer with the same kind and key is deep-merged over the lower one:
+//     maps merge key by key, a null value removes the key, scalars and unkeyed lists are
+//     replaced, and lists whose elements all carry a "name" merge element by element (keyed by
+//     name, plus kind and namespace when present);
+//   - "$patch: delete" in an entry (or in a map or list element) removes what lower layers
+//     defined there; "$patch: replace" replaces it instead of merging; a list element
+//     {"$patch": "replace"} makes the list replace the lower one.
+//
+// Merge fails only on malformed directives; content is checked later by Resolve.
+func Merge(layers []Layer) (*Merged, error) {
+	m := &Merged{Layers: layers, index: map[string][]int{}}
+	state := map[string]int{} // ID → index in m.Entries
+	var errs []error
+	for li, l := range layers {
+		for _, e := range l.Entries {
+			id := e.ID()
+			m.index[id] = append([]int{li}, m.index[id]...)
+			dir, err := directive(e.Body)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %s: %w", l.Ref, entryPath(e.Kind, e.Key), err))
+				continue
+			}
+			pos, exists := state[id]
+			switch {
+			case dir == directiveDelete:
+				if exists {
+					m.Entries[pos].Body = nil
+				}
+			case !exists || m.Entries[pos].Body == nil:
+				body, _ := strip(e.Body).(map[string]any)
+				if exists {
+					m.Entries[pos].Body = body
+				} else {
+					state[id] = len(m.Entries)
+					m.Entries = append(m.Entries, Entry{Kind: e.Kind, Key: e.Key, Body: body})
+				}
+			default:
+				merged, _ := mergeValue(m.Entries[pos].Body, e.Body).(map[string]any)
+				m.Entries[pos].Body = merged
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, joinErrors(errs)
+	}
+	live := m.Entries[:0]
+	for _, e := range m.Entries {
+		if e.Body != nil {
+			live = append(live, e)
+		}
+	}
+	m.Entries = live
+	SortEntries(m.Entries)
+	return m, nil
+}
+
+func directive(body map[string]any) (string, error) {
+	v, ok := body[directiveKey]
+	if !ok {
+		return "", nil
+	}
+	s, _ := v.(string)
+	if s != directiveDelete && s != directiveReplace {
+		return "", fmt.Errorf("%s: %v is not a directive (use delete or replace)", directiveKey, v)
+	}
+	return s, nil
+}
+
+// mergeValue merges higher over lower; neither is modified.
+func mergeValue(lower, higher any) any {
+	switch h := higher.(type) {
+	case map[string]any:
+		l, ok := lower.(map[string]any)
+		if !ok || h[directiveKey] == directiveReplace {
+			return strip(h)
+		}
+		out := make(map[string]any, len(l)+len(h))
+		for k, v := range l {
+			out[k] = v
+		}
+		for k, v := range h {
+			if k == directiveKey {
+				continue
+			}
+			if v == nil || isDeleteDirective(v) {
+				delete(out, k)
+				continue
+			}
+			if lv, has := out[k]; has {
+				out[k] = mergeValue(lv, v)
+			} else {
+				out[k] = strip(v)
+			}
+		}
+		return out
+	case []any:
+		l, ok := lower.([]any)
+		if !ok || hasReplaceElement(h) || !keyedList(l) || !keyedList(h) {
+			return strip(h)
+		}
+		return mergeKeyedLists(l, h)
+	default:
+		return higher
+	}
+}
+
+func isDeleteDirective(v any) bool {
+	m, ok := v.(map[string]any)
+	return ok && m[directiveKey] == directiveDelete
+}
+
+func hasReplaceElement(list []any) bool {
+	for _, e := range list {
+		if m, ok := e.(map[string]any); ok && m[directiveKey] == directiveReplace && len(m) == 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// keyedList reports whether every element is a map with a string "name".
+func keyedList(list []any) bool {
+	for _, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok {
+			return false
+		}
+		if len(m) == 1 && m[directiveKey] == directiveReplace {
+			continue
+		}
+		if _, ok := m["name"].(string); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// listKey identifies an element of a keyed list: its name, qualified by kind and namespace
+// when it has them (so a User and a ServiceAccount called "ci" are different subjects).
+func listKey(m map[string]any) string {
+	name, _ := m["name"].(string)
+	kind, _ := m["kind"].(string)
+	ns, _ := m["namespace"].(string)
+	return kind + "/" + ns + "/" + name
+}
+
+func mergeKeyedLists(lower, higher []any) []any {
+	out := make([]any, 0, len(lower)+len(higher))
+	pos := make(map[string]int, len(lower))
+	for _, e := range lower {
+		pos[listKey(e.(map[string]any))] = len(out)
+		out = append(out, e)
+	}
+	for _, e := range higher {
+		hm := e.(map[string]any)
+		k := listKey(hm)
+		i, exists := pos[k]
+		switch {
+		case hm[directiveKey] == directiveDelete:
+			if exists {
+				out[i] = nil
+			}
+		case exists && out[i] != nil:
+			out[i] = mergeValue(out[i], hm)
+		case exists:
+			out[i] = strip(hm)
+		default:
+			pos[k] = len(out)
+			out = append(out, strip(hm))
+		}
+	}
+	live := out[:0]
+	for _, e := range out {
+		if e != nil {
+			live = append(live, e)
+		}
+	}
+	return live
+}
+
+// strip removes merge directives from a value that has nothing below it to merge with: maps
+// and list elements marked for deletion disappear, replace markers are dropped.
+func strip(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			if k == directiveKey || e == nil || isDeleteDirective(e) {
+				continue
+			}
+			out[k] = strip(e)
+		}
+		return out
+	case []any:
+		out := make([]any, 0, len(t))
+		for _, e := range t {
+			if m, ok := e.(map[string]any); ok {
+				if m[directiveKey] == directiveDelete || (len(m) == 1 && m[directiveKey] == directiveReplace) {
+					continue
+				}
+			}
+			out = append(out, strip(e))
+		}
+		return out
+	default:
+		return v
+	}
+}
+
+// Origin returns the layer that set the value at path within an entry: of the layers holding
+// the entry, the one whose own body reaches deepest along path (the highest layer on a tie).
+func (m *Merged) Origin(kind, key string, path Path) string {
+	best, bestDepth := "", -1
+	for _, li := range m.index[kind+"/"+key] {
+		l := m.Layers[li]
+		for _, e := range l.Entries {
+			if e.Kind != kind || e.Key != key {
+				continue
+			}
+			if d := reach(e.Body, path); d > bestDepth {
+				best, bestDepth = l.Ref.String(), d
+			}
+		}
+		if bestDepth == len(path) {
+			break
+		}
+	}
+	if best == "" && len(m.Layers) > 0 {
+		best = m.Layers[len(m.Layers)-1].Ref.String()
+	}
+	return best
+}
+
+// reach returns how many elements of path resolve in v.
+func reach(v any, path Path) int {
+	for i, el := range path {
+		switch {
+		case el.Field != "":
+			mm, ok := v.(map[string]any)
+			if !ok {
+				return i
+			}
+			if v, ok = mm[el.Field]; !ok {
+				return i
+			}
+		case el.Key != "":
+			list, ok := v.([]any)
+			if !ok {
+				return i
+			}
+			found := false
+			for _, e := range list {
+				if em, ok := e.(map[string]any); ok && em["name"] == el.Key {
+					v, found = em, true
+					break
+				}
+			}
+			if !found {
+				return i
+			}
+		default:
+			list, ok := v.([]any)
+			if !ok || el.Index >= len(list) {
+				return i
+			}
+			v = list[el.Index]
+		}
+	}
+	return len(path)
+}
+
+// LayerRefs returns the references of the merged layers, lowest first.
+func (m *Merged) LayerRefs() []LayerRef {
+	out := make([]LayerRef, len(m.Layers))
+	for i, l := range m.Layers {
+		out[i] = l.Ref
+	}
+	return out
+}
+
+// sortedEntryKeys is used by tests and digests.
+func sortedEntryKeys(entries []Entry) []string {
+	out := make([]string, len(entries))
+	for i, e := range entries {
+		out[i] = e.ID()
+	}
+	sort.Strings(out)
+	return out
+}

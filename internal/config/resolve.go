@@ -1,0 +1,222 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+)
+
+// Model is a cluster's validated configuration: the merge of its layers with variables
+// substituted and defaults applied, ready to render.
+type Model struct {
+	Cluster  Cluster
+	Settings Settings
+	// Layers are the merged layers, lowest first, with the versions they were read at.
+	Layers []LayerVersion
+
+	Namespaces                  []Namespace
+	Roles                       []Role
+	RoleBindings                []RoleBinding
+	ClusterRoles                []ClusterRole
+	ClusterRoleBindings         []ClusterRoleBinding
+	NetworkPolicies             []NetworkPolicy
+	IPPools                     []IPPool
+	CalicoNetworkPolicies       []CalicoNetworkPolicy
+	CalicoGlobalNetworkPolicies []CalicoGlobalNetworkPolicy
+	BGPConfigurations           []BGPConfiguration
+	Addons                      []Addon
+	// Manifests are the extra objects, as written.
+	Manifests []map[string]any
+	Patches   []Patch
+}
+
+// LayerVersion is a layer reference with the version it was read at (0 for files).
+type LayerVersion struct {
+	Ref     LayerRef
+	Version int
+}
+
+// ErrNoClusterRecord is returned when no layer holds the record of the requested cluster.
+var ErrNoClusterRecord = errors.New("no cluster record")
+
+// Resolve merges layers (lowest first) and turns the result into the validated Model of the
+// named cluster. A configuration with problems yields a *ValidationError listing every one
+// of them, each with the layer that set the offending value.
+func Resolve(layers []Layer, cluster string) (*Model, error) {
+	m, err := Merge(layers)
+	if err != nil {
+		return nil, err
+	}
+	return m.Resolve(cluster)
+}
+
+// Resolve turns the merge into the validated Model of the named cluster.
+func (m *Merged) Resolve(cluster string) (*Model, error) {
+	r := &resolver{merged: m}
+	model := &Model{}
+	for _, l := range m.Layers {
+		model.Layers = append(model.Layers, LayerVersion{Ref: l.Ref, Version: l.Version})
+	}
+
+	// The cluster record and settings come first: variables depend on them.
+	var clusterEntry *Entry
+	for i := range m.Entries {
+		e := &m.Entries[i]
+		switch {
+		case e.Kind == KindCluster && e.Key == cluster:
+			clusterEntry = e
+		case e.Kind == KindCluster:
+			r.problem(e, nil, "a cluster record for %q does not belong in the configuration of cluster %q", e.Key, cluster)
+		case e.Kind == KindSettings:
+			r.decodeEntry(e, e.Body, &model.Settings)
+		}
+	}
+	if clusterEntry == nil {
+		return nil, fmt.Errorf("%w for %q: the cluster/%s layer must hold a cluster record (environment, region)", ErrNoClusterRecord, cluster, cluster)
+	}
+	r.decodeEntry(clusterEntry, clusterEntry.Body, &model.Cluster)
+	model.Cluster.Name = cluster
+	vars := NewVariables(model.Cluster, model.Settings.Vars)
+
+	r.checkCluster(clusterEntry, &model.Cluster)
+	r.checkSettings(model)
+	env := model.Cluster.Environment
+	for i := range m.Entries {
+		e := &m.Entries[i]
+		if e.Kind == KindCluster || e.Kind == KindSettings {
+			continue
+		}
+		body := e.Body
+		if containsRef(body) {
+			sub, _ := vars.substitute(body, nil, func(p Path, err error) { r.problem(e, p, "%v", err) })
+			body = sub.(map[string]any)
+		}
+		c := checker{r: r, e: e}
+		switch e.Kind {
+		case KindNamespace:
+			v := decodeAs[Namespace](r, e, body)
+			c.namespace(&v, env)
+			model.Namespaces = append(model.Namespaces, v)
+		case KindRole:
+			v := decodeAs[Role](r, e, body)
+			c.role(&v, nil)
+			model.Roles = append(model.Roles, v)
+		case KindRoleBinding:
+			v := decodeAs[RoleBinding](r, e, body)
+			c.roleBinding(&v, nil)
+			model.RoleBindings = append(model.RoleBindings, v)
+		case KindClusterRole:
+			v := decodeAs[ClusterRole](r, e, body)
+			c.clusterRole(&v)
+			model.ClusterRoles = append(model.ClusterRoles, v)
+		case KindClusterRoleBinding:
+			v := decodeAs[ClusterRoleBinding](r, e, body)
+			c.clusterRoleBinding(&v)
+			model.ClusterRoleBindings = append(model.ClusterRoleBindings, v)
+		case KindNetworkPolicy:
+			v := decodeAs[NetworkPolicy](r, e, body)
+			c.networkPolicy(&v, nil)
+			model.NetworkPolicies = append(model.NetworkPolicies, v)
+		case KindCalicoIPPool:
+			v := decodeAs[IPPool](r, e, body)
+			c.ipPool(&v)
+			model.IPPools = append(model.IPPools, v)
+		case KindCalicoNetworkPolicy:
+			v := decodeAs[CalicoNetworkPolicy](r, e, body)
+			c.calicoNetworkPolicy(&v)
+			model.CalicoNetworkPolicies = append(model.CalicoNetworkPolicies, v)
+		case KindCalicoGlobalNetworkPolicy:
+			v := decodeAs[CalicoGlobalNetworkPolicy](r, e, body)
+			c.calicoGlobalNetworkPolicy(&v)
+			model.CalicoGlobalNetworkPolicies = append(model.CalicoGlobalNetworkPolicies, v)
+		case KindCalicoBGPConfiguration:
+			v := decodeAs[BGPConfiguration](r, e, body)
+			c.bgpConfiguration(&v)
+			model.BGPConfigurations = append(model.BGPConfigurations, v)
+		case KindAddon:
+			v := decodeAs[Addon](r, e, body)
+			c.addon(&v, model)
+			if v.IsEnabled() {
+				model.Addons = append(model.Addons, v)
+			}
+		case KindManifest:
+			c.manifest(body)
+			model.Manifests = append(model.Manifests, body)
+		case KindPatch:
+			v := decodeAs[Patch](r, e, body)
+			c.patch(&v)
+			model.Patches = append(model.Patches, v)
+		default:
+			r.problem(e, nil, "unknown entry kind %q", e.Kind)
+		}
+	}
+	r.checkOverlappingPools(model)
+	if len(r.problems) > 0 {
+		return nil, &ValidationError{Problems: sortProblems(r.problems)}
+	}
+	return model, nil
+}
+
+// resolver collects the problems of one Resolve.
+type resolver struct {
+	merged   *Merged
+	problems []FieldError
+	// claims maps each rendered object's identity to the entry that renders it.
+	claims map[string]claim
+}
+
+func (r *resolver) problem(e *Entry, p Path, format string, args ...any) {
+	r.problems = append(r.problems, FieldError{
+		Layer: r.merged.Origin(e.Kind, e.Key, p),
+		Entry: entryPath(e.Kind, e.Key),
+		Path:  p.String(),
+		Msg:   fmt.Sprintf(format, args...),
+	})
+}
+
+func (r *resolver) decodeEntry(e *Entry, body map[string]any, dst any) {
+	var d decoder
+	d.decode(body, reflect.ValueOf(dst).Elem(), nil)
+	for _, p := range d.problems {
+		r.problem(e, p.path, "%s", p.msg)
+	}
+}
+
+func decodeAs[T any](r *resolver, e *Entry, body map[string]any) T {
+	var v T
+	r.decodeEntry(e, body, &v)
+	return v
+}
+
+// containsRef reports whether any string in v contains "${".
+func containsRef(v any) bool {
+	switch t := v.(type) {
+	case string:
+		return strings.Contains(t, "${")
+	case map[string]any:
+		for _, e := range t {
+			if containsRef(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range t {
+			if containsRef(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Default names.
+const (
+	DefaultArgoCDNamespace = "argocd"
+	DefaultDenyPolicyName  = "default-deny"
+	DefaultAddonProject    = "default"
+	rbacAPIGroup           = "rbac.authorization.k8s.io"
+	quotaNameSuffix        = "-quota"
+	limitRangeNameSuffix   = "-limits"
+)
+

@@ -1,0 +1,140 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Variables are the values ${...} references resolve to: cluster.name, cluster.region,
+// cluster.environment, env, and vars.<name> for the free variables.
+type Variables map[string]string
+
+// NewVariables builds the variables of a cluster. Free variables come from the merged
+// settings (global and env defaults) and the cluster record, which wins.
+func NewVariables(c Cluster, defaults map[string]string) Variables {
+	v := Variables{
+		"cluster.name":        c.Name,
+		"cluster.region":      c.Region,
+		"cluster.environment": c.Environment,
+		"env":                 c.Environment,
+	}
+	for k, val := range defaults {
+		v["vars."+k] = val
+	}
+	for k, val := range c.Vars {
+		v["vars."+k] = val
+	}
+	return v
+}
+
+// Names returns the variable names, sorted.
+func (v Variables) Names() []string {
+	out := make([]string, 0, len(v))
+	for k := range v {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// expand substitutes ${name} references in s; "$${" is a literal "${". It returns an error
+// naming the first unknown or unterminated reference.
+func (v Variables) expand(s string) (string, error) {
+	if !strings.Contains(s, "${") {
+		return s, nil
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String(), nil
+		}
+		if i > 0 && s[i-1] == '$' {
+			b.WriteString(s[:i-1])
+			b.WriteString("${")
+			s = s[i+2:]
+			continue
+		}
+		b.WriteString(s[:i])
+		end := strings.IndexByte(s[i:], '}')
+		if end < 0 {
+			return "", fmt.Errorf("unterminated variable reference %q (write $${ for a literal ${)", truncate(s[i:], 40))
+		}
+		name := s[i+2 : i+end]
+		val, ok := v[name]
+		if !ok {
+			return "", fmt.Errorf("unknown variable ${%s} (known: %s)", truncate(name, 60), strings.Join(v.knownForMessage(), ", "))
+		}
+		b.WriteString(val)
+		s = s[i+end+1:]
+	}
+}
+
+func (v Variables) knownForMessage() []string {
+	names := v.Names()
+	for i, n := range names {
+		names[i] = "${" + n + "}"
+	}
+	return names
+}
+
+// substitute expands references in every string of a raw value, copying only what changes
+// (the input may be shared with the layers it was merged from). Problems are reported through
+// fail with the path of the string.
+func (v Variables) substitute(val any, p Path, fail func(Path, error)) (any, bool) {
+	switch t := val.(type) {
+	case string:
+		out, err := v.expand(t)
+		if err != nil {
+			fail(p, err)
+			return t, false
+		}
+		return out, out != t
+	case map[string]any:
+		var out map[string]any
+		for k, e := range t {
+			n, changed := v.substitute(e, p.Child(k), fail)
+			if !changed {
+				continue
+			}
+			if out == nil {
+				out = make(map[string]any, len(t))
+				for k2, e2 := range t {
+					out[k2] = e2
+				}
+			}
+			out[k] = n
+		}
+		if out == nil {
+			return t, false
+		}
+		return out, true
+	case []any:
+		var out []any
+		for i, e := range t {
+			n, changed := v.substitute(e, elemPath(p, e, i), fail)
+			if !changed {
+				continue
+			}
+			if out == nil {
+				out = append([]any(nil), t...)
+			}
+			out[i] = n
+		}
+		if out == nil {
+			return t, false
+		}
+		return out, true
+	default:
+		return val, false
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

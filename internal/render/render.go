@@ -1,0 +1,334 @@
+package render
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/kustomize/api/filters/patchjson6902"
+	"sigs.k8s.io/kustomize/api/filters/patchstrategicmerge"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+)
+
+// Annotations dynamo-cmp sets.
+const (
+	// VersionAnnotation carries the resolved configuration version on every object.
+	VersionAnnotation = "dynamo-cmp.io/config-version"
+	// SyncOptionsAnnotation is Argo CD's per-object sync options annotation.
+	SyncOptionsAnnotation = "argocd.argoproj.io/sync-options"
+	// SkipDryRunOption lets Argo CD sync Calico objects before the Calico CRDs exist.
+	SkipDryRunOption = "SkipDryRunOnMissingResource=true"
+)
+
+// Options select what is rendered and how objects are stamped.
+type Options struct {
+	// Components limits rendering to these components; empty renders all.
+	Components []string
+	// Version is written to the VersionAnnotation of every object: the resolved layer
+	// versions ("g7.e3.c12") or, for offline renders, a content digest.
+	Version string
+}
+
+// ErrNoObjects is returned when a render produces nothing: an empty stream would make Argo CD
+// prune every object of the Application.
+var ErrNoObjects = errors.New("the configuration renders no objects")
+
+// Render builds the objects of a model: generators, then cross-cutting filters, then sorting.
+func Render(m *config.Model, opts Options) ([]*yaml.RNode, error) {
+	selected := map[string]bool{}
+	for _, c := range opts.Components {
+		if !contains(Components, c) {
+			return nil, fmt.Errorf("unknown component %q (components: %s)", c, strings.Join(Components, ", "))
+		}
+		selected[c] = true
+	}
+	var nodes []*yaml.RNode
+	for _, g := range generators(m, selected) {
+		objs, err := g.Read()
+		if err != nil {
+			return nil, err
+		}
+		nodes = append(nodes, objs...)
+	}
+	filters := []kio.Filter{
+		commonMetadata{labels: m.Settings.CommonLabels, annotations: m.Settings.CommonAnnotations},
+	}
+	for i := range m.Patches {
+		filters = append(filters, patchFilter{patch: &m.Patches[i]})
+	}
+	filters = append(filters, calicoSyncOptions{}, stamp{version: opts.Version})
+	var err error
+	for _, f := range filters {
+		if nodes, err = f.Filter(nodes); err != nil {
+			return nil, err
+		}
+	}
+	if len(nodes) == 0 {
+		if len(selected) > 0 {
+			return nil, fmt.Errorf("%w for components %s", ErrNoObjects, strings.Join(opts.Components, ", "))
+		}
+		return nil, ErrNoObjects
+	}
+	sortObjects(nodes)
+	return nodes, nil
+}
+
+// commonMetadata adds the settings' common labels and annotations to every object; an
+// object's own value for a key wins.
+type commonMetadata struct {
+	labels, annotations map[string]string
+}
+
+var _ kio.Filter = commonMetadata{}
+
+func (f commonMetadata) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
+	lk, ak := sortedKeys(f.labels), sortedKeys(f.annotations)
+	if len(lk)+len(ak) == 0 {
+		return nodes, nil
+	}
+	for _, n := range nodes {
+		md := metadata(n)
+		mergeStringMap(md, "labels", f.labels, lk, false)
+		mergeStringMap(md, "annotations", f.annotations, ak, false)
+	}
+	return nodes, nil
+}
+
+// stamp records the configuration version on every object.
+type stamp struct{ version string }
+
+var _ kio.Filter = stamp{}
+
+func (f stamp) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
+	if f.version == "" {
+		return nodes, nil
+	}
+	v := map[string]string{VersionAnnotation: f.version}
+	keys := []string{VersionAnnotation}
+	for _, n := range nodes {
+		mergeStringMap(metadata(n), "annotations", v, keys, true)
+	}
+	return nodes, nil
+}
+
+// calicoSyncOptions lets Argo CD skip the dry run of Calico objects whose CRDs are not
+// installed yet, keeping any sync options already set.
+type calicoSyncOptions struct{}
+
+var _ kio.Filter = calicoSyncOptions{}
+
+func (calicoSyncOptions) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
+	for _, n := range nodes {
+		if av := lookup(n.YNode(), "apiVersion"); av == nil || !strings.HasPrefix(av.Value, "projectcalico.org/") {
+			continue
+		}
+		md := metadata(n)
+		value := SkipDryRunOption
+		if cur := lookup(lookup(md, "annotations"), SyncOptionsAnnotation); cur != nil && cur.Value != "" {
+			if strings.Contains(cur.Value, "SkipDryRunOnMissingResource=") {
+				continue
+			}
+			value = cur.Value + "," + SkipDryRunOption
+		}
+		mergeStringMap(md, "annotations", map[string]string{SyncOptionsAnnotation: value}, []string{SyncOptionsAnnotation}, true)
+	}
+	return nodes, nil
+}
+
+// metadata returns an object's metadata mapping, creating it if needed.
+func metadata(n *yaml.RNode) *yaml.Node {
+	y := n.YNode()
+	md := lookup(y, "metadata")
+	if md == nil {
+		md = emptyMap()
+		y.Content = append(y.Content, str("metadata"), md)
+	}
+	return md
+}
+
+// patchFilter applies one configured patch to the objects its target selects, with
+// kustomize's strategic-merge and JSON 6902 filters.
+type patchFilter struct{ patch *config.Patch }
+
+var _ kio.Filter = patchFilter{}
+
+func (f patchFilter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
+	var apply kio.Filter
+	if f.patch.StrategicMerge != nil {
+		apply = patchstrategicmerge.Filter{Patch: yaml.NewRNode(config.ToNode(f.patch.StrategicMerge))}
+	} else {
+		ops, err := yaml.NewRNode(jsonPatchNode(f.patch.JSON6902)).MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("patches[%s]: %w", f.patch.Name, err)
+		}
+		apply = patchjson6902.Filter{Patch: string(ops)}
+	}
+	matched := 0
+	out := nodes[:0:0]
+	for _, n := range nodes {
+		if !f.matches(n) {
+			out = append(out, n)
+			continue
+		}
+		matched++
+		before := identity(n)
+		res, err := apply.Filter([]*yaml.RNode{n})
+		if err != nil {
+			return nil, fmt.Errorf("patches[%s]: applying to %s: %w", f.patch.Name, before, err)
+		}
+		if len(res) == 0 {
+			continue // a strategic-merge "$patch: delete" removes the object
+		}
+		if after := identity(res[0]); after != before {
+			return nil, fmt.Errorf("patches[%s]: must not change the identity of %s (it became %s)", f.patch.Name, before, after)
+		}
+		out = append(out, res[0])
+	}
+	if matched == 0 {
+		return nil, fmt.Errorf("patches[%s]: the target %s matches no rendered object", f.patch.Name, f.describeTarget())
+	}
+	return out, nil
+}
+
+func (f patchFilter) matches(n *yaml.RNode) bool {
+	t := f.patch.Target
+	y := n.YNode()
+	if kind := lookup(y, "kind"); kind == nil || kind.Value != t.Kind {
+		return false
+	}
+	md := lookup(y, "metadata")
+	if t.Name != "" {
+		if name := lookup(md, "name"); name == nil || name.Value != t.Name {
+			return false
+		}
+	}
+	if t.Namespace != "" {
+		if ns := lookup(md, "namespace"); ns == nil || ns.Value != t.Namespace {
+			return false
+		}
+	}
+	if t.Group != "" {
+		av := lookup(y, "apiVersion")
+		if av == nil || !strings.HasPrefix(av.Value, t.Group+"/") {
+			return false
+		}
+	}
+	return true
+}
+
+func (f patchFilter) describeTarget() string {
+	t := f.patch.Target
+	s := "kind " + t.Kind
+	if t.Group != "" {
+		s += " group " + t.Group
+	}
+	if t.Namespace != "" {
+		s += " namespace " + t.Namespace
+	}
+	if t.Name != "" {
+		s += " name " + t.Name
+	}
+	return s
+}
+
+func jsonPatchNode(ops []config.JSONPatchOp) *yaml.Node {
+	items := make([]*yaml.Node, len(ops))
+	for i, op := range ops {
+		m := newMapping(4).str("op", op.Op).str("path", op.Path).str("from", op.From)
+		if op.Op == "add" || op.Op == "replace" || op.Op == "test" {
+			m.set("value", config.ToNode(op.Value))
+		}
+		items[i] = m.n
+	}
+	return sequence(items)
+}
+
+// identity names an object as "Kind namespace/name".
+func identity(n *yaml.RNode) string {
+	y := n.YNode()
+	kind, md := lookup(y, "kind"), lookup(y, "metadata")
+	name, ns := lookup(md, "name"), lookup(md, "namespace")
+	s := ""
+	if kind != nil {
+		s = kind.Value
+	}
+	if ns != nil && ns.Value != "" {
+		s += " " + ns.Value + "/"
+	} else {
+		s += " "
+	}
+	if name != nil {
+		s += name.Value
+	}
+	return s
+}
+
+// sortObjects orders Namespaces first, then cluster-scoped objects by kind and name, then
+// namespaced objects by namespace, kind and name.
+func sortObjects(nodes []*yaml.RNode) {
+	type key struct {
+		class                             int
+		namespace, kind, name, apiVersion string
+	}
+	keys := make([]key, len(nodes))
+	for i, n := range nodes {
+		y := n.YNode()
+		md := lookup(y, "metadata")
+		k := key{kind: value(lookup(y, "kind")), apiVersion: value(lookup(y, "apiVersion")),
+			name: value(lookup(md, "name")), namespace: value(lookup(md, "namespace"))}
+		switch {
+		case k.kind == "Namespace" && k.apiVersion == "v1":
+			k.class = 0
+		case k.namespace == "":
+			k.class = 1
+		default:
+			k.class = 2
+		}
+		keys[i] = k
+	}
+	idx := make([]int, len(nodes))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		ka, kb := keys[idx[a]], keys[idx[b]]
+		if ka.class != kb.class {
+			return ka.class < kb.class
+		}
+		if ka.namespace != kb.namespace {
+			return ka.namespace < kb.namespace
+		}
+		if ka.kind != kb.kind {
+			return ka.kind < kb.kind
+		}
+		if ka.name != kb.name {
+			return ka.name < kb.name
+		}
+		return ka.apiVersion < kb.apiVersion
+	})
+	sorted := make([]*yaml.RNode, len(nodes))
+	for i, j := range idx {
+		sorted[i] = nodes[j]
+	}
+	copy(nodes, sorted)
+}
+
+func value(n *yaml.Node) string {
+	if n == nil {
+		return ""
+	}
+	return n.Value
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
