@@ -61,11 +61,12 @@ func runRender(streams IOStreams, o renderOptions) error {
 	if err != nil {
 		return withCode(ExitInvalid, describeInvalid(err))
 	}
-	nodes, err := render.Render(model, render.Options{Components: o.components, Version: config.Digest(layers)})
+	out, err := render.Render(model, render.Options{Components: o.components, Version: config.Digest(layers), Format: o.output})
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
-	return render.Write(streams.Out, nodes, o.output)
+	_, err = streams.Out.Write(out.Bytes())
+	return err
 }
 
 // describeInvalid prefixes validation errors with a count so the list reads as one report.

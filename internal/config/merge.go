@@ -206,31 +206,67 @@ func mergeKeyedLists(lower, higher []any) []any {
 }
 
 // strip removes merge directives from a value that has nothing below it to merge with: maps
-// and list elements marked for deletion disappear, replace markers are dropped.
+// and list elements marked for deletion disappear, replace markers are dropped. Values without
+// directives are returned as they are (bodies are never modified in place, so sharing them is
+// safe).
 func strip(v any) any {
+	out, _ := stripCOW(v)
+	return out
+}
+
+func stripCOW(v any) (any, bool) {
 	switch t := v.(type) {
 	case map[string]any:
-		out := make(map[string]any, len(t))
+		var out map[string]any
 		for k, e := range t {
-			if k == directiveKey || e == nil || isDeleteDirective(e) {
+			drop := k == directiveKey || e == nil || isDeleteDirective(e)
+			n, changed := e, false
+			if !drop {
+				n, changed = stripCOW(e)
+			}
+			if !drop && !changed {
 				continue
 			}
-			out[k] = strip(e)
-		}
-		return out
-	case []any:
-		out := make([]any, 0, len(t))
-		for _, e := range t {
-			if m, ok := e.(map[string]any); ok {
-				if m[directiveKey] == directiveDelete || (len(m) == 1 && m[directiveKey] == directiveReplace) {
-					continue
+			if out == nil {
+				out = make(map[string]any, len(t))
+				for k2, e2 := range t {
+					out[k2] = e2
 				}
 			}
-			out = append(out, strip(e))
+			if drop {
+				delete(out, k)
+			} else {
+				out[k] = n
+			}
 		}
-		return out
+		if out == nil {
+			return t, false
+		}
+		return out, true
+	case []any:
+		var out []any
+		for i, e := range t {
+			drop := false
+			if m, ok := e.(map[string]any); ok {
+				drop = m[directiveKey] == directiveDelete || (len(m) == 1 && m[directiveKey] == directiveReplace)
+			}
+			n, changed := e, false
+			if !drop {
+				n, changed = stripCOW(e)
+			}
+			if out == nil && (drop || changed) {
+				out = append(make([]any, 0, len(t)), t[:i]...)
+			}
+			if out != nil && !drop {
+				out = append(out, n)
+			}
+		}
+		if out == nil {
+			return t, false
+		}
+		return out, true
 	default:
-		return v
+		return v, false
 	}
 }
 

@@ -177,7 +177,7 @@ func (r *resolver) problem(e *Entry, p Path, format string, args ...any) {
 
 func (r *resolver) decodeEntry(e *Entry, body map[string]any, dst any) {
 	var d decoder
-	d.decode(body, reflect.ValueOf(dst).Elem(), nil)
+	d.decode(body, reflect.ValueOf(dst).Elem())
 	for _, p := range d.problems {
 		r.problem(e, p.path, "%s", p.msg)
 	}

@@ -16,6 +16,8 @@ import (
 // number where a string is expected, as in "cpu: 4").
 type decoder struct {
 	problems []decodeProblem
+	// path is the location being decoded, a stack that is copied only when a problem is found.
+	path Path
 }
 
 type decodeProblem struct {
@@ -23,15 +25,20 @@ type decodeProblem struct {
 	msg  string
 }
 
-func (d *decoder) fail(p Path, format string, args ...any) {
+func (d *decoder) fail(format string, args ...any) {
+	p := make(Path, len(d.path))
+	copy(p, d.path)
 	d.problems = append(d.problems, decodeProblem{path: p, msg: fmt.Sprintf(format, args...)})
 }
 
+func (d *decoder) push(e PathElem) { d.path = append(d.path, e) }
+func (d *decoder) pop()            { d.path = d.path[:len(d.path)-1] }
+
 var intOrStringType = reflect.TypeFor[IntOrString]()
 
-func (d *decoder) decode(raw any, dst reflect.Value, p Path) {
+func (d *decoder) decode(raw any, dst reflect.Value) {
 	if dst.Type() == intOrStringType {
-		d.decodeIntOrString(raw, dst, p)
+		d.decodeIntOrString(raw, dst)
 		return
 	}
 	switch dst.Kind() {
@@ -40,7 +47,7 @@ func (d *decoder) decode(raw any, dst reflect.Value, p Path) {
 			return
 		}
 		v := reflect.New(dst.Type().Elem())
-		d.decode(raw, v.Elem(), p)
+		d.decode(raw, v.Elem())
 		dst.Set(v)
 	case reflect.Interface:
 		if raw != nil {
@@ -58,7 +65,7 @@ func (d *decoder) decode(raw any, dst reflect.Value, p Path) {
 		case bool:
 			dst.SetString(strconv.FormatBool(t))
 		default:
-			d.fail(p, "must be a string, not %s", describe(raw))
+			d.fail("must be a string, not %s", describe(raw))
 		}
 	case reflect.Bool:
 		switch t := raw.(type) {
@@ -66,7 +73,7 @@ func (d *decoder) decode(raw any, dst reflect.Value, p Path) {
 		case bool:
 			dst.SetBool(t)
 		default:
-			d.fail(p, "must be true or false, not %s", describe(raw))
+			d.fail("must be true or false, not %s", describe(raw))
 		}
 	case reflect.Int64:
 		switch t := raw.(type) {
@@ -74,7 +81,7 @@ func (d *decoder) decode(raw any, dst reflect.Value, p Path) {
 		case int64:
 			dst.SetInt(t)
 		default:
-			d.fail(p, "must be a whole number, not %s", describe(raw))
+			d.fail("must be a whole number, not %s", describe(raw))
 		}
 	case reflect.Float64:
 		switch t := raw.(type) {
@@ -84,7 +91,7 @@ func (d *decoder) decode(raw any, dst reflect.Value, p Path) {
 		case float64:
 			dst.SetFloat(t)
 		default:
-			d.fail(p, "must be a number, not %s", describe(raw))
+			d.fail("must be a number, not %s", describe(raw))
 		}
 	case reflect.Slice:
 		if raw == nil {
@@ -92,12 +99,14 @@ func (d *decoder) decode(raw any, dst reflect.Value, p Path) {
 		}
 		list, ok := raw.([]any)
 		if !ok {
-			d.fail(p, "must be a list, not %s", describe(raw))
+			d.fail("must be a list, not %s", describe(raw))
 			return
 		}
 		out := reflect.MakeSlice(dst.Type(), len(list), len(list))
 		for i, e := range list {
-			d.decode(e, out.Index(i), elemPath(p, e, i))
+			d.push(elemOf(e, i))
+			d.decode(e, out.Index(i))
+			d.pop()
 		}
 		dst.Set(out)
 	case reflect.Map:
@@ -106,13 +115,15 @@ func (d *decoder) decode(raw any, dst reflect.Value, p Path) {
 		}
 		m, ok := raw.(map[string]any)
 		if !ok {
-			d.fail(p, "must be a map, not %s", describe(raw))
+			d.fail("must be a map, not %s", describe(raw))
 			return
 		}
 		out := reflect.MakeMapWithSize(dst.Type(), len(m))
 		for _, k := range sortedKeys(m) {
 			v := reflect.New(dst.Type().Elem()).Elem()
-			d.decode(m[k], v, p.Child(k))
+			d.push(PathElem{Field: k})
+			d.decode(m[k], v)
+			d.pop()
 			out.SetMapIndex(reflect.ValueOf(k), v)
 		}
 		dst.Set(out)
@@ -122,41 +133,46 @@ func (d *decoder) decode(raw any, dst reflect.Value, p Path) {
 		}
 		m, ok := raw.(map[string]any)
 		if !ok {
-			d.fail(p, "must be a map, not %s", describe(raw))
+			d.fail("must be a map, not %s", describe(raw))
 			return
 		}
 		fields := structFields(dst.Type())
 		for _, k := range sortedKeys(m) {
 			f, known := fields.byName[k]
-			if !known {
-				d.fail(p.Child(k), "unknown field (known fields: %s)", strings.Join(fields.names, ", "))
-				continue
+			d.push(PathElem{Field: k})
+			if known {
+				d.decode(m[k], dst.FieldByIndex(f))
+			} else {
+				d.fail("unknown field (known fields: %s)", strings.Join(fields.names, ", "))
 			}
-			d.decode(m[k], dst.FieldByIndex(f), p.Child(k))
+			d.pop()
 		}
 	default:
-		d.fail(p, "unsupported field type %s", dst.Type())
+		d.fail("unsupported field type %s", dst.Type())
 	}
 }
 
-// elemPath names a list element by its "name" when it has one, else by index.
-func elemPath(p Path, e any, i int) Path {
+// elemOf names a list element by its "name" when it has one, else by index.
+func elemOf(e any, i int) PathElem {
 	if m, ok := e.(map[string]any); ok {
 		if n, ok := m["name"].(string); ok && n != "" {
-			return p.Keyed(n)
+			return PathElem{Key: n}
 		}
 	}
-	return p.Index(i)
+	return PathElem{Index: i}
 }
 
-func (d *decoder) decodeIntOrString(raw any, dst reflect.Value, p Path) {
+// elemPath extends p by elemOf(e, i).
+func elemPath(p Path, e any, i int) Path { return p.with(elemOf(e, i)) }
+
+func (d *decoder) decodeIntOrString(raw any, dst reflect.Value) {
 	v := dst.Addr().Interface().(*IntOrString)
 	switch t := raw.(type) {
 	case int64:
 		v.Int = t
 	case float64:
 		if t != math.Trunc(t) {
-			d.fail(p, "must be a whole number or a name, not %v", t)
+			d.fail("must be a whole number or a name, not %v", t)
 		}
 		v.Int = int64(t)
 	case string:
@@ -166,7 +182,7 @@ func (d *decoder) decodeIntOrString(raw any, dst reflect.Value, p Path) {
 		}
 		v.Str, v.IsText = t, true
 	default:
-		d.fail(p, "must be a number or a name, not %s", describe(raw))
+		d.fail("must be a number or a name, not %s", describe(raw))
 	}
 }
 

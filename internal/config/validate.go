@@ -358,6 +358,9 @@ func (c checker) subjects(p Path, subjects []Subject, namespace string) {
 	for i := range subjects {
 		s := &subjects[i]
 		sp := p.Index(i)
+		if s.Name != "" {
+			sp = p.Keyed(s.Name)
+		}
 		if s.Name == "" {
 			c.fail(sp.Child("name"), "is required")
 		}
@@ -824,10 +827,10 @@ func (c checker) manifest(obj map[string]any) {
 	}
 	if md != nil {
 		var meta ObjectMeta
-		var d decoder
+		d := decoder{path: append(Path(nil), mp...)}
 		for _, f := range []string{"labels", "annotations"} {
 			if v, ok := md[f]; ok {
-				d.decode(map[string]any{f: v}, reflectValue(&meta), mp)
+				d.decode(map[string]any{f: v}, reflectValue(&meta))
 			}
 		}
 		for _, p := range d.problems {

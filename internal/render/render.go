@@ -31,14 +31,31 @@ type Options struct {
 	// Version is written to the VersionAnnotation of every object: the resolved layer
 	// versions ("g7.e3.c12") or, for offline renders, a content digest.
 	Version string
+	// Format is the output format: FormatJSON (default) or FormatYAML.
+	Format string
 }
 
 // ErrNoObjects is returned when a render produces nothing: an empty stream would make Argo CD
 // prune every object of the Application.
 var ErrNoObjects = errors.New("the configuration renders no objects")
 
-// Render builds the objects of a model: generators, then cross-cutting filters, then sorting.
-func Render(m *config.Model, opts Options) ([]*yaml.RNode, error) {
+// Manifests is a rendered, sorted and encoded manifest stream.
+type Manifests struct {
+	data  []byte
+	count int
+}
+
+// Bytes returns the whole stream.
+func (m *Manifests) Bytes() []byte { return m.data }
+
+// Len returns the number of objects in the stream.
+func (m *Manifests) Len() int { return m.count }
+
+// Render builds the objects of a model and encodes them as one sorted stream. Each object
+// goes through the pipeline on its own — generator, cross-cutting filters (common metadata,
+// patches, Calico sync options, version stamp), encoder — so memory stays proportional to the
+// encoded output, not to the object trees. Any failure returns no stream at all.
+func Render(m *config.Model, opts Options) (*Manifests, error) {
 	selected := map[string]bool{}
 	for _, c := range opts.Components {
 		if !contains(Components, c) {
@@ -46,35 +63,129 @@ func Render(m *config.Model, opts Options) ([]*yaml.RNode, error) {
 		}
 		selected[c] = true
 	}
-	var nodes []*yaml.RNode
-	for _, g := range generators(m, selected) {
-		objs, err := g.Read()
-		if err != nil {
-			return nil, err
-		}
-		nodes = append(nodes, objs...)
+	enc, err := newEncoder(opts.Format)
+	if err != nil {
+		return nil, err
 	}
-	filters := []kio.Filter{
-		commonMetadata{labels: m.Settings.CommonLabels, annotations: m.Settings.CommonAnnotations},
-	}
+	p := &pipeline{enc: enc}
+	p.filters = []kio.Filter{commonMetadata{labels: m.Settings.CommonLabels, annotations: m.Settings.CommonAnnotations}}
 	for i := range m.Patches {
-		filters = append(filters, patchFilter{patch: &m.Patches[i]})
+		pf := &patchFilter{patch: &m.Patches[i]}
+		p.patches = append(p.patches, pf)
+		p.filters = append(p.filters, pf)
 	}
-	filters = append(filters, calicoSyncOptions{}, stamp{version: opts.Version})
-	var err error
-	for _, f := range filters {
-		if nodes, err = f.Filter(nodes); err != nil {
-			return nil, err
+	p.filters = append(p.filters, calicoSyncOptions{}, stamp{version: opts.Version})
+	b := &builder{}
+	for _, g := range generators {
+		if len(selected) > 0 && !selected[g.component] {
+			continue
+		}
+		g.build(b, m, p)
+		if p.err != nil {
+			return nil, p.err
 		}
 	}
-	if len(nodes) == 0 {
+	for _, pf := range p.patches {
+		if pf.matched == 0 {
+			return nil, fmt.Errorf("patches[%s]: the target %s matches no rendered object", pf.patch.Name, pf.describeTarget())
+		}
+	}
+	if len(p.items) == 0 {
 		if len(selected) > 0 {
 			return nil, fmt.Errorf("%w for components %s", ErrNoObjects, strings.Join(opts.Components, ", "))
 		}
 		return nil, ErrNoObjects
 	}
-	sortObjects(nodes)
-	return nodes, nil
+	return p.finish(), nil
+}
+
+// pipeline runs each generated object through the filters and encodes it.
+type pipeline struct {
+	filters []kio.Filter
+	patches []*patchFilter
+	enc     encoder
+	buf     []byte
+	items   []item
+	err     error
+}
+
+// item is one encoded object: its sort key and its bytes in pipeline.buf.
+type item struct {
+	key        sortKey
+	start, end int
+}
+
+func (p *pipeline) add(n *yaml.Node) {
+	if p.err != nil {
+		return
+	}
+	nodes := []*yaml.RNode{yaml.NewRNode(n)}
+	for _, f := range p.filters {
+		var err error
+		if nodes, err = f.Filter(nodes); err != nil {
+			p.err = err
+			return
+		}
+	}
+	for _, rn := range nodes {
+		start := len(p.buf)
+		var err error
+		if p.buf, err = p.enc.encode(p.buf, rn.YNode()); err != nil {
+			p.err = fmt.Errorf("encoding %s: %w", identity(rn), err)
+			return
+		}
+		p.items = append(p.items, item{key: keyOf(rn.YNode()), start: start, end: len(p.buf)})
+	}
+}
+
+// finish sorts the encoded objects: Namespaces first, then cluster-scoped objects by kind and
+// name, then namespaced objects by namespace, kind and name.
+func (p *pipeline) finish() *Manifests {
+	sort.SliceStable(p.items, func(a, b int) bool { return p.items[a].key.less(p.items[b].key) })
+	out := make([]byte, 0, len(p.buf)+len(p.items)*len(p.enc.separator()))
+	for i, it := range p.items {
+		if i > 0 {
+			out = append(out, p.enc.separator()...)
+		}
+		out = append(out, p.buf[it.start:it.end]...)
+	}
+	return &Manifests{data: out, count: len(p.items)}
+}
+
+type sortKey struct {
+	class                             int
+	namespace, kind, name, apiVersion string
+}
+
+func keyOf(y *yaml.Node) sortKey {
+	md := lookup(y, "metadata")
+	k := sortKey{kind: value(lookup(y, "kind")), apiVersion: value(lookup(y, "apiVersion")),
+		name: value(lookup(md, "name")), namespace: value(lookup(md, "namespace"))}
+	switch {
+	case k.kind == "Namespace" && k.apiVersion == "v1":
+		k.class = 0
+	case k.namespace == "":
+		k.class = 1
+	default:
+		k.class = 2
+	}
+	return k
+}
+
+func (a sortKey) less(b sortKey) bool {
+	if a.class != b.class {
+		return a.class < b.class
+	}
+	if a.namespace != b.namespace {
+		return a.namespace < b.namespace
+	}
+	if a.kind != b.kind {
+		return a.kind < b.kind
+	}
+	if a.name != b.name {
+		return a.name < b.name
+	}
+	return a.apiVersion < b.apiVersion
 }
 
 // commonMetadata adds the settings' common labels and annotations to every object; an
@@ -151,32 +262,37 @@ func metadata(n *yaml.RNode) *yaml.Node {
 }
 
 // patchFilter applies one configured patch to the objects its target selects, with
-// kustomize's strategic-merge and JSON 6902 filters.
-type patchFilter struct{ patch *config.Patch }
+// kustomize's strategic-merge and JSON 6902 filters. It counts the objects it matched, so
+// that a patch whose target matches nothing is reported instead of silently ignored.
+type patchFilter struct {
+	patch   *config.Patch
+	apply   kio.Filter
+	matched int
+}
 
-var _ kio.Filter = patchFilter{}
+var _ kio.Filter = &patchFilter{}
 
-func (f patchFilter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
-	var apply kio.Filter
-	if f.patch.StrategicMerge != nil {
-		apply = patchstrategicmerge.Filter{Patch: yaml.NewRNode(config.ToNode(f.patch.StrategicMerge))}
-	} else {
-		ops, err := yaml.NewRNode(jsonPatchNode(f.patch.JSON6902)).MarshalJSON()
-		if err != nil {
-			return nil, fmt.Errorf("patches[%s]: %w", f.patch.Name, err)
+func (f *patchFilter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
+	if f.apply == nil {
+		if f.patch.StrategicMerge != nil {
+			f.apply = patchstrategicmerge.Filter{Patch: yaml.NewRNode(config.ToNode(f.patch.StrategicMerge))}
+		} else {
+			ops, err := yaml.NewRNode(jsonPatchNode(f.patch.JSON6902)).MarshalJSON()
+			if err != nil {
+				return nil, fmt.Errorf("patches[%s]: %w", f.patch.Name, err)
+			}
+			f.apply = patchjson6902.Filter{Patch: string(ops)}
 		}
-		apply = patchjson6902.Filter{Patch: string(ops)}
 	}
-	matched := 0
 	out := nodes[:0:0]
 	for _, n := range nodes {
 		if !f.matches(n) {
 			out = append(out, n)
 			continue
 		}
-		matched++
+		f.matched++
 		before := identity(n)
-		res, err := apply.Filter([]*yaml.RNode{n})
+		res, err := f.apply.Filter([]*yaml.RNode{n})
 		if err != nil {
 			return nil, fmt.Errorf("patches[%s]: applying to %s: %w", f.patch.Name, before, err)
 		}
@@ -188,13 +304,10 @@ func (f patchFilter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 		}
 		out = append(out, res[0])
 	}
-	if matched == 0 {
-		return nil, fmt.Errorf("patches[%s]: the target %s matches no rendered object", f.patch.Name, f.describeTarget())
-	}
 	return out, nil
 }
 
-func (f patchFilter) matches(n *yaml.RNode) bool {
+func (f *patchFilter) matches(n *yaml.RNode) bool {
 	t := f.patch.Target
 	y := n.YNode()
 	if kind := lookup(y, "kind"); kind == nil || kind.Value != t.Kind {
@@ -220,7 +333,7 @@ func (f patchFilter) matches(n *yaml.RNode) bool {
 	return true
 }
 
-func (f patchFilter) describeTarget() string {
+func (f *patchFilter) describeTarget() string {
 	t := f.patch.Target
 	s := "kind " + t.Kind
 	if t.Group != "" {
@@ -236,15 +349,16 @@ func (f patchFilter) describeTarget() string {
 }
 
 func jsonPatchNode(ops []config.JSONPatchOp) *yaml.Node {
+	b := &builder{}
 	items := make([]*yaml.Node, len(ops))
 	for i, op := range ops {
-		m := newMapping(4).str("op", op.Op).str("path", op.Path).str("from", op.From)
+		m := b.mapping(4).str("op", op.Op).str("path", op.Path).str("from", op.From)
 		if op.Op == "add" || op.Op == "replace" || op.Op == "test" {
 			m.set("value", config.ToNode(op.Value))
 		}
 		items[i] = m.n
 	}
-	return sequence(items)
+	return b.sequence(items)
 }
 
 // identity names an object as "Kind namespace/name".
@@ -265,56 +379,6 @@ func identity(n *yaml.RNode) string {
 		s += name.Value
 	}
 	return s
-}
-
-// sortObjects orders Namespaces first, then cluster-scoped objects by kind and name, then
-// namespaced objects by namespace, kind and name.
-func sortObjects(nodes []*yaml.RNode) {
-	type key struct {
-		class                             int
-		namespace, kind, name, apiVersion string
-	}
-	keys := make([]key, len(nodes))
-	for i, n := range nodes {
-		y := n.YNode()
-		md := lookup(y, "metadata")
-		k := key{kind: value(lookup(y, "kind")), apiVersion: value(lookup(y, "apiVersion")),
-			name: value(lookup(md, "name")), namespace: value(lookup(md, "namespace"))}
-		switch {
-		case k.kind == "Namespace" && k.apiVersion == "v1":
-			k.class = 0
-		case k.namespace == "":
-			k.class = 1
-		default:
-			k.class = 2
-		}
-		keys[i] = k
-	}
-	idx := make([]int, len(nodes))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool {
-		ka, kb := keys[idx[a]], keys[idx[b]]
-		if ka.class != kb.class {
-			return ka.class < kb.class
-		}
-		if ka.namespace != kb.namespace {
-			return ka.namespace < kb.namespace
-		}
-		if ka.kind != kb.kind {
-			return ka.kind < kb.kind
-		}
-		if ka.name != kb.name {
-			return ka.name < kb.name
-		}
-		return ka.apiVersion < kb.apiVersion
-	})
-	sorted := make([]*yaml.RNode, len(nodes))
-	for i, j := range idx {
-		sorted[i] = nodes[j]
-	}
-	copy(nodes, sorted)
 }
 
 func value(n *yaml.Node) string {

@@ -3,7 +3,6 @@ package render
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"strconv"
 	"unicode/utf8"
 
@@ -16,49 +15,59 @@ const (
 	FormatYAML = "yaml"
 )
 
-// Encode serialises objects into one buffer in the given format, so that callers can write
-// the whole stream at once (or nothing, if encoding fails).
-//
-// JSON is one compact object per line, which Argo CD reads as it reads a YAML stream and
-// which costs a tenth of YAML to produce; YAML is a "---"-separated stream for people.
-func Encode(nodes []*yaml.RNode, format string) ([]byte, error) {
-	var buf bytes.Buffer
+// encoder turns one object into bytes.
+type encoder interface {
+	encode(dst []byte, n *yaml.Node) ([]byte, error)
+	// separator goes between two encoded objects.
+	separator() string
+}
+
+func newEncoder(format string) (encoder, error) {
 	switch format {
 	case FormatJSON, "":
-		buf.Grow(len(nodes) * 512)
-		for _, n := range nodes {
-			if err := appendJSON(&buf, n.YNode()); err != nil {
-				return nil, err
-			}
-			buf.WriteByte('\n')
-		}
+		return jsonEncoder{}, nil
 	case FormatYAML:
-		enc := yaml.NewEncoder(&buf)
-		enc.SetIndent(2)
-		enc.CompactSeqIndent()
-		for _, n := range nodes {
-			if err := enc.Encode(n.Document()); err != nil {
-				return nil, err
-			}
-		}
-		if err := enc.Close(); err != nil {
-			return nil, err
-		}
+		return &yamlEncoder{}, nil
 	default:
 		return nil, fmt.Errorf("unknown output format %q (json or yaml)", format)
 	}
+}
+
+// jsonEncoder writes one compact JSON object per line, which Argo CD reads as it reads a YAML
+// stream and which costs a fraction of YAML to produce. kyaml has no direct node-to-JSON
+// encoder (RNode.MarshalJSON goes through YAML text and a map), so appendJSON walks the node.
+type jsonEncoder struct{}
+
+func (jsonEncoder) encode(dst []byte, n *yaml.Node) ([]byte, error) {
+	buf := bytes.NewBuffer(dst)
+	if err := appendJSON(buf, n); err != nil {
+		return dst, err
+	}
+	buf.WriteByte('\n')
 	return buf.Bytes(), nil
 }
 
-// Write encodes objects and writes them with a single Write call.
-func Write(w io.Writer, nodes []*yaml.RNode, format string) error {
-	data, err := Encode(nodes, format)
-	if err != nil {
-		return err
+func (jsonEncoder) separator() string { return "" }
+
+// yamlEncoder writes each object with kyaml's encoder (go-yaml v3, two-space indent, compact
+// sequences), separated by "---" lines: the stream people read.
+type yamlEncoder struct{ buf bytes.Buffer }
+
+func (e *yamlEncoder) encode(dst []byte, n *yaml.Node) ([]byte, error) {
+	e.buf.Reset()
+	enc := yaml.NewEncoder(&e.buf)
+	enc.SetIndent(2)
+	enc.CompactSeqIndent()
+	if err := enc.Encode(n); err != nil {
+		return dst, err
 	}
-	_, err = w.Write(data)
-	return err
+	if err := enc.Close(); err != nil {
+		return dst, err
+	}
+	return append(dst, e.buf.Bytes()...), nil
 }
+
+func (*yamlEncoder) separator() string { return "---\n" }
 
 // appendJSON writes a yaml node tree as JSON. Rendered trees hold mappings with string keys,
 // sequences and tagged scalars only (no anchors, aliases or merge keys), which map one to one

@@ -1,0 +1,108 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+)
+
+func TestReadLayerFilesErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name, content, want string
+	}{
+		{"no layer", "namespaces: []\n", `"layer" is required`},
+		{"bad layer", "layer: team/x\n", `layer "team/x": must be "global", "env/<environment>" or "cluster/<name>"`},
+		{"bad layer name", "layer: cluster/Prod_1\n", `layer "cluster/Prod_1": "Prod_1" is not a valid name`},
+		{"unknown section", "layer: global\nnamespace: []\n", `global: unknown field "namespace"`},
+		{"unknown calico section", "layer: global\ncalico: {pools: []}\n", `global: calico: unknown field "pools"`},
+		{"list expected", "layer: global\nnamespaces: {a: 1}\n", `global: namespaces: must be a list, not a map`},
+		{"cluster record outside cluster layer", "layer: env/dev\ncluster: {environment: dev}\n", `env/dev: cluster: only a cluster/<name> layer holds the cluster record`},
+		{"cluster record for another cluster", "layer: cluster/a\ncluster: {name: b}\n", `cluster/a: cluster.name: b does not match the layer's cluster "a"`},
+		{"yaml syntax", "layer: global\nnamespaces: [\n", `yaml:`},
+		{"duplicate key", "layer: global\nlayer: env/dev\n", `already defined`},
+		{"not a map", "- a\n- b\n", `a layer document must be a map`},
+		{"alias bomb", "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]\ni: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]\n", `excessive aliasing`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := write(strings.ReplaceAll(tt.name, " ", "-")+".yaml", tt.content)
+			_, err := config.ReadLayerFiles([]string{p})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("want error containing %q, got %v", tt.want, err)
+			}
+			if !strings.Contains(err.Error(), p) {
+				t.Errorf("the error should name the file %s: %v", p, err)
+			}
+		})
+	}
+}
+
+func TestReadLayerFilesDirectoryOrderAndDuplicates(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"b/second.yaml": "layer: global\nnamespaces: [{namespace: b}]\n",
+		"a/first.yml":   "layer: global\nnamespaces: [{namespace: a}]\n---\nlayer: env/dev\nnamespaces: [{namespace: c}]\n",
+		"notes.txt":     "ignored",
+		"c/data.json":   `{"layer": "cluster/x", "cluster": {"environment": "dev", "region": "r"}}`,
+	} {
+		p := filepath.Join(dir, name)
+		_ = os.MkdirAll(filepath.Dir(p), 0o755)
+		_ = os.WriteFile(p, []byte(content), 0o644)
+	}
+	layers, err := config.ReadLayerFiles([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range layers {
+		for _, e := range l.Entries {
+			got = append(got, l.Ref.String()+":"+e.ID())
+		}
+	}
+	want := "global:namespace/a global:namespace/b env/dev:namespace/c cluster/x:cluster/x"
+	if strings.Join(got, " ") != want {
+		t.Errorf("got %s\nwant %s", strings.Join(got, " "), want)
+	}
+
+	dup := filepath.Join(dir, "b", "dup.yaml")
+	_ = os.WriteFile(dup, []byte("layer: global\nnamespaces: [{namespace: a}]\n"), 0o644)
+	_, err = config.ReadLayerFiles([]string{dir})
+	if err == nil || !strings.Contains(err.Error(), "global: namespaces[a] is already defined in "+filepath.Join(dir, "a", "first.yml")) {
+		t.Fatalf("duplicate across files: %v", err)
+	}
+}
+
+func TestLayerDocumentRoundTrip(t *testing.T) {
+	layers, err := config.ReadLayerFiles([]string{"../../examples/layers"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range layers {
+		doc := l.Document()
+		text, err := doc.String()
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := config.ParseLayers("export", []byte(text))
+		if err != nil {
+			t.Fatalf("%s: exported document does not parse: %v\n%s", l.Ref, err, text)
+		}
+		if config.Digest(again) != config.Digest([]config.Layer{l}) {
+			t.Errorf("%s: export does not round-trip:\n%s", l.Ref, text)
+		}
+	}
+}

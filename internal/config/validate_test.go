@@ -1,0 +1,324 @@
+package config_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+)
+
+// resolveYAML parses a YAML stream of layer documents and resolves cluster c1.
+func resolveYAML(t *testing.T, doc string) (*config.Model, error) {
+	t.Helper()
+	layers, err := config.ParseLayers("test.yaml", []byte(doc))
+	if err != nil {
+		return nil, err
+	}
+	return config.Resolve(layers, "c1")
+}
+
+const clusterHead = `layer: cluster/c1
+cluster: {environment: dev, region: eu-west-1}
+`
+
+// TestValidationMessages checks every validation rule with the exact message a user sees.
+func TestValidationMessages(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		want []string
+	}{
+		{
+			name: "quantity",
+			doc: clusterHead + `namespaces:
+  - namespace: dev-team
+    resourceQuota: {hard: {cpu: four, memory: -1Gi}}`,
+			want: []string{
+				`cluster/c1: namespaces[dev-team].resourceQuota.hard.cpu: "four" is not a quantity (e.g. 500m, 2, 8Gi)`,
+				`cluster/c1: namespaces[dev-team].resourceQuota.hard.memory: "-1Gi" must not be negative`,
+			},
+		},
+		{
+			name: "quantity from a lower layer is attributed to it",
+			doc: `layer: env/dev
+namespaces:
+  - {namespace: dev-team, resourceQuota: {cpu: "4x"}}
+---
+` + clusterHead + `namespaces:
+  - {namespace: dev-team, resourceQuota: {hard: {memory: 8Gi}}}`,
+			want: []string{`env/dev: namespaces[dev-team].resourceQuota.hard.cpu: "4x" is not a quantity (e.g. 500m, 2, 8Gi)`},
+		},
+		{
+			name: "dns names",
+			doc: clusterHead + `namespaces:
+  - namespace: Dev_Team
+  - namespace: "../etc"
+  - namespace: "a\nb"
+networkPolicies:
+  - {name: UPPER, namespace: ok}`,
+			want: []string{
+				`cluster/c1: namespaces[../etc].namespace: "../etc" is not a valid name (DNS-1123 label: lower-case letters, digits and '-', at most 63 characters)`,
+				`cluster/c1: namespaces[Dev_Team].namespace: "Dev_Team" is not a valid name (DNS-1123 label: lower-case letters, digits and '-', at most 63 characters)`,
+				`cluster/c1: namespaces[a` + "\n" + `b].namespace: "a\nb" is not a valid name (DNS-1123 label: lower-case letters, digits and '-', at most 63 characters)`,
+				`cluster/c1: networkPolicies[ok/UPPER].name: "UPPER" is not a valid name (DNS-1123 subdomain: lower-case letters, digits, '-' and '.', at most 253 characters)`,
+			},
+		},
+		{
+			name: "labels and annotations",
+			doc: clusterHead + `namespaces:
+  - namespace: ns
+    labels: {"bad key!": x, good: "not valid value!", "example.com/ok": "fine"}
+    annotations: {"/nope": x}`,
+			want: []string{
+				`cluster/c1: namespaces[ns].annotations["/nope"]: "/nope" is not a valid annotation key: prefix part must be non-empty`,
+				`cluster/c1: namespaces[ns].labels.good: "not valid value!" is not a valid label value: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')`,
+				`cluster/c1: namespaces[ns].labels["bad key!"]: "bad key!" is not a valid label key: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')`,
+			},
+		},
+		{
+			name: "cidrs",
+			doc: clusterHead + `networkPolicies:
+  - name: np
+    namespace: ns
+    egress:
+      - to:
+          - ipBlock: {cidr: 10.0.0.0/33}
+          - ipBlock: {cidr: 10.1.2.3/16}
+          - ipBlock: {cidr: 10.0.0.0/8, except: [11.0.0.0/16, 10.0.0.0/8]}
+calico:
+  ipPools:
+    - {name: p, cidr: not-a-cidr}`,
+			want: []string{
+				`cluster/c1: calico.ipPools[p].cidr: "not-a-cidr" is not a CIDR such as 10.0.0.0/16`,
+				`cluster/c1: networkPolicies[ns/np].egress[0].to[0].ipBlock.cidr: "10.0.0.0/33" is not a CIDR such as 10.0.0.0/16`,
+				`cluster/c1: networkPolicies[ns/np].egress[0].to[1].ipBlock.cidr: 10.1.2.3/16 has host bits set (did you mean 10.1.0.0/16?)`,
+				`cluster/c1: networkPolicies[ns/np].egress[0].to[2].ipBlock.except[0]: 11.0.0.0/16 is not strictly inside 10.0.0.0/8`,
+				`cluster/c1: networkPolicies[ns/np].egress[0].to[2].ipBlock.except[1]: 10.0.0.0/8 is not strictly inside 10.0.0.0/8`,
+			},
+		},
+		{
+			name: "rbac verbs and role refs",
+			doc: clusterHead + `roles:
+  - name: r
+    namespace: ns
+    rules:
+      - {apiGroups: [""], resources: [pods], verbs: [get, destroy]}
+      - {resources: [pods], verbs: [get]}
+      - {apiGroups: [""], nonResourceURLs: [/metrics], verbs: [get]}
+roleBindings:
+  - name: b
+    namespace: ns
+    roleRef: {kind: Group, name: r}
+    subjects: [{kind: Robot, name: x}]
+clusterRoleBindings:
+  - name: cb
+    roleRef: {kind: Role, name: r}
+    subjects: [{kind: ServiceAccount, name: sa}]`,
+			want: []string{
+				`cluster/c1: clusterRoleBindings[cb].roleRef.kind: "Role" is not allowed here (ClusterRole)`,
+				`cluster/c1: clusterRoleBindings[cb].subjects[sa].namespace: is required for a service account in a cluster role binding`,
+				`cluster/c1: roleBindings[ns/b].roleRef.kind: "Group" is not allowed here (Role or ClusterRole)`,
+				`cluster/c1: roleBindings[ns/b].subjects[x].kind: "Robot" is not a subject kind (User, Group or ServiceAccount)`,
+				`cluster/c1: roles[ns/r].rules[0].verbs[1]: "destroy" is not an RBAC verb (*, approve, attest, bind, create, delete, deletecollection, escalate, get, impersonate, list, patch, sign, update, use, watch)`,
+				`cluster/c1: roles[ns/r].rules[1].apiGroups: is required with resources ("" is the core group)`,
+				`cluster/c1: roles[ns/r].rules[2].nonResourceURLs: only cluster roles may grant nonResourceURLs`,
+			},
+		},
+		{
+			name: "ports",
+			doc: clusterHead + `networkPolicies:
+  - name: np
+    namespace: ns
+    ingress:
+      - ports:
+          - {protocol: TCP, port: 0}
+          - {protocol: TCP, port: 70000}
+          - {protocol: ICMP, port: 80}
+          - {port: 9000, endPort: 8000}
+          - {port: http, endPort: 90}
+          - {port: "not a name"}`,
+			want: []string{
+				`cluster/c1: networkPolicies[ns/np].ingress[0].ports[0].port: 0 is outside the port range 1-65535`,
+				`cluster/c1: networkPolicies[ns/np].ingress[0].ports[1].port: 70000 is outside the port range 1-65535`,
+				`cluster/c1: networkPolicies[ns/np].ingress[0].ports[2].protocol: "ICMP" is not a protocol (TCP, UDP or SCTP)`,
+				`cluster/c1: networkPolicies[ns/np].ingress[0].ports[3].endPort: 8000 is below port 9000`,
+				`cluster/c1: networkPolicies[ns/np].ingress[0].ports[4].endPort: needs a numeric port`,
+				`cluster/c1: networkPolicies[ns/np].ingress[0].ports[5].port: "not a name" is not a port number or name: must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)`,
+			},
+		},
+		{
+			name: "duplicates and conflicts",
+			doc: clusterHead + `namespaces:
+  - namespace: ns
+    roles:
+      - {name: r, rules: [{apiGroups: [""], resources: [pods], verbs: [get]}]}
+    defaultDeny: true
+roles:
+  - {name: r, namespace: ns, rules: [{apiGroups: [""], resources: [pods], verbs: [get]}]}
+networkPolicies:
+  - {name: default-deny, namespace: ns}
+manifests:
+  - {apiVersion: v1, kind: Namespace, metadata: {name: ns}}
+calico:
+  ipPools:
+    - {name: a, cidr: 10.0.0.0/16}
+    - {name: b, cidr: 10.0.128.0/17}`,
+			want: []string{
+				`cluster/c1: calico.ipPools[b].cidr: 10.0.128.0/17 overlaps IP pool a (10.0.0.0/16)`,
+				`cluster/c1: manifests[Namespace/ns]: renders Namespace ns, which namespaces[ns] already renders`,
+				`cluster/c1: networkPolicies[ns/default-deny]: renders NetworkPolicy ns/default-deny, which namespaces[ns].defaultDeny already renders`,
+				`cluster/c1: roles[ns/r]: renders Role ns/r, which namespaces[ns].roles[r] already renders`,
+			},
+		},
+		{
+			name: "unknown fields (strict decode)",
+			doc: clusterHead + `namespaces:
+  - namespace: ns
+    resourceQouta: {cpu: "1"}
+    limitRange: {container: {defaults: {cpu: 1}}}
+calico:
+  ipPools:
+    - {name: p, cidr: 10.0.0.0/16, natOutgoing: "yes"}`,
+			want: []string{
+				`cluster/c1: calico.ipPools[p].natOutgoing: must be true or false, not a string`,
+				`cluster/c1: namespaces[ns].limitRange.container.defaults: unknown field (known fields: default, defaultRequest, max, maxLimitRequestRatio, min)`,
+				`cluster/c1: namespaces[ns].resourceQouta: unknown field (known fields: annotations, defaultDeny, labels, limitRange, namespace, networkPolicies, resourceQuota, roleBindings, roles)`,
+			},
+		},
+		{
+			name: "calico enums",
+			doc: clusterHead + `calico:
+  ipPools:
+    - {name: p, cidr: 10.0.0.0/16, ipipMode: Sometimes, vxlanMode: Always, blockSize: 12, allowedUses: [Everything]}
+    - {name: q, cidr: "fd00::/64", ipipMode: Always, blockSize: 64}
+  networkPolicies:
+    - name: np
+      namespace: ns
+      types: [Sideways]
+      ingress:
+        - {action: Permit, protocol: TCPP}
+        - {action: Allow, protocol: ICMP, destination: {ports: [80]}}
+        - {protocol: TCP, ipVersion: 5, source: {ports: ["90:80"]}}
+  bgpConfigurations:
+    - {name: default, logSeverityScreen: Loud, asNumber: 0}`,
+			want: []string{
+				`cluster/c1: calico.bgpConfigurations[default].asNumber: 0 is not an AS number (1-4294967295)`,
+				`cluster/c1: calico.bgpConfigurations[default].logSeverityScreen: "Loud" is not one of Debug, Error, Fatal, Info, Warning`,
+				`cluster/c1: calico.ipPools[p].allowedUses[0]: "Everything" is not one of LoadBalancer, Tunnel, Workload`,
+				`cluster/c1: calico.ipPools[p].blockSize: 12 is outside 20-32 for an IPv4 pool`,
+				`cluster/c1: calico.ipPools[p].ipipMode: "Sometimes" is not one of Always, CrossSubnet, Never`,
+				`cluster/c1: calico.ipPools[q].blockSize: 64 is outside 116-128 for an IPv6 pool`,
+				`cluster/c1: calico.ipPools[q].ipipMode: IPIP is not supported for IPv6 pools`,
+				`cluster/c1: calico.networkPolicies[ns/np].ingress[0].action: "Permit" is not one of Allow, Deny, Log, Pass`,
+				`cluster/c1: calico.networkPolicies[ns/np].ingress[0].protocol: "TCPP" is not one of ICMP, ICMPv6, SCTP, TCP, UDP, UDPLite`,
+				`cluster/c1: calico.networkPolicies[ns/np].ingress[1].destination.ports: ports need protocol TCP, UDP, SCTP or UDPLite`,
+				`cluster/c1: calico.networkPolicies[ns/np].ingress[2].action: is required (Allow, Deny, Log, Pass)`,
+				`cluster/c1: calico.networkPolicies[ns/np].ingress[2].ipVersion: 5 is not 4 or 6`,
+				`cluster/c1: calico.networkPolicies[ns/np].ingress[2].source.ports[0]: "90:80" is not a port range such as 8000:8080`,
+				`cluster/c1: calico.networkPolicies[ns/np].types[0]: "Sideways" is not one of Egress, Ingress`,
+			},
+		},
+		{
+			name: "variables",
+			doc: clusterHead + `namespaces:
+  - namespace: ns
+    annotations: {a: "${cluster.zone}", b: "${vars.missing", c: "$${literal}"}`,
+			want: []string{
+				`cluster/c1: namespaces[ns].annotations.a: unknown variable ${cluster.zone} (known: ${cluster.environment}, ${cluster.name}, ${cluster.region}, ${env})`,
+				`cluster/c1: namespaces[ns].annotations.b: unterminated variable reference "${vars.missing" (write $${ for a literal ${)`,
+			},
+		},
+		{
+			name: "secrets and manifests",
+			doc: clusterHead + `manifests:
+  - {apiVersion: v1, kind: Secret, metadata: {name: db, namespace: ns}, stringData: {password: hunter2}}
+  - {apiVersion: v1, kind: ConfigMap, metadata: {name: cm}}
+  - {apiVersion: "", kind: Widget, metadata: {name: w}}`,
+			want: []string{
+				`cluster/c1: manifests[ConfigMap/cm].metadata.namespace: is required: ConfigMap is namespaced, and Argo CD would otherwise put it in the Application's destination namespace`,
+				`cluster/c1: manifests[Secret/ns/db].kind: Secret objects are refused: Argo CD caches generated manifests in plain text (in Redis and on the repo-server), so secrets do not belong in this table: keep them in a secrets operator (External Secrets, Sealed Secrets ...) and reference them`,
+				`cluster/c1: manifests[Widget/w].apiVersion: is required`,
+			},
+		},
+		{
+			name: "cluster record",
+			doc: `layer: cluster/c1
+cluster: {region: "EU West", colour: blue}`,
+			want: []string{
+				`cluster/c1: cluster.colour: unknown field (known fields: environment, labels, name, projects, region, vars)`,
+				`cluster/c1: cluster.environment: is required: the environment layer (env/<environment>) this cluster merges`,
+				`cluster/c1: cluster.region: "EU West" is not a valid name (DNS-1123 label: lower-case letters, digits and '-', at most 63 characters)`,
+			},
+		},
+		{
+			name: "add-ons and patches",
+			doc: clusterHead + `addons:
+  - {name: a, namespace: x}
+  - {name: b, namespace: x, chart: {repoURL: r, chart: c}, git: {repoURL: r, path: p}}
+patches:
+  - {name: p1, target: {}}
+  - {name: p2, target: {kind: Namespace}, json6902: [{op: rename, path: metadata/name}, {op: replace, path: /metadata/name, value: x}]}`,
+			want: []string{
+				`cluster/c1: addons[a].chart: an add-on needs a chart {repoURL, chart, version} or git {repoURL, path}`,
+				`cluster/c1: addons[b].chart: an add-on comes from a chart or from git, not both`,
+				`cluster/c1: patches[p1].strategicMerge: a patch needs strategicMerge (a partial object) or json6902 (operations)`,
+				`cluster/c1: patches[p1].target.kind: is required`,
+				`cluster/c1: patches[p2].json6902[0].op: "rename" is not a JSON patch operation (add, copy, move, remove, replace, test)`,
+				`cluster/c1: patches[p2].json6902[0].path: "metadata/name" must be a JSON pointer starting with /`,
+				`cluster/c1: patches[p2].json6902[1].path: patches must not change an object's identity (/metadata/name)`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := resolveYAML(t, tt.doc)
+			var ve *config.ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("want a validation error, got %v", err)
+			}
+			got := strings.Split(ve.Error(), "\n")
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("messages differ\n got:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
+			}
+		})
+	}
+}
+
+// TestValidConfigurationsResolve makes sure the rules do not reject what Kubernetes accepts.
+func TestValidConfigurationsResolve(t *testing.T) {
+	doc := clusterHead + `namespaces:
+  - namespace: ns
+    resourceQuota: {cpu: 4, memory: 8Gi, "requests.nvidia.com/gpu": "2"}
+roles:
+  - name: "system:reader"
+    namespace: ns
+    rules: [{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}]
+clusterRoles:
+  - name: "system:aggregate-to-view:extra"
+    rules: [{nonResourceURLs: ["/healthz/*"], verbs: [get]}]
+networkPolicies:
+  - name: np
+    namespace: ns
+    ingress:
+      - from: [{ipBlock: {cidr: "2001:db8::/32", except: ["2001:db8:1::/48"]}}]
+        ports: [{protocol: SCTP, port: 1, endPort: 65535}]`
+	m, err := resolveYAML(t, doc)
+	if err != nil {
+		t.Fatalf("valid configuration refused:\n%v", err)
+	}
+	if got := m.Namespaces[0].ResourceQuota.Hard["cpu"]; got != "4" {
+		t.Errorf("cpu: 4 (a YAML number) should become the quantity \"4\", got %q", got)
+	}
+}
+
+func TestMissingClusterRecord(t *testing.T) {
+	layers, err := config.ParseLayers("x", []byte("layer: cluster/c1\nnamespaces: [{namespace: a}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = config.Resolve(layers, "c1")
+	if !errors.Is(err, config.ErrNoClusterRecord) {
+		t.Fatalf("want ErrNoClusterRecord, got %v", err)
+	}
+}

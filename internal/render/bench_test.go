@@ -1,0 +1,86 @@
+package render_test
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/metrics"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/configtest"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
+)
+
+// BenchmarkRender measures merge → validate → render → encode for n namespaces with seven
+// objects each, from layers already read (what generate does after its DynamoDB reads).
+// Besides time and allocations it reports objects/op and the peak live heap seen during the
+// run (peak-live-heap-MB, sampled every millisecond).
+func BenchmarkRender(b *testing.B) {
+	for _, n := range []int{100, 1000, 10000} {
+		for _, format := range []string{render.FormatJSON, render.FormatYAML} {
+			if format == render.FormatYAML && n > 1000 && testing.Short() {
+				continue
+			}
+			b.Run(fmt.Sprintf("namespaces=%d/%s", n, format), func(b *testing.B) {
+				layers := configtest.Layers(n)
+				runtime.GC()
+				peak := samplePeakHeap()
+				b.ReportAllocs()
+				b.ResetTimer()
+				var objects, size int
+				for i := 0; i < b.N; i++ {
+					model, err := config.Resolve(layers, "bench")
+					if err != nil {
+						b.Fatal(err)
+					}
+					out, err := render.Render(model, render.Options{Version: "g1.e1.c1", Format: format})
+					if err != nil {
+						b.Fatal(err)
+					}
+					objects, size = out.Len(), len(out.Bytes())
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(objects), "objects/op")
+				b.ReportMetric(float64(size)/1e6, "output-MB")
+				b.ReportMetric(peak()/1e6, "peak-live-heap-MB")
+				if objects != n*configtest.ObjectsPerNamespace {
+					b.Fatalf("rendered %d objects, want %d", objects, n*configtest.ObjectsPerNamespace)
+				}
+			})
+		}
+	}
+}
+
+// samplePeakHeap samples the live heap (as measured by the last garbage collection) until the
+// returned function is called, which reports the maximum seen.
+func samplePeakHeap() func() float64 {
+	var max atomic.Uint64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			if v := sample[0].Value.Uint64(); v > max.Load() {
+				max.Store(v)
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() float64 {
+		close(stop)
+		wg.Wait()
+		return float64(max.Load())
+	}
+}

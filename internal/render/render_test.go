@@ -1,0 +1,193 @@
+package render_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math/rand"
+	"reflect"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
+)
+
+func exampleLayers(t testing.TB) []config.Layer {
+	t.Helper()
+	all, err := config.ReadLayerFiles([]string{"../../examples/layers"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := config.SelectLayers(all, "dev-k3s", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return layers
+}
+
+func renderLayers(t testing.TB, layers []config.Layer, opts render.Options, format string) []byte {
+	t.Helper()
+	model, err := config.Resolve(layers, "dev-k3s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Format = format
+	out, err := render.Render(model, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// TestDeterministic: the order entries arrive in (DynamoDB pages, file order) never changes
+// the output.
+func TestDeterministic(t *testing.T) {
+	layers := exampleLayers(t)
+	want := renderLayers(t, layers, render.Options{Version: "g1.e1.c1"}, render.FormatJSON)
+	rng := rand.New(rand.NewSource(1))
+	for i := 0; i < 20; i++ {
+		shuffled := make([]config.Layer, len(layers))
+		for j, l := range layers {
+			entries := append([]config.Entry(nil), l.Entries...)
+			rng.Shuffle(len(entries), func(a, b int) { entries[a], entries[b] = entries[b], entries[a] })
+			shuffled[j] = config.Layer{Ref: l.Ref, Version: l.Version, Entries: entries}
+		}
+		if got := renderLayers(t, shuffled, render.Options{Version: "g1.e1.c1"}, render.FormatJSON); !bytes.Equal(got, want) {
+			t.Fatalf("render %d differs after shuffling entries", i)
+		}
+	}
+}
+
+// TestJSONAndYAMLCarryTheSameObjects: Argo CD parses either; both must describe the same objects.
+func TestJSONAndYAMLCarryTheSameObjects(t *testing.T) {
+	layers := exampleLayers(t)
+	js := renderLayers(t, layers, render.Options{Version: "v"}, render.FormatJSON)
+	ys := renderLayers(t, layers, render.Options{Version: "v"}, render.FormatYAML)
+	var fromJSON []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(string(js)), "\n") {
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(line), &obj); err != nil {
+			t.Fatalf("line is not JSON: %v\n%s", err, line)
+		}
+		fromJSON = append(fromJSON, obj)
+	}
+	nodes, err := kio.FromBytes(ys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes) != len(fromJSON) {
+		t.Fatalf("%d YAML objects, %d JSON objects", len(nodes), len(fromJSON))
+	}
+	for i, n := range nodes {
+		s, _ := n.String()
+		var obj map[string]any
+		if err := sigsyaml.Unmarshal([]byte(s), &obj); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(obj, fromJSON[i]) {
+			t.Errorf("object %d differs:\nyaml: %v\njson: %v", i, obj, fromJSON[i])
+		}
+	}
+}
+
+func TestEveryObjectIsStampedAndNamespaced(t *testing.T) {
+	out := renderLayers(t, exampleLayers(t), render.Options{Version: "g7.e3.c12"}, render.FormatJSON)
+	clusterScoped := map[string]bool{"Namespace": true, "ClusterRole": true, "ClusterRoleBinding": true, "IPPool": true, "GlobalNetworkPolicy": true, "BGPConfiguration": true}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var obj struct {
+			APIVersion string `json:"apiVersion"`
+			Kind       string `json:"kind"`
+			Metadata   struct {
+				Name        string            `json:"name"`
+				Namespace   string            `json:"namespace"`
+				Annotations map[string]string `json:"annotations"`
+			} `json:"metadata"`
+		}
+		if err := json.Unmarshal([]byte(line), &obj); err != nil {
+			t.Fatal(err)
+		}
+		if obj.Metadata.Annotations[render.VersionAnnotation] != "g7.e3.c12" {
+			t.Errorf("%s %s: no version annotation", obj.Kind, obj.Metadata.Name)
+		}
+		if !clusterScoped[obj.Kind] && obj.Metadata.Namespace == "" {
+			t.Errorf("%s %s: namespaced object without metadata.namespace", obj.Kind, obj.Metadata.Name)
+		}
+		isCalico := strings.HasPrefix(obj.APIVersion, "projectcalico.org/")
+		if got := obj.Metadata.Annotations[render.SyncOptionsAnnotation]; isCalico != (got == render.SkipDryRunOption) {
+			t.Errorf("%s %s: sync options %q", obj.Kind, obj.Metadata.Name, got)
+		}
+	}
+}
+
+func TestComponents(t *testing.T) {
+	layers := exampleLayers(t)
+	kindsOf := func(components ...string) []string {
+		out := renderLayers(t, layers, render.Options{Components: components}, render.FormatJSON)
+		seen := map[string]bool{}
+		var kinds []string
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			var obj struct{ Kind string }
+			_ = json.Unmarshal([]byte(line), &obj)
+			if !seen[obj.Kind] {
+				seen[obj.Kind] = true
+				kinds = append(kinds, obj.Kind)
+			}
+		}
+		return kinds
+	}
+	tests := map[string][]string{
+		"namespaces": {"Namespace", "LimitRange", "ResourceQuota"},
+		"rbac":       {"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"},
+		"network":    {"NetworkPolicy"},
+		"calico":     {"BGPConfiguration", "GlobalNetworkPolicy", "IPPool", "NetworkPolicy"},
+		"addons":     {"Application"},
+	}
+	for component, want := range tests {
+		if got := kindsOf(component); strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: kinds %v, want %v", component, got, want)
+		}
+	}
+	model, _ := config.Resolve(layers, "dev-k3s")
+	if _, err := render.Render(model, render.Options{Components: []string{"manifests"}}); !errors.Is(err, render.ErrNoObjects) {
+		t.Errorf("a component without objects must fail with ErrNoObjects, got %v", err)
+	}
+	if _, err := render.Render(model, render.Options{Components: []string{"secrets"}}); err == nil || !strings.Contains(err.Error(), `unknown component "secrets"`) {
+		t.Errorf("unknown component: %v", err)
+	}
+}
+
+func TestEmptyConfigurationIsAnError(t *testing.T) {
+	layers, _ := config.ParseLayers("x", []byte("layer: cluster/dev-k3s\ncluster: {environment: dev, region: r}\n"))
+	model, err := config.Resolve(layers, "dev-k3s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := render.Render(model, render.Options{}); !errors.Is(err, render.ErrNoObjects) {
+		t.Fatalf("want ErrNoObjects, got %v", err)
+	}
+}
+
+func TestPatchErrors(t *testing.T) {
+	tests := []struct{ patches, want string }{
+		{`[{name: p, target: {kind: Deployment}, strategicMerge: {spec: {}}}]`, "patches[p]: the target kind Deployment matches no rendered object"},
+		{`[{name: p, target: {kind: Namespace}, strategicMerge: {metadata: {name: other}}}]`, "patches[p]: must not change the identity of Namespace a (it became Namespace other)"},
+		{`[{name: p, target: {kind: Namespace}, json6902: [{op: remove, path: /spec/nothing}]}]`, "patches[p]: applying to Namespace a:"},
+	}
+	for _, tt := range tests {
+		layers, err := config.ParseLayers("x", []byte("layer: cluster/dev-k3s\ncluster: {environment: dev, region: r}\nnamespaces: [{namespace: a}]\npatches: "+tt.patches+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		model, err := config.Resolve(layers, "dev-k3s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := render.Render(model, render.Options{}); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("want %q, got %v", tt.want, err)
+		}
+	}
+}

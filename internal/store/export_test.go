@@ -1,0 +1,33 @@
+package store
+
+import (
+	"context"
+	"errors"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+)
+
+// ErrInterrupted is returned by a publish stopped by InterruptPublishes.
+var ErrInterrupted = errors.New("publish interrupted by the test (as by a crash)")
+
+// InterruptPublishes makes s's publishes stop after writing their entries, before the head
+// moves, as a crash there would. It returns a function undoing it.
+func InterruptPublishes(s *Store) (restore func()) {
+	s.testHooks.afterEntries = func(int) error { return ErrInterrupted }
+	return func() { s.testHooks.afterEntries = nil }
+}
+
+// PutRawItem writes an item as a person would in the console: plain data, no checks.
+func PutRawItem(ctx context.Context, s *Store, item map[string]any) error {
+	av, err := attributevalue.MarshalMap(item)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: av})
+	return err
+}
+
+// HighestVersion exposes the highest claimed version number of a layer.
+var HighestVersion = (*Store).highestVersion

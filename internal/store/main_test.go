@@ -1,0 +1,74 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+)
+
+func TestMain(m *testing.M) { dynamolocal.Main(m) }
+
+// newStore returns a store on a fresh table of the package's DynamoDB Local, and the call
+// counter observing it.
+func newStore(t testing.TB) (*store.Store, *store.CallCounter) {
+	t.Helper()
+	cfg := dynamolocal.NewTable(t, dynamolocal.Start(t))
+	calls := &store.CallCounter{}
+	cfg.Observer = calls
+	s, err := store.New(testContext(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, calls
+}
+
+func testContext(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func entry(t testing.TB, kind string, body map[string]any) config.Entry {
+	t.Helper()
+	e, err := config.NewEntry(kind, body)
+	if err != nil {
+		t.Fatalf("NewEntry(%s): %v", kind, err)
+	}
+	return e
+}
+
+func namespace(t testing.TB, name string, extra map[string]any) config.Entry {
+	body := map[string]any{"namespace": name, "labels": map[string]any{"team": "t-" + name}}
+	for k, v := range extra {
+		body[k] = v
+	}
+	return entry(t, config.KindNamespace, body)
+}
+
+func clusterRecord(t testing.TB, name, env string) config.Entry {
+	return entry(t, config.KindCluster, map[string]any{
+		"name": name, "environment": env, "region": "eu-west-1",
+		"labels":   map[string]any{"tier": "gold"},
+		"vars":     map[string]any{"account": "123456789012", "domain": name + ".example.com"},
+		"projects": []any{"platform"},
+	})
+}
+
+func publish(t testing.TB, s *store.Store, ref config.LayerRef, base int, entries ...config.Entry) store.Head {
+	t.Helper()
+	h, err := s.Publish(testContext(t), store.PublishInput{Ref: ref, Entries: entries, Base: base, Actor: "tester", Message: "test publish"})
+	if err != nil {
+		t.Fatalf("publish %s over %d: %v", ref, base, err)
+	}
+	return h
+}
+
+func sorted(entries []config.Entry) []config.Entry {
+	out := append([]config.Entry(nil), entries...)
+	config.SortEntries(out)
+	return out
+}

@@ -1,0 +1,597 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+)
+
+// maxBatchGet is DynamoDB's limit of keys per BatchGetItem.
+const maxBatchGet = 100
+
+// maxUnprocessedRetries bounds the retries of unprocessed batch keys or items.
+const maxUnprocessedRetries = 8
+
+// Heads returns the heads of the given layers with ONE BatchGetItem (strongly consistent;
+// more only if DynamoDB leaves keys unprocessed). Layers never published are absent.
+func (s *Store) Heads(ctx context.Context, refs ...config.LayerRef) (map[config.LayerRef]Head, error) {
+	heads, _, err := s.heads(ctx, refs)
+	return heads, err
+}
+
+// heads is Heads that also returns the number of sequential calls it made.
+func (s *Store) heads(ctx context.Context, refs []config.LayerRef) (map[config.LayerRef]Head, int, error) {
+	out := make(map[config.LayerRef]Head, len(refs))
+	var keys []map[string]types.AttributeValue
+	seen := map[config.LayerRef]bool{}
+	for _, ref := range refs {
+		if err := checkRef(ref); err != nil {
+			return nil, 0, err
+		}
+		if !seen[ref] {
+			seen[ref] = true
+			keys = append(keys, key(layerPK(ref), headSK))
+		}
+	}
+	items, calls, err := s.batchGet(ctx, keys)
+	if err != nil {
+		return nil, calls, fmt.Errorf("read layer heads: %w", err)
+	}
+	for _, item := range items {
+		h, err := decodeHead(item)
+		if err != nil {
+			return nil, calls, err
+		}
+		out[h.Ref] = h
+	}
+	return out, calls, nil
+}
+
+// batchGet reads items by key, strongly consistent, retrying unprocessed keys. It returns
+// the number of sequential calls made (chunks of 100 keys run one after the other; there
+// is never more than one for the store's own reads).
+func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, int, error) {
+	var items []map[string]types.AttributeValue
+	calls := 0
+	for start := 0; start < len(keys); start += maxBatchGet {
+		pending := keys[start:min(start+maxBatchGet, len(keys))]
+		for attempt := 0; len(pending) > 0; attempt++ {
+			if attempt > 0 {
+				if attempt > maxUnprocessedRetries {
+					return nil, calls, newError(ErrThrottled, "dynamodb BatchGetItem on table %s: keys still unprocessed after %d retries", s.table, maxUnprocessedRetries)
+				}
+				if err := sleep(ctx, s.backoff(attempt)); err != nil {
+					return nil, calls, s.mapError("BatchGetItem", err)
+				}
+			}
+			out, err := s.batchGetItem(ctx, &dynamodb.BatchGetItemInput{
+				RequestItems: map[string]types.KeysAndAttributes{
+					s.table: {Keys: pending, ConsistentRead: aws.Bool(true)},
+				},
+			})
+			calls++
+			if err != nil {
+				return nil, calls, err
+			}
+			items = append(items, out.Responses[s.table]...)
+			pending = out.UnprocessedKeys[s.table].Keys
+		}
+	}
+	return items, calls, nil
+}
+
+// queryAll runs a query to its last page and returns the items and the number of pages.
+func (s *Store) queryAll(ctx context.Context, in *dynamodb.QueryInput) ([]map[string]types.AttributeValue, int, error) {
+	var items []map[string]types.AttributeValue
+	pages := 0
+	for {
+		out, err := s.query(ctx, in)
+		pages++
+		if err != nil {
+			return nil, pages, err
+		}
+		items = append(items, out.Items...)
+		if len(out.LastEvaluatedKey) == 0 {
+			return items, pages, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// prefixQuery is a strongly consistent query of the items of pk whose sk begins with prefix.
+func prefixQuery(pk, prefix string) *dynamodb.QueryInput {
+	return &dynamodb.QueryInput{
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :prefix)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk":     &types.AttributeValueMemberS{Value: pk},
+			":prefix": &types.AttributeValueMemberS{Value: prefix},
+		},
+		ConsistentRead: aws.Bool(true),
+	}
+}
+
+// Registry returns every layer head from the registry partition (one strongly consistent
+// query, all pages), ordered global, env layers, cluster layers.
+func (s *Store) Registry(ctx context.Context) ([]Head, error) {
+	items, _, err := s.queryAll(ctx, prefixQuery(registryPK, registryLayer))
+	if err != nil {
+		return nil, fmt.Errorf("read the registry: %w", err)
+	}
+	heads := make([]Head, 0, len(items))
+	for _, item := range items {
+		h, err := decodeHead(item)
+		if err != nil {
+			return nil, err
+		}
+		heads = append(heads, h)
+	}
+	sortHeads(heads)
+	return heads, nil
+}
+
+// ReadVersion reads one published version of a layer with ONE query (all pages, strongly
+// consistent): the version's metadata item and its entries. Version 0 is the empty layer
+// (never published) and needs no call. A version whose publish never completed is
+// ErrNotFound.
+func (s *Store) ReadVersion(ctx context.Context, ref config.LayerRef, version int) (config.Layer, error) {
+	l, _, err := s.readVersion(ctx, ref, version)
+	return l, err
+}
+
+// readVersion is ReadVersion that also returns the number of pages read.
+func (s *Store) readVersion(ctx context.Context, ref config.LayerRef, version int) (config.Layer, int, error) {
+	layer := config.Layer{Ref: ref, Version: version}
+	if err := checkRef(ref); err != nil {
+		return layer, 0, err
+	}
+	if version < 0 {
+		return layer, 0, fmt.Errorf("layer %s: version %d is not a version number", ref, version)
+	}
+	if version == 0 {
+		return layer, 0, nil
+	}
+	pk := layerPK(ref)
+	items, pages, err := s.queryAll(ctx, prefixQuery(pk, versionSK(version)))
+	if err != nil {
+		return layer, pages, fmt.Errorf("read layer %s version %d: %w", ref, version, err)
+	}
+	metaSK := versionSK(version)
+	if len(items) == 0 {
+		return layer, pages, newError(ErrNotFound, "layer %s has no version %d", ref, version)
+	}
+	if _, sk := keyOf(items[0]); sk != metaSK {
+		return layer, pages, invalidItem(pk, sk, "version %d of layer %s has entries but no metadata item %s", version, ref, metaSK)
+	}
+	meta, err := decodeVersion(ref, items[0])
+	if err != nil {
+		return layer, pages, err
+	}
+	if !meta.Published {
+		return layer, pages, newError(ErrNotFound, "version %d of layer %s was never published (its publish was interrupted or lost a conflict)", version, ref)
+	}
+	entries := make([]config.Entry, 0, len(items)-1)
+	for _, item := range items[1:] {
+		e, err := entryFromItem(item, version)
+		if err != nil {
+			return layer, pages, err
+		}
+		entries = append(entries, e)
+	}
+	if len(entries) != meta.Entries {
+		return layer, pages, invalidItem(pk, metaSK, "version %d of layer %s should have %d entries, the table holds %d (entry items were added or deleted by hand)", version, ref, meta.Entries, len(entries))
+	}
+	config.SortEntries(entries)
+	layer.Entries = entries
+	return layer, pages, nil
+}
+
+// ReadVersions reads the pinned versions in parallel and returns them in pin order.
+func (s *Store) ReadVersions(ctx context.Context, pins []Pin) ([]config.Layer, error) {
+	layers, _, err := s.readVersions(ctx, pins)
+	return layers, err
+}
+
+// readVersions returns the layers and the longest chain of sequential pages among the
+// parallel queries.
+func (s *Store) readVersions(ctx context.Context, pins []Pin) ([]config.Layer, int, error) {
+	layers := make([]config.Layer, len(pins))
+	pages := make([]int, len(pins))
+	err := s.inParallel(ctx, len(pins), func(ctx context.Context, i int) error {
+		var err error
+		layers[i], pages[i], err = s.readVersion(ctx, pins[i].Ref, pins[i].Version)
+		return err
+	})
+	return layers, maxOf(pages), err
+}
+
+// inParallel runs fn(0..n-1) with at most s.parallel at once. The first error cancels the
+// others' context and is returned (errors are taken in index order for determinism).
+func (s *Store) inParallel(ctx context.Context, n int, fn func(context.Context, int) error) error {
+	if n == 1 {
+		return fn(ctx, 0)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, n)
+	sem := make(chan struct{}, max(s.parallel, 1))
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[i] = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			if err := fn(ctx, i); err != nil {
+				errs[i] = err
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	// Prefer a real failure over the cancellations it caused.
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func maxOf(xs []int) int {
+	m := 0
+	for _, x := range xs {
+		m = max(m, x)
+	}
+	return m
+}
+
+// ClusterRequest names the cluster of a generation read. Environment and Version are
+// optional: each one known saves a round trip.
+type ClusterRequest struct {
+	Cluster string
+	// Environment is the cluster's environment, if the caller knows it (e.g. from the
+	// ApplicationSet generator); it must match the cluster record.
+	Environment string
+	// Version pins the three layers; nil reads the current heads.
+	Version *config.ConfigVersion
+}
+
+// ClusterLayers is the result of a generation read.
+type ClusterLayers struct {
+	// Layers are global, env/<environment> and cluster/<name>, in that order; a layer
+	// never published is an empty Layer with Version 0.
+	Layers      []config.Layer
+	Environment string
+	Version     config.ConfigVersion
+	// Cluster is the cluster record (from the cluster layer's head, or from the pinned
+	// version's cluster entry).
+	Cluster config.Cluster
+	// RoundTrips is the number of sequential DynamoDB calls on the critical path.
+	RoundTrips int
+}
+
+// ReadCluster reads the layers a cluster's configuration merges, with strongly consistent
+// reads and as few sequential round trips as the request allows:
+//
+//   - version pinned, environment known: 1 (the three version queries in parallel);
+//   - version pinned, environment unknown: 2 (the cluster and global versions, then the
+//     environment's);
+//   - latest, environment known: 2 (one BatchGetItem of the three heads, then the queries);
+//   - latest, environment unknown: 3 (the global and cluster heads, then the environment's
+//     head, with the global and cluster queries running alongside, then its query).
+//
+// A cluster whose layer was never published is ErrNotFound ("not registered").
+func (s *Store) ReadCluster(ctx context.Context, req ClusterRequest) (*ClusterLayers, error) {
+	cref := config.ClusterLayer(req.Cluster)
+	if err := checkRef(cref); err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	if req.Environment != "" {
+		if err := checkRef(config.EnvLayer(req.Environment)); err != nil {
+			return nil, fmt.Errorf("environment: %w", err)
+		}
+	}
+	switch {
+	case req.Version != nil && req.Environment != "":
+		return s.readPinned(ctx, req)
+	case req.Version != nil:
+		return s.readPinnedFindEnv(ctx, req)
+	case req.Environment != "":
+		return s.readLatest(ctx, req)
+	default:
+		return s.readLatestFindEnv(ctx, req)
+	}
+}
+
+func (s *Store) notRegistered(cluster string) error {
+	return newError(ErrNotFound, "cluster %s is not registered: its layer cluster/%s has never been published in table %s", cluster, cluster, s.table)
+}
+
+func (s *Store) readPinned(ctx context.Context, req ClusterRequest) (*ClusterLayers, error) {
+	v := *req.Version
+	if v.Cluster == 0 {
+		return nil, s.notRegistered(req.Cluster)
+	}
+	pins := []Pin{
+		{config.GlobalLayer, v.Global},
+		{config.EnvLayer(req.Environment), v.Env},
+		{config.ClusterLayer(req.Cluster), v.Cluster},
+	}
+	layers := make([]config.Layer, len(pins))
+	pages := make([]int, len(pins))
+	errs := make([]error, len(pins))
+	// All three run to the end: when the cluster names another environment, that is the
+	// error to report, not the missing version of the requested environment.
+	var wg sync.WaitGroup
+	for i := range pins {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			layers[i], pages[i], errs[i] = s.readVersion(ctx, pins[i].Ref, pins[i].Version)
+		}()
+	}
+	wg.Wait()
+	out := &ClusterLayers{Layers: layers, Environment: req.Environment, Version: v, RoundTrips: maxOf(pages)}
+	if errs[2] == nil {
+		if err := s.fillRecord(out, req, nil); err != nil {
+			return nil, err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) readPinnedFindEnv(ctx context.Context, req ClusterRequest) (*ClusterLayers, error) {
+	v := *req.Version
+	if v.Cluster == 0 {
+		return nil, s.notRegistered(req.Cluster)
+	}
+	first, pages, err := s.readVersions(ctx, []Pin{
+		{config.GlobalLayer, v.Global},
+		{config.ClusterLayer(req.Cluster), v.Cluster},
+	})
+	if err != nil {
+		return nil, err
+	}
+	rec := recordOf(first[1].Entries)
+	if rec == nil || rec.Environment == "" {
+		return nil, newError(nil, "cluster/%s version %d holds no cluster record naming the environment: pass the environment, or publish a cluster record", req.Cluster, v.Cluster)
+	}
+	if err := checkRef(config.EnvLayer(rec.Environment)); err != nil {
+		return nil, fmt.Errorf("cluster/%s version %d: environment: %w", req.Cluster, v.Cluster, err)
+	}
+	env, envPages, err := s.readVersion(ctx, config.EnvLayer(rec.Environment), v.Env)
+	if err != nil {
+		return nil, err
+	}
+	out := &ClusterLayers{
+		Layers:      []config.Layer{first[0], env, first[1]},
+		Environment: rec.Environment,
+		Version:     v,
+		RoundTrips:  pages + envPages,
+	}
+	return out, s.fillRecord(out, req, nil)
+}
+
+func (s *Store) readLatest(ctx context.Context, req ClusterRequest) (*ClusterLayers, error) {
+	refs := []config.LayerRef{config.GlobalLayer, config.EnvLayer(req.Environment), config.ClusterLayer(req.Cluster)}
+	heads, calls, err := s.heads(ctx, refs)
+	if err != nil {
+		return nil, err
+	}
+	ch, ok := heads[refs[2]]
+	if !ok {
+		return nil, s.notRegistered(req.Cluster)
+	}
+	if ch.Cluster != nil && ch.Cluster.Environment != "" && ch.Cluster.Environment != req.Environment {
+		return nil, newError(nil, "cluster %s belongs to environment %s, not %s", req.Cluster, ch.Cluster.Environment, req.Environment)
+	}
+	v := config.ConfigVersion{Global: heads[refs[0]].Version, Env: heads[refs[1]].Version, Cluster: ch.Version}
+	layers, pages, err := s.readVersions(ctx, []Pin{{refs[0], v.Global}, {refs[1], v.Env}, {refs[2], v.Cluster}})
+	if err != nil {
+		return nil, err
+	}
+	out := &ClusterLayers{Layers: layers, Environment: req.Environment, Version: v, RoundTrips: calls + pages}
+	return out, s.fillRecord(out, req, ch.Cluster)
+}
+
+func (s *Store) readLatestFindEnv(ctx context.Context, req ClusterRequest) (*ClusterLayers, error) {
+	gref, cref := config.GlobalLayer, config.ClusterLayer(req.Cluster)
+	heads, calls, err := s.heads(ctx, []config.LayerRef{gref, cref})
+	if err != nil {
+		return nil, err
+	}
+	ch, ok := heads[cref]
+	if !ok {
+		return nil, s.notRegistered(req.Cluster)
+	}
+	if ch.Cluster == nil || ch.Cluster.Environment == "" {
+		return nil, newError(nil, "cluster/%s (version %d) holds no cluster record naming the environment: publish one (cluster: {environment: ..., region: ...})", req.Cluster, ch.Version)
+	}
+	eref := config.EnvLayer(ch.Cluster.Environment)
+	if err := checkRef(eref); err != nil {
+		return nil, fmt.Errorf("cluster/%s: environment: %w", req.Cluster, err)
+	}
+	// The environment's head and then its version, alongside the other two versions.
+	var (
+		layers = make([]config.Layer, 3)
+		pages  = make([]int, 3)
+		envVer int
+	)
+	err = s.inParallel(ctx, 3, func(ctx context.Context, i int) error {
+		var err error
+		switch i {
+		case 0:
+			layers[0], pages[0], err = s.readVersion(ctx, gref, heads[gref].Version)
+		case 1:
+			var eh map[config.LayerRef]Head
+			var n int
+			eh, n, err = s.heads(ctx, []config.LayerRef{eref})
+			pages[1] = n
+			if err != nil {
+				return err
+			}
+			envVer = eh[eref].Version
+			var p int
+			layers[1], p, err = s.readVersion(ctx, eref, envVer)
+			pages[1] += p
+		case 2:
+			layers[2], pages[2], err = s.readVersion(ctx, cref, ch.Version)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := &ClusterLayers{
+		Layers:      layers,
+		Environment: ch.Cluster.Environment,
+		Version:     config.ConfigVersion{Global: heads[gref].Version, Env: envVer, Cluster: ch.Version},
+		RoundTrips:  calls + maxOf(pages),
+	}
+	return out, s.fillRecord(out, req, ch.Cluster)
+}
+
+// fillRecord sets the cluster record of a generation read: from the head when read, else
+// from the cluster layer's entries; it refuses a record naming another environment.
+func (s *Store) fillRecord(out *ClusterLayers, req ClusterRequest, fromHead *config.Cluster) error {
+	var c config.Cluster
+	switch {
+	case fromHead != nil:
+		c = *fromHead
+	default:
+		if rec := recordOf(out.Layers[2].Entries); rec != nil {
+			c = *rec.cluster()
+		}
+	}
+	if c.Name == "" {
+		c.Name = req.Cluster
+	}
+	if c.Environment == "" {
+		c.Environment = out.Environment
+	}
+	if c.Environment != out.Environment {
+		return newError(nil, "cluster %s version %d belongs to environment %s, not %s", req.Cluster, out.Version.Cluster, c.Environment, out.Environment)
+	}
+	out.Cluster = c
+	return nil
+}
+
+// Versions lists the versions of a layer, newest first, published or not (a version whose
+// publish was interrupted stays listed with Published false). It finds the highest version
+// number with one query and reads the metadata items with BatchGetItem; numbers never
+// claimed are gaps.
+func (s *Store) Versions(ctx context.Context, ref config.LayerRef) ([]VersionInfo, error) {
+	if err := checkRef(ref); err != nil {
+		return nil, err
+	}
+	top, err := s.highestVersion(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("list versions of layer %s: %w", ref, err)
+	}
+	pk := layerPK(ref)
+	keys := make([]map[string]types.AttributeValue, 0, top)
+	for v := top; v >= 1; v-- {
+		keys = append(keys, key(pk, versionSK(v)))
+	}
+	chunks := (len(keys) + maxBatchGet - 1) / maxBatchGet
+	results := make([][]map[string]types.AttributeValue, chunks)
+	err = s.inParallel(ctx, chunks, func(ctx context.Context, i int) error {
+		var err error
+		results[i], _, err = s.batchGet(ctx, keys[i*maxBatchGet:min((i+1)*maxBatchGet, len(keys))])
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list versions of layer %s: %w", ref, err)
+	}
+	var out []VersionInfo
+	for _, items := range results {
+		for _, item := range items {
+			it, err := decodeVersion(ref, item)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, it.info(ref))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version > out[j].Version })
+	return out, nil
+}
+
+// highestVersion returns the highest version number claimed in a layer (0 if none): the
+// last item under the "v#" prefix, found by one descending query of one item.
+func (s *Store) highestVersion(ctx context.Context, ref config.LayerRef) (int, error) {
+	in := prefixQuery(layerPK(ref), versionPrefix)
+	in.ScanIndexForward = aws.Bool(false)
+	in.Limit = aws.Int32(1)
+	in.ProjectionExpression = aws.String("pk, sk")
+	out, err := s.query(ctx, in)
+	if err != nil {
+		return 0, err
+	}
+	if len(out.Items) == 0 {
+		return 0, nil
+	}
+	pk, sk := keyOf(out.Items[0])
+	var v int
+	if len(sk) < len(versionSK(0)) {
+		return 0, invalidItem(pk, sk, "malformed version sort key")
+	}
+	if _, err := fmt.Sscanf(sk[len(versionPrefix):len(versionSK(0))], "%d", &v); err != nil {
+		return 0, invalidItem(pk, sk, "malformed version sort key")
+	}
+	return v, nil
+}
+
+// Audit returns the publish and rollback records of a layer, newest first; limit > 0 keeps
+// only the newest limit records.
+func (s *Store) Audit(ctx context.Context, ref config.LayerRef, limit int) ([]AuditRecord, error) {
+	if err := checkRef(ref); err != nil {
+		return nil, err
+	}
+	in := prefixQuery(layerPK(ref), auditPrefix)
+	in.ScanIndexForward = aws.Bool(false)
+	var out []AuditRecord
+	for {
+		if limit > 0 {
+			in.Limit = aws.Int32(int32(min(limit-len(out), 1000)))
+		}
+		page, err := s.query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("read the audit of layer %s: %w", ref, err)
+		}
+		for _, item := range page.Items {
+			r, err := decodeAudit(ref, item)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		if len(page.LastEvaluatedKey) == 0 || (limit > 0 && len(out) >= limit) {
+			return out, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
