@@ -219,4 +219,3 @@ const (
 	quotaNameSuffix        = "-quota"
 	limitRangeNameSuffix   = "-limits"
 )
-

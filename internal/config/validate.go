@@ -1004,5 +1004,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
-
