@@ -1,0 +1,269 @@
+package plugin
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
+)
+
+// Parameter names, as an Application's spec.source.plugin.parameters names them.
+const (
+	ParamCluster       = "cluster"
+	ParamEnvironment   = "environment"
+	ParamConfigVersion = "configVersion"
+	ParamComponents    = "components"
+)
+
+// envNames are the ARGOCD_ENV_<name> fallbacks (spec.source.plugin.env) of each parameter.
+var envNames = map[string]string{
+	ParamCluster:       "CLUSTER",
+	ParamEnvironment:   "ENVIRONMENT",
+	ParamConfigVersion: "CONFIG_VERSION",
+	ParamComponents:    "COMPONENTS",
+}
+
+// Request is what an Argo CD Application asks generate to render.
+type Request struct {
+	Cluster     string
+	Environment string
+	// Version pins the layer versions; nil renders the current heads ("latest").
+	Version    *config.ConfigVersion
+	Components []string
+	// Project and App are ARGOCD_APP_PROJECT_NAME and ARGOCD_APP_NAME.
+	Project string
+	App     string
+}
+
+// VersionString is the requested configVersion as written ("latest" when not pinned).
+func (r Request) VersionString() string {
+	if r.Version == nil {
+		return config.LatestVersion
+	}
+	return r.Version.String()
+}
+
+// param is one plugin parameter as Argo CD passes it in ARGOCD_APP_PARAMETERS.
+type param struct {
+	Name   string            `json:"name"`
+	String *string           `json:"string,omitempty"`
+	Array  []string          `json:"array,omitempty"`
+	Map    map[string]string `json:"map,omitempty"`
+}
+
+// value is a parameter's value: a string or a list.
+type value struct {
+	str    string
+	list   []string
+	isList bool
+	source string // where it came from, for messages
+}
+
+// ParseRequest reads the request from the environment argocd-cmp-server gives generate.
+// Precedence, per parameter: the plugin parameters (ARGOCD_APP_PARAMETERS, or PARAM_* when
+// that is absent), then spec.source.plugin.env (ARGOCD_ENV_CLUSTER, ARGOCD_ENV_ENVIRONMENT,
+// ARGOCD_ENV_CONFIG_VERSION, ARGOCD_ENV_COMPONENTS). Every problem is reported at once.
+func ParseRequest(env map[string]string) (Request, error) {
+	values, errs := parameters(env)
+	for name, envName := range envNames {
+		if _, ok := values[name]; ok {
+			continue
+		}
+		if v := env["ARGOCD_ENV_"+envName]; v != "" {
+			values[name] = value{str: v, source: "ARGOCD_ENV_" + envName}
+		}
+	}
+	r := Request{Project: env["ARGOCD_APP_PROJECT_NAME"], App: env["ARGOCD_APP_NAME"]}
+	str := func(name string) string {
+		v, ok := values[name]
+		if !ok {
+			return ""
+		}
+		if v.isList {
+			errs = append(errs, fmt.Errorf("parameter %q (%s): must be a string, not a list", name, v.source))
+			return ""
+		}
+		return strings.TrimSpace(v.str)
+	}
+	r.Cluster = str(ParamCluster)
+	switch {
+	case r.Cluster == "":
+		errs = append(errs, fmt.Errorf("parameter %q is required: set it in the Application's spec.source.plugin.parameters (an ApplicationSet passes {{.name}} of its cluster generator)", ParamCluster))
+	default:
+		errs = append(errs, checkName(ParamCluster, r.Cluster)...)
+	}
+	if r.Environment = str(ParamEnvironment); r.Environment != "" {
+		errs = append(errs, checkName(ParamEnvironment, r.Environment)...)
+	}
+	if v := str(ParamConfigVersion); v != "" && v != config.LatestVersion {
+		cv, err := config.ParseConfigVersion(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("parameter %q: %w", ParamConfigVersion, err))
+		} else {
+			r.Version = &cv
+		}
+	}
+	if v, ok := values[ParamComponents]; ok {
+		list := v.list
+		if !v.isList {
+			list = strings.Split(v.str, ",")
+		}
+		for _, c := range list {
+			c = strings.TrimSpace(c)
+			if c == "" {
+				continue
+			}
+			if !isComponent(c) {
+				errs = append(errs, fmt.Errorf("parameter %q: %s is not a component (%s)", ParamComponents, quote(c), strings.Join(render.Components, ", ")))
+				continue
+			}
+			r.Components = append(r.Components, c)
+		}
+	}
+	if len(errs) > 0 {
+		return r, joinLines(errs)
+	}
+	return r, nil
+}
+
+// parameters decodes ARGOCD_APP_PARAMETERS, or PARAM_* variables when it is absent.
+func parameters(env map[string]string) (map[string]value, []error) {
+	values := map[string]value{}
+	var errs []error
+	if raw := env["ARGOCD_APP_PARAMETERS"]; strings.TrimSpace(raw) != "" {
+		var params []param
+		if err := json.Unmarshal([]byte(raw), &params); err != nil {
+			return values, []error{fmt.Errorf("ARGOCD_APP_PARAMETERS is not the JSON list Argo CD sends: %v", err)}
+		}
+		for _, p := range params {
+			if _, known := envNames[p.Name]; !known {
+				errs = append(errs, unknownParam(p.Name))
+				continue
+			}
+			if _, dup := values[p.Name]; dup {
+				errs = append(errs, fmt.Errorf("parameter %q is given twice", p.Name))
+				continue
+			}
+			switch {
+			case p.Map != nil:
+				errs = append(errs, fmt.Errorf("parameter %q: must be a string or a list, not a map", p.Name))
+			case p.Array != nil:
+				values[p.Name] = value{list: p.Array, isList: true, source: "ARGOCD_APP_PARAMETERS"}
+			case p.String != nil:
+				values[p.Name] = value{str: *p.String, source: "ARGOCD_APP_PARAMETERS"}
+			}
+		}
+		return values, errs
+	}
+	// PARAM_<NAME>, PARAM_<NAME>_<i> and PARAM_<NAME>_<KEY>: names upper-cased, every other
+	// character than A-Z, 0-9 and _ replaced by _.
+	byEnv := map[string]string{}
+	for name := range envNames {
+		byEnv["PARAM_"+paramEnvName(name)] = name
+	}
+	lists := map[string]map[int]string{}
+	for k, v := range env {
+		if !strings.HasPrefix(k, "PARAM_") {
+			continue
+		}
+		if name, ok := byEnv[k]; ok {
+			values[name] = value{str: v, source: k}
+			continue
+		}
+		if base, idx, ok := splitIndexed(k); ok {
+			if name, known := byEnv[base]; known {
+				if lists[name] == nil {
+					lists[name] = map[int]string{}
+				}
+				lists[name][idx] = v
+				continue
+			}
+		}
+		errs = append(errs, unknownParam(strings.ToLower(strings.TrimPrefix(k, "PARAM_"))))
+	}
+	for name, items := range lists {
+		idx := make([]int, 0, len(items))
+		for i := range items {
+			idx = append(idx, i)
+		}
+		sort.Ints(idx)
+		list := make([]string, len(idx))
+		for i, j := range idx {
+			list[i] = items[j]
+		}
+		values[name] = value{list: list, isList: true, source: "PARAM_" + paramEnvName(name) + "_<i>"}
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return values, errs
+}
+
+var nonParamChar = regexp.MustCompile(`[^A-Z0-9_]`)
+
+// paramEnvName is how Argo CD turns a parameter name into an environment variable name.
+func paramEnvName(name string) string {
+	return nonParamChar.ReplaceAllString(strings.ToUpper(name), "_")
+}
+
+func splitIndexed(k string) (string, int, bool) {
+	i := strings.LastIndexByte(k, '_')
+	if i < 0 {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(k[i+1:])
+	if err != nil || n < 0 {
+		return "", 0, false
+	}
+	return k[:i], n, true
+}
+
+func unknownParam(name string) error {
+	known := make([]string, 0, len(envNames))
+	for n := range envNames {
+		known = append(known, n)
+	}
+	sort.Strings(known)
+	return fmt.Errorf("unknown parameter %s (parameters: %s)", quote(name), strings.Join(known, ", "))
+}
+
+func checkName(param, v string) []error {
+	if msgs := validation.IsDNS1123Label(v); len(msgs) > 0 {
+		return []error{fmt.Errorf("parameter %q: %s is not a valid name (lower-case letters, digits and '-', at most 63 characters)", param, quote(v))}
+	}
+	return nil
+}
+
+func isComponent(c string) bool {
+	for _, k := range render.Components {
+		if k == c {
+			return true
+		}
+	}
+	return false
+}
+
+// quote quotes a value for a message, shortened so hostile input cannot flood the output.
+func quote(s string) string {
+	if len(s) > 80 {
+		s = s[:80] + "…"
+	}
+	return strconv.Quote(s)
+}
+
+type lines []error
+
+func (l lines) Error() string {
+	s := make([]string, len(l))
+	for i, e := range l {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "; ")
+}
+
+func joinLines(errs []error) error { return lines(errs) }
