@@ -114,6 +114,10 @@ offline (render), and with the operators' tools to publish, diff and roll back.`
 	})
 	root.AddCommand(
 		newRenderCommand(streams, env),
+		newGenerateCommand(streams, env),
+		newTableCommand(streams, env),
+		newConfigCommand(streams, env),
+		newClustersCommand(streams, env),
 	)
 	return root
 }

@@ -28,6 +28,25 @@ var topLevelFields = map[string]bool{"apiVersion": true, "kind": true, "layer": 
 // env layers, cluster layers. Several documents may contribute to one layer as long as they
 // do not define the same entry twice. Every problem found is reported, joined.
 func ReadLayerFiles(paths []string) ([]Layer, error) {
+	files, err := expandPaths(paths)
+	if err != nil {
+		return nil, err
+	}
+	c := newLayerCollector()
+	for _, f := range files {
+		data, err := readBounded(f)
+		if err != nil {
+			c.errs = append(c.errs, err)
+			continue
+		}
+		c.addSource(f, data)
+	}
+	return c.result()
+}
+
+// expandPaths lists the layer files of paths: files as given, directories recursively in
+// lexical order.
+func expandPaths(paths []string) ([]string, error) {
 	var files []string
 	for _, p := range paths {
 		st, err := os.Stat(p)
@@ -57,7 +76,18 @@ func ReadLayerFiles(paths []string) ([]Layer, error) {
 		}
 		files = append(files, found...)
 	}
+	return files, nil
+}
+
+// ReadLayerFilesFor reads the documents of one layer: documents without a "layer" field
+// belong to ref, and a document naming another layer is an error.
+func ReadLayerFilesFor(paths []string, ref LayerRef) (Layer, error) {
+	files, err := expandPaths(paths)
+	if err != nil {
+		return Layer{}, err
+	}
 	c := newLayerCollector()
+	c.want = &ref
 	for _, f := range files {
 		data, err := readBounded(f)
 		if err != nil {
@@ -66,7 +96,14 @@ func ReadLayerFiles(paths []string) ([]Layer, error) {
 		}
 		c.addSource(f, data)
 	}
-	return c.result()
+	layers, err := c.result()
+	if err != nil {
+		return Layer{}, err
+	}
+	if len(layers) == 0 {
+		return Layer{Ref: ref}, nil
+	}
+	return layers[0], nil
 }
 
 // ParseLayers decodes layer documents from data (a YAML stream or JSON); name is used in
@@ -102,6 +139,8 @@ func readBounded(path string) ([]byte, error) {
 }
 
 type layerCollector struct {
+	// want, when set, is the layer of documents without a "layer" field.
+	want   *LayerRef
 	layers map[LayerRef]*Layer
 	origin map[LayerRef]map[string]string // entry ID → source that defined it
 	errs   []error
@@ -140,7 +179,7 @@ func (c *layerCollector) addSource(name string, data []byte) {
 			c.errs = append(c.errs, fmt.Errorf("%s: a layer document must be a map with a \"layer\" field, not %s", src, describe(raw)))
 			continue
 		}
-		ref, entries, errs := DecodeLayerDocument(m, nil)
+		ref, entries, errs := DecodeLayerDocument(m, c.want)
 		for _, e := range errs {
 			c.errs = append(c.errs, fmt.Errorf("%s: %w", src, e))
 		}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -88,4 +89,16 @@ type Layer struct {
 	Ref     LayerRef
 	Version int
 	Entries []Entry
+}
+
+// SortLayerRefs orders items by their layer reference: global, env layers, cluster layers,
+// each by name.
+func SortLayerRefs[T any](items []T, ref func(T) LayerRef) {
+	sort.SliceStable(items, func(i, j int) bool {
+		a, b := ref(items[i]), ref(items[j])
+		if a.Scope != b.Scope {
+			return a.Scope < b.Scope
+		}
+		return a.Name < b.Name
+	})
 }

@@ -1,0 +1,50 @@
+# dynamo-cmp — see README.md. `make demo` runs the main job, `make test` runs every test.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/dynamo-cmp/dynamo-cmp/internal/cli.Version=$(VERSION)
+BIN := bin/dynamo-cmp
+FUZZTIME ?= 60s
+
+.PHONY: all build demo test lint unit e2e bench fuzz fuzz-short clean
+
+all: build
+
+## build: the static binary, exactly as the Dockerfile builds it
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/dynamo-cmp
+
+## demo: DynamoDB Local + example layers + generate as Argo CD runs it
+demo: build
+	scripts/demo.sh
+
+## test: lint, unit and store tests (DynamoDB Local), a short fuzz, and the e2e suite
+test: lint unit fuzz-short e2e
+
+lint:
+	@out=$$(gofmt -l cmd internal e2e); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	cd e2e && $(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 ./...
+
+e2e: build
+	cd e2e && $(GO) test -count=1 -timeout 30m ./...
+
+## fuzz-short: every fuzz target for a few seconds (part of make test)
+fuzz-short:
+	$(MAKE) fuzz FUZZTIME=5s
+
+## fuzz: every fuzz target for FUZZTIME (default 60s) each
+fuzz:
+	$(GO) test -run=^$$ -fuzz=^FuzzPipeline$$ -fuzztime=$(FUZZTIME) ./internal/render
+	$(GO) test -run=^$$ -fuzz=^FuzzJSONString$$ -fuzztime=$(FUZZTIME) ./internal/render
+	$(GO) test -run=^$$ -fuzz=^FuzzParseRequest$$ -fuzztime=$(FUZZTIME) ./internal/plugin
+
+## bench: render benchmarks at 100, 1,000 and 10,000 namespaces
+bench:
+	$(GO) test -run=^$$ -bench=BenchmarkRender -benchtime=5x ./internal/render
+
+clean:
+	rm -rf bin

@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+)
+
+func newClustersCommand(streams IOStreams, env Env) *cobra.Command {
+	cmd := &cobra.Command{Use: "clusters", Short: "Inspect the registered clusters"}
+	o := &operator{streams: streams, env: env}
+	var output string
+	list := &cobra.Command{
+		Use:   "list [-o table|json]",
+		Short: "List registered clusters with their environment, region and configVersion",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "table" && output != "json" {
+				return withCode(ExitUsage, fmt.Errorf("--output %q: use table or json", output))
+			}
+			st, ctx, cancel, err := o.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			inv, err := ops.ReadInventory(ctx, st)
+			if err != nil {
+				return storeError(err)
+			}
+			if output == "json" {
+				type row struct {
+					Cluster       string            `json:"cluster"`
+					Environment   string            `json:"environment"`
+					Region        string            `json:"region"`
+					ConfigVersion string            `json:"configVersion"`
+					Projects      []string          `json:"projects,omitempty"`
+					Labels        map[string]string `json:"labels,omitempty"`
+				}
+				rows := []row{}
+				for _, c := range inv.Clusters {
+					rows = append(rows, row{c.Name, c.Record.Environment, c.Record.Region, c.Version.String(), c.Record.Projects, c.Record.Labels})
+				}
+				enc := json.NewEncoder(streams.Out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rows)
+			}
+			tw := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "CLUSTER\tENVIRONMENT\tREGION\tCONFIG VERSION\tLABELS\n")
+			for _, c := range inv.Clusters {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Name, c.Record.Environment, c.Record.Region, c.Version, labelString(c.Record.Labels))
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	o.addFlags(list)
+	cmd.AddCommand(list)
+	return cmd
+}
+
+func labelString(labels map[string]string) string {
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + labels[k]
+	}
+	return strings.Join(parts, ",")
+}

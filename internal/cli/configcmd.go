@@ -1,0 +1,672 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+)
+
+func newConfigCommand(streams IOStreams, env Env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Publish, inspect, diff and roll back configuration layers in DynamoDB",
+	}
+	cmd.AddCommand(
+		newPublishCommand(streams, env),
+		newDraftsCommand(streams, env),
+		newGetCommand(streams, env),
+		newExportCommand(streams, env),
+		newHistoryCommand(streams, env),
+		newDiffCommand(streams, env),
+		newRollbackCommand(streams, env),
+		newValidateCommand(streams, env),
+		newConfigRenderCommand(streams, env),
+	)
+	return cmd
+}
+
+func parseLayerFlag(s string) (config.LayerRef, error) {
+	if s == "" {
+		return config.LayerRef{}, withCode(ExitUsage, fmt.Errorf("--layer is required: global, env/<environment> or cluster/<name>"))
+	}
+	ref, err := config.ParseLayerRef(s)
+	if err != nil {
+		return ref, withCode(ExitUsage, err)
+	}
+	return ref, nil
+}
+
+// change flags shared by publish, drafts publish and rollback.
+type changeFlags struct {
+	layer   string
+	message string
+	actor   string
+	dryRun  bool
+}
+
+func (c *changeFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&c.layer, "layer", "", "layer: global, env/<environment> or cluster/<name> (required)")
+	f.StringVarP(&c.message, "message", "m", "", "why: recorded in the version and the audit trail")
+	f.StringVar(&c.actor, "actor", "", "who: recorded in the audit trail (default: the AWS caller identity)")
+	f.BoolVar(&c.dryRun, "dry-run", false, "show the diff and validate every affected cluster, but change nothing")
+}
+
+// reportChange prints the diff and the outcome of a publish or rollback.
+func reportChange(streams IOStreams, verb string, res *ops.PublishResult, dryRun bool, trace string) {
+	printChanges(streams.Out, res.Changes)
+	clusters := fmt.Sprintf("%d %s validated", len(res.Clusters), plural(len(res.Clusters), "cluster", "clusters"))
+	if len(res.Clusters) > 0 && len(res.Clusters) <= 5 {
+		clusters += " (" + strings.Join(res.Clusters, ", ") + ")"
+	}
+	switch {
+	case len(res.Changes) == 0 && verb == "publish":
+		fmt.Fprintf(streams.Out, "nothing to publish: %s version %d already has these entries\n", res.Ref, res.Base)
+	case len(res.Changes) == 0:
+		fmt.Fprintf(streams.Out, "nothing to do: %s is at version %d\n", res.Ref, res.Base)
+	case dryRun:
+		fmt.Fprintf(streams.Out, "dry run: %s would %s over version %d: %s; %s; nothing was changed\n", res.Ref, verb, res.Base, ops.Summary(res.Changes), clusters)
+	case verb == "rollback":
+		fmt.Fprintf(streams.Out, "rolled back %s from version %d to %d: %s; %s [trace %s]\n", res.Ref, res.Base, res.Version, ops.Summary(res.Changes), clusters, trace)
+	default:
+		fmt.Fprintf(streams.Out, "published %s version %d (was %d): %s; %s [trace %s]\n", res.Ref, res.Version, res.Base, ops.Summary(res.Changes), clusters, trace)
+	}
+}
+
+func newPublishCommand(streams IOStreams, env Env) *cobra.Command {
+	o := &operator{streams: streams, env: env}
+	var c changeFlags
+	var files []string
+	cmd := &cobra.Command{
+		Use:   "publish -f PATH --layer LAYER [-m MESSAGE] [--dry-run]",
+		Short: "Publish layer files as the next version of a layer",
+		Long: `Publish reads the layer's files (documents without a "layer" field belong to --layer), shows
+the diff against the current version entry by entry, validates every cluster the layer affects
+with the change in place, and then moves the layer's head to the new version. A change that
+would break any cluster is refused (exit 1) and nothing is written. If someone else publishes
+the layer meanwhile, the publish fails with a conflict (exit 3): run it again.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ref, err := parseLayerFlag(c.layer)
+			if err != nil {
+				return err
+			}
+			if len(files) == 0 {
+				return withCode(ExitUsage, fmt.Errorf("-f is required: the layer's file or directory"))
+			}
+			layer, err := config.ReadLayerFilesFor(files, ref)
+			if err != nil {
+				return withCode(ExitInvalid, err)
+			}
+			return o.publish(cmd, ref, layer.Entries, c, nil)
+		},
+	}
+	cmd.Flags().StringArrayVarP(&files, "file", "f", nil, "layer file or directory (repeatable)")
+	c.add(cmd)
+	o.addFlags(cmd)
+	return cmd
+}
+
+// publish runs the publish workflow; after a successful publish, done (if set) runs.
+func (o *operator) publish(cmd *cobra.Command, ref config.LayerRef, entries []config.Entry, c changeFlags, done func(*store.Store) error) error {
+	st, ctx, cancel, err := o.open(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	trace := newTraceID()
+	res, err := ops.Publish(ctx, st, ops.PublishRequest{
+		Ref: ref, Entries: entries, Message: c.message, Actor: o.actor(ctx, st, c.actor),
+		TraceID: trace, DryRun: c.dryRun, Progress: o.progress(),
+	})
+	if res != nil && err == nil {
+		reportChange(o.streams, "publish", res, c.dryRun, trace)
+	}
+	if err != nil {
+		return storeError(err)
+	}
+	if done != nil && !c.dryRun {
+		return done(st)
+	}
+	return nil
+}
+
+func newDraftsCommand(streams IOStreams, env Env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "drafts",
+		Short: "Publish or list the draft entries operators edited in the DynamoDB console",
+		Long: `Draft items (sort key draft#<kind>#<key>) are edits made in the AWS console. A draft
+replaces the entry with the same kind and key in the next version; a draft with the attribute
+"$draft": "delete" removes it. See docs/dynamodb.md.`,
+	}
+	o := &operator{streams: streams, env: env}
+	var c changeFlags
+	publish := &cobra.Command{
+		Use:   "publish --layer LAYER [-m MESSAGE] [--dry-run]",
+		Short: "Publish the layer's drafts as its next version, then delete them",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ref, err := parseLayerFlag(c.layer)
+			if err != nil {
+				return err
+			}
+			st, ctx, cancel, err := o.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			drafts, err := st.Drafts(ctx, ref)
+			if err != nil {
+				return storeError(err)
+			}
+			if len(drafts) == 0 {
+				fmt.Fprintf(streams.Out, "no drafts for %s\n", ref)
+				return nil
+			}
+			heads, err := st.Heads(ctx, ref)
+			if err != nil {
+				return storeError(err)
+			}
+			current, err := st.ReadVersion(ctx, ref, heads[ref].Version)
+			if err != nil {
+				return storeError(err)
+			}
+			entries := ops.ApplyDrafts(current.Entries, drafts)
+			return o.publish(cmd, ref, entries, c, func(st *store.Store) error {
+				if err := st.DeleteDrafts(ctx, ref, drafts); err != nil {
+					return storeError(fmt.Errorf("published, but deleting the %d drafts failed (delete them in the console): %w", len(drafts), err))
+				}
+				return nil
+			})
+		},
+	}
+	c.add(publish)
+	o.addFlags(publish)
+
+	lo := &operator{streams: streams, env: env}
+	var layer string
+	list := &cobra.Command{
+		Use:   "list --layer LAYER",
+		Short: "List a layer's drafts",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ref, err := parseLayerFlag(layer)
+			if err != nil {
+				return err
+			}
+			st, ctx, cancel, err := lo.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			drafts, err := st.Drafts(ctx, ref)
+			if err != nil {
+				return storeError(err)
+			}
+			for _, d := range drafts {
+				action := "replace"
+				if d.Delete {
+					action = "delete"
+				}
+				fmt.Fprintf(streams.Out, "%s\t%s\n", action, d.Entry.ID())
+			}
+			return nil
+		},
+	}
+	list.Flags().StringVar(&layer, "layer", "", "layer (required)")
+	lo.addFlags(list)
+	cmd.AddCommand(publish, list)
+	return cmd
+}
+
+// writeLayer writes a layer document as YAML or JSON.
+func writeLayer(streams IOStreams, l config.Layer, output string) error {
+	doc := l.Document()
+	if output == render.FormatJSON {
+		data, err := doc.MarshalJSON()
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, data, "", "  "); err != nil {
+			return err
+		}
+		buf.WriteByte('\n')
+		_, err = streams.Out.Write(buf.Bytes())
+		return err
+	}
+	s, err := doc.String()
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprint(streams.Out, s)
+	return err
+}
+
+func newGetCommand(streams IOStreams, env Env) *cobra.Command {
+	o := &operator{streams: streams, env: env}
+	var layer, output string
+	var version int
+	cmd := &cobra.Command{
+		Use:   "get --layer LAYER [--version N] [-o yaml|json]",
+		Short: "Print a version of a layer (default: the published head) as a layer document",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ref, err := parseLayerFlag(layer)
+			if err != nil {
+				return err
+			}
+			if err := checkFormat(output); err != nil {
+				return err
+			}
+			st, ctx, cancel, err := o.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			if version == 0 {
+				heads, err := st.Heads(ctx, ref)
+				if err != nil {
+					return storeError(err)
+				}
+				h, ok := heads[ref]
+				if !ok {
+					return storeError(fmt.Errorf("layer %s has never been published: %w", ref, store.ErrNotFound))
+				}
+				version = h.Version
+			}
+			l, err := st.ReadVersion(ctx, ref, version)
+			if err != nil {
+				return storeError(err)
+			}
+			return writeLayer(streams, l, output)
+		},
+	}
+	cmd.Flags().StringVar(&layer, "layer", "", "layer (required)")
+	cmd.Flags().IntVar(&version, "version", 0, "version to print (default: the head)")
+	cmd.Flags().StringVarP(&output, "output", "o", render.FormatYAML, "yaml or json")
+	o.addFlags(cmd)
+	return cmd
+}
+
+func newExportCommand(streams IOStreams, env Env) *cobra.Command {
+	o := &operator{streams: streams, env: env}
+	var layers []string
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "export [--layer LAYER ...] [--dir DIR]",
+		Short: "Export the published head of layers as layer files (they publish back unchanged)",
+		Long: `Export writes the head version of every layer (or of the given ones) as layer documents:
+to stdout as one YAML stream, or with --dir as DIR/global.yaml, DIR/env/<env>.yaml and
+DIR/cluster/<name>.yaml, which "dynamo-cmp render -f DIR" and "config publish" read back.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, ctx, cancel, err := o.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			inv, err := ops.ReadInventory(ctx, st)
+			if err != nil {
+				return storeError(err)
+			}
+			var refs []config.LayerRef
+			if len(layers) == 0 {
+				for _, h := range sortedHeads(inv) {
+					refs = append(refs, h.Ref)
+				}
+			}
+			for _, l := range layers {
+				ref, err := parseLayerFlag(l)
+				if err != nil {
+					return err
+				}
+				if _, ok := inv.Heads[ref]; !ok {
+					return storeError(fmt.Errorf("layer %s has never been published: %w", ref, store.ErrNotFound))
+				}
+				refs = append(refs, ref)
+			}
+			for i, ref := range refs {
+				l, err := st.ReadVersion(ctx, ref, inv.Heads[ref].Version)
+				if err != nil {
+					return storeError(err)
+				}
+				text, err := l.Document().String()
+				if err != nil {
+					return err
+				}
+				header := fmt.Sprintf("# %s version %d, exported %s\n", ref, l.Version, time.Now().UTC().Format(time.RFC3339))
+				if dir == "" {
+					if i > 0 {
+						fmt.Fprintln(streams.Out, "---")
+					}
+					fmt.Fprint(streams.Out, header+text)
+					continue
+				}
+				path := filepath.Join(dir, ref.String()+".yaml")
+				if ref.Scope == config.ScopeGlobal {
+					path = filepath.Join(dir, "global.yaml")
+				}
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					return withCode(ExitFailed, err)
+				}
+				if err := os.WriteFile(path, []byte(header+text), 0o644); err != nil {
+					return withCode(ExitFailed, err)
+				}
+				fmt.Fprintf(streams.ErrOut, "wrote %s (%s version %d)\n", path, ref, l.Version)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&layers, "layer", nil, "layer to export (repeatable; default: all)")
+	cmd.Flags().StringVar(&dir, "dir", "", "write one file per layer under this directory")
+	o.addFlags(cmd)
+	return cmd
+}
+
+func sortedHeads(inv *ops.Inventory) []store.Head {
+	out := make([]store.Head, 0, len(inv.Heads))
+	for _, h := range inv.Heads {
+		out = append(out, h)
+	}
+	config.SortLayerRefs(out, func(h store.Head) config.LayerRef { return h.Ref })
+	return out
+}
+
+func newHistoryCommand(streams IOStreams, env Env) *cobra.Command {
+	o := &operator{streams: streams, env: env}
+	var layer string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "history --layer LAYER",
+		Short: "List a layer's versions and its audit trail (publishes and rollbacks)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ref, err := parseLayerFlag(layer)
+			if err != nil {
+				return err
+			}
+			st, ctx, cancel, err := o.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			heads, err := st.Heads(ctx, ref)
+			if err != nil {
+				return storeError(err)
+			}
+			versions, err := st.Versions(ctx, ref)
+			if err != nil {
+				return storeError(err)
+			}
+			if len(versions) == 0 {
+				return storeError(fmt.Errorf("layer %s has no versions: %w", ref, store.ErrNotFound))
+			}
+			audit, err := st.Audit(ctx, ref, limit)
+			if err != nil {
+				return storeError(err)
+			}
+			tw := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "VERSION\tHEAD\tPUBLISHED\tAT\tACTOR\tENTRIES\tMESSAGE\n")
+			for i, v := range versions {
+				if limit > 0 && i >= limit {
+					break
+				}
+				head := ""
+				if heads[ref].Version == v.Version {
+					head = "*"
+				}
+				published := "yes"
+				if !v.Published {
+					published = "no (interrupted)"
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", v.Version, head, published, v.At.UTC().Format(time.RFC3339), v.Actor, v.Entries, oneLine(v.Message))
+			}
+			tw.Flush()
+			fmt.Fprintln(streams.Out)
+			tw = tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "AT\tACTION\tFROM\tTO\tACTOR\tTRACE\tMESSAGE\n")
+			for _, a := range audit {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", a.At.UTC().Format(time.RFC3339), a.Action, a.From, a.To, a.Actor, a.TraceID, oneLine(a.Message))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&layer, "layer", "", "layer (required)")
+	cmd.Flags().IntVar(&limit, "limit", 20, "show at most this many versions and audit records (0: all)")
+	o.addFlags(cmd)
+	return cmd
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > 72 {
+		s = s[:72] + "…"
+	}
+	return s
+}
+
+func newDiffCommand(streams IOStreams, env Env) *cobra.Command {
+	o := &operator{streams: streams, env: env}
+	var layer, cluster, from, to string
+	cmd := &cobra.Command{
+		Use:   "diff (--layer LAYER --from N --to M | --cluster NAME --from VERSION --to VERSION)",
+		Short: "Diff two versions of a layer, or a cluster's rendered manifests at two configVersions",
+		Long: `With --layer, diff compares two versions of a layer entry by entry. With --cluster, it
+renders the cluster at two configVersions (g7.e3.c12, or "latest") and compares the
+manifests object by object (without the version annotation, which always differs).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if (layer == "") == (cluster == "") {
+				return withCode(ExitUsage, fmt.Errorf("give either --layer or --cluster"))
+			}
+			if from == "" || to == "" {
+				return withCode(ExitUsage, fmt.Errorf("--from and --to are required"))
+			}
+			st, ctx, cancel, err := o.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			var changes []ops.Change
+			if layer != "" {
+				ref, err := parseLayerFlag(layer)
+				if err != nil {
+					return err
+				}
+				var a, b int
+				if _, err := fmt.Sscanf(from, "%d", &a); err != nil {
+					return withCode(ExitUsage, fmt.Errorf("--from %q: a version number", from))
+				}
+				if _, err := fmt.Sscanf(to, "%d", &b); err != nil {
+					return withCode(ExitUsage, fmt.Errorf("--to %q: a version number", to))
+				}
+				la, err := st.ReadVersion(ctx, ref, a)
+				if err != nil {
+					return storeError(err)
+				}
+				lb, err := st.ReadVersion(ctx, ref, b)
+				if err != nil {
+					return storeError(err)
+				}
+				changes = ops.Diff(la.Entries, lb.Entries)
+			} else {
+				before, err := renderFromStore(ctx, st, cluster, from, render.Options{Format: render.FormatYAML})
+				if err != nil {
+					return err
+				}
+				after, err := renderFromStore(ctx, st, cluster, to, render.Options{Format: render.FormatYAML})
+				if err != nil {
+					return err
+				}
+				if changes, err = ops.ManifestChanges(before.out.Bytes(), after.out.Bytes()); err != nil {
+					return err
+				}
+				from, to = before.version, after.version
+			}
+			printChanges(streams.Out, changes)
+			subject := layer
+			if subject == "" {
+				subject = "cluster " + cluster
+			}
+			fmt.Fprintf(streams.Out, "%s %s → %s: %s\n", subject, from, to, ops.Summary(changes))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&layer, "layer", "", "layer whose versions to compare")
+	f.StringVar(&cluster, "cluster", "", "cluster whose rendered manifests to compare")
+	f.StringVar(&from, "from", "", "older version (layer: N; cluster: configVersion or latest)")
+	f.StringVar(&to, "to", "", "newer version")
+	o.addFlags(cmd)
+	return cmd
+}
+
+func newRollbackCommand(streams IOStreams, env Env) *cobra.Command {
+	o := &operator{streams: streams, env: env}
+	var c changeFlags
+	var to int
+	cmd := &cobra.Command{
+		Use:   "rollback --layer LAYER --to N [-m MESSAGE] [--dry-run]",
+		Short: "Move a layer's head back to an earlier published version",
+		Long: `Rollback validates every cluster the layer affects at version N, shows the diff, and moves
+the layer's head to N (no new version is written; the move is audited). Applications pinned
+by the dynamo-cmp ApplicationSet generator pick up the new configVersion at its next poll.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ref, err := parseLayerFlag(c.layer)
+			if err != nil {
+				return err
+			}
+			if to <= 0 {
+				return withCode(ExitUsage, fmt.Errorf("--to is required: the version to roll back to (see config history)"))
+			}
+			st, ctx, cancel, err := o.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			trace := newTraceID()
+			res, err := ops.Rollback(ctx, st, ops.RollbackRequest{Ref: ref, To: to, Message: c.message, Actor: o.actor(ctx, st, c.actor), TraceID: trace, DryRun: c.dryRun, Progress: o.progress()})
+			if err != nil {
+				return storeError(err)
+			}
+			reportChange(streams, "rollback", res, c.dryRun, trace)
+			return nil
+		},
+	}
+	c.add(cmd)
+	cmd.Flags().IntVar(&to, "to", 0, "version to roll back to (required)")
+	o.addFlags(cmd)
+	return cmd
+}
+
+func newValidateCommand(streams IOStreams, env Env) *cobra.Command {
+	o := &operator{streams: streams, env: env}
+	var cluster, version string
+	cmd := &cobra.Command{
+		Use:   "validate --cluster NAME [--version VERSION]",
+		Short: "Validate a cluster's published configuration and list every problem",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, ctx, cancel, err := o.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			r, err := renderFromStore(ctx, st, cluster, version, render.Options{})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(streams.Out, "cluster %s at %s is valid: %d objects\n", cluster, r.version, r.out.Len())
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&cluster, "cluster", "", "cluster (required)")
+	cmd.Flags().StringVar(&version, "version", config.LatestVersion, "configVersion (g7.e3.c12) or latest")
+	_ = cmd.MarkFlagRequired("cluster")
+	o.addFlags(cmd)
+	return cmd
+}
+
+func newConfigRenderCommand(streams IOStreams, env Env) *cobra.Command {
+	o := &operator{streams: streams, env: env}
+	var cluster, version, output string
+	var components []string
+	cmd := &cobra.Command{
+		Use:   "render --cluster NAME [--version VERSION] [-o yaml|json]",
+		Short: "Render a cluster's published configuration, as generate would, without Argo CD",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(output); err != nil {
+				return err
+			}
+			st, ctx, cancel, err := o.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			r, err := renderFromStore(ctx, st, cluster, version, render.Options{Format: output, Components: components, Version: "auto"})
+			if err != nil {
+				return err
+			}
+			_, err = streams.Out.Write(r.out.Bytes())
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&cluster, "cluster", "", "cluster (required)")
+	cmd.Flags().StringVar(&version, "version", config.LatestVersion, "configVersion (g7.e3.c12) or latest")
+	cmd.Flags().StringVarP(&output, "output", "o", render.FormatYAML, "yaml or json")
+	cmd.Flags().StringSliceVar(&components, "components", nil, "render only these components")
+	_ = cmd.MarkFlagRequired("cluster")
+	o.addFlags(cmd)
+	return cmd
+}
+
+type storeRender struct {
+	out     *render.Manifests
+	version string
+}
+
+// renderFromStore reads, resolves and renders a cluster at a configVersion ("latest" or
+// g7.e3.c12). opts.Version "auto" stamps the resolved version.
+func renderFromStore(ctx context.Context, st *store.Store, cluster, version string, opts render.Options) (*storeRender, error) {
+	req := store.ClusterRequest{Cluster: cluster}
+	if version != "" && version != config.LatestVersion {
+		v, err := config.ParseConfigVersion(version)
+		if err != nil {
+			return nil, withCode(ExitUsage, err)
+		}
+		req.Version = &v
+	}
+	read, err := st.ReadCluster(ctx, req)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	resolved := read.Version.String()
+	model, err := config.Resolve(read.Layers, cluster)
+	if err != nil {
+		return nil, withCode(ExitInvalid, fmt.Errorf("cluster %s at %s: %w", cluster, resolved, describeInvalid(err)))
+	}
+	if opts.Version == "auto" {
+		opts.Version = resolved
+	}
+	out, err := render.Render(model, opts)
+	if err != nil {
+		return nil, withCode(ExitInvalid, fmt.Errorf("cluster %s at %s: %w", cluster, resolved, err))
+	}
+	return &storeRender{out: out, version: resolved}, nil
+}

@@ -1,0 +1,220 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/plugin"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+)
+
+// DefaultGenerateTimeout keeps generate well inside Argo CD's 60 s repo-server deadline.
+const DefaultGenerateTimeout = 30 * time.Second
+
+func newGenerateCommand(streams IOStreams, env Env) *cobra.Command {
+	var so storeOptions
+	var output string
+	cmd := &cobra.Command{
+		Use:   "generate",
+		Short: "Render a cluster's manifests for Argo CD (the plugin's generate command)",
+		Long: `Generate is what argocd-cmp-server runs. It reads the Application's plugin parameters
+(ARGOCD_APP_PARAMETERS, or PARAM_*; then ARGOCD_ENV_CLUSTER, ARGOCD_ENV_ENVIRONMENT,
+ARGOCD_ENV_CONFIG_VERSION, ARGOCD_ENV_COMPONENTS), reads the cluster's layers from DynamoDB,
+merges, validates and renders them, and writes the whole stream to stdout at once.
+
+Any failure exits non-zero with nothing on stdout and one paragraph on stderr (Argo CD shows
+it in its UI). Set DYNAMO_CMP_LOG_LEVEL=info for a JSON line per step on stderr.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runGenerate(cmd.Context(), streams, env, so, output)
+		},
+	}
+	so.addFlags(cmd.Flags(), env, DefaultGenerateTimeout)
+	cmd.Flags().StringVarP(&output, "output", "o", render.FormatJSON, "output format: json (one object per line) or yaml")
+	return cmd
+}
+
+// generateFailure is the one paragraph Argo CD shows when generate fails.
+type generateFailure struct {
+	code    int
+	cluster string
+	version string
+	reason  string
+	hint    string
+	trace   string
+}
+
+func (f *generateFailure) Error() string {
+	var b strings.Builder
+	b.WriteString("dynamo-cmp could not render")
+	if f.cluster != "" {
+		fmt.Fprintf(&b, " cluster %q", f.cluster)
+	}
+	if f.version != "" {
+		fmt.Fprintf(&b, " (configVersion %s)", f.version)
+	}
+	b.WriteString(": ")
+	b.WriteString(strings.TrimSuffix(f.reason, "."))
+	b.WriteString(".")
+	if f.hint != "" {
+		b.WriteString(" ")
+		b.WriteString(strings.TrimSuffix(f.hint, "."))
+		b.WriteString(".")
+	}
+	fmt.Fprintf(&b, " [trace %s]", f.trace)
+	return b.String()
+}
+
+func runGenerate(ctx context.Context, streams IOStreams, env Env, so storeOptions, output string) error {
+	if err := checkFormat(output); err != nil {
+		return err
+	}
+	trace := newTraceID()
+	log := newStepLogger(streams.ErrOut, logLevel(env), trace)
+	fail := func(f *generateFailure) error {
+		f.trace = trace
+		log.log.Error("generate failed", "step", trace+"-generate-e99", "error", f.reason)
+		fmt.Fprintln(streams.ErrOut, f.Error())
+		return withCode(f.code, errReported)
+	}
+
+	req, err := plugin.ParseRequest(env)
+	if err != nil {
+		return fail(&generateFailure{code: ExitInvalid, cluster: req.Cluster, reason: "the Application's plugin parameters are invalid: " + err.Error(),
+			hint: "Fix spec.source.plugin.parameters of the Application (or its ApplicationSet template)"})
+	}
+	cfg, err := so.config(env)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, so.timeout)
+	defer cancel()
+
+	st, err := store.New(ctx, cfg)
+	if err != nil {
+		return fail(&generateFailure{code: ExitFailed, cluster: req.Cluster, version: req.VersionString(), reason: err.Error(),
+			hint: "Check the sidecar's AWS settings (AWS_REGION, credentials, DYNAMO_CMP_TABLE)"})
+	}
+	read, err := st.ReadCluster(ctx, store.ClusterRequest{Cluster: req.Cluster, Environment: req.Environment, Version: req.Version})
+	if err != nil {
+		return fail(storeFailure(err, req, so.timeout))
+	}
+	version := read.Version.String()
+	log.step("dynamodb-e10", "config pull", "cluster", req.Cluster, "environment", read.Environment, "configVersion", version, "roundTrips", read.RoundTrips)
+
+	if len(read.Cluster.Projects) > 0 && !contains(read.Cluster.Projects, req.Project) {
+		project := req.Project
+		if project == "" {
+			project = "(none: ARGOCD_APP_PROJECT_NAME is not set)"
+		}
+		return fail(&generateFailure{code: ExitInvalid, cluster: req.Cluster, version: version,
+			reason: fmt.Sprintf("Argo CD project %s may not render this cluster (allowed projects: %s)", quoteProject(project), strings.Join(read.Cluster.Projects, ", ")),
+			hint:   "Render it from an Application in one of those projects, or add the project to the cluster record's projects (cluster/" + req.Cluster + ")"})
+	}
+
+	merged, err := config.Merge(read.Layers)
+	if err != nil {
+		return fail(invalidFailure(err, req, version))
+	}
+	log.step("merge-e20", "merge", "entries", len(merged.Entries))
+	model, err := merged.Resolve(req.Cluster)
+	if err != nil {
+		return fail(invalidFailure(err, req, version))
+	}
+	log.step("validate-e25", "validate")
+	out, err := render.Render(model, render.Options{Components: req.Components, Version: version, Format: output})
+	if err != nil {
+		return fail(invalidFailure(err, req, version))
+	}
+	log.step("render-e30", "render", "objects", out.Len(), "bytes", len(out.Bytes()))
+	if _, err := streams.Out.Write(out.Bytes()); err != nil {
+		return fail(&generateFailure{code: ExitFailed, cluster: req.Cluster, version: version, reason: "writing the manifests failed: " + err.Error()})
+	}
+	log.step("emit-e40", "emit", "objects", out.Len())
+	return nil
+}
+
+func quoteProject(p string) string {
+	if strings.HasPrefix(p, "(") {
+		return p
+	}
+	return fmt.Sprintf("%q", p)
+}
+
+// storeFailure explains a failed DynamoDB read.
+func storeFailure(err error, req plugin.Request, timeout time.Duration) *generateFailure {
+	f := &generateFailure{code: ExitFailed, cluster: req.Cluster, version: req.VersionString(), reason: err.Error()}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		f.reason = fmt.Sprintf("reading DynamoDB did not finish within the %s deadline", timeout)
+		f.hint = "Argo CD retries at the next refresh; if this persists check the sidecar's network path to DynamoDB (VPC endpoint, proxy) or raise DYNAMO_CMP_TIMEOUT (keep it under Argo CD's 60 s)"
+	case errors.Is(err, store.ErrTableNotFound):
+		f.hint = "Create the table (dynamo-cmp table create) or point the sidecar at the right one with DYNAMO_CMP_TABLE and AWS_REGION"
+	case errors.Is(err, store.ErrNotFound) && req.Version != nil:
+		f.code = ExitInvalid
+		f.hint = "The pinned configVersion names a version that does not exist; use the configVersion the dynamo-cmp ApplicationSet generator serves, or \"latest\""
+	case errors.Is(err, store.ErrNotFound):
+		f.code = ExitInvalid
+		f.hint = "Check the Application's cluster parameter, or publish the cluster's layer first (dynamo-cmp config publish --layer cluster/" + req.Cluster + ")"
+	case errors.Is(err, store.ErrAccessDenied):
+		f.hint = "Attach the read-only policy of manifests/iam to the sidecar's IAM role (IRSA or EKS Pod Identity)"
+	case errors.Is(err, store.ErrThrottled):
+		f.hint = "DynamoDB kept throttling after the retries; Argo CD retries at the next refresh. Check the table's capacity (on-demand is recommended)"
+	case errors.Is(err, store.ErrInvalidItem):
+		f.code = ExitInvalid
+		f.hint = "An item of the table was edited into a shape dynamo-cmp cannot read; fix or remove it in the console, or roll the layer back"
+	case errors.Is(err, store.ErrUnavailable):
+		f.hint = "Argo CD retries at the next refresh; check the sidecar's network access to DynamoDB"
+	}
+	return f
+}
+
+// invalidFailure explains a configuration that does not merge, validate or render.
+func invalidFailure(err error, req plugin.Request, version string) *generateFailure {
+	f := &generateFailure{code: ExitInvalid, cluster: req.Cluster, version: version, reason: err.Error(),
+		hint: "Fix the layer named in each problem and publish it again, or roll it back (dynamo-cmp config rollback)"}
+	var ve *config.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		const shown = 5
+		problems := make([]string, 0, shown)
+		for i, p := range ve.Problems {
+			if i == shown {
+				problems = append(problems, fmt.Sprintf("and %d more (dynamo-cmp config validate --cluster %s lists them all)", len(ve.Problems)-shown, req.Cluster))
+				break
+			}
+			problems = append(problems, p.Error())
+		}
+		f.reason = fmt.Sprintf("the configuration is invalid (%d %s): %s", len(ve.Problems), plural(len(ve.Problems), "problem", "problems"), strings.Join(problems, "; "))
+	case errors.Is(err, render.ErrNoObjects):
+		f.reason = err.Error() + "; an empty stream would make Argo CD prune every object of the Application, so nothing is returned"
+		f.hint = "Check the components parameter and the cluster's layers"
+	case errors.Is(err, config.ErrNoClusterRecord):
+		f.hint = "Publish the cluster's layer with its cluster record (environment, region)"
+	}
+	return f
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+

@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+)
+
+// DefaultOperatorTimeout bounds the operators' commands (publishing 2,000 entries and
+// validating hundreds of clusters fits comfortably).
+const DefaultOperatorTimeout = 5 * time.Minute
+
+// operator carries what every operators' command needs: streams, environment, store flags.
+type operator struct {
+	streams IOStreams
+	env     Env
+	so      storeOptions
+}
+
+func (o *operator) addFlags(cmd *cobra.Command) {
+	o.so.addFlags(cmd.Flags(), o.env, DefaultOperatorTimeout)
+}
+
+// open connects to the store under the command's deadline.
+func (o *operator) open(ctx context.Context) (*store.Store, context.Context, context.CancelFunc, error) {
+	cfg, err := o.so.config(o.env)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.so.timeout)
+	st, err := store.New(ctx, cfg)
+	if err != nil {
+		cancel()
+		return nil, nil, nil, withCode(ExitFailed, err)
+	}
+	return st, ctx, cancel, nil
+}
+
+// progress prints progress lines of long work on stderr.
+func (o *operator) progress() ops.Progress {
+	return func(format string, args ...any) {
+		fmt.Fprintf(o.streams.ErrOut, "… "+format+"\n", args...)
+	}
+}
+
+// actor names who makes a change: --actor, else the AWS caller identity, else the local user
+// marked as unverified.
+func (o *operator) actor(ctx context.Context, st *store.Store, flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if arn, err := st.CallerIdentity(ctx); err == nil && arn != "" {
+		return arn
+	}
+	if u := o.env.Get("USER", "USERNAME"); u != "" {
+		return u + " (unverified)"
+	}
+	return "unknown (use --actor)"
+}
+
+// storeError gives a store error its exit code: invalid input 1, everything else 3.
+func storeError(err error) error {
+	var refused *ops.RefusedError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &refused):
+		return withCode(ExitInvalid, err)
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalidItem):
+		return withCode(ExitInvalid, err)
+	default:
+		return withCode(ExitFailed, err)
+	}
+}
+
+func printChanges(w io.Writer, changes []ops.Change) {
+	fmt.Fprint(w, ops.JoinUnified(changes))
+}

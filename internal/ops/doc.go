@@ -1,0 +1,5 @@
+// Package ops holds the operators' workflows on top of the store: publishing a layer (diff,
+// validation of every cluster the layer affects, then the optimistic head move), rolling back,
+// publishing console drafts, and the diffs and inventories the commands print. It decides
+// nothing about DynamoDB's layout (store) or the configuration rules (config, render).
+package ops

@@ -1,0 +1,240 @@
+package ops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+)
+
+// Store is what the workflows need of the store.
+type Store interface {
+	Heads(ctx context.Context, refs ...config.LayerRef) (map[config.LayerRef]store.Head, error)
+	Registry(ctx context.Context) ([]store.Head, error)
+	ReadVersion(ctx context.Context, ref config.LayerRef, version int) (config.Layer, error)
+	Publish(ctx context.Context, in store.PublishInput) (store.Head, error)
+	Rollback(ctx context.Context, in store.RollbackInput) (store.Head, error)
+}
+
+var _ Store = (*store.Store)(nil)
+
+// Progress receives progress lines of long work (validating hundreds of clusters).
+type Progress func(format string, args ...any)
+
+// ClusterInfo is a registered cluster with the versions its layers are at.
+type ClusterInfo struct {
+	Name    string
+	Record  config.Cluster
+	Version config.ConfigVersion
+}
+
+// Inventory is every layer head and registered cluster, read in one registry query.
+type Inventory struct {
+	Heads    map[config.LayerRef]store.Head
+	Clusters []ClusterInfo // sorted by name
+}
+
+// ReadInventory reads the registry.
+func ReadInventory(ctx context.Context, st Store) (*Inventory, error) {
+	heads, err := st.Registry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return NewInventory(heads), nil
+}
+
+// NewInventory builds an inventory from registry heads.
+func NewInventory(heads []store.Head) *Inventory {
+	inv := &Inventory{Heads: make(map[config.LayerRef]store.Head, len(heads))}
+	for _, h := range heads {
+		inv.Heads[h.Ref] = h
+	}
+	for _, h := range heads {
+		if h.Ref.Scope != config.ScopeCluster || h.Cluster == nil {
+			continue
+		}
+		rec := *h.Cluster
+		inv.Clusters = append(inv.Clusters, ClusterInfo{
+			Name:   h.Ref.Name,
+			Record: rec,
+			Version: config.ConfigVersion{
+				Global:  inv.Heads[config.GlobalLayer].Version,
+				Env:     inv.Heads[config.EnvLayer(rec.Environment)].Version,
+				Cluster: h.Version,
+			},
+		})
+	}
+	sort.Slice(inv.Clusters, func(i, j int) bool { return inv.Clusters[i].Name < inv.Clusters[j].Name })
+	return inv
+}
+
+// Affected returns the registered clusters a change of layer ref affects. For a cluster
+// layer that is not registered yet, the environment comes from the proposed record.
+func (inv *Inventory) Affected(ref config.LayerRef, proposed *config.Cluster) []ClusterInfo {
+	var out []ClusterInfo
+	for _, c := range inv.Clusters {
+		switch {
+		case ref.Scope == config.ScopeGlobal,
+			ref.Scope == config.ScopeEnv && c.Record.Environment == ref.Name,
+			ref.Scope == config.ScopeCluster && c.Name == ref.Name:
+			out = append(out, c)
+		}
+	}
+	if ref.Scope == config.ScopeCluster && proposed != nil {
+		info := ClusterInfo{Name: ref.Name, Record: *proposed}
+		info.Record.Name = ref.Name
+		if len(out) == 1 {
+			out[0].Record = info.Record
+		} else {
+			out = append(out, info)
+		}
+	}
+	return out
+}
+
+// ClusterProblem is why a change would break one cluster.
+type ClusterProblem struct {
+	Cluster string
+	Err     error
+}
+
+// RefusedError lists the clusters a change would break.
+type RefusedError struct {
+	Ref      config.LayerRef
+	Problems []ClusterProblem
+	Checked  int
+}
+
+func (e *RefusedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "refused: %s would break %d of the %d clusters it affects; nothing was changed", e.Ref, len(e.Problems), e.Checked)
+	for _, p := range e.Problems {
+		fmt.Fprintf(&b, "\ncluster %s:", p.Cluster)
+		for _, line := range strings.Split(p.Err.Error(), "\n") {
+			b.WriteString("\n  " + line)
+		}
+	}
+	return b.String()
+}
+
+// layerCache reads layer versions once per workflow.
+type layerCache struct {
+	st Store
+	mu sync.Mutex
+	m  map[store.Pin]*cacheEntry
+}
+
+type cacheEntry struct {
+	once  sync.Once
+	layer config.Layer
+	err   error
+}
+
+func newLayerCache(st Store) *layerCache { return &layerCache{st: st, m: map[store.Pin]*cacheEntry{}} }
+
+func (c *layerCache) get(ctx context.Context, ref config.LayerRef, version int) (config.Layer, error) {
+	if version == 0 {
+		return config.Layer{Ref: ref}, nil
+	}
+	pin := store.Pin{Ref: ref, Version: version}
+	c.mu.Lock()
+	e := c.m[pin]
+	if e == nil {
+		e = &cacheEntry{}
+		c.m[pin] = e
+	}
+	c.mu.Unlock()
+	e.once.Do(func() { e.layer, e.err = c.st.ReadVersion(ctx, ref, version) })
+	return e.layer, e.err
+}
+
+// validateClusters resolves and renders every affected cluster with the proposed layer in
+// place of ref's current version. It returns the problems found; an error means a read failed.
+func validateClusters(ctx context.Context, st Store, inv *Inventory, proposed config.Layer, clusters []ClusterInfo, progress Progress) ([]ClusterProblem, error) {
+	cache := newLayerCache(st)
+	var (
+		mu       sync.Mutex
+		problems []ClusterProblem
+		firstErr error
+		done     int
+	)
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for _, c := range clusters {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(c ClusterInfo) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			perr, err := validateCluster(ctx, cache, inv, proposed, c)
+			mu.Lock()
+			defer mu.Unlock()
+			done++
+			if progress != nil && len(clusters) >= 20 && (done%50 == 0 || done == len(clusters)) {
+				progress("validated %d/%d clusters", done, len(clusters))
+			}
+			switch {
+			case err != nil && firstErr == nil:
+				firstErr = err
+			case perr != nil:
+				problems = append(problems, ClusterProblem{Cluster: c.Name, Err: perr})
+			}
+		}(c)
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	sort.Slice(problems, func(i, j int) bool { return problems[i].Cluster < problems[j].Cluster })
+	return problems, nil
+}
+
+func validateCluster(ctx context.Context, cache *layerCache, inv *Inventory, proposed config.Layer, c ClusterInfo) (problem, err error) {
+	refs := []config.LayerRef{config.GlobalLayer, config.EnvLayer(c.Record.Environment), config.ClusterLayer(c.Name)}
+	layers := make([]config.Layer, 0, 3)
+	for _, ref := range refs {
+		if ref == proposed.Ref {
+			layers = append(layers, proposed)
+			continue
+		}
+		l, err := cache.get(ctx, ref, inv.Heads[ref].Version)
+		if err != nil {
+			return nil, err
+		}
+		layers = append(layers, l)
+	}
+	return CheckLayers(layers, c.Name), nil
+}
+
+// CheckLayers resolves and renders a cluster's layers and returns what is wrong, or nil.
+func CheckLayers(layers []config.Layer, cluster string) error {
+	model, err := config.Resolve(layers, cluster)
+	if err != nil {
+		return err
+	}
+	_, err = render.Render(model, render.Options{})
+	if errors.Is(err, render.ErrNoObjects) {
+		return nil // an empty cluster is not broken; generate refuses to serve it on its own
+	}
+	return err
+}
+
+// clusterRecord returns the cluster record among a layer's entries, if any.
+func clusterRecord(entries []config.Entry, name string) *config.Cluster {
+	for _, e := range entries {
+		if e.Kind == config.KindCluster {
+			var c config.Cluster
+			c.Name = name
+			c.Environment, _ = e.Body["environment"].(string)
+			c.Region, _ = e.Body["region"].(string)
+			return &c
+		}
+	}
+	return nil
+}

@@ -1,0 +1,289 @@
+package ops
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/pmezard/go-difflib/difflib"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+)
+
+// Change is one entry that differs between two versions of a layer.
+type Change struct {
+	Kind, Key string
+	// Op is "added", "changed" or "removed".
+	Op string
+	// Before and After are the entry bodies as YAML ("" when absent).
+	Before, After string
+}
+
+// ID returns "<kind>/<key>".
+func (c Change) ID() string { return c.Kind + "/" + c.Key }
+
+// Unified returns the change as a unified diff.
+func (c Change) Unified() string {
+	text, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A: difflib.SplitLines(c.Before), B: difflib.SplitLines(c.After),
+		FromFile: "a/" + c.ID(), ToFile: "b/" + c.ID(), Context: 3,
+	})
+	return text
+}
+
+// Diff compares the entries of two versions of a layer.
+func Diff(before, after []config.Entry) []Change {
+	type pair struct{ a, b *config.Entry }
+	byID := map[string]*pair{}
+	var ids []string
+	for i := range before {
+		e := &before[i]
+		byID[e.ID()] = &pair{a: e}
+		ids = append(ids, e.ID())
+	}
+	for i := range after {
+		e := &after[i]
+		if p, ok := byID[e.ID()]; ok {
+			p.b = e
+			continue
+		}
+		byID[e.ID()] = &pair{b: e}
+		ids = append(ids, e.ID())
+	}
+	var out []Change
+	for _, id := range ids {
+		p := byID[id]
+		switch {
+		case p.a == nil:
+			out = append(out, Change{Kind: p.b.Kind, Key: p.b.Key, Op: "added", After: entryYAML(p.b)})
+		case p.b == nil:
+			out = append(out, Change{Kind: p.a.Kind, Key: p.a.Key, Op: "removed", Before: entryYAML(p.a)})
+		case !sameBody(p.a.Body, p.b.Body):
+			out = append(out, Change{Kind: p.a.Kind, Key: p.a.Key, Op: "changed", Before: entryYAML(p.a), After: entryYAML(p.b)})
+		}
+	}
+	entries := make([]config.Entry, len(out))
+	for i, c := range out {
+		entries[i] = config.Entry{Kind: c.Kind, Key: c.Key}
+	}
+	idx := make([]int, len(out))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(i, j int) bool {
+		a, b := entries[idx[i]], entries[idx[j]]
+		ka, kb := kindRank(a.Kind), kindRank(b.Kind)
+		if ka != kb {
+			return ka < kb
+		}
+		return a.Key < b.Key
+	})
+	sorted := make([]Change, len(out))
+	for i, j := range idx {
+		sorted[i] = out[j]
+	}
+	return sorted
+}
+
+func kindRank(kind string) int {
+	for i, k := range config.Kinds() {
+		if k == kind {
+			return i
+		}
+	}
+	return len(config.Kinds())
+}
+
+func sameBody(a, b map[string]any) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
+}
+
+func entryYAML(e *config.Entry) string {
+	s, err := yaml.NewRNode(config.ToNode(e.Body)).String()
+	if err != nil {
+		return fmt.Sprintf("# cannot show %s: %v\n", e.ID(), err)
+	}
+	return s
+}
+
+// PublishRequest is a new version of a layer to publish.
+type PublishRequest struct {
+	Ref     config.LayerRef
+	Entries []config.Entry
+	Message string
+	Actor   string
+	TraceID string
+	// DryRun validates and diffs but writes nothing.
+	DryRun   bool
+	Progress Progress
+}
+
+// PublishResult says what a publish (or rollback) did or would do.
+type PublishResult struct {
+	Ref config.LayerRef
+	// Base is the version the layer was at; Version the new one (0 for a dry run or when
+	// nothing changed).
+	Base, Version int
+	Changes       []Change
+	// Clusters are the clusters validated with the change.
+	Clusters []string
+	Head     store.Head
+}
+
+// Publish publishes entries as the next version of a layer: it diffs them with the current
+// version, validates every cluster the layer affects with the change in place, and only then
+// moves the head (with a condition on the version it validated against). A change that
+// would break any cluster is refused with a *RefusedError and nothing is written. Publishing
+// entries equal to the current version does nothing.
+func Publish(ctx context.Context, st Store, req PublishRequest) (*PublishResult, error) {
+	inv, err := ReadInventory(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	base := inv.Heads[req.Ref].Version
+	current, err := newLayerCache(st).get(ctx, req.Ref, base)
+	if err != nil {
+		return nil, err
+	}
+	res := &PublishResult{Ref: req.Ref, Base: base, Changes: Diff(current.Entries, req.Entries)}
+	if len(res.Changes) == 0 {
+		return res, nil
+	}
+	proposed := config.Layer{Ref: req.Ref, Entries: req.Entries}
+	clusters := inv.Affected(req.Ref, clusterRecord(req.Entries, req.Ref.Name))
+	for _, c := range clusters {
+		res.Clusters = append(res.Clusters, c.Name)
+	}
+	if req.Progress != nil && len(clusters) >= 20 {
+		req.Progress("validating the %d clusters %s affects", len(clusters), req.Ref)
+	}
+	problems, err := validateClusters(ctx, st, inv, proposed, clusters, req.Progress)
+	if err != nil {
+		return nil, err
+	}
+	if len(problems) > 0 {
+		return res, &RefusedError{Ref: req.Ref, Problems: problems, Checked: len(clusters)}
+	}
+	if req.DryRun {
+		return res, nil
+	}
+	head, err := st.Publish(ctx, store.PublishInput{Ref: req.Ref, Entries: req.Entries, Base: base, Actor: req.Actor, Message: req.Message, TraceID: req.TraceID})
+	if err != nil {
+		return res, err
+	}
+	res.Version, res.Head = head.Version, head
+	return res, nil
+}
+
+// RollbackRequest moves a layer's head back to an earlier published version.
+type RollbackRequest struct {
+	Ref      config.LayerRef
+	To       int
+	Message  string
+	Actor    string
+	TraceID  string
+	DryRun   bool
+	Progress Progress
+}
+
+// Rollback validates every affected cluster with version To of the layer, then moves the head
+// there (a pointer move: no new version is written).
+func Rollback(ctx context.Context, st Store, req RollbackRequest) (*PublishResult, error) {
+	inv, err := ReadInventory(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	head, ok := inv.Heads[req.Ref]
+	if !ok {
+		return nil, fmt.Errorf("layer %s has never been published: %w", req.Ref, store.ErrNotFound)
+	}
+	if req.To == head.Version {
+		return &PublishResult{Ref: req.Ref, Base: head.Version}, nil
+	}
+	cache := newLayerCache(st)
+	target, err := cache.get(ctx, req.Ref, req.To)
+	if err != nil {
+		return nil, err
+	}
+	current, err := cache.get(ctx, req.Ref, head.Version)
+	if err != nil {
+		return nil, err
+	}
+	res := &PublishResult{Ref: req.Ref, Base: head.Version, Changes: Diff(current.Entries, target.Entries)}
+	clusters := inv.Affected(req.Ref, clusterRecord(target.Entries, req.Ref.Name))
+	for _, c := range clusters {
+		res.Clusters = append(res.Clusters, c.Name)
+	}
+	problems, err := validateClusters(ctx, st, inv, target, clusters, req.Progress)
+	if err != nil {
+		return nil, err
+	}
+	if len(problems) > 0 {
+		return res, &RefusedError{Ref: req.Ref, Problems: problems, Checked: len(clusters)}
+	}
+	if req.DryRun {
+		return res, nil
+	}
+	h, err := st.Rollback(ctx, store.RollbackInput{Ref: req.Ref, From: head.Version, To: req.To, Actor: req.Actor, Message: req.Message, TraceID: req.TraceID})
+	if err != nil {
+		return res, err
+	}
+	res.Version, res.Head = h.Version, h
+	return res, nil
+}
+
+// ApplyDrafts returns the entries of the next version: the current entries with the drafts
+// applied (a draft replaces the entry with its kind and key, or removes it when marked).
+func ApplyDrafts(current []config.Entry, drafts []store.Draft) []config.Entry {
+	byID := map[string]int{}
+	out := append([]config.Entry(nil), current...)
+	for i, e := range out {
+		byID[e.ID()] = i
+	}
+	for _, d := range drafts {
+		id := d.Entry.ID()
+		i, exists := byID[id]
+		switch {
+		case d.Delete && exists:
+			out[i].Body = nil
+		case d.Delete:
+		case exists:
+			out[i] = d.Entry
+		default:
+			byID[id] = len(out)
+			out = append(out, d.Entry)
+		}
+	}
+	live := out[:0]
+	for _, e := range out {
+		if e.Body != nil {
+			live = append(live, e)
+		}
+	}
+	config.SortEntries(live)
+	return live
+}
+
+// Summary is a one-line account of changes: "2 added, 1 changed, 0 removed".
+func Summary(changes []Change) string {
+	counts := map[string]int{}
+	for _, c := range changes {
+		counts[c.Op]++
+	}
+	return fmt.Sprintf("%d added, %d changed, %d removed", counts["added"], counts["changed"], counts["removed"])
+}
+
+// JoinUnified concatenates the unified diffs of changes.
+func JoinUnified(changes []Change) string {
+	var b strings.Builder
+	for _, c := range changes {
+		b.WriteString(c.Unified())
+	}
+	return b.String()
+}
