@@ -128,13 +128,14 @@ func start() (*server, error) {
 }
 
 // startWatchdog starts a detached shell that blocks reading a pipe only this process holds
-// open; end of file means this process is gone, and the shell stops the server.
+// open; end of file means this process is gone, and the shell stops the server and removes
+// its state directory.
 func (s *server) startWatchdog() {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return
 	}
-	cmd := exec.Command("sh", "-c", `read -r _; exec "$0" stop "$1"`, s.script, s.stateDir)
+	cmd := exec.Command("sh", "-c", `read -r _; "$0" stop "$1"; rm -rf "$1"`, s.script, s.stateDir)
 	cmd.Stdin = r
 	// Its own session: a signal to the test's process group does not take it down first.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

@@ -46,8 +46,11 @@ func TestReadCluster(t *testing.T) {
 	publish(t, s, config.GlobalLayer, 0, global...)
 	publish(t, s, config.EnvLayer("dev"), 0, dev...)
 	publish(t, s, config.ClusterLayer("dev-k3s"), 0, cluster...)
-	// A second, newer cluster version and a cluster in an environment never published.
-	publish(t, s, config.ClusterLayer("dev-k3s"), 1, cluster[:50]...)
+	// A second, newer cluster version (one namespace replaced; still 100) and a cluster in
+	// an environment never published.
+	cluster2 := append(append([]config.Entry{}, cluster[:1]...), cluster[2:]...)
+	cluster2 = append(cluster2, namespace(t, "team-new", nil))
+	publish(t, s, config.ClusterLayer("dev-k3s"), 1, cluster2...)
 	publish(t, s, config.ClusterLayer("qa-1"), 0, clusterRecord(t, "qa-1", "qa"))
 
 	pin := &config.ConfigVersion{Global: 1, Env: 1, Cluster: 1}
@@ -76,13 +79,13 @@ func TestReadCluster(t *testing.T) {
 			name:       "latest, environment known",
 			req:        store.ClusterRequest{Cluster: "dev-k3s", Environment: "dev"},
 			roundTrips: 2, calls: map[string]int{"BatchGetItem": 1, "Query": 3},
-			want: config.ConfigVersion{Global: 1, Env: 1, Cluster: 2}, env: "dev", layers: [][]config.Entry{global, dev, cluster[:50]},
+			want: config.ConfigVersion{Global: 1, Env: 1, Cluster: 2}, env: "dev", layers: [][]config.Entry{global, dev, cluster2},
 		},
 		{
 			name:       "latest, environment unknown",
 			req:        store.ClusterRequest{Cluster: "dev-k3s"},
 			roundTrips: 3, calls: map[string]int{"BatchGetItem": 2, "Query": 3},
-			want: config.ConfigVersion{Global: 1, Env: 1, Cluster: 2}, env: "dev", layers: [][]config.Entry{global, dev, cluster[:50]},
+			want: config.ConfigVersion{Global: 1, Env: 1, Cluster: 2}, env: "dev", layers: [][]config.Entry{global, dev, cluster2},
 		},
 		{
 			name:       "environment never published",

@@ -279,7 +279,7 @@ type versionItem struct {
 	Cluster   *clusterRecord `dynamodbav:"cluster,omitempty"`
 }
 
-func decodeVersion(ref config.LayerRef, item map[string]types.AttributeValue) (versionItem, error) {
+func decodeVersion(item map[string]types.AttributeValue) (versionItem, error) {
 	pk, sk := keyOf(item)
 	var it versionItem
 	if err := attributevalue.UnmarshalMap(item, &it); err != nil {

@@ -113,6 +113,7 @@ func (s *Store) Publish(ctx context.Context, in PublishInput) (Head, error) {
 		}
 	}
 
+	head.At = s.now().UTC() // the moment the version becomes visible
 	err = s.moveHead(ctx, head, in.Base, traceID, []types.TransactWriteItem{{
 		Update: &types.Update{
 			TableName:           aws.String(s.table),
@@ -373,7 +374,7 @@ func (s *Store) Rollback(ctx context.Context, in RollbackInput) (Head, error) {
 	if out.Item == nil {
 		return Head{}, newError(ErrNotFound, "rollback %s: the layer has no version %d", in.Ref, in.To)
 	}
-	meta, err := decodeVersion(in.Ref, out.Item)
+	meta, err := decodeVersion(out.Item)
 	if err != nil {
 		return Head{}, err
 	}

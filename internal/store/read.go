@@ -170,7 +170,7 @@ func (s *Store) readVersion(ctx context.Context, ref config.LayerRef, version in
 	if _, sk := keyOf(items[0]); sk != metaSK {
 		return layer, pages, invalidItem(pk, sk, "version %d of layer %s has entries but no metadata item %s", version, ref, metaSK)
 	}
-	meta, err := decodeVersion(ref, items[0])
+	meta, err := decodeVersion(items[0])
 	if err != nil {
 		return layer, pages, err
 	}
@@ -529,7 +529,7 @@ func (s *Store) Versions(ctx context.Context, ref config.LayerRef) ([]VersionInf
 	var out []VersionInfo
 	for _, items := range results {
 		for _, item := range items {
-			it, err := decodeVersion(ref, item)
+			it, err := decodeVersion(item)
 			if err != nil {
 				return nil, err
 			}

@@ -1,10 +1,13 @@
 package store_test
 
 import (
+	"context"
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
@@ -494,5 +497,38 @@ func TestCallerIdentityRefusesAWSWithLocalEndpoint(t *testing.T) {
 	}
 	if calls.Total() != 0 {
 		t.Errorf("made %d calls", calls.Total())
+	}
+}
+
+func TestUnreachableEndpoint(t *testing.T) {
+	ctx := testContext(t)
+	s, err := store.New(ctx, store.Config{
+		Table: "cfg", Region: "eu-west-1", Endpoint: "http://127.0.0.1:1",
+		StaticCredentials: &store.StaticCredentials{AccessKeyID: "AKIDSECRETISH", SecretAccessKey: "very-secret"},
+		MaxAttempts:       2, MaxBackoff: 10 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Ping(ctx)
+	want := "dynamodb DescribeTable on table cfg: cannot reach DynamoDB at http://127.0.0.1:1: connection refused"
+	if !errors.Is(err, store.ErrUnavailable) || err.Error() != want {
+		t.Fatalf("got %v, want %q", err, want)
+	}
+	short, cancel := context.WithTimeout(ctx, time.Nanosecond)
+	defer cancel()
+	<-short.Done()
+	if _, err := s.Heads(short, config.GlobalLayer); !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("expired context: got %v, want ErrUnavailable and DeadlineExceeded", err)
+	}
+}
+
+func TestNewWithoutRegion(t *testing.T) {
+	if os.Getenv("AWS_REGION") != "" || os.Getenv("AWS_DEFAULT_REGION") != "" || os.Getenv("AWS_PROFILE") != "" {
+		t.Skip("the environment configures a region")
+	}
+	_, err := store.New(testContext(t), store.Config{StaticCredentials: &store.StaticCredentials{AccessKeyID: "a", SecretAccessKey: "b"}})
+	if err == nil || !strings.Contains(err.Error(), "AWS_REGION") || !strings.Contains(err.Error(), "--region") {
+		t.Fatalf("got %v, want an error naming AWS_REGION and --region", err)
 	}
 }
