@@ -115,6 +115,7 @@ offline (render), and with the operators' tools to publish, diff and roll back.`
 	root.AddCommand(
 		newRenderCommand(streams, env),
 		newGenerateCommand(streams, env),
+		newParametersCommand(streams, env),
 		newTableCommand(streams, env),
 		newConfigCommand(streams, env),
 		newClustersCommand(streams, env),

@@ -143,6 +143,10 @@ func parameters(env map[string]string) (map[string]value, []error) {
 			return values, []error{fmt.Errorf("ARGOCD_APP_PARAMETERS is not the JSON list Argo CD sends: %v", err)}
 		}
 		for _, p := range params {
+			if p.Name == InfoPublishedVersion || p.Name == InfoPublishedLayers {
+				errs = append(errs, fmt.Errorf("parameter %q only shows what is published; set %q to pin a version, and remove %q", p.Name, ParamConfigVersion, p.Name))
+				continue
+			}
 			if _, known := envNames[p.Name]; !known {
 				errs = append(errs, unknownParam(p.Name))
 				continue

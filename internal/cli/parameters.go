@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/plugin"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+)
+
+// DefaultParametersTimeout bounds the dynamic parameters command (the Argo CD UI waits on it).
+const DefaultParametersTimeout = 10 * time.Second
+
+func newParametersCommand(streams IOStreams, env Env) *cobra.Command {
+	var so storeOptions
+	cmd := &cobra.Command{
+		Use:   "parameters",
+		Short: "Print the plugin's dynamic parameter announcements (what is published for the cluster)",
+		Long: `Parameters is the dynamic parameters command of plugin.yaml. For the Application's cluster it
+announces, for display in the Argo CD UI, the configVersion "latest" renders now and the head
+of each layer (version, who, when, why). Without a cluster parameter, or when DynamoDB cannot
+be read, it prints [] (and a warning on stderr): the announcements are information, and the
+Application must stay editable.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			anns, warn := announcements(cmd.Context(), env, so)
+			if warn != nil {
+				fmt.Fprintf(streams.ErrOut, "dynamo-cmp parameters: %v\n", warn)
+			}
+			if anns == nil {
+				anns = []plugin.Announcement{}
+			}
+			data, err := json.Marshal(anns)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(streams.Out, "%s\n", data)
+			return err
+		},
+	}
+	so.addFlags(cmd.Flags(), env, DefaultParametersTimeout)
+	return cmd
+}
+
+func announcements(ctx context.Context, env Env, so storeOptions) ([]plugin.Announcement, error) {
+	req, err := plugin.ParseRequest(env)
+	if req.Cluster == "" {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := so.config(env)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, so.timeout)
+	defer cancel()
+	st, err := store.New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	read, err := st.ReadCluster(ctx, store.ClusterRequest{Cluster: req.Cluster, Environment: req.Environment})
+	if err != nil {
+		return nil, err
+	}
+	refs := []config.LayerRef{config.GlobalLayer, config.EnvLayer(read.Environment), config.ClusterLayer(req.Cluster)}
+	heads, err := st.Heads(ctx, refs...)
+	if err != nil {
+		return nil, err
+	}
+	var lh []plugin.LayerHead
+	for _, ref := range refs {
+		h := heads[ref]
+		lh = append(lh, plugin.LayerHead{Ref: ref, Version: h.Version, At: h.At, Actor: h.Actor, Message: h.Message})
+	}
+	return plugin.Published(req.Cluster, read.Version, lh), nil
+}
