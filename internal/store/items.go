@@ -23,6 +23,8 @@ const (
 	headSK        = "head"
 	registryPK    = "registry"
 	registryLayer = "layer#"
+	// changeSeqSK is the registry's change counter (pk "registry").
+	changeSeqSK = "seq"
 	versionPrefix = "v#"
 	draftPrefix   = "draft#"
 	auditPrefix   = "audit#"

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -290,6 +291,7 @@ func (s *Store) moveHead(ctx context.Context, head Head, expected int, auditID s
 		{Put: put},
 		{Put: &types.Put{TableName: aws.String(s.table), Item: registryAV}},
 		{Put: &types.Put{TableName: aws.String(s.table), Item: auditAV}},
+		{Update: s.bumpChangeSeq(head.At)},
 	}, extra...)
 	for attempt := 0; ; attempt++ {
 		// The SDK's own retries of this call reuse the token, and DynamoDB treats a repeated
@@ -413,4 +415,18 @@ func newID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// bumpChangeSeq increments the registry's change counter (see ChangeSeq).
+func (s *Store) bumpChangeSeq(at time.Time) *types.Update {
+	return &types.Update{
+		TableName:                aws.String(s.table),
+		Key:                      key(registryPK, changeSeqSK),
+		UpdateExpression:         aws.String("ADD seq :one SET #at = :at"),
+		ExpressionAttributeNames: map[string]string{"#at": "at"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":one": &types.AttributeValueMemberN{Value: "1"},
+			":at":  &types.AttributeValueMemberS{Value: at.UTC().Format(timeFormat)},
+		},
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -135,6 +136,25 @@ func (s *Store) Registry(ctx context.Context) ([]Head, error) {
 	}
 	sortHeads(heads)
 	return heads, nil
+}
+
+// ChangeSeq returns the registry's change counter, which every publish and rollback
+// increments in the transaction that moves a head: one strongly consistent GetItem of a tiny
+// item, so a watcher can poll it every few seconds and read the registry only when it moved.
+// It is 0 before the first publish.
+func (s *Store) ChangeSeq(ctx context.Context) (int64, error) {
+	out, err := s.getItem(ctx, &dynamodb.GetItemInput{Key: key(registryPK, changeSeqSK), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return 0, fmt.Errorf("read the registry's change counter: %w", err)
+	}
+	if n, ok := out.Item["seq"].(*types.AttributeValueMemberN); ok {
+		v, err := strconv.ParseInt(n.Value, 10, 64)
+		if err != nil {
+			return 0, invalidItem(registryPK, changeSeqSK, "seq %q is not a number", n.Value)
+		}
+		return v, nil
+	}
+	return 0, nil
 }
 
 // ReadVersion reads one published version of a layer with ONE query (all pages, strongly

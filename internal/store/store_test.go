@@ -532,3 +532,46 @@ func TestNewWithoutRegion(t *testing.T) {
 		t.Fatalf("got %v, want an error naming AWS_REGION and --region", err)
 	}
 }
+
+func TestChangeSeqMovesWithEveryHeadMove(t *testing.T) {
+	ctx := context.Background()
+	st, _ := newStore(t)
+	seq := func() int64 {
+		t.Helper()
+		n, err := st.ChangeSeq(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if got := seq(); got != 0 {
+		t.Fatalf("change counter of a new table: %d, want 0", got)
+	}
+	ref := config.EnvLayer("dev")
+	ns := func(name string) []config.Entry {
+		e, err := config.NewEntry(config.KindNamespace, map[string]any{"namespace": name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []config.Entry{e}
+	}
+	if _, err := st.Publish(ctx, store.PublishInput{Ref: ref, Entries: ns("a"), Base: 0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Publish(ctx, store.PublishInput{Ref: ref, Entries: ns("b"), Base: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if got := seq(); got != 2 {
+		t.Fatalf("after two publishes: %d, want 2", got)
+	}
+	if _, err := st.Rollback(ctx, store.RollbackInput{Ref: ref, From: 2, To: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if got := seq(); got != 3 {
+		t.Fatalf("after a rollback: %d, want 3", got)
+	}
+	heads, err := st.Registry(ctx)
+	if err != nil || len(heads) != 1 {
+		t.Fatalf("the counter must not show up as a layer in the registry: %v %v", heads, err)
+	}
+}
