@@ -153,7 +153,7 @@ func storeFailure(err error, req plugin.Request, timeout time.Duration) *generat
 	f := &generateFailure{code: ExitFailed, cluster: req.Cluster, version: req.VersionString(), reason: err.Error()}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		f.reason = fmt.Sprintf("reading DynamoDB did not finish within the %s deadline", timeout)
+		f.reason = fmt.Sprintf("reading DynamoDB did not finish within the %s deadline (%v)", timeout, err)
 		f.hint = "Argo CD retries at the next refresh; if this persists check the sidecar's network path to DynamoDB (VPC endpoint, proxy) or raise DYNAMO_CMP_TIMEOUT (keep it under Argo CD's 60 s)"
 	case errors.Is(err, store.ErrTableNotFound):
 		f.hint = "Create the table (dynamo-cmp table create) or point the sidecar at the right one with DYNAMO_CMP_TABLE and AWS_REGION"
