@@ -24,7 +24,7 @@ const (
 	registryPK    = "registry"
 	registryLayer = "layer#"
 	// changeSeqSK is the registry's change counter (pk "registry").
-	changeSeqSK = "seq"
+	changeSeqSK   = "seq"
 	versionPrefix = "v#"
 	draftPrefix   = "draft#"
 	auditPrefix   = "audit#"
