@@ -2,7 +2,6 @@
 SHELL := /bin/bash
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X github.com/dynamo-cmp/dynamo-cmp/internal/cli.Version=$(VERSION)
 BIN := bin/dynamo-cmp
 FUZZTIME ?= 60s
 
@@ -12,7 +11,7 @@ all: build
 
 ## build: the static binary, exactly as the Dockerfile builds it
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/dynamo-cmp
+	scripts/build.sh $(BIN) $(VERSION)
 
 ## demo: DynamoDB Local + example layers + generate as Argo CD runs it
 demo: build

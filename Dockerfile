@@ -1,0 +1,25 @@
+# dynamo-cmp image: the plugin sidecar of argocd-repo-server, and `dynamo-cmp serve`.
+#
+#   docker build --build-arg VERSION=$(git describe --tags --always) -t dynamo-cmp .
+#
+# The sidecar runs Argo CD's own /var/run/argocd/argocd-cmp-server (mounted from the
+# repo-server's var-files volume), which reads /home/argocd/cmp-server/config/plugin.yaml and
+# runs `dynamo-cmp generate` directly. No shell is needed at run time.
+
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY cmd cmd
+COPY internal internal
+COPY scripts/build.sh scripts/build.sh
+ARG VERSION=dev
+RUN scripts/build.sh /out/dynamo-cmp "${VERSION}"
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/dynamo-cmp /usr/local/bin/dynamo-cmp
+COPY plugin/plugin.yaml /home/argocd/cmp-server/config/plugin.yaml
+# Argo CD's sidecars run as the argocd user (999); HOME must be writable (/tmp is an emptyDir).
+USER 999:999
+ENV HOME=/tmp
+ENTRYPOINT ["/usr/local/bin/dynamo-cmp"]
