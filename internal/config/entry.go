@@ -17,6 +17,12 @@ type Entry struct {
 	Key string
 	// Body is the entry's canonical content.
 	Body map[string]any
+
+	// noRefs records that Body holds no "${" and noDirectives that it holds no "$patch" (set
+	// by NewEntry; Merge keeps noRefs when every merged body had none), sparing Merge and
+	// Resolve walks over the body. The zero values mean "unknown", so entries built by hand
+	// are always searched.
+	noRefs, noDirectives bool
 }
 
 // ID returns "<kind>/<key>", unique within a layer.
@@ -151,7 +157,8 @@ func NewEntry(kind string, body map[string]any) (Entry, error) {
 	if err != nil {
 		return Entry{}, err
 	}
-	return Entry{Kind: kind, Key: key, Body: b}, nil
+	refs, directives := scanBody(b)
+	return Entry{Kind: kind, Key: key, Body: b, noRefs: !refs, noDirectives: !directives}, nil
 }
 
 func entryKey(spec kindSpec, b map[string]any) (string, error) {
@@ -235,4 +242,27 @@ func describe(v any) string {
 	default:
 		return fmt.Sprintf("%T", v)
 	}
+}
+
+// scanBody reports whether a body holds variable references ("${") and merge directives
+// ("$patch" keys).
+func scanBody(v any) (refs, directives bool) {
+	switch t := v.(type) {
+	case string:
+		return strings.Contains(t, "${"), false
+	case map[string]any:
+		for k, e := range t {
+			if k == directiveKey {
+				directives = true
+			}
+			r, d := scanBody(e)
+			refs, directives = refs || r, directives || d
+		}
+	case []any:
+		for _, e := range t {
+			r, d := scanBody(e)
+			refs, directives = refs || r, directives || d
+		}
+	}
+	return refs, directives
 }

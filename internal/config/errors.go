@@ -21,6 +21,16 @@ type Path []PathElem
 // Child returns the path extended by a field. The result never shares memory with p.
 func (p Path) Child(field string) Path { return p.with(PathElem{Field: field}) }
 
+// lazyChild returns the path extended by field, or p itself when field is empty. Validation
+// helpers take (parent, field) and call it only when they report a problem, so that checking
+// a valid configuration builds no paths.
+func (p Path) lazyChild(field string) Path {
+	if field == "" {
+		return p
+	}
+	return p.Child(field)
+}
+
 // Keyed returns the path extended by the element of a keyed list.
 func (p Path) Keyed(name string) Path { return p.with(PathElem{Key: name}) }
 

@@ -54,16 +54,20 @@ func Merge(layers []Layer) (*Merged, error) {
 					m.Entries[pos].Body = nil
 				}
 			case !exists || m.Entries[pos].Body == nil:
-				body, _ := strip(e.Body).(map[string]any)
+				body := e.Body
+				if !e.noDirectives {
+					body, _ = strip(e.Body).(map[string]any)
+				}
 				if exists {
-					m.Entries[pos].Body = body
+					m.Entries[pos].Body, m.Entries[pos].noRefs = body, e.noRefs
 				} else {
 					state[id] = len(m.Entries)
-					m.Entries = append(m.Entries, Entry{Kind: e.Kind, Key: e.Key, Body: body})
+					m.Entries = append(m.Entries, Entry{Kind: e.Kind, Key: e.Key, Body: body, noRefs: e.noRefs})
 				}
 			default:
 				merged, _ := mergeValue(m.Entries[pos].Body, e.Body).(map[string]any)
 				m.Entries[pos].Body = merged
+				m.Entries[pos].noRefs = m.Entries[pos].noRefs && e.noRefs
 			}
 		}
 	}

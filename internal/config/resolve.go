@@ -88,7 +88,7 @@ func (m *Merged) Resolve(cluster string) (*Model, error) {
 			continue
 		}
 		body := e.Body
-		if containsRef(body) {
+		if !e.noRefs && containsRef(body) {
 			sub, _ := vars.substitute(body, nil, func(p Path, err error) { r.problem(e, p, "%v", err) })
 			body = sub.(map[string]any)
 		}
@@ -163,7 +163,7 @@ type resolver struct {
 	merged   *Merged
 	problems []FieldError
 	// claims maps each rendered object's identity to the entry that renders it.
-	claims map[string]claim
+	claims map[objectID]claim
 }
 
 func (r *resolver) problem(e *Entry, p Path, format string, args ...any) {

@@ -119,10 +119,10 @@ func (d *decoder) decode(raw any, dst reflect.Value) {
 			return
 		}
 		out := reflect.MakeMapWithSize(dst.Type(), len(m))
-		for _, k := range sortedKeys(m) {
+		for k, raw := range m {
 			v := reflect.New(dst.Type().Elem()).Elem()
 			d.push(PathElem{Field: k})
-			d.decode(m[k], v)
+			d.decode(raw, v)
 			d.pop()
 			out.SetMapIndex(reflect.ValueOf(k), v)
 		}
@@ -137,11 +137,11 @@ func (d *decoder) decode(raw any, dst reflect.Value) {
 			return
 		}
 		fields := structFields(dst.Type())
-		for _, k := range sortedKeys(m) {
+		for k, raw := range m {
 			f, known := fields.byName[k]
 			d.push(PathElem{Field: k})
 			if known {
-				d.decode(m[k], dst.FieldByIndex(f))
+				d.decode(raw, dst.FieldByIndex(f))
 			} else {
 				d.fail("unknown field (known fields: %s)", strings.Join(fields.names, ", "))
 			}

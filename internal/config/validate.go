@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -25,17 +26,24 @@ type claim struct {
 	path  Path
 }
 
+// objectID identifies a rendered object for duplicate detection.
+type objectID struct{ kind, namespace, name string }
+
+func (id objectID) String() string {
+	if id.namespace != "" {
+		return id.kind + " " + id.namespace + "/" + id.name
+	}
+	return id.kind + " " + id.name
+}
+
 // claimObject records that the entry renders an object; a second claim is a duplicate.
 func (c checker) claimObject(kind, namespace, name string, p Path) {
 	if name == "" {
 		return
 	}
-	id := kind + " " + name
-	if namespace != "" {
-		id = kind + " " + namespace + "/" + name
-	}
+	id := objectID{kind, namespace, name}
 	if c.r.claims == nil {
-		c.r.claims = map[string]claim{}
+		c.r.claims = make(map[objectID]claim, 8*len(c.r.merged.Entries))
 	}
 	if prev, dup := c.r.claims[id]; dup {
 		where := entryPath(prev.entry.Kind, prev.entry.Key)
@@ -55,14 +63,14 @@ func (r *resolver) checkCluster(e *Entry, cl *Cluster) {
 	if cl.Environment == "" {
 		c.fail(Path{}.Child("environment"), "is required: the environment layer (env/<environment>) this cluster merges")
 	} else {
-		c.dnsLabel(Path{}.Child("environment"), cl.Environment)
+		c.dnsLabel(nil, "environment", cl.Environment)
 	}
 	if cl.Region == "" {
 		c.fail(Path{}.Child("region"), "is required")
 	} else {
-		c.dnsLabel(Path{}.Child("region"), cl.Region)
+		c.dnsLabel(nil, "region", cl.Region)
 	}
-	c.labels(Path{}.Child("labels"), cl.Labels)
+	c.labels(nil, "labels", cl.Labels)
 	for i, p := range cl.Projects {
 		if p == "" {
 			c.fail(Path{}.Child("projects").Index(i), "must not be empty")
@@ -78,10 +86,10 @@ func (r *resolver) checkSettings(m *Model) {
 			continue
 		}
 		c := checker{r: r, e: e}
-		c.labels(Path{}.Child("commonLabels"), m.Settings.CommonLabels)
-		c.annotations(Path{}.Child("commonAnnotations"), m.Settings.CommonAnnotations)
+		c.labels(nil, "commonLabels", m.Settings.CommonLabels)
+		c.annotations(nil, "commonAnnotations", m.Settings.CommonAnnotations)
 		if m.Settings.ArgoCDNamespace != "" {
-			c.dnsLabel(Path{}.Child("argocdNamespace"), m.Settings.ArgoCDNamespace)
+			c.dnsLabel(nil, "argocdNamespace", m.Settings.ArgoCDNamespace)
 		}
 		c.varNames(Path{}.Child("vars"), m.Settings.Vars)
 	}
@@ -113,21 +121,21 @@ func isIdentifier(s string) bool {
 // --- namespaces ---
 
 func (c checker) namespace(ns *Namespace, env string) {
-	c.dnsLabel(Path{}.Child("namespace"), ns.Namespace)
+	c.dnsLabel(nil, "namespace", ns.Namespace)
 	c.claimObject("Namespace", "", ns.Namespace, nil)
-	c.labels(Path{}.Child("labels"), ns.Labels)
-	c.annotations(Path{}.Child("annotations"), ns.Annotations)
+	c.labels(nil, "labels", ns.Labels)
+	c.annotations(nil, "annotations", ns.Annotations)
 	if q := ns.ResourceQuota; q != nil {
 		p := Path{}.Child("resourceQuota")
 		if q.Name == "" {
 			q.Name = env + quotaNameSuffix
 		}
-		c.dnsSubdomain(p.Child("name"), q.Name)
+		c.dnsSubdomain(p, "name", q.Name)
 		c.claimObject("ResourceQuota", ns.Namespace, q.Name, p)
 		if len(q.Hard) == 0 && len(q.Scopes) == 0 {
 			c.fail(p.Child("hard"), "is required: the limits of the quota, e.g. {cpu: \"4\", memory: 8Gi}")
 		}
-		c.resourceList(p.Child("hard"), q.Hard)
+		c.resourceList(p, "hard", q.Hard)
 		for i, s := range q.Scopes {
 			if !quotaScopes[s] {
 				c.fail(p.Child("scopes").Index(i), "%q is not a quota scope (%s)", s, keysOf(quotaScopes))
@@ -148,7 +156,7 @@ func (c checker) namespace(ns *Namespace, env string) {
 		if l.Name == "" {
 			l.Name = env + limitRangeNameSuffix
 		}
-		c.dnsSubdomain(p.Child("name"), l.Name)
+		c.dnsSubdomain(p, "name", l.Name)
 		c.claimObject("LimitRange", ns.Namespace, l.Name, p)
 		if l.Container == nil && l.Pod == nil && l.PersistentVolumeClaim == nil {
 			c.fail(p, "needs container, pod or persistentVolumeClaim limits")
@@ -165,7 +173,7 @@ func (c checker) namespace(ns *Namespace, env string) {
 			d.Name = DefaultDenyPolicyName
 		}
 		if d.IsEnabled() {
-			c.dnsSubdomain(Path{}.Child("defaultDeny").Child("name"), d.Name)
+			c.dnsSubdomain(Path{}.Child("defaultDeny"), "name", d.Name)
 			c.claimObject("NetworkPolicy", ns.Namespace, d.Name, Path{}.Child("defaultDeny"))
 		}
 	}
@@ -196,7 +204,7 @@ func (c checker) objectNamespace(p Path, ns *string, in *nested) {
 		*ns = in.ns
 		return
 	}
-	c.dnsLabel(p.Child("namespace"), *ns)
+	c.dnsLabel(p, "namespace", *ns)
 }
 
 func (n *nested) base() Path {
@@ -215,11 +223,11 @@ func (c checker) limitValues(p Path, v *LimitValues) {
 	if v == nil {
 		return
 	}
-	c.resourceList(p.Child("default"), v.Default)
-	c.resourceList(p.Child("defaultRequest"), v.DefaultRequest)
-	c.resourceList(p.Child("min"), v.Min)
-	c.resourceList(p.Child("max"), v.Max)
-	c.resourceList(p.Child("maxLimitRequestRatio"), v.MaxLimitRequestRatio)
+	c.resourceList(p, "default", v.Default)
+	c.resourceList(p, "defaultRequest", v.DefaultRequest)
+	c.resourceList(p, "min", v.Min)
+	c.resourceList(p, "max", v.Max)
+	c.resourceList(p, "maxLimitRequestRatio", v.MaxLimitRequestRatio)
 	for _, k := range sortedStringKeys(v.Min) {
 		if mx, ok := v.Max[k]; ok {
 			lo, err1 := resource.ParseQuantity(v.Min[k])
@@ -231,25 +239,36 @@ func (c checker) limitValues(p Path, v *LimitValues) {
 	}
 }
 
-func (c checker) resourceList(p Path, list map[string]string) {
-	for _, k := range sortedStringKeys(list) {
-		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
-			c.fail(p.Child(k), "%q is not a valid resource name: %s", k, strings.Join(msgs, "; "))
-			continue
+func (c checker) resourceList(p Path, field string, list map[string]string) {
+	for k, v := range list {
+		if !isQualifiedName(k) {
+			if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
+				c.fail(p.lazyChild(field).Child(k), "%q is not a valid resource name: %s", k, strings.Join(msgs, "; "))
+				continue
+			}
 		}
-		c.quantity(p.Child(k), list[k])
+		if msg := quantityProblem(v); msg != "" {
+			c.fail(p.lazyChild(field).Child(k), "%s", msg)
+		}
 	}
 }
 
-func (c checker) quantity(p Path, v string) {
+func (c checker) quantity(p Path, field, v string) {
+	if msg := quantityProblem(v); msg != "" {
+		c.fail(p.lazyChild(field), "%s", msg)
+	}
+}
+
+// quantityProblem says what is wrong with a quantity, or "".
+func quantityProblem(v string) string {
 	q, err := resource.ParseQuantity(v)
 	if err != nil {
-		c.fail(p, "%q is not a quantity (e.g. 500m, 2, 8Gi)", v)
-		return
+		return fmt.Sprintf("%q is not a quantity (e.g. 500m, 2, 8Gi)", v)
 	}
 	if q.Sign() < 0 {
-		c.fail(p, "%q must not be negative", v)
+		return fmt.Sprintf("%q must not be negative", v)
 	}
+	return ""
 }
 
 // --- RBAC ---
@@ -257,9 +276,9 @@ func (c checker) quantity(p Path, v string) {
 func (c checker) role(r *Role, in *nested) {
 	p := in.base()
 	c.objectNamespace(p, &r.Namespace, in)
-	c.rbacName(p.Child("name"), r.Name)
+	c.rbacName(p, "name", r.Name)
 	c.claimObject("Role", r.Namespace, r.Name, p)
-	c.meta(p, r.ObjectMeta)
+	c.meta(p, "", r.ObjectMeta)
 	if len(r.Rules) == 0 {
 		c.fail(p.Child("rules"), "a role needs at least one rule")
 	}
@@ -267,9 +286,9 @@ func (c checker) role(r *Role, in *nested) {
 }
 
 func (c checker) clusterRole(r *ClusterRole) {
-	c.rbacName(Path{}.Child("name"), r.Name)
+	c.rbacName(nil, "name", r.Name)
 	c.claimObject("ClusterRole", "", r.Name, nil)
-	c.meta(nil, r.ObjectMeta)
+	c.meta(nil, "", r.ObjectMeta)
 	if len(r.Rules) == 0 && r.AggregationRule == nil {
 		c.fail(Path{}.Child("rules"), "a cluster role needs rules or an aggregationRule")
 	}
@@ -319,17 +338,17 @@ func (c checker) rules(p Path, rules []PolicyRule, namespaced bool) {
 func (c checker) roleBinding(b *RoleBinding, in *nested) {
 	p := in.base()
 	c.objectNamespace(p, &b.Namespace, in)
-	c.rbacName(p.Child("name"), b.Name)
+	c.rbacName(p, "name", b.Name)
 	c.claimObject("RoleBinding", b.Namespace, b.Name, p)
-	c.meta(p, b.ObjectMeta)
+	c.meta(p, "", b.ObjectMeta)
 	c.roleRef(p.Child("roleRef"), &b.RoleRef, "Role", "ClusterRole")
 	c.subjects(p.Child("subjects"), b.Subjects, b.Namespace)
 }
 
 func (c checker) clusterRoleBinding(b *ClusterRoleBinding) {
-	c.rbacName(Path{}.Child("name"), b.Name)
+	c.rbacName(nil, "name", b.Name)
 	c.claimObject("ClusterRoleBinding", "", b.Name, nil)
-	c.meta(nil, b.ObjectMeta)
+	c.meta(nil, "", b.ObjectMeta)
 	c.roleRef(Path{}.Child("roleRef"), &b.RoleRef, "ClusterRole")
 	c.subjects(Path{}.Child("subjects"), b.Subjects, "")
 }
@@ -347,7 +366,7 @@ func (c checker) roleRef(p Path, ref *RoleRef, kinds ...string) {
 	if ref.Name == "" {
 		c.fail(p.Child("name"), "is required")
 	} else {
-		c.rbacName(p.Child("name"), ref.Name)
+		c.rbacName(p, "name", ref.Name)
 	}
 }
 
@@ -372,13 +391,13 @@ func (c checker) subjects(p Path, subjects []Subject, namespace string) {
 			if s.Namespace == "" {
 				c.fail(sp.Child("namespace"), "is required for a service account in a cluster role binding")
 			} else {
-				c.dnsLabel(sp.Child("namespace"), s.Namespace)
+				c.dnsLabel(sp, "namespace", s.Namespace)
 			}
 			if s.APIGroup != "" {
 				c.fail(sp.Child("apiGroup"), "must be empty for a service account")
 			}
 			if s.Name != "" {
-				c.dnsSubdomain(sp.Child("name"), s.Name)
+				c.dnsSubdomain(sp, "name", s.Name)
 			}
 		case "User", "Group":
 			if s.APIGroup == "" {
@@ -396,13 +415,13 @@ func (c checker) subjects(p Path, subjects []Subject, namespace string) {
 	}
 }
 
-func (c checker) rbacName(p Path, name string) {
+func (c checker) rbacName(p Path, field, name string) {
 	if name == "" {
-		c.fail(p, "is required")
+		c.fail(p.lazyChild(field), "is required")
 		return
 	}
 	if msgs := pathvalidation.IsValidPathSegmentName(name); len(msgs) > 0 || !printable(name) || len(name) > 253 {
-		c.fail(p, "%s is not a valid name", quoteShort(name))
+		c.fail(p.lazyChild(field), "%s is not a valid name", quoteShort(name))
 	}
 }
 
@@ -411,9 +430,9 @@ func (c checker) rbacName(p Path, name string) {
 func (c checker) networkPolicy(np *NetworkPolicy, in *nested) {
 	p := in.base()
 	c.objectNamespace(p, &np.Namespace, in)
-	c.dnsSubdomain(p.Child("name"), np.Name)
+	c.dnsSubdomain(p, "name", np.Name)
 	c.claimObject("NetworkPolicy", np.Namespace, np.Name, p)
-	c.meta(p, np.ObjectMeta)
+	c.meta(p, "", np.ObjectMeta)
 	if np.PodSelector != nil {
 		c.selector(p.Child("podSelector"), np.PodSelector)
 	}
@@ -447,10 +466,10 @@ func (c checker) peers(p Path, peers []NetworkPolicyPeer) {
 			if peer.PodSelector != nil || peer.NamespaceSelector != nil {
 				c.fail(pp, "ipBlock cannot be combined with podSelector or namespaceSelector")
 			}
-			cidr, ok := c.cidr(pp.Child("ipBlock").Child("cidr"), peer.IPBlock.CIDR)
+			cidr, ok := c.cidr(pp.Child("ipBlock"), "cidr", peer.IPBlock.CIDR)
 			for j, ex := range peer.IPBlock.Except {
 				ep := pp.Child("ipBlock").Child("except").Index(j)
-				exc, exOK := c.cidr(ep, ex)
+				exc, exOK := c.cidr(ep, "", ex)
 				if ok && exOK && (!cidr.Contains(exc.Addr()) || exc.Bits() <= cidr.Bits()) {
 					c.fail(ep, "%s is not strictly inside %s", ex, peer.IPBlock.CIDR)
 				}
@@ -500,7 +519,7 @@ func (c checker) ports(p Path, ports []NetworkPolicyPort) {
 }
 
 func (c checker) selector(p Path, s *LabelSelector) {
-	c.labels(p.Child("matchLabels"), s.MatchLabels)
+	c.labels(p, "matchLabels", s.MatchLabels)
 	for i, r := range s.MatchExpressions {
 		rp := p.Child("matchExpressions").Index(i)
 		if msgs := validation.IsQualifiedName(r.Key); len(msgs) > 0 {
@@ -547,13 +566,13 @@ var (
 )
 
 func (c checker) ipPool(pool *IPPool) {
-	c.dnsSubdomain(Path{}.Child("name"), pool.Name)
+	c.dnsSubdomain(nil, "name", pool.Name)
 	c.claimObject("IPPool", "", pool.Name, nil)
-	c.meta(nil, pool.ObjectMeta)
+	c.meta(nil, "", pool.ObjectMeta)
 	if pool.CIDR == "" {
 		c.fail(Path{}.Child("cidr"), "is required")
 	}
-	prefix, ok := c.cidr(Path{}.Child("cidr"), pool.CIDR)
+	prefix, ok := c.cidr(nil, "cidr", pool.CIDR)
 	if pool.BlockSize != nil && ok {
 		lo, hi := int64(20), int64(32)
 		if prefix.Addr().Is6() {
@@ -566,8 +585,8 @@ func (c checker) ipPool(pool *IPPool) {
 			c.fail(Path{}.Child("blockSize"), "%d is larger than the pool %s itself", *pool.BlockSize, pool.CIDR)
 		}
 	}
-	c.enum(Path{}.Child("ipipMode"), pool.IPIPMode, encapModes)
-	c.enum(Path{}.Child("vxlanMode"), pool.VXLANMode, encapModes)
+	c.enum(nil, "ipipMode", pool.IPIPMode, encapModes)
+	c.enum(nil, "vxlanMode", pool.VXLANMode, encapModes)
 	if on(pool.IPIPMode) && on(pool.VXLANMode) {
 		c.fail(Path{}.Child("vxlanMode"), "IPIP and VXLAN cannot both be enabled on one pool (ipipMode is %s)", pool.IPIPMode)
 	}
@@ -575,7 +594,7 @@ func (c checker) ipPool(pool *IPPool) {
 		c.fail(Path{}.Child("ipipMode"), "IPIP is not supported for IPv6 pools")
 	}
 	for i, u := range pool.AllowedUses {
-		c.enum(Path{}.Child("allowedUses").Index(i), u, poolUses)
+		c.enum(Path{}.Child("allowedUses").Index(i), "", u, poolUses)
 	}
 }
 
@@ -611,17 +630,17 @@ func (r *resolver) checkOverlappingPools(m *Model) {
 }
 
 func (c checker) calicoNetworkPolicy(np *CalicoNetworkPolicy) {
-	c.dnsLabel(Path{}.Child("namespace"), np.Namespace)
-	c.dnsSubdomain(Path{}.Child("name"), np.Name)
+	c.dnsLabel(nil, "namespace", np.Namespace)
+	c.dnsSubdomain(nil, "name", np.Name)
 	c.claimObject("projectcalico.org/NetworkPolicy", np.Namespace, np.Name, nil)
-	c.meta(nil, np.ObjectMeta)
+	c.meta(nil, "", np.ObjectMeta)
 	c.calicoPolicy(np.Types, np.Ingress, np.Egress)
 }
 
 func (c checker) calicoGlobalNetworkPolicy(np *CalicoGlobalNetworkPolicy) {
-	c.dnsSubdomain(Path{}.Child("name"), np.Name)
+	c.dnsSubdomain(nil, "name", np.Name)
 	c.claimObject("GlobalNetworkPolicy", "", np.Name, nil)
-	c.meta(nil, np.ObjectMeta)
+	c.meta(nil, "", np.ObjectMeta)
 	c.calicoPolicy(np.Types, np.Ingress, np.Egress)
 	if np.DoNotTrack && np.PreDNAT {
 		c.fail(Path{}.Child("preDNAT"), "preDNAT and doNotTrack cannot both be set")
@@ -633,7 +652,7 @@ func (c checker) calicoGlobalNetworkPolicy(np *CalicoGlobalNetworkPolicy) {
 
 func (c checker) calicoPolicy(types []string, ingress, egress []CalicoRule) {
 	for i, t := range types {
-		c.enum(Path{}.Child("types").Index(i), t, policyTypes)
+		c.enum(Path{}.Child("types").Index(i), "", t, policyTypes)
 	}
 	for i := range ingress {
 		c.calicoRule(Path{}.Child("ingress").Index(i), &ingress[i])
@@ -647,7 +666,7 @@ func (c checker) calicoRule(p Path, rule *CalicoRule) {
 	if rule.Action == "" {
 		c.fail(p.Child("action"), "is required (%s)", keysOf(calicoActions))
 	} else {
-		c.enum(p.Child("action"), rule.Action, calicoActions)
+		c.enum(p, "action", rule.Action, calicoActions)
 	}
 	proto := ""
 	for _, pr := range []struct {
@@ -658,7 +677,7 @@ func (c checker) calicoRule(p Path, rule *CalicoRule) {
 			continue
 		}
 		if pr.v.IsText {
-			c.enum(p.Child(pr.field), pr.v.Str, calicoProtos)
+			c.enum(p, pr.field, pr.v.Str, calicoProtos)
 			if pr.field == "protocol" {
 				proto = pr.v.Str
 			}
@@ -683,28 +702,28 @@ func (c checker) calicoRule(p Path, rule *CalicoRule) {
 	}{{"source", &rule.Source}, {"destination", &rule.Destination}} {
 		sp := p.Child(side.field)
 		for i, n := range side.e.Nets {
-			c.cidr(sp.Child("nets").Index(i), n)
+			c.cidr(sp.Child("nets").Index(i), "", n)
 		}
 		for i, n := range side.e.NotNets {
-			c.cidr(sp.Child("notNets").Index(i), n)
+			c.cidr(sp.Child("notNets").Index(i), "", n)
 		}
 		if len(side.e.Ports)+len(side.e.NotPorts) > 0 && !portProtos[proto] {
 			c.fail(sp.Child("ports"), "ports need protocol TCP, UDP, SCTP or UDPLite")
 		}
 		for i, port := range side.e.Ports {
-			c.calicoPort(sp.Child("ports").Index(i), port)
+			c.calicoPort(sp.Child("ports").Index(i), "", port)
 		}
 		for i, port := range side.e.NotPorts {
-			c.calicoPort(sp.Child("notPorts").Index(i), port)
+			c.calicoPort(sp.Child("notPorts").Index(i), "", port)
 		}
 	}
 }
 
 // calicoPort accepts a port number, a range "from:to" or a named port.
-func (c checker) calicoPort(p Path, port IntOrString) {
+func (c checker) calicoPort(p Path, field string, port IntOrString) {
 	if !port.IsText {
 		if port.Int < 0 || port.Int > 65535 {
-			c.fail(p, "%d is outside the port range 0-65535", port.Int)
+			c.fail(p.lazyChild(field), "%d is outside the port range 0-65535", port.Int)
 		}
 		return
 	}
@@ -712,20 +731,20 @@ func (c checker) calicoPort(p Path, port IntOrString) {
 		l, err1 := strconv.Atoi(lo)
 		h, err2 := strconv.Atoi(hi)
 		if err1 != nil || err2 != nil || l < 0 || h > 65535 || l > h {
-			c.fail(p, "%s is not a port range such as 8000:8080", quoteShort(port.Str))
+			c.fail(p.lazyChild(field), "%s is not a port range such as 8000:8080", quoteShort(port.Str))
 		}
 		return
 	}
 	if msgs := validation.IsValidPortName(port.Str); len(msgs) > 0 {
-		c.fail(p, "%s is not a port number, range or name", quoteShort(port.Str))
+		c.fail(p.lazyChild(field), "%s is not a port number, range or name", quoteShort(port.Str))
 	}
 }
 
 func (c checker) bgpConfiguration(b *BGPConfiguration) {
-	c.dnsSubdomain(Path{}.Child("name"), b.Name)
+	c.dnsSubdomain(nil, "name", b.Name)
 	c.claimObject("BGPConfiguration", "", b.Name, nil)
-	c.meta(nil, b.ObjectMeta)
-	c.enum(Path{}.Child("logSeverityScreen"), b.LogSeverityScreen, logSeverities)
+	c.meta(nil, "", b.ObjectMeta)
+	c.enum(nil, "logSeverityScreen", b.LogSeverityScreen, logSeverities)
 	if b.ASNumber != nil && (*b.ASNumber < 1 || *b.ASNumber > 4294967295) {
 		c.fail(Path{}.Child("asNumber"), "%d is not an AS number (1-4294967295)", *b.ASNumber)
 	}
@@ -737,7 +756,7 @@ func (c checker) bgpConfiguration(b *BGPConfiguration) {
 		refs  []CalicoCIDRRef
 	}{{"serviceClusterIPs", b.ServiceClusterIPs}, {"serviceExternalIPs", b.ServiceExternalIPs}, {"serviceLoadBalancerIPs", b.ServiceLoadBalancerIPs}} {
 		for i, r := range l.refs {
-			c.cidr(Path{}.Child(l.field).Index(i).Child("cidr"), r.CIDR)
+			c.cidr(Path{}.Child(l.field).Index(i), "cidr", r.CIDR)
 		}
 	}
 }
@@ -745,8 +764,8 @@ func (c checker) bgpConfiguration(b *BGPConfiguration) {
 // --- add-ons, manifests, patches ---
 
 func (c checker) addon(a *Addon, m *Model) {
-	c.dnsLabel(Path{}.Child("name"), a.Name)
-	c.meta(nil, a.ObjectMeta)
+	c.dnsLabel(nil, "name", a.Name)
+	c.meta(nil, "", a.ObjectMeta)
 	if !a.IsEnabled() {
 		return
 	}
@@ -764,24 +783,24 @@ func (c checker) addon(a *Addon, m *Model) {
 		c.fail(Path{}.Child("name"), "the Application name %q is not valid: %s", appName, strings.Join(msgs, "; "))
 	}
 	c.claimObject("Application", m.Settings.ArgoCDNamespace, appName, nil)
-	c.dnsLabel(Path{}.Child("namespace"), a.Namespace)
+	c.dnsLabel(nil, "namespace", a.Namespace)
 	switch {
 	case a.Chart != nil && a.Git != nil:
 		c.fail(Path{}.Child("chart"), "an add-on comes from a chart or from git, not both")
 	case a.Chart != nil:
 		cp := Path{}.Child("chart")
-		c.required(cp.Child("repoURL"), a.Chart.RepoURL)
-		c.required(cp.Child("chart"), a.Chart.Chart)
-		c.required(cp.Child("version"), a.Chart.Version)
+		c.required(cp, "repoURL", a.Chart.RepoURL)
+		c.required(cp, "chart", a.Chart.Chart)
+		c.required(cp, "version", a.Chart.Version)
 	case a.Git != nil:
 		gp := Path{}.Child("git")
-		c.required(gp.Child("repoURL"), a.Git.RepoURL)
-		c.required(gp.Child("path"), a.Git.Path)
+		c.required(gp, "repoURL", a.Git.RepoURL)
+		c.required(gp, "path", a.Git.Path)
 	default:
 		c.fail(Path{}.Child("chart"), "an add-on needs a chart {repoURL, chart, version} or git {repoURL, path}")
 	}
 	if a.Project != "" {
-		c.dnsSubdomain(Path{}.Child("project"), a.Project)
+		c.dnsSubdomain(nil, "project", a.Project)
 	}
 }
 
@@ -818,10 +837,10 @@ func (c checker) manifest(obj map[string]any) {
 	if name == "" {
 		c.fail(mp.Child("name"), "is required")
 	} else {
-		c.dnsSubdomain(mp.Child("name"), name)
+		c.dnsSubdomain(mp, "name", name)
 	}
 	if ns != "" {
-		c.dnsLabel(mp.Child("namespace"), ns)
+		c.dnsLabel(mp, "namespace", ns)
 	} else if namespacedKinds[kind] {
 		c.fail(mp.Child("namespace"), "is required: %s is namespaced, and Argo CD would otherwise put it in the Application's destination namespace", kind)
 	}
@@ -836,7 +855,7 @@ func (c checker) manifest(obj map[string]any) {
 		for _, p := range d.problems {
 			c.fail(p.path, "%s", p.msg)
 		}
-		c.meta(mp, meta)
+		c.meta(mp, "", meta)
 	}
 	group, _, _ := strings.Cut(apiVersion, "/")
 	if !strings.Contains(apiVersion, "/") {
@@ -858,7 +877,7 @@ func qualifiedKind(group, kind string) string {
 }
 
 func (c checker) patch(pt *Patch) {
-	c.dnsSubdomain(Path{}.Child("name"), pt.Name)
+	c.dnsSubdomain(nil, "name", pt.Name)
 	if pt.Target.Kind == "" {
 		c.fail(Path{}.Child("target").Child("kind"), "is required")
 	}
@@ -888,18 +907,24 @@ func (c checker) patch(pt *Patch) {
 
 // --- shared checks ---
 
-func (c checker) meta(p Path, m ObjectMeta) {
-	c.labels(p.Child("labels"), m.Labels)
-	c.annotations(p.Child("annotations"), m.Annotations)
+func (c checker) meta(p Path, field string, m ObjectMeta) {
+	if field != "" {
+		p = p.Child(field)
+	}
+	c.labels(p, "labels", m.Labels)
+	c.annotations(p, "annotations", m.Annotations)
 }
 
-func (c checker) labels(p Path, labels map[string]string) {
-	for _, k := range sortedStringKeys(labels) {
-		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
-			c.fail(p.Child(k), "%s is not a valid label key: %s", quoteShort(k), strings.Join(msgs, "; "))
+func (c checker) labels(p Path, field string, labels map[string]string) {
+	for k, v := range labels {
+		if isQualifiedName(k) && isLabelValue(v) {
+			continue
 		}
-		if msgs := validation.IsValidLabelValue(labels[k]); len(msgs) > 0 {
-			c.fail(p.Child(k), "%s is not a valid label value: %s", quoteShort(labels[k]), strings.Join(msgs, "; "))
+		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
+			c.fail(p.lazyChild(field).Child(k), "%s is not a valid label key: %s", quoteShort(k), strings.Join(msgs, "; "))
+		}
+		if msgs := validation.IsValidLabelValue(v); len(msgs) > 0 {
+			c.fail(p.lazyChild(field).Child(k), "%s is not a valid label value: %s", quoteShort(v), strings.Join(msgs, "; "))
 		}
 	}
 }
@@ -907,60 +932,69 @@ func (c checker) labels(p Path, labels map[string]string) {
 // maxAnnotationsSize is Kubernetes' limit on the total size of an object's annotations.
 const maxAnnotationsSize = 256 * 1024
 
-func (c checker) annotations(p Path, ann map[string]string) {
+func (c checker) annotations(p Path, field string, ann map[string]string) {
 	total := 0
-	for _, k := range sortedStringKeys(ann) {
-		total += len(k) + len(ann[k])
+	for k, v := range ann {
+		total += len(k) + len(v)
+		if isQualifiedName(k) {
+			continue
+		}
 		if msgs := validation.IsQualifiedName(strings.ToLower(k)); len(msgs) > 0 {
-			c.fail(p.Child(k), "%s is not a valid annotation key: %s", quoteShort(k), strings.Join(msgs, "; "))
+			c.fail(p.lazyChild(field).Child(k), "%s is not a valid annotation key: %s", quoteShort(k), strings.Join(msgs, "; "))
 		}
 	}
 	if total > maxAnnotationsSize {
-		c.fail(p, "annotations total %d bytes, more than Kubernetes' limit of %d", total, maxAnnotationsSize)
+		c.fail(p.lazyChild(field), "annotations total %d bytes, more than Kubernetes' limit of %d", total, maxAnnotationsSize)
 	}
 }
 
-func (c checker) dnsLabel(p Path, s string) {
+func (c checker) dnsLabel(p Path, field, s string) {
 	if s == "" {
-		c.fail(p, "is required")
+		c.fail(p.lazyChild(field), "is required")
+		return
+	}
+	if isDNSLabel(s) {
 		return
 	}
 	if msgs := validation.IsDNS1123Label(s); len(msgs) > 0 {
-		c.fail(p, "%s is not a valid name (DNS-1123 label: lower-case letters, digits and '-', at most 63 characters)", quoteShort(s))
+		c.fail(p.lazyChild(field), "%s is not a valid name (DNS-1123 label: lower-case letters, digits and '-', at most 63 characters)", quoteShort(s))
 	}
 }
 
-func (c checker) dnsSubdomain(p Path, s string) {
+func (c checker) dnsSubdomain(p Path, field, s string) {
 	if s == "" {
-		c.fail(p, "is required")
+		c.fail(p.lazyChild(field), "is required")
+		return
+	}
+	if isDNSSubdomain(s) {
 		return
 	}
 	if msgs := validation.IsDNS1123Subdomain(s); len(msgs) > 0 {
-		c.fail(p, "%s is not a valid name (DNS-1123 subdomain: lower-case letters, digits, '-' and '.', at most 253 characters)", quoteShort(s))
+		c.fail(p.lazyChild(field), "%s is not a valid name (DNS-1123 subdomain: lower-case letters, digits, '-' and '.', at most 253 characters)", quoteShort(s))
 	}
 }
 
-func (c checker) required(p Path, s string) {
+func (c checker) required(p Path, field, s string) {
 	if s == "" {
-		c.fail(p, "is required")
+		c.fail(p.lazyChild(field), "is required")
 	}
 }
 
-func (c checker) enum(p Path, v string, allowed map[string]bool) {
+func (c checker) enum(p Path, field, v string, allowed map[string]bool) {
 	if v != "" && !allowed[v] {
-		c.fail(p, "%s is not one of %s", quoteShort(v), keysOf(allowed))
+		c.fail(p.lazyChild(field), "%s is not one of %s", quoteShort(v), keysOf(allowed))
 	}
 }
 
 // cidr parses a CIDR in canonical form (no host bits set).
-func (c checker) cidr(p Path, s string) (netip.Prefix, bool) {
+func (c checker) cidr(p Path, field, s string) (netip.Prefix, bool) {
 	prefix, err := netip.ParsePrefix(s)
 	if err != nil {
-		c.fail(p, "%s is not a CIDR such as 10.0.0.0/16", quoteShort(s))
+		c.fail(p.lazyChild(field), "%s is not a CIDR such as 10.0.0.0/16", quoteShort(s))
 		return netip.Prefix{}, false
 	}
 	if masked := prefix.Masked(); masked != prefix {
-		c.fail(p, "%s has host bits set (did you mean %s?)", s, masked)
+		c.fail(p.lazyChild(field), "%s has host bits set (did you mean %s?)", s, masked)
 		return netip.Prefix{}, false
 	}
 	return prefix, true

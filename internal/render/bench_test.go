@@ -6,6 +6,7 @@ import (
 	"runtime/metrics"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ func BenchmarkRender(b *testing.B) {
 				runtime.GC()
 				peak := samplePeakHeap()
 				b.ReportAllocs()
+				cpu0 := cpuTime()
 				b.ResetTimer()
 				var objects, size int
 				for i := 0; i < b.N; i++ {
@@ -43,6 +45,7 @@ func BenchmarkRender(b *testing.B) {
 					objects, size = out.Len(), len(out.Bytes())
 				}
 				b.StopTimer()
+				b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 				b.ReportMetric(float64(objects), "objects/op")
 				b.ReportMetric(float64(size)/1e6, "output-MB")
 				b.ReportMetric(peak()/1e6, "peak-live-heap-MB")
@@ -83,4 +86,14 @@ func samplePeakHeap() func() float64 {
 		wg.Wait()
 		return float64(max.Load())
 	}
+}
+
+// cpuTime is the user+system CPU time of the process so far: on a shared, busy machine it
+// varies much less than wall time, which includes waiting for a core.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

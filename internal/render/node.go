@@ -14,9 +14,14 @@ import (
 // builder allocates the nodes of generated objects from slabs: one allocation per few hundred
 // nodes instead of one per node. Objects are encoded and dropped one at a time, so a slab
 // lives only as long as the few objects built from it.
+//
+// String scalars (map keys such as "apiVersion", and repeated values such as "v1" or "get")
+// are shared between the objects of one render: nothing in the pipeline modifies a scalar node
+// in place, and the one filter that could — a patch — works on a deep copy of its target.
 type builder struct {
-	nodes []yaml.Node
-	ptrs  []*yaml.Node
+	nodes   []yaml.Node
+	ptrs    []*yaml.Node
+	strings map[string]*yaml.Node
 }
 
 const slabSize = 512
@@ -45,7 +50,17 @@ func (b *builder) content(n int) []*yaml.Node {
 	return c
 }
 
-func (b *builder) str(s string) *yaml.Node { return b.node(yaml.ScalarNode, yaml.NodeTagString, s) }
+func (b *builder) str(s string) *yaml.Node {
+	if n, ok := b.strings[s]; ok {
+		return n
+	}
+	if b.strings == nil {
+		b.strings = make(map[string]*yaml.Node, 256)
+	}
+	n := b.node(yaml.ScalarNode, yaml.NodeTagString, s)
+	b.strings[s] = n
+	return n
+}
 
 func (b *builder) integer(i int64) *yaml.Node {
 	return b.node(yaml.ScalarNode, yaml.NodeTagInt, strconv.FormatInt(i, 10))
@@ -162,11 +177,24 @@ func lookup(n *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-// mergeStringMap adds entries to the mapping node under key of parent, creating it after
-// "after" (or at the end) when missing. Existing keys keep their value unless overwrite is
-// set; new keys are inserted in sorted position so output stays deterministic.
-func mergeStringMap(parent *yaml.Node, key string, entries map[string]string, keys []string, overwrite bool) {
-	if len(keys) == 0 {
+// pair is a key and value node to set in a mapping.
+type pair struct{ key, value *yaml.Node }
+
+// pairs turns a string map into scalar node pairs sorted by key. Filters build them once and
+// set the same (never modified) nodes in every object.
+func pairs(m map[string]string) []pair {
+	out := make([]pair, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		out = append(out, pair{str(k), str(m[k])})
+	}
+	return out
+}
+
+// mergePairs adds pairs to the mapping under key of parent, creating it when missing. Existing
+// keys keep their value unless overwrite is set; new keys are inserted in sorted position so
+// the output stays deterministic.
+func mergePairs(parent *yaml.Node, key string, ps []pair, overwrite bool) {
+	if len(ps) == 0 {
 		return
 	}
 	target := lookup(parent, key)
@@ -174,27 +202,28 @@ func mergeStringMap(parent *yaml.Node, key string, entries map[string]string, ke
 		target = emptyMap()
 		parent.Content = append(parent.Content, str(key), target)
 	}
-	for _, k := range keys {
-		setSorted(target, k, entries[k], overwrite)
+	for _, p := range ps {
+		setSorted(target, p, overwrite)
 	}
 }
 
-// setSorted sets key in a mapping whose keys are sorted, keeping them sorted.
-func setSorted(m *yaml.Node, key, value string, overwrite bool) {
+// setSorted sets a pair in a mapping whose keys are sorted, keeping them sorted.
+func setSorted(m *yaml.Node, p pair, overwrite bool) {
+	key := p.key.Value
 	i := 0
 	for ; i+1 < len(m.Content); i += 2 {
 		switch k := m.Content[i].Value; {
 		case k == key:
 			if overwrite {
-				m.Content[i+1] = str(value)
+				m.Content[i+1] = p.value
 			}
 			return
 		case k > key:
 			m.Content = append(m.Content, nil, nil)
 			copy(m.Content[i+2:], m.Content[i:])
-			m.Content[i], m.Content[i+1] = str(key), str(value)
+			m.Content[i], m.Content[i+1] = p.key, p.value
 			return
 		}
 	}
-	m.Content = append(m.Content, str(key), str(value))
+	m.Content = append(m.Content, p.key, p.value)
 }

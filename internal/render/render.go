@@ -3,6 +3,7 @@ package render
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -68,13 +69,16 @@ func Render(m *config.Model, opts Options) (*Manifests, error) {
 		return nil, err
 	}
 	p := &pipeline{enc: enc}
-	p.filters = []kio.Filter{commonMetadata{labels: m.Settings.CommonLabels, annotations: m.Settings.CommonAnnotations}}
+	p.filters = []kio.Filter{commonMetadata{labels: pairs(m.Settings.CommonLabels), annotations: pairs(m.Settings.CommonAnnotations)}}
 	for i := range m.Patches {
 		pf := &patchFilter{patch: &m.Patches[i]}
 		p.patches = append(p.patches, pf)
 		p.filters = append(p.filters, pf)
 	}
-	p.filters = append(p.filters, calicoSyncOptions{}, stamp{version: opts.Version})
+	p.filters = append(p.filters, calicoSyncOptions{})
+	if opts.Version != "" {
+		p.filters = append(p.filters, stamp{annotation: pairs(map[string]string{VersionAnnotation: opts.Version})})
+	}
 	b := &builder{}
 	for _, g := range generators {
 		if len(selected) > 0 && !selected[g.component] {
@@ -111,7 +115,7 @@ type pipeline struct {
 
 // item is one encoded object: its sort key and its bytes in pipeline.buf.
 type item struct {
-	key        sortKey
+	key        string
 	start, end int
 }
 
@@ -141,87 +145,63 @@ func (p *pipeline) add(n *yaml.Node) {
 // finish sorts the encoded objects: Namespaces first, then cluster-scoped objects by kind and
 // name, then namespaced objects by namespace, kind and name.
 func (p *pipeline) finish() *Manifests {
-	sort.SliceStable(p.items, func(a, b int) bool { return p.items[a].key.less(p.items[b].key) })
-	out := make([]byte, 0, len(p.buf)+len(p.items)*len(p.enc.separator()))
+	slices.SortStableFunc(p.items, func(a, b item) int { return strings.Compare(a.key, b.key) })
+	sep := p.enc.separator()
+	out := make([]byte, 0, len(p.buf)+len(p.items)*len(sep))
 	for i, it := range p.items {
 		if i > 0 {
-			out = append(out, p.enc.separator()...)
+			out = append(out, sep...)
 		}
 		out = append(out, p.buf[it.start:it.end]...)
 	}
 	return &Manifests{data: out, count: len(p.items)}
 }
 
-type sortKey struct {
-	class                             int
-	namespace, kind, name, apiVersion string
-}
-
-func keyOf(y *yaml.Node) sortKey {
+// keyOf returns an object's sort key: its class (0 Namespace, 1 cluster-scoped, 2 namespaced),
+// namespace, kind, name and apiVersion, joined so that comparing keys compares those fields in
+// that order.
+func keyOf(y *yaml.Node) string {
 	md := lookup(y, "metadata")
-	k := sortKey{kind: value(lookup(y, "kind")), apiVersion: value(lookup(y, "apiVersion")),
-		name: value(lookup(md, "name")), namespace: value(lookup(md, "namespace"))}
+	kind, apiVersion := value(lookup(y, "kind")), value(lookup(y, "apiVersion"))
+	name, namespace := value(lookup(md, "name")), value(lookup(md, "namespace"))
+	class := "2"
 	switch {
-	case k.kind == "Namespace" && k.apiVersion == "v1":
-		k.class = 0
-	case k.namespace == "":
-		k.class = 1
-	default:
-		k.class = 2
+	case kind == "Namespace" && apiVersion == "v1":
+		class = "0"
+	case namespace == "":
+		class = "1"
 	}
-	return k
-}
-
-func (a sortKey) less(b sortKey) bool {
-	if a.class != b.class {
-		return a.class < b.class
-	}
-	if a.namespace != b.namespace {
-		return a.namespace < b.namespace
-	}
-	if a.kind != b.kind {
-		return a.kind < b.kind
-	}
-	if a.name != b.name {
-		return a.name < b.name
-	}
-	return a.apiVersion < b.apiVersion
+	return class + "\x00" + namespace + "\x00" + kind + "\x00" + name + "\x00" + apiVersion
 }
 
 // commonMetadata adds the settings' common labels and annotations to every object; an
 // object's own value for a key wins.
 type commonMetadata struct {
-	labels, annotations map[string]string
+	labels, annotations []pair
 }
 
 var _ kio.Filter = commonMetadata{}
 
 func (f commonMetadata) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
-	lk, ak := sortedKeys(f.labels), sortedKeys(f.annotations)
-	if len(lk)+len(ak) == 0 {
+	if len(f.labels)+len(f.annotations) == 0 {
 		return nodes, nil
 	}
 	for _, n := range nodes {
 		md := metadata(n)
-		mergeStringMap(md, "labels", f.labels, lk, false)
-		mergeStringMap(md, "annotations", f.annotations, ak, false)
+		mergePairs(md, "labels", f.labels, false)
+		mergePairs(md, "annotations", f.annotations, false)
 	}
 	return nodes, nil
 }
 
 // stamp records the configuration version on every object.
-type stamp struct{ version string }
+type stamp struct{ annotation []pair }
 
 var _ kio.Filter = stamp{}
 
 func (f stamp) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
-	if f.version == "" {
-		return nodes, nil
-	}
-	v := map[string]string{VersionAnnotation: f.version}
-	keys := []string{VersionAnnotation}
 	for _, n := range nodes {
-		mergeStringMap(metadata(n), "annotations", v, keys, true)
+		mergePairs(metadata(n), "annotations", f.annotation, true)
 	}
 	return nodes, nil
 }
@@ -245,7 +225,7 @@ func (calicoSyncOptions) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 			}
 			value = cur.Value + "," + SkipDryRunOption
 		}
-		mergeStringMap(md, "annotations", map[string]string{SyncOptionsAnnotation: value}, []string{SyncOptionsAnnotation}, true)
+		mergePairs(md, "annotations", []pair{{str(SyncOptionsAnnotation), str(value)}}, true)
 	}
 	return nodes, nil
 }
@@ -292,7 +272,8 @@ func (f *patchFilter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 		}
 		f.matched++
 		before := identity(n)
-		res, err := f.apply.Filter([]*yaml.RNode{n})
+		// Generated objects share their scalar nodes; patch a private copy.
+		res, err := f.apply.Filter([]*yaml.RNode{n.Copy()})
 		if err != nil {
 			return nil, fmt.Errorf("patches[%s]: applying to %s: %w", f.patch.Name, before, err)
 		}

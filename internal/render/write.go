@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"strconv"
 	"unicode/utf8"
 
@@ -39,12 +40,11 @@ func newEncoder(format string) (encoder, error) {
 type jsonEncoder struct{}
 
 func (jsonEncoder) encode(dst []byte, n *yaml.Node) ([]byte, error) {
-	buf := bytes.NewBuffer(dst)
-	if err := appendJSON(buf, n); err != nil {
+	out, err := appendJSON(dst, n)
+	if err != nil {
 		return dst, err
 	}
-	buf.WriteByte('\n')
-	return buf.Bytes(), nil
+	return append(out, '\n'), nil
 }
 
 func (jsonEncoder) separator() string { return "" }
@@ -69,115 +69,123 @@ func (e *yamlEncoder) encode(dst []byte, n *yaml.Node) ([]byte, error) {
 
 func (*yamlEncoder) separator() string { return "---\n" }
 
-// appendJSON writes a yaml node tree as JSON. Rendered trees hold mappings with string keys,
+// appendJSON appends a yaml node tree as JSON. Rendered trees hold mappings with string keys,
 // sequences and tagged scalars only (no anchors, aliases or merge keys), which map one to one
 // onto JSON; anything else is an error rather than a guess.
-func appendJSON(buf *bytes.Buffer, n *yaml.Node) error {
+func appendJSON(dst []byte, n *yaml.Node) ([]byte, error) {
+	var err error
 	switch n.Kind {
 	case yaml.DocumentNode:
 		if len(n.Content) != 1 {
-			return fmt.Errorf("cannot encode a document with %d nodes as JSON", len(n.Content))
+			return dst, fmt.Errorf("cannot encode a document with %d nodes as JSON", len(n.Content))
 		}
-		return appendJSON(buf, n.Content[0])
+		return appendJSON(dst, n.Content[0])
 	case yaml.MappingNode:
-		buf.WriteByte('{')
+		dst = append(dst, '{')
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if i > 0 {
-				buf.WriteByte(',')
+				dst = append(dst, ',')
 			}
 			k := n.Content[i]
 			if k.Kind != yaml.ScalarNode {
-				return fmt.Errorf("line %d: cannot encode a non-scalar map key as JSON", k.Line)
+				return dst, fmt.Errorf("line %d: cannot encode a non-scalar map key as JSON", k.Line)
 			}
-			appendJSONString(buf, k.Value)
-			buf.WriteByte(':')
-			if err := appendJSON(buf, n.Content[i+1]); err != nil {
-				return err
+			dst = appendJSONString(dst, k.Value)
+			dst = append(dst, ':')
+			if dst, err = appendJSON(dst, n.Content[i+1]); err != nil {
+				return dst, err
 			}
 		}
-		buf.WriteByte('}')
+		dst = append(dst, '}')
 	case yaml.SequenceNode:
-		buf.WriteByte('[')
+		dst = append(dst, '[')
 		for i, c := range n.Content {
 			if i > 0 {
-				buf.WriteByte(',')
+				dst = append(dst, ',')
 			}
-			if err := appendJSON(buf, c); err != nil {
-				return err
+			if dst, err = appendJSON(dst, c); err != nil {
+				return dst, err
 			}
 		}
-		buf.WriteByte(']')
+		dst = append(dst, ']')
 	case yaml.ScalarNode:
-		return appendJSONScalar(buf, n)
+		return appendJSONScalar(dst, n), nil
 	default:
-		return fmt.Errorf("line %d: cannot encode a YAML alias as JSON", n.Line)
+		return dst, fmt.Errorf("line %d: cannot encode a YAML alias as JSON", n.Line)
 	}
-	return nil
+	return dst, nil
 }
 
-func appendJSONScalar(buf *bytes.Buffer, n *yaml.Node) error {
+func appendJSONScalar(dst []byte, n *yaml.Node) []byte {
 	switch n.ShortTag() {
 	case yaml.NodeTagString:
-		appendJSONString(buf, n.Value)
+		return appendJSONString(dst, n.Value)
 	case yaml.NodeTagBool:
-		b, err := strconv.ParseBool(n.Value)
-		if err != nil {
-			// YAML 1.1 spellings (yes/no/on/off) come back as their string.
-			appendJSONString(buf, n.Value)
-			return nil
+		if b, err := strconv.ParseBool(n.Value); err == nil {
+			return strconv.AppendBool(dst, b)
 		}
-		buf.WriteString(strconv.FormatBool(b))
 	case yaml.NodeTagInt:
-		i, err := strconv.ParseInt(n.Value, 0, 64)
-		if err != nil {
-			appendJSONString(buf, n.Value)
-			return nil
+		if i, err := strconv.ParseInt(n.Value, 0, 64); err == nil {
+			return strconv.AppendInt(dst, i, 10)
 		}
-		buf.WriteString(strconv.FormatInt(i, 10))
 	case yaml.NodeTagFloat:
-		f, err := strconv.ParseFloat(n.Value, 64)
-		if err != nil || f != f || f > 1.7976931348623157e308 || f < -1.7976931348623157e308 {
-			appendJSONString(buf, n.Value)
-			return nil
+		if f, err := strconv.ParseFloat(n.Value, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+			return strconv.AppendFloat(dst, f, 'g', -1, 64)
 		}
-		buf.WriteString(strconv.FormatFloat(f, 'g', -1, 64))
 	case yaml.NodeTagNull:
-		buf.WriteString("null")
-	default:
-		appendJSONString(buf, n.Value)
+		return append(dst, "null"...)
 	}
-	return nil
+	// Other tags, and YAML 1.1 spellings such as yes/no or 0x1F that do not parse, are
+	// written as the string they are.
+	return appendJSONString(dst, n.Value)
 }
 
 const hexDigits = "0123456789abcdef"
 
+// plainJSON marks the bytes a JSON string holds as they are: printable ASCII but '"' and '\\'.
+var plainJSON = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // appendJSONString quotes s as encoding/json does (without HTML escaping): control
 // characters, quote and backslash are escaped, invalid UTF-8 becomes U+FFFD, and U+2028/2029
 // are escaped.
-func appendJSONString(buf *bytes.Buffer, s string) {
-	buf.WriteByte('"')
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	i := 0
+	for i < len(s) && plainJSON[s[i]] {
+		i++
+	}
+	if i == len(s) {
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		if b := s[i]; b < utf8.RuneSelf {
 			if b >= 0x20 && b != '"' && b != '\\' {
 				i++
 				continue
 			}
-			buf.WriteString(s[start:i])
+			dst = append(dst, s[start:i]...)
 			switch b {
 			case '\\', '"':
-				buf.WriteByte('\\')
-				buf.WriteByte(b)
+				dst = append(dst, '\\', b)
 			case '\n':
-				buf.WriteString(`\n`)
+				dst = append(dst, '\\', 'n')
 			case '\r':
-				buf.WriteString(`\r`)
+				dst = append(dst, '\\', 'r')
 			case '\t':
-				buf.WriteString(`\t`)
+				dst = append(dst, '\\', 't')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
 			default:
-				buf.WriteString(`\u00`)
-				buf.WriteByte(hexDigits[b>>4])
-				buf.WriteByte(hexDigits[b&0xF])
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
 			}
 			i++
 			start = i
@@ -185,22 +193,21 @@ func appendJSONString(buf *bytes.Buffer, s string) {
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
-			buf.WriteString(s[start:i])
-			buf.WriteString(`\ufffd`)
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
 			i += size
 			start = i
 			continue
 		}
 		if r == '\u2028' || r == '\u2029' {
-			buf.WriteString(s[start:i])
-			buf.WriteString(`\u202`)
-			buf.WriteByte(hexDigits[r&0xF])
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
 			i += size
 			start = i
 			continue
 		}
 		i += size
 	}
-	buf.WriteString(s[start:])
-	buf.WriteByte('"')
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }
