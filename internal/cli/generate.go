@@ -76,6 +76,7 @@ func runGenerate(ctx context.Context, streams IOStreams, env Env, so storeOption
 	if err := checkFormat(output); err != nil {
 		return err
 	}
+	tuneGC(env)
 	trace := newTraceID()
 	log := newStepLogger(streams.ErrOut, logLevel(env), trace)
 	fail := func(f *generateFailure) error {
@@ -128,13 +129,14 @@ func runGenerate(ctx context.Context, streams IOStreams, env Env, so storeOption
 	if err != nil {
 		return fail(invalidFailure(err, req, version))
 	}
+	read.Layers, merged = nil, nil // the model has what rendering needs; let the raw items go
 	log.step("validate-e25", "validate")
 	out, err := render.Render(model, render.Options{Components: req.Components, Version: version, Format: output})
 	if err != nil {
 		return fail(invalidFailure(err, req, version))
 	}
-	log.step("render-e30", "render", "objects", out.Len(), "bytes", len(out.Bytes()))
-	if _, err := streams.Out.Write(out.Bytes()); err != nil {
+	log.step("render-e30", "render", "objects", out.Len(), "bytes", out.Size())
+	if _, err := out.WriteTo(streams.Out); err != nil {
 		return fail(&generateFailure{code: ExitFailed, cluster: req.Cluster, version: version, reason: "writing the manifests failed: " + err.Error()})
 	}
 	log.step("emit-e40", "emit", "objects", out.Len())

@@ -18,7 +18,7 @@ type renderOptions struct {
 	components  []string
 }
 
-func newRenderCommand(streams IOStreams, _ Env) *cobra.Command {
+func newRenderCommand(streams IOStreams, env Env) *cobra.Command {
 	var o renderOptions
 	cmd := &cobra.Command{
 		Use:   "render -f PATH [-f PATH ...] --cluster NAME",
@@ -31,6 +31,7 @@ clusters and environments in the same files are ignored.
 Invalid input exits with code 1, prints nothing on stdout and lists every problem on stderr.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			tuneGC(env)
 			return runRender(streams, o)
 		},
 	}
@@ -65,7 +66,7 @@ func runRender(streams IOStreams, o renderOptions) error {
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
-	_, err = streams.Out.Write(out.Bytes())
+	_, err = out.WriteTo(streams.Out)
 	return err
 }
 

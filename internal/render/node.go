@@ -22,6 +22,9 @@ type builder struct {
 	nodes   []yaml.Node
 	ptrs    []*yaml.Node
 	strings map[string]*yaml.Node
+	// shared holds the cached string nodes in slabs of their own: a cached node in an
+	// object's slab would keep that whole slab alive for the rest of the render.
+	shared []yaml.Node
 }
 
 const slabSize = 512
@@ -57,7 +60,12 @@ func (b *builder) str(s string) *yaml.Node {
 	if b.strings == nil {
 		b.strings = make(map[string]*yaml.Node, 256)
 	}
-	n := b.node(yaml.ScalarNode, yaml.NodeTagString, s)
+	if len(b.shared) == 0 {
+		b.shared = make([]yaml.Node, slabSize)
+	}
+	n := &b.shared[0]
+	b.shared = b.shared[1:]
+	n.Kind, n.Tag, n.Value = yaml.ScalarNode, yaml.NodeTagString, s
 	b.strings[s] = n
 	return n
 }

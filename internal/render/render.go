@@ -1,8 +1,10 @@
 package render
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -40,17 +42,68 @@ type Options struct {
 // prune every object of the Application.
 var ErrNoObjects = errors.New("the configuration renders no objects")
 
-// Manifests is a rendered, sorted and encoded manifest stream.
+// Manifests is a rendered, sorted and encoded manifest stream, held in memory.
 type Manifests struct {
-	data  []byte
-	count int
+	buf   []byte
+	items []item // in stream order
+	sep   string
+	data  []byte // the joined stream, built on first use by Bytes
 }
 
 // Bytes returns the whole stream.
-func (m *Manifests) Bytes() []byte { return m.data }
+func (m *Manifests) Bytes() []byte {
+	if m.data == nil {
+		m.data = make([]byte, 0, len(m.buf)+len(m.items)*len(m.sep))
+		for i, it := range m.items {
+			if i > 0 {
+				m.data = append(m.data, m.sep...)
+			}
+			m.data = append(m.data, m.buf[it.start:it.end]...)
+		}
+	}
+	return m.data
+}
 
 // Len returns the number of objects in the stream.
-func (m *Manifests) Len() int { return m.count }
+func (m *Manifests) Len() int { return len(m.items) }
+
+// Size returns the length of the stream in bytes.
+func (m *Manifests) Size() int {
+	n := len(m.items) * len(m.sep)
+	for _, it := range m.items {
+		n += it.end - it.start
+	}
+	if n > 0 && len(m.sep) > 0 {
+		n -= len(m.sep)
+	}
+	return n
+}
+
+// WriteTo writes the stream to w in large chunks without first joining it in memory. The
+// stream is complete before the first byte is written.
+func (m *Manifests) WriteTo(w io.Writer) (int64, error) {
+	if m.data != nil {
+		n, err := w.Write(m.data)
+		return int64(n), err
+	}
+	bw := bufio.NewWriterSize(w, 256<<10)
+	var n int64
+	for i, it := range m.items {
+		if i > 0 {
+			k, err := bw.WriteString(m.sep)
+			n += int64(k)
+			if err != nil {
+				return n, err
+			}
+		}
+		k, err := bw.Write(m.buf[it.start:it.end])
+		n += int64(k)
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, bw.Flush()
+}
 
 // Render builds the objects of a model and encodes them as one sorted stream. Each object
 // goes through the pipeline on its own — generator, cross-cutting filters (common metadata,
@@ -146,15 +199,10 @@ func (p *pipeline) add(n *yaml.Node) {
 // name, then namespaced objects by namespace, kind and name.
 func (p *pipeline) finish() *Manifests {
 	slices.SortStableFunc(p.items, func(a, b item) int { return strings.Compare(a.key, b.key) })
-	sep := p.enc.separator()
-	out := make([]byte, 0, len(p.buf)+len(p.items)*len(sep))
-	for i, it := range p.items {
-		if i > 0 {
-			out = append(out, sep...)
-		}
-		out = append(out, p.buf[it.start:it.end]...)
+	for i := range p.items {
+		p.items[i].key = "" // the keys are done with; let them go
 	}
-	return &Manifests{data: out, count: len(p.items)}
+	return &Manifests{buf: p.buf, items: p.items, sep: p.enc.separator()}
 }
 
 // keyOf returns an object's sort key: its class (0 Namespace, 1 cluster-scoped, 2 namespaced),
