@@ -18,7 +18,8 @@ var (
 	dynamoCmpErr  error
 )
 
-// BuildDynamoCmp builds the product binary from ../cmd/dynamo-cmp once per test process and
+// BuildDynamoCmp builds the product binary with ../scripts/build.sh (the build the image
+// ships: static, stripped, version "e2e") once per test process and
 // returns the directory holding it as "dynamo-cmp" — put that directory on the PATH of the
 // cmp-server (see PathWith), since plugin/plugin.yaml runs the bare name. The directory is
 // removed after all tests (see Main).
@@ -33,8 +34,8 @@ func BuildDynamoCmp(t testing.TB) string {
 		}
 		onProcessExit(func() { _ = os.RemoveAll(dir) })
 		start := time.Now()
-		fmt.Fprintf(os.Stderr, "harness: building dynamo-cmp from %s/cmd/dynamo-cmp\n", root)
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "dynamo-cmp"), "./cmd/dynamo-cmp")
+		fmt.Fprintf(os.Stderr, "harness: building dynamo-cmp with %s/scripts/build.sh (as the Dockerfile does)\n", root)
+		cmd := exec.Command(filepath.Join(root, "scripts", "build.sh"), filepath.Join(dir, "dynamo-cmp"), "e2e")
 		cmd.Dir = root
 		if _, err := runLogged(t, "go build: ", cmd); err != nil {
 			dynamoCmpErr = err
