@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"sort"
 )
 
 // Patch directives accepted in entry bodies, borrowed from Kubernetes strategic-merge patches.
@@ -342,15 +341,5 @@ func (m *Merged) LayerRefs() []LayerRef {
 	for i, l := range m.Layers {
 		out[i] = l.Ref
 	}
-	return out
-}
-
-// sortedEntryKeys is used by tests and digests.
-func sortedEntryKeys(entries []Entry) []string {
-	out := make([]string, len(entries))
-	for i, e := range entries {
-		out[i] = e.ID()
-	}
-	sort.Strings(out)
 	return out
 }
