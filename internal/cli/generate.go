@@ -165,6 +165,8 @@ func storeFailure(err error, req plugin.Request, timeout time.Duration) *generat
 	case errors.Is(err, store.ErrNotFound):
 		f.code = ExitInvalid
 		f.hint = "Check the Application's cluster parameter, or publish the cluster's layer first (dynamo-cmp config publish --layer cluster/" + req.Cluster + ")"
+	case errors.Is(err, store.ErrCredentials):
+		f.hint = "Check the sidecar's AWS credentials: the IRSA role annotation and the role's trust policy, or the EKS Pod Identity association (docs/install.md)"
 	case errors.Is(err, store.ErrAccessDenied):
 		f.hint = "Attach the read-only policy of manifests/iam to the sidecar's IAM role (IRSA or EKS Pod Identity)"
 	case errors.Is(err, store.ErrThrottled):

@@ -138,6 +138,8 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrAccessDenied: IAM denied an action (see *AccessDeniedError).
 	ErrAccessDenied = errors.New("access denied")
+	// ErrCredentials: no AWS credentials were found, or AWS rejected them.
+	ErrCredentials = errors.New("credentials")
 	// ErrThrottled: DynamoDB kept throttling after the retries.
 	ErrThrottled = errors.New("throttled")
 	// ErrUnavailable: DynamoDB could not be reached or failed (network, 5xx, timeout).

@@ -123,7 +123,7 @@ func (s *Store) mapServiceError(service, op, endpoint string, err error) error {
 			}
 			return &AccessDeniedError{Action: action, Table: s.table}
 		case credentialCodes[code]:
-			return newError(ErrAccessDenied, "%s: AWS rejected the request's credentials (%s): check the credentials of the pod (IRSA or EKS Pod Identity) or the AWS_* settings", what, code)
+			return newError(ErrCredentials, "%s: AWS rejected the request's credentials (%s): check the credentials of the pod (IRSA or EKS Pod Identity) or the AWS_* settings", what, code)
 		case throttleCodes[code] || isThrottledTransaction(err):
 			return newError(ErrThrottled, "%s: throttled by DynamoDB (%s) even after retries: the table's capacity or the account's request rate is exhausted", what, code)
 		case unavailableCodes[code] || api.ErrorFault() == smithy.FaultServer || httpStatus(err) >= 500:
@@ -136,7 +136,7 @@ func (s *Store) mapServiceError(service, op, endpoint string, err error) error {
 		return newError(ErrUnavailable, "%s: DynamoDB at %s failed (HTTP %d)", what, endpoint, st)
 	}
 	if isCredentialError(err) {
-		return newError(nil, "%s: no usable AWS credentials (looked at the environment, the shared config files, IRSA web identity and EKS Pod Identity)", what)
+		return newError(ErrCredentials, "%s: no usable AWS credentials (looked at the environment, the shared config files, IRSA web identity and EKS Pod Identity)", what)
 	}
 	if reason, ok := networkReason(err); ok {
 		return newError(ErrUnavailable, "%s: cannot reach %s at %s: %s", what, serviceTitle(service), endpoint, reason)

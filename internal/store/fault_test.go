@@ -135,7 +135,7 @@ func TestErrorMapping(t *testing.T) {
 		{
 			name:    "bad credentials",
 			err:     awsError("Query", 400, &smithy.GenericAPIError{Code: "UnrecognizedClientException", Message: "The security token included in the request is invalid."}),
-			wantErr: ErrAccessDenied,
+			wantErr: ErrCredentials,
 			wantMsg: "AWS rejected the request's credentials (UnrecognizedClientException)",
 		},
 		{
