@@ -209,6 +209,14 @@ func (s *Store) readVersion(ctx context.Context, ref config.LayerRef, version in
 		return layer, pages, invalidItem(pk, metaSK, "version %d of layer %s should have %d entries, the table holds %d (entry items were added or deleted by hand)", version, ref, meta.Entries, len(entries))
 	}
 	config.SortEntries(entries)
+	// Versions are immutable: a value edited in a published version (in the console, say)
+	// would silently change what every cluster pinned to it renders. The digest recorded at
+	// publish time catches it.
+	if meta.Digest != "" {
+		if got := config.Digest([]config.Layer{{Ref: ref, Entries: entries}}); got != meta.Digest {
+			return layer, pages, invalidItem(pk, metaSK, "version %d of layer %s was changed after it was published (its entries no longer match the digest %s recorded then): restore the edited items or publish a new version", version, ref, meta.Digest)
+		}
+	}
 	layer.Entries = entries
 	return layer, pages, nil
 }

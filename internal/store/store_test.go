@@ -155,7 +155,7 @@ func TestSeedItemReadsAsEntry(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	raw("v#0000000001", map[string]any{"layer": "env/dev", "version": 1, "published": true, "entries": 1, "at": "2026-01-02T03:04:05Z", "digest": "sha256:0"})
+	raw("v#0000000001", map[string]any{"layer": "env/dev", "version": 1, "published": true, "entries": 1, "at": "2026-01-02T03:04:05Z"})
 	raw("v#0000000001#namespace#dev-team", seed)
 	raw("draft#namespace#dev-team", seed)
 
@@ -573,5 +573,26 @@ func TestChangeSeqMovesWithEveryHeadMove(t *testing.T) {
 	heads, err := st.Registry(ctx)
 	if err != nil || len(heads) != 1 {
 		t.Fatalf("the counter must not show up as a layer in the registry: %v %v", heads, err)
+	}
+}
+
+func TestEditedPublishedVersionIsRefused(t *testing.T) {
+	ctx := context.Background()
+	st, _ := newStore(t)
+	ref := config.ClusterLayer("c1")
+	e := entry(t, config.KindNamespace, map[string]any{"namespace": "a", "labels": map[string]any{"team": "x"}})
+	if _, err := st.Publish(ctx, store.PublishInput{Ref: ref, Entries: []config.Entry{e}}); err != nil {
+		t.Fatal(err)
+	}
+	// A console edit of the published entry item: same keys, another value.
+	if err := store.PutRawItem(ctx, st, map[string]any{"pk": "cluster#c1", "sk": "v#0000000001#namespace#a", "namespace": "a", "labels": map[string]any{"team": "y"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := st.ReadVersion(ctx, ref, 1)
+	if !errors.Is(err, store.ErrInvalidItem) || !strings.Contains(err.Error(), "version 1 of layer cluster/c1 was changed after it was published") {
+		t.Fatalf("want the edit detected, got %v", err)
+	}
+	if strings.Contains(err.Error(), `"y"`) {
+		t.Errorf("the error must not show item contents: %v", err)
 	}
 }
