@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/logging"
 )
 
 // Defaults of the SDK's standard retryer as the store configures it.
@@ -95,10 +97,16 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		maxBackoff = DefaultMaxBackoff
 	}
 	opts := []func(*awsconfig.LoadOptions) error{
+		// The SDK's default logger writes warnings ("failed to discard remaining HTTP
+		// response body ...") straight to the process's stderr, where a failed generate must
+		// print exactly one paragraph (Argo CD shows it). The store reports through its
+		// Observer and its errors instead.
+		awsconfig.WithLogger(logging.Nop{}),
 		awsconfig.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = maxAttempts
 				o.MaxBackoff = maxBackoff
+				o.Retryables = append(o.Retryables, retry.IsErrorRetryableFunc(retryTruncated))
 			})
 		}),
 	}
@@ -227,6 +235,18 @@ func configLoadError(err error) error {
 		return fmt.Errorf("load AWS configuration: profile %q is not in the shared config files (check AWS_PROFILE / --profile)", noProfile.Profile)
 	}
 	return errors.New("load AWS configuration: the shared config or credentials file could not be read or parsed (check AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE and AWS_PROFILE)")
+}
+
+// retryTruncated retries a call whose answer was cut off mid-body (the connection closed
+// before Content-Length bytes arrived), as the SDK retries a reset connection. Every call the
+// store makes may be repeated: reads, batch puts and deletes of whole items, transactions
+// (their ClientRequestToken makes a repeat the same transaction) and conditional claims (a
+// repeat finds its own claim and moves to the next number, leaving a documented gap).
+func retryTruncated(err error) aws.Ternary {
+	if errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return aws.TrueTernary
+	}
+	return aws.UnknownTernary
 }
 
 // jitter returns a random duration in [0, n).
