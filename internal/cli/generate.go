@@ -68,9 +68,16 @@ func (f *generateFailure) Error() string {
 		b.WriteString(strings.TrimSuffix(f.hint, "."))
 		b.WriteString(".")
 	}
-	fmt.Fprintf(&b, " [trace %s]", f.trace)
-	return b.String()
+	text := b.String()
+	if len(text) > maxFailureText {
+		text = strings.ToValidUTF8(text[:maxFailureText], "") + "…"
+	}
+	// One paragraph, whatever the parts carry.
+	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(text) + " [trace " + f.trace + "]"
 }
+
+// maxFailureText bounds generate's failure paragraph (before the trace id).
+const maxFailureText = 4 << 10
 
 func runGenerate(ctx context.Context, streams IOStreams, env Env, so storeOptions, output string) error {
 	if err := checkFormat(output); err != nil {

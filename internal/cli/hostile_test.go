@@ -61,14 +61,12 @@ func TestGenerateRefusesHostileItems(t *testing.T) {
 	params := `[{"name":"cluster","string":"dev-k3s"}]`
 	base := 1
 	for _, tt := range []struct {
-		name     string
-		body     map[string]any
-		want     string
-		knownBug string
+		name string
+		body map[string]any
+		want string
 	}{
 		{name: "a namespace name with a YAML document marker", body: map[string]any{"namespace": "evil\n---\nkind: Secret"},
-			want:     `"evil\n---\nkind: Secret" is not a valid name`,
-			knownBug: "config's entry paths (namespaces[<key>]) quote nothing: the newline in the name splits generate's one paragraph"},
+			want: `"evil\n---\nkind: Secret" is not a valid name`},
 		{name: "a 1,000-character namespace name", body: map[string]any{"namespace": strings.Repeat("n", 1000)}, want: "is not a valid name"},
 		{name: "path traversal", body: map[string]any{"namespace": "../../etc"}, want: `"../../etc" is not a valid name`},
 		{name: "a quota that is a script", body: map[string]any{"namespace": "x", "resourceQuota": map[string]any{"hard": map[string]any{"cpu": "$(id)"}}},
@@ -91,9 +89,6 @@ func TestGenerateRefusesHostileItems(t *testing.T) {
 				t.Fatalf("exit %d, %d bytes on stdout; stderr:\n%s", r.code, len(r.stdout), r.stderr)
 			}
 			if lines := strings.Count(strings.TrimSpace(r.stderr), "\n") + 1; lines != 1 || len(r.stderr) > 8<<10 {
-				if tt.knownBug != "" {
-					t.Skipf("KNOWN BUG (%s): %d lines:\n%s", tt.knownBug, lines, r.stderr)
-				}
 				t.Errorf("stderr is not one short paragraph (%d lines, %d bytes):\n%s", lines, len(r.stderr), r.stderr)
 			}
 		})

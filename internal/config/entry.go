@@ -133,12 +133,12 @@ func SortEntries(entries []Entry) {
 func entryPath(kind, key string) string {
 	spec, ok := lookupKind(kind)
 	if !ok {
-		return kind + "[" + key + "]"
+		return kind + "[" + keyInMessage(key) + "]"
 	}
 	if spec.single {
 		return spec.section
 	}
-	return spec.section + "[" + key + "]"
+	return spec.section + "[" + keyInMessage(key) + "]"
 }
 
 // NewEntry builds an entry of the given kind from a raw body as written in a layer file, in

@@ -49,20 +49,42 @@ func (p Path) String() string {
 	var b strings.Builder
 	for _, e := range p {
 		switch {
-		case e.Field != "" && plainField(e.Field):
+		case e.Field != "" && len(e.Field) <= maxNameInMessage && plainField(e.Field):
 			if b.Len() > 0 {
 				b.WriteByte('.')
 			}
 			b.WriteString(e.Field)
 		case e.Field != "":
-			b.WriteString("[" + strconv.Quote(e.Field) + "]")
+			b.WriteString("[" + strconv.Quote(truncate(e.Field, maxNameInMessage)) + "]")
 		case e.Key != "":
-			b.WriteString("[" + e.Key + "]")
+			b.WriteString("[" + keyInMessage(e.Key) + "]")
 		default:
 			b.WriteString("[" + strconv.Itoa(e.Index) + "]")
 		}
 	}
 	return b.String()
+}
+
+// maxNameInMessage bounds how much of a name or key a message repeats.
+const maxNameInMessage = 80
+
+// keyInMessage shows an entry or list key in a path: as it is when it is made of the
+// characters names are made of ("dev-team", "ns/role"), quoted and shortened otherwise, so
+// that a hostile name can neither break a message into lines nor flood it.
+func keyInMessage(k string) string {
+	if len(k) <= maxNameInMessage && plainKey(k) {
+		return k
+	}
+	return strconv.Quote(truncate(k, maxNameInMessage))
+}
+
+func plainKey(s string) bool {
+	for _, r := range s {
+		if !(r == '_' || r == '-' || r == '.' || r == '/' || r == ':' || r == '@' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func plainField(s string) bool {

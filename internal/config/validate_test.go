@@ -58,9 +58,9 @@ namespaces:
 networkPolicies:
   - {name: UPPER, namespace: ok}`,
 			want: []string{
+				`cluster/c1: namespaces["a\nb"].namespace: "a\nb" is not a valid name (DNS-1123 label: lower-case letters, digits and '-', at most 63 characters)`,
 				`cluster/c1: namespaces[../etc].namespace: "../etc" is not a valid name (DNS-1123 label: lower-case letters, digits and '-', at most 63 characters)`,
 				`cluster/c1: namespaces[Dev_Team].namespace: "Dev_Team" is not a valid name (DNS-1123 label: lower-case letters, digits and '-', at most 63 characters)`,
-				`cluster/c1: namespaces[a` + "\n" + `b].namespace: "a\nb" is not a valid name (DNS-1123 label: lower-case letters, digits and '-', at most 63 characters)`,
 				`cluster/c1: networkPolicies[ok/UPPER].name: "UPPER" is not a valid name (DNS-1123 subdomain: lower-case letters, digits, '-' and '.', at most 253 characters)`,
 			},
 		},

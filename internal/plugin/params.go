@@ -260,12 +260,23 @@ func quote(s string) string {
 	return strconv.Quote(s)
 }
 
+// maxReported bounds how many parameter problems a message lists: a hostile payload could
+// carry thousands, and generate prints the message as one paragraph.
+const maxReported = 5
+
 type lines []error
 
 func (l lines) Error() string {
-	s := make([]string, len(l))
-	for i, e := range l {
-		s[i] = e.Error()
+	n := len(l)
+	if n > maxReported {
+		n = maxReported
+	}
+	s := make([]string, 0, n+1)
+	for _, e := range l[:n] {
+		s = append(s, e.Error())
+	}
+	if len(l) > n {
+		s = append(s, fmt.Sprintf("and %d more problems", len(l)-n))
 	}
 	return strings.Join(s, "; ")
 }

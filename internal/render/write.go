@@ -51,9 +51,14 @@ func (jsonEncoder) separator() string { return "" }
 
 // yamlEncoder writes each object with kyaml's encoder (go-yaml v3, two-space indent, compact
 // sequences), separated by "---" lines: the stream people read.
-type yamlEncoder struct{ buf bytes.Buffer }
+type yamlEncoder struct {
+	buf bytes.Buffer
+	// nonString caches which string values a YAML 1.1 reader would take for something else.
+	nonString map[string]bool
+}
 
 func (e *yamlEncoder) encode(dst []byte, n *yaml.Node) ([]byte, error) {
+	e.quoteYAML11(n)
 	e.buf.Reset()
 	enc := yaml.NewEncoder(&e.buf)
 	enc.SetIndent(2)
@@ -68,6 +73,33 @@ func (e *yamlEncoder) encode(dst []byte, n *yaml.Node) ([]byte, error) {
 }
 
 func (*yamlEncoder) separator() string { return "---\n" }
+
+// quoteYAML11 double-quotes the string scalars that go-yaml v3 (YAML 1.2) would write plain
+// but YAML 1.1 readers — sigs.k8s.io/yaml, hence kubectl and Argo CD — would read as another
+// type: yes, on, n, 0x1F, 1_000 ... (the JSON stream needs no such care).
+func (e *yamlEncoder) quoteYAML11(n *yaml.Node) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.Style != 0 || n.ShortTag() != yaml.NodeTagString {
+			return
+		}
+		if e.nonString == nil {
+			e.nonString = map[string]bool{}
+		}
+		non, seen := e.nonString[n.Value]
+		if !seen {
+			non = yaml.IsValueNonString(n.Value)
+			e.nonString[n.Value] = non
+		}
+		if non {
+			n.Style = yaml.DoubleQuotedStyle
+		}
+	default:
+		for _, c := range n.Content {
+			e.quoteYAML11(c)
+		}
+	}
+}
 
 // appendJSON appends a yaml node tree as JSON. Rendered trees hold mappings with string keys,
 // sequences and tagged scalars only (no anchors, aliases or merge keys), which map one to one
@@ -142,17 +174,19 @@ func appendJSONScalar(dst []byte, n *yaml.Node) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// plainJSON marks the bytes a JSON string holds as they are: printable ASCII but '"' and '\\'.
+// plainJSON marks the bytes a JSON string holds as they are: printable ASCII but '"', '\\'
+// and DEL.
 var plainJSON = func() (t [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
+	for c := 0x20; c < 0x7F; c++ {
 		t[c] = c != '"' && c != '\\'
 	}
 	return t
 }()
 
-// appendJSONString quotes s as encoding/json does (without HTML escaping): control
-// characters, quote and backslash are escaped, invalid UTF-8 becomes U+FFFD, and U+2028/2029
-// are escaped.
+// appendJSONString quotes s for a stream Argo CD reads: as encoding/json does (without HTML
+// escaping: control characters, quote and backslash escaped, invalid UTF-8 as U+FFFD,
+// U+2028/2029 escaped), and also escaping DEL, the C1 controls U+0080-U+009F and U+FFFE/U+FFFF,
+// which Argo CD's YAML reader of the stream refuses or folds into spaces when they are raw.
 func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	i := 0
@@ -166,7 +200,7 @@ func appendJSONString(dst []byte, s string) []byte {
 	start := 0
 	for i < len(s) {
 		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' {
+			if plainJSON[b] {
 				i++
 				continue
 			}
@@ -199,9 +233,9 @@ func appendJSONString(dst []byte, s string) []byte {
 			start = i
 			continue
 		}
-		if r == '\u2028' || r == '\u2029' {
+		if r == '\u2028' || r == '\u2029' || r >= 0x80 && r <= 0x9F || r == 0xFFFE || r == 0xFFFF {
 			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			dst = append(dst, '\\', 'u', hexDigits[r>>12&0xF], hexDigits[r>>8&0xF], hexDigits[r>>4&0xF], hexDigits[r&0xF])
 			i += size
 			start = i
 			continue
