@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -219,7 +220,22 @@ func TestGenerateFailures(t *testing.T) {
 			"cannot reach DynamoDB at http://127.0.0.1:9: connection refused")
 	})
 	t.Run("deadline", func(t *testing.T) {
-		assertFailedCleanly(t, run(t, with(argocdEnv(env, params), "AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9", "DYNAMO_CMP_TIMEOUT", "2s"), "generate"), 3,
+		// A server that accepts connections and never answers.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+			}
+		}()
+		assertFailedCleanly(t, run(t, with(argocdEnv(env, params), "AWS_ENDPOINT_URL_DYNAMODB", "http://"+ln.Addr().String(), "DYNAMO_CMP_TIMEOUT", "2s"), "generate"), 3,
 			"reading DynamoDB did not finish within the 2s deadline")
 	})
 	t.Run("invalid published configuration", func(t *testing.T) {

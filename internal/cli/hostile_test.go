@@ -112,7 +112,7 @@ func TestPublishItemOverDynamoDBLimit(t *testing.T) {
 	hostile.Bounded(t, 300*hostile.MB, func() {
 		r = run(t, env, "config", "publish", "-f", big, "--layer", "cluster/dev-k3s", "-m", "too big")
 	})
-	if r.code == 0 || !strings.Contains(r.stderr, "Item size has exceeded the maximum allowed size") {
+	if r.code != 1 || !strings.Contains(r.stderr, "entry manifest/ConfigMap/dev-team/big takes 411 KB as a DynamoDB item, over DynamoDB's 400 KB item limit: split it into smaller entries") {
 		t.Fatalf("publish of a 410 KB entry: exit %d\nstderr: %.2000s", r.code, r.stderr)
 	}
 	if strings.Contains(r.stderr, "qqqq") {

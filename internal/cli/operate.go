@@ -73,7 +73,7 @@ func storeError(err error) error {
 		return nil
 	case errors.As(err, &refused):
 		return withCode(ExitInvalid, err)
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalidItem):
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalidItem), errors.Is(err, store.ErrTooLarge):
 		return withCode(ExitInvalid, err)
 	default:
 		return withCode(ExitFailed, err)

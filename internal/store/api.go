@@ -144,6 +144,8 @@ var (
 	ErrThrottled = errors.New("throttled")
 	// ErrUnavailable: DynamoDB could not be reached or failed (network, 5xx, timeout).
 	ErrUnavailable = errors.New("unavailable")
+	// ErrTooLarge: an entry is over DynamoDB's 400 KB item limit.
+	ErrTooLarge = errors.New("too large")
 	// ErrInvalidItem: an item in the table is malformed (e.g. a console edit broke it).
 	ErrInvalidItem = errors.New("invalid item")
 )

@@ -7,12 +7,14 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"net/url"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
@@ -106,9 +108,19 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = maxAttempts
 				o.MaxBackoff = maxBackoff
+				// The SDK's default backoff stops jittering once it reaches MaxBackoff, so
+				// processes throttled together would retry in lockstep: jitter every delay.
+				o.Backoff = retry.BackoffDelayerFunc(func(attempt int, _ error) (time.Duration, error) {
+					return retryBackoff(attempt, maxBackoff), nil
+				})
 				o.Retryables = append(o.Retryables, retry.IsErrorRetryableFunc(retryTruncated))
 			})
 		}),
+		// A request that gets no answer is retried after attemptTimeout instead of using up
+		// the command's whole deadline.
+		awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+			tr.ResponseHeaderTimeout = attemptTimeout
+		})),
 	}
 	if cfg.Region != "" {
 		opts = append(opts, awsconfig.WithRegion(cfg.Region))
@@ -193,6 +205,19 @@ const defaultParallelism = 8
 
 // defaultBackoff is the delay before retrying unprocessed batch items or a transaction that
 // met another one: exponential from 25 ms, at most 1 s, with jitter.
+// attemptTimeout bounds the wait for the response headers of one DynamoDB request.
+const attemptTimeout = 10 * time.Second
+
+// retryBackoff is the delay before retry attempt n (1, 2 ...): exponential from 50 ms up to
+// max, with "equal jitter" (half fixed, half random).
+func retryBackoff(attempt int, max time.Duration) time.Duration {
+	d := 50 * time.Millisecond << min(attempt, 10)
+	if d > max {
+		d = max
+	}
+	return d/2 + time.Duration(jitter(int64(d/2)))
+}
+
 func defaultBackoff(attempt int) time.Duration {
 	d := 25 * time.Millisecond << min(attempt, 6)
 	if d > time.Second {

@@ -110,6 +110,9 @@ func (s *Store) PutDrafts(ctx context.Context, ref config.LayerRef, drafts []Dra
 		if d.Delete {
 			item[attrDraft] = &types.AttributeValueMemberS{Value: draftDelete}
 		}
+		if size := itemSize(item); size > maxItemSize {
+			return newError(ErrTooLarge, "put drafts of %s: draft %s takes %d KB as a DynamoDB item, over DynamoDB's 400 KB item limit: split it into smaller entries", ref, e.ID(), (size+1023)/1024)
+		}
 		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
 	}
 	if err := s.batchWrite(ctx, reqs); err != nil {

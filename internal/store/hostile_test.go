@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -65,7 +66,7 @@ func checkItemTooLarge(t *testing.T, what string, err error) {
 		t.Fatalf("%s of a 410 KB entry succeeded", what)
 	}
 	msg := err.Error()
-	if !strings.Contains(msg, "Item size has exceeded the maximum allowed size") {
+	if !errors.Is(err, store.ErrTooLarge) || !strings.Contains(msg, "over DynamoDB's 400 KB item limit: split it into smaller entries") {
 		t.Errorf("%s: the message does not say the item is too large: %s", what, msg)
 	}
 	if strings.Contains(msg, "qqqq") || len(msg) > 1024 || strings.ContainsAny(msg, "\n\r") {
