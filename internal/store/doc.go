@@ -11,6 +11,7 @@
 //	                       v#0000000012#<kind>#<key>            an entry of version 12 (immutable)
 //	                       draft#<kind>#<key>                   a draft entry (console edits)
 //	                       audit#<RFC3339 time>#<trace id>      publish / rollback record
+//	cluster#<c>            lkg                                  last known good configVersion (serve)
 //	registry               layer#global | layer#env#<e> |       mirror of every head, for listing
 //	                       layer#cluster#<c>                    clusters and polling all heads at once
 //

@@ -1,0 +1,174 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// Outbound targets, as metrics and logs name them.
+const (
+	targetKube    = "kubernetes"
+	targetArgoCD  = "argocd"
+	targetWebhook = "webhook"
+)
+
+// maxResponse bounds what is read of an answer.
+const maxResponse = 64 << 20
+
+// newClient returns the retrying HTTP client of one target: at most o.RetryMax retries of
+// connection errors, 429 and 5xx, exponential backoff between o.RetryWaitMin and
+// o.RetryWaitMax (a Retry-After header is honoured up to o.RetryWaitMax), o.Timeout per
+// attempt. Attempts and retries are counted in m.
+func newClient(target string, o HTTPOptions, tlsConfig *tls.Config, m *Metrics, log *slog.Logger) *retryablehttp.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tlsConfig
+	tr.MaxIdleConnsPerHost = 8
+	c := retryablehttp.NewClient()
+	c.HTTPClient = &http.Client{Transport: tr, Timeout: o.Timeout}
+	c.RetryMax = o.RetryMax
+	c.RetryWaitMin, c.RetryWaitMax = o.RetryWaitMin, o.RetryWaitMax
+	c.Backoff = func(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
+		return min(retryablehttp.DefaultBackoff(lo, hi, attempt, resp), hi)
+	}
+	c.Logger = retryLogger{log.With("target", target)}
+	c.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+		if err != nil {
+			m.outbound.WithLabelValues(target, "error").Inc()
+		}
+		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+	}
+	c.RequestLogHook = func(_ retryablehttp.Logger, _ *http.Request, attempt int) {
+		if attempt > 0 {
+			m.outboundRetries.WithLabelValues(target).Inc()
+		}
+	}
+	c.ResponseLogHook = func(_ retryablehttp.Logger, resp *http.Response) {
+		m.outbound.WithLabelValues(target, strconv.Itoa(resp.StatusCode)).Inc()
+	}
+	return c
+}
+
+// retryLogger routes go-retryablehttp's own messages to the debug level: the callers log the
+// outcome of each call once.
+type retryLogger struct{ log *slog.Logger }
+
+func (l retryLogger) Error(msg string, kv ...any) { l.log.Debug(msg, kv...) }
+func (l retryLogger) Warn(msg string, kv ...any)  { l.log.Debug(msg, kv...) }
+func (l retryLogger) Info(msg string, kv ...any)  { l.log.Debug(msg, kv...) }
+func (l retryLogger) Debug(msg string, kv ...any) { l.log.Debug(msg, kv...) }
+
+// tlsConfig returns the TLS settings of a client: the system roots, or only caFile's.
+func tlsConfig(caFile string, insecure bool) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure} // opt-in (--argocd-insecure), documented
+	if caFile == "" {
+		return cfg, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("read CA file %s: %w", caFile, errors.Unwrap(err))
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("CA file %s holds no PEM certificate", caFile)
+	}
+	cfg.RootCAs = pool
+	return cfg, nil
+}
+
+// StatusError is an answer with an unexpected status code.
+type StatusError struct {
+	Target string
+	Method string
+	Path   string
+	Code   int
+	// Message is the start of the answer's body (at most 200 bytes, one line).
+	Message string
+}
+
+func (e *StatusError) Error() string {
+	msg := fmt.Sprintf("%s %s %s: HTTP %d", e.Target, e.Method, e.Path, e.Code)
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	return msg
+}
+
+// call is one request of a JSON API.
+type call struct {
+	target      string
+	method      string
+	url         string
+	path        string // for messages (no query)
+	token       Secret
+	body        []byte
+	contentType string
+	headers     map[string]string
+}
+
+// do runs c with client and decodes a 2xx answer into out (when not nil). Any other status
+// is a *StatusError; transport failures (after the retries) are wrapped errors.
+func (c call) do(ctx context.Context, client *retryablehttp.Client, out any) error {
+	var body any
+	if c.body != nil {
+		body = c.body
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, c.method, c.url, body)
+	if err != nil {
+		return fmt.Errorf("%s %s %s: %w", c.target, c.method, c.path, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "dynamo-cmp-serve")
+	if c.body != nil {
+		ct := c.contentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		req.Header.Set("Content-Type", ct)
+	}
+	for k, v := range c.headers {
+		req.Header.Set(k, v)
+	}
+	if c.token != nil {
+		tok, err := c.token.Value()
+		if err != nil {
+			return fmt.Errorf("%s token: %w", c.target, err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s %s: %w", c.target, c.method, c.path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+		msg := strings.Join(strings.Fields(string(snippet)), " ")
+		return &StatusError{Target: c.target, Method: c.method, Path: c.path, Code: resp.StatusCode, Message: msg}
+	}
+	if out == nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
+		return nil
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return fmt.Errorf("%s %s %s: read the answer: %w", c.target, c.method, c.path, err)
+	}
+	if err := json.NewDecoder(bytes.NewReader(data)).Decode(out); err != nil {
+		return fmt.Errorf("%s %s %s: the answer is not the expected JSON: %w", c.target, c.method, c.path, err)
+	}
+	return nil
+}

@@ -1,0 +1,660 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+)
+
+func TestMain(m *testing.M) { dynamolocal.Main(m) }
+
+const (
+	testToken     = "s3cret-generator-token"
+	testArgoToken = "argo-token"
+	testKubeToken = "kube-token"
+	// deadline bounds every wait for an asynchronous effect (generous: machines are noisy).
+	deadline = 30 * time.Second
+)
+
+func testContext(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// testLogger writes the service's log to the test log (shown on failure or with -v).
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// newStore returns a store on a fresh table of the package's DynamoDB Local and the call
+// counter observing it.
+func newStore(t testing.TB) (*store.Store, *store.CallCounter) {
+	t.Helper()
+	cfg := dynamolocal.NewTable(t, dynamolocal.Start(t))
+	calls := &store.CallCounter{}
+	cfg.Observer = calls
+	st, err := store.New(testContext(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, calls
+}
+
+func entry(t testing.TB, kind string, body map[string]any) config.Entry {
+	t.Helper()
+	e, err := config.NewEntry(kind, body)
+	if err != nil {
+		t.Fatalf("NewEntry(%s): %v", kind, err)
+	}
+	return e
+}
+
+func namespaceEntry(t testing.TB, name string) config.Entry {
+	return entry(t, config.KindNamespace, map[string]any{"namespace": name, "labels": map[string]any{"team": "platform"}})
+}
+
+type clusterSpec struct {
+	name, env, region string
+	labels, vars      map[string]any
+}
+
+func clusterEntry(t testing.TB, c clusterSpec) config.Entry {
+	body := map[string]any{"name": c.name, "environment": c.env, "region": c.region}
+	if c.labels != nil {
+		body["labels"] = c.labels
+	}
+	if c.vars != nil {
+		body["vars"] = c.vars
+	}
+	return entry(t, config.KindCluster, body)
+}
+
+var traceSeq atomic.Int64
+
+// publish publishes entries as the next version of ref and returns the new head.
+func publish(t testing.TB, st *store.Store, ref config.LayerRef, entries ...config.Entry) store.Head {
+	t.Helper()
+	ctx := testContext(t)
+	heads, err := st.Heads(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := st.Publish(ctx, store.PublishInput{Ref: ref, Entries: entries, Base: heads[ref].Version, Actor: "tester",
+		Message: "test publish", TraceID: fmt.Sprintf("trace%012d", traceSeq.Add(1))})
+	if err != nil {
+		t.Fatalf("publish %s: %v", ref, err)
+	}
+	return h
+}
+
+// The test fleet: two environments, four clusters.
+var fleet = []clusterSpec{
+	{name: "dev-a", env: "dev", region: "eu-west-1", labels: map[string]any{"tier": "gold", "team": "a"}, vars: map[string]any{"account": "111111111111", "domain": "dev-a.example.com"}},
+	{name: "dev-b", env: "dev", region: "us-east-1", labels: map[string]any{"tier": "silver", "team": "b"}},
+	{name: "prod-a", env: "prod", region: "eu-west-1", labels: map[string]any{"tier": "gold", "team": "a"}, vars: map[string]any{"account": "222222222222"}},
+	{name: "prod-b", env: "prod", region: "us-east-1", labels: map[string]any{"tier": "silver"}},
+}
+
+// seed publishes global v1, env/dev v1, env/prod v1 and the clusters (each v1), clusters in
+// reverse name order (output order must not depend on it).
+func seed(t testing.TB, st *store.Store) {
+	t.Helper()
+	publish(t, st, config.GlobalLayer, namespaceEntry(t, "base"))
+	publish(t, st, config.EnvLayer("dev"), namespaceEntry(t, "dev-tools"))
+	publish(t, st, config.EnvLayer("prod"), namespaceEntry(t, "prod-tools"))
+	for i := len(fleet) - 1; i >= 0; i-- {
+		publish(t, st, config.ClusterLayer(fleet[i].name), clusterEntry(t, fleet[i]), namespaceEntry(t, "apps"))
+	}
+}
+
+// baseOptions are options for a test server on st: short intervals, no integrations.
+func baseOptions(t testing.TB, st Store) Options {
+	return Options{
+		Store: st, Logger: testLogger(t), GeneratorToken: StaticSecret(testToken),
+		CacheTTL: 20 * time.Millisecond, PollInterval: 50 * time.Millisecond, StatusInterval: 50 * time.Millisecond,
+		ReannotateAfter: -1, ShutdownTimeout: 5 * time.Second, Replica: "test",
+	}
+}
+
+// fastHTTP are outbound bounds for tests: quick retries.
+var fastHTTP = HTTPOptions{Timeout: 2 * time.Second, RetryMax: 3, RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond}
+
+// runServer starts the service on a loopback port and returns its base URL; it is stopped
+// when the test ends.
+func runServer(t testing.TB, opts Options) (*Server, string) {
+	t.Helper()
+	s, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(deadline):
+			t.Error("the server did not stop")
+		}
+	})
+	return s, "http://" + ln.Addr().String()
+}
+
+// getParams posts a generator request as Argo CD's plugin generator does.
+func getParams(t testing.TB, base, token string, body any) (int, []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	switch b := body.(type) {
+	case string:
+		buf.WriteString(b)
+	case []byte:
+		buf.Write(b)
+	default:
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req, err := http.NewRequest(http.MethodPost, base+GetParamsPath, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "argocd-applicationset")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, data
+}
+
+// request is the body Argo CD's plugin generator sends.
+func request(params map[string]any) map[string]any {
+	in := map[string]any{}
+	if params != nil {
+		in["parameters"] = params
+	}
+	return map[string]any{"applicationSetName": "test-appset", "input": in}
+}
+
+// paramSets decodes a generator answer the way Argo CD's plugin service does.
+func paramSets(t testing.TB, data []byte) []ParamSet {
+	t.Helper()
+	var resp struct {
+		Output struct {
+			Parameters []ParamSet `json:"parameters"`
+		} `json:"output"`
+	}
+	if err := json.Unmarshal(data, &resp); err != nil {
+		t.Fatalf("answer %s: %v", data, err)
+	}
+	if resp.Output.Parameters == nil {
+		t.Fatalf("answer %s has no parameters list", data)
+	}
+	return resp.Output.Parameters
+}
+
+func clusterNames(sets []ParamSet) []string {
+	out := make([]string, len(sets))
+	for i, s := range sets {
+		out[i] = s.Cluster
+	}
+	return out
+}
+
+// servedVersion returns the configVersion the generator serves for cluster ("" if absent).
+func servedVersion(t testing.TB, base, cluster string) string {
+	t.Helper()
+	code, data := getParams(t, base, testToken, request(nil))
+	if code != http.StatusOK {
+		t.Fatalf("generator answered %d: %s", code, data)
+	}
+	for _, p := range paramSets(t, data) {
+		if p.Cluster == cluster {
+			return p.ConfigVersion
+		}
+	}
+	return ""
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	end := time.Now().Add(deadline)
+	for !cond() {
+		if time.Now().After(end) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// fault is an injected failure: answer code, or hang for delay first (then answer code, or
+// go on normally when code is 0).
+type fault struct {
+	code  int
+	delay time.Duration
+}
+
+type faults struct {
+	mu  sync.Mutex
+	seq []fault
+}
+
+func (f *faults) push(fs ...fault) {
+	f.mu.Lock()
+	f.seq = append(f.seq, fs...)
+	f.mu.Unlock()
+}
+
+// apply consumes the next fault; it reports whether the request was answered.
+func (f *faults) apply(w http.ResponseWriter, r *http.Request) bool {
+	f.mu.Lock()
+	if len(f.seq) == 0 {
+		f.mu.Unlock()
+		return false
+	}
+	x := f.seq[0]
+	f.seq = f.seq[1:]
+	f.mu.Unlock()
+	if x.delay > 0 {
+		select {
+		case <-time.After(x.delay):
+		case <-r.Context().Done():
+			return true
+		}
+	}
+	if x.code == 0 {
+		return false
+	}
+	if x.code == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "0")
+	}
+	http.Error(w, `{"error":"injected"}`, x.code)
+	return true
+}
+
+// --- fake Argo CD API server ---
+
+type testApp struct {
+	Namespace, Name, Cluster string
+	Plugin                   string // default DefaultPluginName
+	Pinned                   string // spec's configVersion ("" renders latest)
+	Compared                 string // status.sync.comparedTo's configVersion
+	Sync, Health, HealthMsg  string
+	OpPhase, OpMessage       string
+	OpStarted                time.Time
+	Condition                string // a ComparisonError message
+	ViaEnv                   bool   // cluster and configVersion in plugin.env instead of parameters
+	MultiSource              bool   // the plugin is sources[1]
+}
+
+func (a *testApp) source(version string) map[string]any {
+	plugin := map[string]any{"name": a.Plugin}
+	if a.Plugin == "" {
+		plugin["name"] = DefaultPluginName
+	}
+	if a.ViaEnv {
+		env := []any{map[string]any{"name": "CLUSTER", "value": a.Cluster}}
+		if version != "" {
+			env = append(env, map[string]any{"name": "CONFIG_VERSION", "value": version})
+		}
+		plugin["env"] = env
+	} else {
+		params := []any{map[string]any{"name": "cluster", "string": a.Cluster}}
+		if version != "" {
+			params = append(params, map[string]any{"name": "configVersion", "string": version})
+		}
+		plugin["parameters"] = params
+	}
+	return map[string]any{"repoURL": "https://example.com/empty.git", "path": ".", "targetRevision": "HEAD", "plugin": plugin}
+}
+
+func (a *testApp) json() map[string]any {
+	spec := map[string]any{"project": "default", "destination": map[string]any{"name": a.Cluster, "namespace": "default"}}
+	compared := map[string]any{}
+	if a.MultiSource {
+		other := map[string]any{"repoURL": "https://example.com/values.git", "ref": "values"}
+		spec["sources"] = []any{other, a.source(a.Pinned)}
+		compared["sources"] = []any{other, a.source(a.Compared)}
+	} else {
+		spec["source"] = a.source(a.Pinned)
+		compared["source"] = a.source(a.Compared)
+	}
+	status := map[string]any{
+		"sync":   map[string]any{"status": a.Sync, "comparedTo": compared},
+		"health": map[string]any{"status": a.Health, "message": a.HealthMsg},
+	}
+	if a.OpPhase != "" {
+		status["operationState"] = map[string]any{"phase": a.OpPhase, "message": a.OpMessage, "startedAt": a.OpStarted.UTC().Format(time.RFC3339)}
+	}
+	if a.Condition != "" {
+		status["conditions"] = []any{map[string]any{"type": "ComparisonError", "message": a.Condition}}
+	}
+	return map[string]any{"metadata": map[string]any{"name": a.Name, "namespace": a.Namespace}, "spec": spec, "status": status}
+}
+
+type fakeArgo struct {
+	faults
+	srv *httptest.Server
+
+	mu        sync.Mutex
+	apps      map[string]*testApp
+	refreshes []string // "<namespace>/<name>" of each answered hard refresh
+	lists     int
+	attempts  int
+}
+
+func newFakeArgo(t testing.TB, apps ...*testApp) *fakeArgo {
+	f := &fakeArgo{apps: map[string]*testApp{}}
+	for _, a := range apps {
+		f.apps[a.Name] = a
+	}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeArgo) serve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.attempts++
+	f.mu.Unlock()
+	if r.Header.Get("Authorization") != "Bearer "+testArgoToken {
+		http.Error(w, `{"error":"no session information"}`, http.StatusUnauthorized)
+		return
+	}
+	if f.apply(w, r) {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == "/api/v1/applications":
+		f.lists++
+		items := []any{}
+		for _, a := range f.apps {
+			items = append(items, a.json())
+		}
+		writeJSON(w, map[string]any{"metadata": map[string]any{}, "items": items})
+	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/api/v1/applications/"):
+		name := strings.TrimPrefix(r.URL.Path, "/api/v1/applications/")
+		a, ok := f.apps[name]
+		if !ok || (r.URL.Query().Get("appNamespace") != "" && r.URL.Query().Get("appNamespace") != a.Namespace) {
+			http.Error(w, `{"error":"not found"}`, http.StatusNotFound)
+			return
+		}
+		if r.URL.Query().Get("refresh") == "hard" {
+			f.refreshes = append(f.refreshes, a.Namespace+"/"+a.Name)
+		}
+		writeJSON(w, a.json())
+	default:
+		http.Error(w, `{"error":"unexpected"}`, http.StatusNotFound)
+	}
+}
+
+// update changes an Application as Argo CD's controllers would.
+func (f *fakeArgo) update(name string, fn func(a *testApp)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(f.apps[name])
+}
+
+func (f *fakeArgo) refreshed() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.refreshes...)
+}
+
+func (f *fakeArgo) options() *ArgoCDOptions {
+	return &ArgoCDOptions{URL: f.srv.URL, Token: StaticSecret(testArgoToken), HTTP: fastHTTP, RefreshTimeout: 2 * time.Second}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// --- fake webhook receiver ---
+
+type fakeHook struct {
+	faults
+	srv *httptest.Server
+
+	mu       sync.Mutex
+	acked    []Event // events answered 2xx, in order
+	attempts int
+	// block, when set, holds every request until it is closed.
+	block    chan struct{}
+	inflight atomic.Int32
+	// lostAnswers is the number of events to record and then answer too late (the sender
+	// times out and sends them again: at-least-once).
+	lostAnswers int
+}
+
+func newFakeHook(t testing.TB) *fakeHook {
+	f := &fakeHook{}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeHook) serve(w http.ResponseWriter, r *http.Request) {
+	f.inflight.Add(1)
+	defer f.inflight.Add(-1)
+	f.mu.Lock()
+	f.attempts++
+	block := f.block
+	f.mu.Unlock()
+	if block != nil {
+		select {
+		case <-block:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if f.apply(w, r) {
+		return
+	}
+	var ev Event
+	if err := json.NewDecoder(r.Body).Decode(&ev); err != nil || ev.ID == "" || r.Header.Get("X-Dynamo-Cmp-Event-Id") != ev.ID {
+		http.Error(w, "bad event", http.StatusBadRequest)
+		return
+	}
+	f.mu.Lock()
+	f.acked = append(f.acked, ev)
+	lose := f.lostAnswers > 0
+	if lose {
+		f.lostAnswers--
+	}
+	f.mu.Unlock()
+	if lose {
+		<-r.Context().Done()
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (f *fakeHook) events() []Event {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Event(nil), f.acked...)
+}
+
+// find returns the first acknowledged event matching.
+func (f *fakeHook) find(match func(Event) bool) (Event, bool) {
+	for _, ev := range f.events() {
+		if match(ev) {
+			return ev, true
+		}
+	}
+	return Event{}, false
+}
+
+func (f *fakeHook) wait(t testing.TB, what string, match func(Event) bool) Event {
+	t.Helper()
+	var ev Event
+	eventually(t, what, func() bool {
+		var ok bool
+		ev, ok = f.find(match)
+		return ok
+	})
+	return ev
+}
+
+func (f *fakeHook) options() *WebhookOptions {
+	return &WebhookOptions{URL: f.srv.URL + "/events", HTTP: fastHTTP}
+}
+
+// --- fake Kubernetes API server (TLS, bearer token) ---
+
+type patchRecord struct {
+	namespace, name, contentType, body string
+}
+
+type fakeKube struct {
+	srv    *httptest.Server
+	caFile string
+
+	mu      sync.Mutex
+	sets    map[string][]map[string]any // by namespace
+	patches []patchRecord
+	lists   map[string]int
+}
+
+func newFakeKube(t testing.TB) *fakeKube {
+	f := &fakeKube{sets: map[string][]map[string]any{}, lists: map[string]int{}}
+	f.srv = httptest.NewTLSServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	f.caFile = filepath.Join(t.TempDir(), "ca.crt")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw})
+	if err := os.WriteFile(f.caFile, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+const appSetPrefix = "/apis/argoproj.io/v1alpha1/namespaces/"
+
+func (f *fakeKube) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bearer "+testKubeToken {
+		http.Error(w, `{"kind":"Status","code":401}`, http.StatusUnauthorized)
+		return
+	}
+	rest, ok := strings.CutPrefix(r.URL.Path, appSetPrefix)
+	parts := strings.Split(rest, "/")
+	if !ok || len(parts) < 2 || parts[1] != "applicationsets" {
+		http.Error(w, `{"kind":"Status","code":404}`, http.StatusNotFound)
+		return
+	}
+	ns := parts[0]
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case r.Method == http.MethodGet && len(parts) == 2:
+		f.lists[ns]++
+		items := f.sets[ns]
+		if items == nil {
+			items = []map[string]any{}
+		}
+		writeJSON(w, map[string]any{"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSetList", "metadata": map[string]any{"resourceVersion": "1"}, "items": items})
+	case r.Method == http.MethodPatch && len(parts) == 3:
+		body, _ := io.ReadAll(r.Body)
+		f.patches = append(f.patches, patchRecord{namespace: ns, name: parts[2], contentType: r.Header.Get("Content-Type"), body: string(body)})
+		for _, s := range f.sets[ns] {
+			if s["metadata"].(map[string]any)["name"] == parts[2] {
+				writeJSON(w, s)
+				return
+			}
+		}
+		http.Error(w, `{"kind":"Status","code":404}`, http.StatusNotFound)
+	default:
+		http.Error(w, `{"kind":"Status","code":405}`, http.StatusMethodNotAllowed)
+	}
+}
+
+func (f *fakeKube) add(ns, name string, generators ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sets[ns] = append(f.sets[ns], map[string]any{
+		"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet",
+		"metadata": map[string]any{"name": name, "namespace": ns},
+		"spec":     map[string]any{"goTemplate": true, "generators": generators, "template": map[string]any{}},
+	})
+}
+
+func (f *fakeKube) patched() []patchRecord {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]patchRecord(nil), f.patches...)
+}
+
+func (f *fakeKube) reset() {
+	f.mu.Lock()
+	f.patches = nil
+	f.mu.Unlock()
+}
+
+func (f *fakeKube) options(t testing.TB) *KubeOptions {
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(testKubeToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &KubeOptions{URL: f.srv.URL, Token: NewFileSecret(tokenFile), CAFile: f.caFile, Namespaces: []string{"argocd"}, HTTP: fastHTTP}
+}
+
+// pluginGen is a plugin generator naming configMap, with input parameters (nil: none).
+func pluginGen(configMap string, params map[string]any) map[string]any {
+	p := map[string]any{"configMapRef": map[string]any{"name": configMap}, "requeueAfterSeconds": 1800}
+	if params != nil {
+		p["input"] = map[string]any{"parameters": params}
+	}
+	return map[string]any{"plugin": p}
+}
+
+func listGen() map[string]any {
+	return map[string]any{"list": map[string]any{"elements": []any{map[string]any{"component": "namespaces"}}}}
+}

@@ -1,0 +1,527 @@
+package serve
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+)
+
+// patchedNames returns the sorted "<namespace>/<name>" of the patches, without repeats.
+func patchedNames(ps []patchRecord) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range ps {
+		k := p.namespace + "/" + p.name
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestPublishAnnotatesTheApplicationSetsUsingTheGenerator(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t)
+	seed(t, st)
+	kube := newFakeKube(t)
+	kube.add("argocd", "platform-dev", pluginGen(DefaultConfigMapName, map[string]any{"environment": "dev"}))
+	kube.add("argocd", "platform-prod", pluginGen(DefaultConfigMapName, map[string]any{"environment": "prod"}))
+	kube.add("argocd", "matrix-all", map[string]any{"matrix": map[string]any{"generators": []any{pluginGen(DefaultConfigMapName, nil), listGen()}}})
+	kube.add("argocd", "merge-gold", map[string]any{"merge": map[string]any{"mergeKeys": []any{"cluster"}, "generators": []any{
+		map[string]any{"matrix": map[string]any{"generators": []any{pluginGen(DefaultConfigMapName, map[string]any{"labelSelector": "tier=gold"}), listGen()}}},
+		listGen(),
+	}}})
+	kube.add("argocd", "other-plugin", pluginGen("someone-elses-generator", nil))
+	kube.add("argocd", "list-only", listGen())
+	kube.add("team-x", "unwatched", pluginGen(DefaultConfigMapName, nil))
+
+	opts := baseOptions(t, st)
+	opts.Kube = kube.options(t)
+	_, base := runServer(t, opts)
+
+	// At start, every ApplicationSet using the generator is refreshed once (publishes made
+	// while no replica ran reach them now).
+	usingGenerator := []string{"argocd/matrix-all", "argocd/merge-gold", "argocd/platform-dev", "argocd/platform-prod"}
+	eventually(t, "the startup refresh", func() bool { return len(patchedNames(kube.patched())) == len(usingGenerator) })
+	if got := patchedNames(kube.patched()); !reflect.DeepEqual(got, usingGenerator) {
+		t.Fatalf("startup refresh patched %v, want %v", got, usingGenerator)
+	}
+	kube.reset()
+
+	for _, tc := range []struct {
+		name    string
+		publish func()
+		want    []string
+	}{
+		{"env/dev (dev-a is gold)", func() {
+			publish(t, st, config.EnvLayer("dev"), namespaceEntry(t, "dev-tools"), namespaceEntry(t, "dev-2"))
+		}, []string{"argocd/matrix-all", "argocd/merge-gold", "argocd/platform-dev"}},
+		{"cluster/prod-b (silver)", func() {
+			publish(t, st, config.ClusterLayer("prod-b"), clusterEntry(t, fleet[3]), namespaceEntry(t, "apps-2"))
+		}, []string{"argocd/matrix-all", "argocd/platform-prod"}},
+		{"cluster/prod-b joins the gold selector", func() {
+			c := fleet[3]
+			c.labels = map[string]any{"tier": "gold"}
+			publish(t, st, config.ClusterLayer("prod-b"), clusterEntry(t, c), namespaceEntry(t, "apps-2"))
+		}, []string{"argocd/matrix-all", "argocd/merge-gold", "argocd/platform-prod"}},
+		{"cluster/prod-b leaves it (its Application must go)", func() {
+			publish(t, st, config.ClusterLayer("prod-b"), clusterEntry(t, fleet[3]), namespaceEntry(t, "apps-2"))
+		}, []string{"argocd/matrix-all", "argocd/merge-gold", "argocd/platform-prod"}},
+		{"global", func() {
+			publish(t, st, config.GlobalLayer, namespaceEntry(t, "base"), namespaceEntry(t, "base-2"))
+		}, usingGenerator},
+	} {
+		publishedAt := time.Now()
+		tc.publish()
+		eventually(t, tc.name+": annotations", func() bool { return len(patchedNames(kube.patched())) >= len(tc.want) })
+		t.Logf("%s: ApplicationSets annotated %s after the publish returned", tc.name, time.Since(publishedAt).Round(time.Millisecond))
+		// Let the watcher poll a few more times: nothing else may be patched.
+		time.Sleep(10 * opts.PollInterval)
+		patches := kube.patched()
+		if got := patchedNames(patches); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: patched %v, want %v", tc.name, got, tc.want)
+		}
+		for _, p := range patches {
+			if p.contentType != "application/merge-patch+json" || p.body != `{"metadata":{"annotations":{"argocd.argoproj.io/application-set-refresh":"true"}}}` {
+				t.Errorf("%s: patch %s %q, want a JSON merge patch of the refresh annotation", tc.name, p.contentType, p.body)
+			}
+		}
+		kube.reset()
+	}
+	// By the time ApplicationSets are annotated, the generator serves the new version.
+	if v := servedVersion(t, base, "prod-b"); v != "g2.e1.c4" {
+		t.Errorf("served %s for prod-b, want g2.e1.c4", v)
+	}
+	kube.mu.Lock()
+	defer kube.mu.Unlock()
+	if kube.lists["team-x"] != 0 {
+		t.Errorf("ApplicationSets of an unwatched namespace were listed")
+	}
+}
+
+func TestAnnotationsAreRepeatedOnceForOtherReplicas(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t)
+	seed(t, st)
+	kube := newFakeKube(t)
+	kube.add("argocd", "platform", pluginGen(DefaultConfigMapName, nil))
+	opts := baseOptions(t, st)
+	opts.Kube = kube.options(t)
+	opts.ReannotateAfter = 200 * time.Millisecond
+	runServer(t, opts)
+	eventually(t, "the startup refresh and its repeat", func() bool { return len(kube.patched()) >= 2 })
+	time.Sleep(10 * opts.ReannotateAfter)
+	if n := len(kube.patched()); n != 2 {
+		t.Fatalf("startup: %d patches, want 2 (once, and once more for replicas that had not yet seen the change)", n)
+	}
+	kube.reset()
+	publish(t, st, config.GlobalLayer, namespaceEntry(t, "x"))
+	eventually(t, "the refresh and its repeat", func() bool { return len(kube.patched()) >= 2 })
+	time.Sleep(10 * opts.ReannotateAfter)
+	if n := len(kube.patched()); n != 2 {
+		t.Fatalf("after a publish: %d patches, want 2", n)
+	}
+}
+
+func TestLatestApplicationsAreHardRefreshed(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t)
+	seed(t, st)
+	argo := newFakeArgo(t,
+		&testApp{Namespace: "argocd", Name: "dev-a-latest", Cluster: "dev-a", Sync: "Synced", Health: "Healthy"},
+		&testApp{Namespace: "argocd", Name: "dev-a-pinned", Cluster: "dev-a", Pinned: "g1.e1.c1", Compared: "g1.e1.c1", Sync: "Synced", Health: "Healthy"},
+		&testApp{Namespace: "argocd", Name: "dev-b-env", Cluster: "dev-b", Pinned: "latest", ViaEnv: true, Sync: "Synced", Health: "Healthy"},
+		&testApp{Namespace: "team-apps", Name: "dev-b-multi", Cluster: "dev-b", MultiSource: true, Sync: "Synced", Health: "Healthy"},
+		&testApp{Namespace: "argocd", Name: "prod-a-latest", Cluster: "prod-a", Sync: "Synced", Health: "Healthy"},
+		&testApp{Namespace: "argocd", Name: "other-plugin", Cluster: "dev-a", Plugin: "kustomize-v1", Sync: "Synced", Health: "Healthy"},
+	)
+	opts := baseOptions(t, st)
+	opts.ArgoCD = argo.options()
+	runServer(t, opts)
+	eventually(t, "the first Application list", func() bool { argo.mu.Lock(); defer argo.mu.Unlock(); return argo.lists > 0 })
+	if got := argo.refreshed(); len(got) != 0 {
+		t.Fatalf("refreshed %v before any change", got)
+	}
+
+	publish(t, st, config.EnvLayer("dev"), namespaceEntry(t, "dev-tools"), namespaceEntry(t, "dev-2"))
+	want := []string{"argocd/dev-a-latest", "argocd/dev-b-env", "team-apps/dev-b-multi"}
+	eventually(t, "hard refreshes", func() bool { return len(argo.refreshed()) >= len(want) })
+	time.Sleep(10 * opts.PollInterval)
+	got := argo.refreshed()
+	sort.Strings(got)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("hard-refreshed %v, want %v (only Applications of dev clusters rendering latest)", got, want)
+	}
+}
+
+// rolloutFixture is a server following Applications of dev-a, with a webhook.
+type rolloutFixture struct {
+	st   *store.Store
+	argo *fakeArgo
+	hook *fakeHook
+	base string
+}
+
+func newRolloutFixture(t *testing.T, tune func(*Options)) *rolloutFixture {
+	t.Helper()
+	st, _ := newStore(t)
+	seed(t, st)
+	f := &rolloutFixture{st: st, hook: newFakeHook(t)}
+	f.argo = newFakeArgo(t,
+		&testApp{Namespace: "argocd", Name: "dev-a-namespaces", Cluster: "dev-a", Pinned: "g1.e1.c1", Compared: "g1.e1.c1", Sync: "Synced", Health: "Healthy"},
+		&testApp{Namespace: "argocd", Name: "dev-a-rbac", Cluster: "dev-a", Pinned: "g1.e1.c1", Compared: "g1.e1.c1", Sync: "Synced", Health: "Healthy"},
+	)
+	opts := baseOptions(t, st)
+	opts.ArgoCD = f.argo.options()
+	opts.Webhook = f.hook.options()
+	if tune != nil {
+		tune(&opts)
+	}
+	_, f.base = runServer(t, opts)
+	// At start, Applications already Synced and Healthy make their version the last known good.
+	f.waitLastKnownGood(t, "dev-a", "g1.e1.c1")
+	return f
+}
+
+func (f *rolloutFixture) waitLastKnownGood(t *testing.T, cluster, version string) {
+	t.Helper()
+	eventually(t, "last known good "+version, func() bool {
+		lkg, err := f.st.LastKnownGood(testContext(t), cluster)
+		return err == nil && lkg[cluster].Version.String() == version
+	})
+}
+
+// rollTo makes the ApplicationSet controller and Argo CD move dev-a's Applications to version.
+func (f *rolloutFixture) rollTo(version, sync, health string) {
+	for _, name := range []string{"dev-a-namespaces", "dev-a-rbac"} {
+		f.argo.update(name, func(a *testApp) {
+			a.Pinned, a.Compared, a.Sync, a.Health = version, version, sync, health
+		})
+	}
+}
+
+func TestWebhookReportsPublishSyncAndDegraded(t *testing.T) {
+	t.Parallel()
+	f := newRolloutFixture(t, nil)
+
+	head := publish(t, f.st, config.EnvLayer("dev"), namespaceEntry(t, "dev-tools"), namespaceEntry(t, "dev-2"))
+	ev := f.hook.wait(t, "the publish event", func(e Event) bool { return e.Type == EventPublish && e.Layer == "env/dev" })
+	want := []EventCluster{{Cluster: "dev-a", Environment: "dev", ConfigVersion: "g1.e2.c1"}, {Cluster: "dev-b", Environment: "dev", ConfigVersion: "g1.e2.c1"}}
+	if ev.Version != 2 || ev.PreviousVersion != 1 || ev.TraceID != head.TraceID || ev.Actor != "tester" || !reflect.DeepEqual(ev.Clusters, want) {
+		t.Errorf("publish event %+v, want env/dev 1→2, trace %s, clusters %v", ev, head.TraceID, want)
+	}
+
+	// The ApplicationSet gives the Applications the new version; Argo CD syncs it.
+	time.Sleep(5 * 50 * time.Millisecond)
+	if _, early := f.hook.find(func(e Event) bool { return e.Type == EventSynced }); early {
+		t.Fatal("synced reported while the Applications still pinned the old version")
+	}
+	f.rollTo("g1.e2.c1", "OutOfSync", "Progressing")
+	time.Sleep(5 * 50 * time.Millisecond)
+	f.rollTo("g1.e2.c1", "Synced", "Healthy")
+	ev = f.hook.wait(t, "the synced event", func(e Event) bool { return e.Type == EventSynced && e.Cluster == "dev-a" })
+	if ev.ConfigVersion != "g1.e2.c1" || ev.Layer != "env/dev" || ev.Version != 2 || ev.TraceID != head.TraceID || ev.ArgoCD == nil ||
+		len(ev.ArgoCD.Applications) != 2 || ev.ArgoCD.Applications[0].Sync != "Synced" || ev.ArgoCD.Applications[0].Health != "Healthy" {
+		t.Errorf("synced event %+v", ev)
+	}
+	f.waitLastKnownGood(t, "dev-a", "g1.e2.c1")
+
+	head = publish(t, f.st, config.EnvLayer("dev"), namespaceEntry(t, "dev-tools"), namespaceEntry(t, "dev-3"))
+	f.rollTo("g1.e3.c1", "Synced", "Degraded")
+	f.argo.update("dev-a-rbac", func(a *testApp) { a.Health, a.HealthMsg = "Healthy", "" })
+	f.argo.update("dev-a-namespaces", func(a *testApp) { a.HealthMsg = "quota exceeded" })
+	ev = f.hook.wait(t, "the degraded event", func(e Event) bool { return e.Type == EventDegraded && e.Cluster == "dev-a" })
+	if ev.ConfigVersion != "g1.e3.c1" || ev.TraceID != head.TraceID || ev.Reason == "" || ev.ArgoCD == nil {
+		t.Errorf("degraded event %+v", ev)
+	}
+	var degraded []string
+	for _, a := range ev.ArgoCD.Applications {
+		if a.Health == "Degraded" {
+			degraded = append(degraded, a.Name)
+		}
+	}
+	if !reflect.DeepEqual(degraded, []string{"dev-a-namespaces"}) {
+		t.Errorf("degraded Applications %v", degraded)
+	}
+
+	// Not opted in to auto-rollback: the layer stays where it was published.
+	heads, err := f.st.Heads(testContext(t), config.EnvLayer("dev"))
+	if err != nil || heads[config.EnvLayer("dev")].Version != 3 {
+		t.Errorf("env/dev head %+v, %v; want version 3 untouched", heads, err)
+	}
+	if _, ok := f.hook.find(func(e Event) bool { return e.Type == EventAutoRollback }); ok {
+		t.Error("auto-rollback reported without opt-in")
+	}
+	// A failed sync on a new version is reported as such.
+	publish(t, f.st, config.ClusterLayer("dev-a"), clusterEntry(t, fleet[0]), namespaceEntry(t, "apps"), namespaceEntry(t, "apps-2"))
+	f.rollTo("g1.e3.c2", "OutOfSync", "Healthy")
+	f.argo.update("dev-a-rbac", func(a *testApp) {
+		a.OpPhase, a.OpMessage, a.OpStarted = "Failed", "one or more objects failed to apply", time.Now()
+	})
+	ev = f.hook.wait(t, "the sync-failed event", func(e Event) bool { return e.Type == EventSyncFailed && e.ConfigVersion == "g1.e3.c2" })
+	if ev.Layer != "cluster/dev-a" || ev.Cluster != "dev-a" {
+		t.Errorf("sync-failed event %+v", ev)
+	}
+}
+
+func TestAutoRollbackWithinTheWindow(t *testing.T) {
+	t.Parallel()
+	optIn := func(o *Options) {
+		o.AutoRollback = AutoRollbackOptions{Layers: LayerPatterns{"env/*"}, Window: time.Hour}
+	}
+	f := newRolloutFixture(t, optIn)
+	// A second replica on the same table, Argo CD and webhook: the rollback happens once.
+	opts2 := baseOptions(t, f.st)
+	opts2.ArgoCD, opts2.Webhook, opts2.Replica = f.argo.options(), f.hook.options(), "replica-2"
+	optIn(&opts2)
+	runServer(t, opts2)
+
+	bad := publish(t, f.st, config.EnvLayer("dev"), namespaceEntry(t, "dev-tools"), namespaceEntry(t, "broken"))
+	f.hook.wait(t, "the publish event", func(e Event) bool { return e.Type == EventPublish && e.Version == 2 })
+	f.rollTo("g1.e2.c1", "Synced", "Degraded")
+
+	ev := f.hook.wait(t, "the auto-rollback event", func(e Event) bool { return e.Type == EventAutoRollback })
+	if ev.Layer != "env/dev" || ev.Version != 1 || ev.PreviousVersion != 2 || ev.Cluster != "dev-a" || ev.LastKnownGood != "g1.e1.c1" ||
+		ev.Actor != AutoRollbackActor || ev.TraceID == "" || ev.TraceID == bad.TraceID {
+		t.Errorf("auto-rollback event %+v", ev)
+	}
+	ctx := testContext(t)
+	heads, err := f.st.Heads(ctx, config.EnvLayer("dev"))
+	if h := heads[config.EnvLayer("dev")]; err != nil || h.Version != 1 || h.Action != store.ActionRollback || h.Actor != AutoRollbackActor {
+		t.Fatalf("env/dev head %+v, %v; want rolled back to version 1 by %q", h, err, AutoRollbackActor)
+	}
+	// The degraded state is reported too, and the watcher reports the rollback like any other.
+	f.hook.wait(t, "the degraded event", func(e Event) bool { return e.Type == EventDegraded && e.ConfigVersion == "g1.e2.c1" })
+	rb := f.hook.wait(t, "the rollback event", func(e Event) bool { return e.Type == EventRollback && e.Layer == "env/dev" })
+	if rb.Version != 1 || rb.PreviousVersion != 2 || rb.Actor != AutoRollbackActor {
+		t.Errorf("rollback event %+v", rb)
+	}
+	if v := servedVersion(t, f.base, "dev-a"); v != "g1.e1.c1" {
+		t.Errorf("the generator serves %s after the rollback, want g1.e1.c1", v)
+	}
+
+	// Audited once, however many replicas saw the failure.
+	time.Sleep(20 * 50 * time.Millisecond)
+	audit, err := f.st.Audit(ctx, config.EnvLayer("dev"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rollbacks []store.AuditRecord
+	for _, a := range audit {
+		if a.Action == store.ActionRollback {
+			rollbacks = append(rollbacks, a)
+		}
+	}
+	if len(rollbacks) != 1 || rollbacks[0].Actor != AutoRollbackActor || rollbacks[0].From != 2 || rollbacks[0].To != 1 || rollbacks[0].TraceID != ev.TraceID {
+		t.Errorf("rollback audit records %+v, want one from 2 to 1 by %q traced %s", rollbacks, AutoRollbackActor, ev.TraceID)
+	}
+	ids := map[string]bool{}
+	for _, e := range f.hook.events() {
+		if e.Type == EventAutoRollback {
+			ids[e.ID] = true
+		}
+	}
+	if len(ids) != 1 {
+		t.Errorf("%d distinct auto-rollback events, want 1", len(ids))
+	}
+
+	// Once the Applications are back on the rolled-back version and healthy, that is reported.
+	f.rollTo("g1.e1.c1", "Synced", "Healthy")
+	f.hook.wait(t, "synced after the rollback", func(e Event) bool { return e.Type == EventSynced && e.ConfigVersion == "g1.e1.c1" })
+}
+
+func TestAutoRollbackOutsideTheWindowOrLayer(t *testing.T) {
+	t.Parallel()
+	f := newRolloutFixture(t, func(o *Options) {
+		o.AutoRollback = AutoRollbackOptions{Layers: LayerPatterns{"global", "env/dev"}, Window: time.Nanosecond}
+	})
+	publish(t, f.st, config.EnvLayer("dev"), namespaceEntry(t, "dev-tools"), namespaceEntry(t, "broken"))
+	f.rollTo("g1.e2.c1", "Synced", "Degraded")
+	ev := f.hook.wait(t, "the skipped event", func(e Event) bool { return e.Type == EventAutoRollbackSkipped })
+	if ev.Layer != "env/dev" || ev.Reason == "" {
+		t.Errorf("skipped event %+v", ev)
+	}
+	f.hook.wait(t, "the degraded event", func(e Event) bool { return e.Type == EventDegraded })
+	heads, _ := f.st.Heads(testContext(t), config.EnvLayer("dev"))
+	if heads[config.EnvLayer("dev")].Version != 2 {
+		t.Errorf("env/dev rolled back outside the window")
+	}
+
+	// A layer not opted in is never rolled back (cluster/dev-a is not in the list).
+	publish(t, f.st, config.ClusterLayer("dev-a"), clusterEntry(t, fleet[0]), namespaceEntry(t, "apps"), namespaceEntry(t, "x"))
+	f.rollTo("g1.e2.c2", "Synced", "Degraded")
+	f.hook.wait(t, "the degraded event", func(e Event) bool { return e.Type == EventDegraded && e.ConfigVersion == "g1.e2.c2" })
+	if _, ok := f.hook.find(func(e Event) bool {
+		return e.Layer == "cluster/dev-a" && e.Type != EventPublish && e.Type != EventDegraded
+	}); ok {
+		t.Errorf("events about rolling back cluster/dev-a: %+v", f.hook.events())
+	}
+	heads, _ = f.st.Heads(testContext(t), config.ClusterLayer("dev-a"))
+	if heads[config.ClusterLayer("dev-a")].Version != 2 {
+		t.Errorf("cluster/dev-a rolled back without opt-in")
+	}
+}
+
+func TestWebhookOutageDoesNotSlowTheGenerator(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t)
+	seed(t, st)
+	hook := newFakeHook(t)
+	block := make(chan struct{})
+	hook.block = block
+	t.Cleanup(func() { close(block) })
+	argo := newFakeArgo(t, &testApp{Namespace: "argocd", Name: "dev-a", Cluster: "dev-a", Sync: "Synced", Health: "Healthy"})
+	argo.push(fault{delay: time.Hour}) // Argo CD hangs too
+	opts := baseOptions(t, st)
+	w := hook.options()
+	w.HTTP.Timeout = time.Hour // the webhook's answer never comes
+	opts.Webhook = w
+	opts.ArgoCD = argo.options()
+	opts.ArgoCD.HTTP.Timeout = time.Hour
+	_, base := runServer(t, opts)
+
+	for i := range 3 {
+		publish(t, st, config.EnvLayer("dev"), namespaceEntry(t, "dev-tools"), namespaceEntry(t, "n"+string(rune('a'+i))))
+	}
+	eventually(t, "a webhook delivery hanging", func() bool { return hook.inflight.Load() > 0 })
+	eventually(t, "the generator serving the new version", func() bool { return servedVersion(t, base, "dev-a") == "g1.e4.c1" })
+	for range 50 {
+		if code, data := getParams(t, base, testToken, request(map[string]any{"environment": "dev"})); code != http.StatusOK || len(paramSets(t, data)) != 2 {
+			t.Fatalf("generator: %d %s", code, data)
+		}
+	}
+	if hook.inflight.Load() == 0 {
+		t.Fatal("the webhook delivery ended: the test did not hold it during the generator requests")
+	}
+	if len(hook.events()) != 0 {
+		t.Fatal("events delivered while the webhook hung")
+	}
+}
+
+func TestHealthReadinessAndMetrics(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t)
+	seed(t, st)
+	flaky := &flakyStore{Store: st}
+	opts := baseOptions(t, flaky)
+	_, base := runServer(t, opts)
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz %d", code)
+	}
+	if code, body := get("/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz %d %s", code, body)
+	}
+	getParams(t, base, "wrong", request(nil))
+	servedVersion(t, base, "dev-a")
+	_, metrics := get("/metrics")
+	for _, want := range []string{
+		`dynamo_cmp_serve_http_requests_total{code="401",path="/api/v1/getparams.execute"} 1`,
+		`dynamo_cmp_serve_http_requests_total{code="200",path="/api/v1/getparams.execute"} 1`,
+		`dynamo_cmp_serve_http_request_duration_seconds_bucket{path="/api/v1/getparams.execute"`,
+		`dynamo_cmp_serve_registered_clusters 4`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	// Readiness follows DynamoDB (its verdict is reused for a few seconds).
+	flaky.set(true)
+	eventually(t, "/readyz failing", func() bool { code, _ := get("/readyz"); return code == http.StatusServiceUnavailable })
+	flaky.set(false)
+}
+
+func TestStoreCallsAreMetered(t *testing.T) {
+	t.Parallel()
+	m := NewMetrics()
+	m.ObserveCall("GetItem", time.Millisecond, 0.5, 0, nil)
+	m.ObserveCall("Query", time.Millisecond, 2, 0, store.ErrThrottled)
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, want := range []string{
+		`dynamo_cmp_serve_dynamodb_calls_total{op="GetItem",outcome="ok"} 1`,
+		`dynamo_cmp_serve_dynamodb_calls_total{op="Query",outcome="throttled"} 1`,
+		`dynamo_cmp_serve_dynamodb_consumed_capacity_units_total{kind="read"} 2.5`,
+	} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t)
+	seed(t, st)
+	hook := newFakeHook(t)
+	hook.push(fault{code: 503}, fault{code: 503}, fault{code: 503}, fault{code: 503}) // one whole round of retries fails
+	opts := baseOptions(t, st)
+	opts.Webhook = hook.options()
+	opts.ShutdownDelay = 1500 * time.Millisecond
+	s, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, ln) }()
+	servedVersion(t, base, "dev-a")
+	publish(t, st, config.GlobalLayer, namespaceEntry(t, "g2"))
+	eventually(t, "the publish event queued", func() bool { hook.mu.Lock(); defer hook.mu.Unlock(); return hook.attempts > 0 })
+
+	cancel() // SIGTERM
+	eventually(t, "/readyz failing while draining", func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable
+	})
+	// Requests are still served during the delay.
+	if code, _ := getParams(t, base, testToken, request(nil)); code != http.StatusOK {
+		t.Errorf("generator during the shutdown delay: %d", code)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(deadline):
+		t.Fatal("Run did not return")
+	}
+	// The queued event was delivered before Run returned.
+	if _, ok := hook.find(func(e Event) bool { return e.Type == EventPublish && e.Layer == "global" }); !ok {
+		t.Errorf("the publish event was not delivered before the shutdown ended: %+v", hook.events())
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Error("still serving after Run returned")
+	}
+}
