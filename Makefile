@@ -5,11 +5,11 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN := bin/dynamo-cmp
 FUZZTIME ?= 60s
 
-.PHONY: all build demo test lint unit e2e bench fuzz fuzz-short clean
+.PHONY: all build demo test lint unit e2e fuzz fuzz-short bench load shipcheck clean
 
 all: build
 
-## build: the static binary, exactly as the Dockerfile builds it
+## build: the static binary, exactly as the Dockerfile builds it (scripts/build.sh)
 build:
 	scripts/build.sh $(BIN) $(VERSION)
 
@@ -17,7 +17,7 @@ build:
 demo: build
 	scripts/demo.sh
 
-## test: lint, unit and store tests (DynamoDB Local), a short fuzz, and the e2e suite
+## test: lint, unit and store tests (DynamoDB Local), a short fuzz of every target, the e2e suite
 test: lint unit fuzz-short e2e
 
 lint:
@@ -36,17 +36,29 @@ e2e:
 
 ## fuzz-short: every fuzz target for a few seconds (part of make test)
 fuzz-short:
-	$(MAKE) fuzz FUZZTIME=5s
+	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
 ## fuzz: every fuzz target for FUZZTIME (default 60s) each
 fuzz:
 	$(GO) test -run=^$$ -fuzz=^FuzzPipeline$$ -fuzztime=$(FUZZTIME) ./internal/render
 	$(GO) test -run=^$$ -fuzz=^FuzzJSONString$$ -fuzztime=$(FUZZTIME) ./internal/render
+	$(GO) test -run=^$$ -fuzz=^FuzzNameChecks$$ -fuzztime=$(FUZZTIME) ./internal/config
 	$(GO) test -run=^$$ -fuzz=^FuzzParseRequest$$ -fuzztime=$(FUZZTIME) ./internal/plugin
+	$(GO) test -run=^$$ -fuzz=^FuzzDecodeItem$$ -fuzztime=$(FUZZTIME) ./internal/store
+	$(GO) test -run=^$$ -fuzz=^FuzzGetParams$$ -fuzztime=$(FUZZTIME) ./internal/serve
 
-## bench: render benchmarks at 100, 1,000 and 10,000 namespaces
+## bench: render throughput (100/1,000/10,000 namespaces) and generate vs kustomize build end to end
 bench:
-	$(GO) test -run=^$$ -bench=BenchmarkRender -benchtime=5x ./internal/render
+	scripts/bench.sh
+
+## load: 50 concurrent generate processes for 60 s, then the serve generator API with 1,000 clusters
+load:
+	scripts/load.sh
+
+## shipcheck: image contents, manifests, IAM policies and docs, plus the strict dry-run of manifests/
+shipcheck:
+	$(GO) test -count=1 ./internal/shipcheck/...
+	cd e2e && $(GO) test -count=1 -timeout 30m -run '^TestManifestsDryRun$$' ./...
 
 clean:
 	rm -rf bin
