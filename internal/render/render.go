@@ -185,6 +185,13 @@ func (p *pipeline) add(n *yaml.Node) {
 		}
 	}
 	for _, rn := range nodes {
+		// Grow the buffer by doubling: append grows large slices by only about a quarter,
+		// which makes a large render copy its output many times over.
+		if cap(p.buf)-len(p.buf) < 16<<10 {
+			grown := make([]byte, len(p.buf), 2*cap(p.buf)+64<<10)
+			copy(grown, p.buf)
+			p.buf = grown
+		}
 		start := len(p.buf)
 		var err error
 		if p.buf, err = p.enc.encode(p.buf, rn.YNode()); err != nil {
