@@ -11,8 +11,9 @@ bench_setup() {
   echo "bench: building dynamo-cmp (scripts/build.sh) and the driver" >&2
   scripts/build.sh "$BENCH_DIR/dynamo-cmp" bench >&2
   go build -o "$BENCH_DIR/benchcmd" ./internal/benchcmd
-  echo "bench: starting DynamoDB Local" >&2
-  ENDPOINT=$(scripts/dynamodb-local.sh start "$BENCH_DIR/ddb" | tail -n 1)
+  echo "bench: starting DynamoDB Local (full JIT, as a long-running server)" >&2
+  ENDPOINT=$(DYNAMODB_LOCAL_JAVA_OPTS="${DYNAMODB_LOCAL_JAVA_OPTS:--XX:+UseSerialGC -Xmx512m}" \
+    scripts/dynamodb-local.sh start "$BENCH_DIR/ddb" | tail -n 1)
 }
 
 install_kustomize() {

