@@ -221,7 +221,7 @@ func TestPluginEndToEnd(t *testing.T) {
 				Params: []harness.Param{harness.StringParam("cluster", "ghost-cluster")}})
 			assertArgoFailure(t, manifests, err, `dynamo-cmp could not render cluster "ghost-cluster"`, "not registered")
 		})
-		t.Run("invalid draft refused, broken console edit caught", func(t *testing.T) {
+		t.Run("invalid draft refused, console edit of a published version caught", func(t *testing.T) {
 			api := p.dynamo(t)
 			// An operator drafts an invalid quota in the console: drafts publish refuses it.
 			putItem(t, api, map[string]types.AttributeValue{
@@ -233,7 +233,8 @@ func TestPluginEndToEnd(t *testing.T) {
 			if err == nil || !strings.Contains(errOut, `"lots" is not a quantity`) {
 				t.Fatalf("drafts publish of an invalid draft: %v\n%s%s", err, out, errOut)
 			}
-			// Someone edits the published version item itself; generate must refuse to render it.
+			// Someone edits the published version's item itself: generate refuses to render a
+			// version that is not what was published (and validated).
 			_, err = api.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
 				TableName: aws.String(table),
 				Key: map[string]types.AttributeValue{
@@ -247,8 +248,11 @@ func TestPluginEndToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			manifests, err := p.generate(t, "", false)
-			assertArgoFailure(t, manifests, err, "the configuration is invalid (1 problem)",
-				`cluster/dev-k3s: namespaces[payments].resourceQuota.hard.cpu: "lots" is not a quantity`)
+			assertArgoFailure(t, manifests, err, `could not render cluster "dev-k3s" (configVersion latest)`,
+				"version 1 of layer cluster/dev-k3s was changed after it was published", "restore the item, or roll the layer back")
+			if strings.Contains(err.Error(), "lots") {
+				t.Errorf("the edited value reached Argo CD: %v", err)
+			}
 		})
 		t.Run("DynamoDB stopped", func(t *testing.T) {
 			p.db.Stop()

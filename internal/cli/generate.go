@@ -180,7 +180,7 @@ func storeFailure(err error, req plugin.Request, timeout time.Duration) *generat
 		f.hint = "DynamoDB kept throttling after the retries; Argo CD retries at the next refresh. Check the table's capacity (on-demand is recommended)"
 	case errors.Is(err, store.ErrInvalidItem):
 		f.code = ExitInvalid
-		f.hint = "An item of the table was edited into a shape dynamo-cmp cannot read; fix or remove it in the console, or roll the layer back"
+		f.hint = "An item of a published version was edited by hand; published versions never change: restore the item, or roll the layer back (dynamo-cmp config rollback) and make changes as drafts or a new publish"
 	case errors.Is(err, store.ErrUnavailable):
 		f.hint = "Argo CD retries at the next refresh; check the sidecar's network access to DynamoDB"
 	}
