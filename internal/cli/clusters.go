@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -8,6 +9,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 )
@@ -24,38 +27,35 @@ func newClustersCommand(streams IOStreams, env Env) *cobra.Command {
 			if output != "table" && output != "json" {
 				return withCode(ExitUsage, fmt.Errorf("--output %q: use table or json", output))
 			}
-			st, ctx, cancel, err := o.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			inv, err := ops.ReadInventory(ctx, st)
-			if err != nil {
-				return storeError(err)
-			}
-			if output == "json" {
-				type row struct {
-					Cluster       string            `json:"cluster"`
-					Environment   string            `json:"environment"`
-					Region        string            `json:"region"`
-					ConfigVersion string            `json:"configVersion"`
-					Projects      []string          `json:"projects,omitempty"`
-					Labels        map[string]string `json:"labels,omitempty"`
+			return o.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {
+				inv, err := ops.ReadInventory(ctx, st)
+				if err != nil {
+					return storeError(err)
 				}
-				rows := []row{}
+				if output == "json" {
+					type row struct {
+						Cluster       string            `json:"cluster"`
+						Environment   string            `json:"environment"`
+						Region        string            `json:"region"`
+						ConfigVersion string            `json:"configVersion"`
+						Projects      []string          `json:"projects,omitempty"`
+						Labels        map[string]string `json:"labels,omitempty"`
+					}
+					rows := []row{}
+					for _, c := range inv.Clusters {
+						rows = append(rows, row{c.Name, c.Record.Environment, c.Record.Region, c.Version.String(), c.Record.Projects, c.Record.Labels})
+					}
+					enc := json.NewEncoder(streams.Out)
+					enc.SetIndent("", "  ")
+					return enc.Encode(rows)
+				}
+				tw := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
+				fmt.Fprintf(tw, "CLUSTER\tENVIRONMENT\tREGION\tCONFIG VERSION\tLABELS\n")
 				for _, c := range inv.Clusters {
-					rows = append(rows, row{c.Name, c.Record.Environment, c.Record.Region, c.Version.String(), c.Record.Projects, c.Record.Labels})
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Name, c.Record.Environment, c.Record.Region, c.Version, labelString(c.Record.Labels))
 				}
-				enc := json.NewEncoder(streams.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
-			}
-			tw := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "CLUSTER\tENVIRONMENT\tREGION\tCONFIG VERSION\tLABELS\n")
-			for _, c := range inv.Clusters {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Name, c.Record.Environment, c.Record.Region, c.Version, labelString(c.Record.Labels))
-			}
-			return tw.Flush()
+				return tw.Flush()
+			})
 		},
 	}
 	list.Flags().StringVarP(&output, "output", "o", "table", "table or json")

@@ -111,7 +111,9 @@ the layer meanwhile, the publish fails with a conflict (exit 3): run it again.`,
 			if err != nil {
 				return withCode(ExitInvalid, err)
 			}
-			return o.publish(cmd, ref, layer.Entries, c, nil)
+			return o.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {
+				return o.publish(ctx, st, ref, layer.Entries, c, nil)
+			})
 		},
 	}
 	cmd.Flags().StringArrayVarP(&files, "file", "f", nil, "layer file or directory (repeatable)")
@@ -121,12 +123,7 @@ the layer meanwhile, the publish fails with a conflict (exit 3): run it again.`,
 }
 
 // publish runs the publish workflow; after a successful publish, done (if set) runs.
-func (o *operator) publish(cmd *cobra.Command, ref config.LayerRef, entries []config.Entry, c changeFlags, done func(*store.Store) error) error {
-	st, ctx, cancel, err := o.open(cmd.Context())
-	if err != nil {
-		return err
-	}
-	defer cancel()
+func (o *operator) publish(ctx context.Context, st *store.Store, ref config.LayerRef, entries []config.Entry, c changeFlags, done func() error) error {
 	trace := newTraceID()
 	res, err := ops.Publish(ctx, st, ops.PublishRequest{
 		Ref: ref, Entries: entries, Message: c.message, Actor: o.actor(ctx, st, c.actor),
@@ -139,7 +136,7 @@ func (o *operator) publish(cmd *cobra.Command, ref config.LayerRef, entries []co
 		return storeError(err)
 	}
 	if done != nil && !c.dryRun {
-		return done(st)
+		return done()
 	}
 	return nil
 }
@@ -163,33 +160,30 @@ replaces the entry with the same kind and key in the next version; a draft with 
 			if err != nil {
 				return err
 			}
-			st, ctx, cancel, err := o.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			drafts, err := st.Drafts(ctx, ref)
-			if err != nil {
-				return storeError(err)
-			}
-			if len(drafts) == 0 {
-				fmt.Fprintf(streams.Out, "no drafts for %s\n", ref)
-				return nil
-			}
-			heads, err := st.Heads(ctx, ref)
-			if err != nil {
-				return storeError(err)
-			}
-			current, err := st.ReadVersion(ctx, ref, heads[ref].Version)
-			if err != nil {
-				return storeError(err)
-			}
-			entries := ops.ApplyDrafts(current.Entries, drafts)
-			return o.publish(cmd, ref, entries, c, func(st *store.Store) error {
-				if err := st.DeleteDrafts(ctx, ref, drafts); err != nil {
-					return storeError(fmt.Errorf("published, but deleting the %d drafts failed (delete them in the console): %w", len(drafts), err))
+			return o.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {
+				drafts, err := st.Drafts(ctx, ref)
+				if err != nil {
+					return storeError(err)
 				}
-				return nil
+				if len(drafts) == 0 {
+					fmt.Fprintf(streams.Out, "no drafts for %s\n", ref)
+					return nil
+				}
+				heads, err := st.Heads(ctx, ref)
+				if err != nil {
+					return storeError(err)
+				}
+				current, err := st.ReadVersion(ctx, ref, heads[ref].Version)
+				if err != nil {
+					return storeError(err)
+				}
+				entries := ops.ApplyDrafts(current.Entries, drafts)
+				return o.publish(ctx, st, ref, entries, c, func() error {
+					if err := st.DeleteDrafts(ctx, ref, drafts); err != nil {
+						return storeError(fmt.Errorf("published, but deleting the %d drafts failed (delete them in the console): %w", len(drafts), err))
+					}
+					return nil
+				})
 			})
 		},
 	}
@@ -207,23 +201,20 @@ replaces the entry with the same kind and key in the next version; a draft with 
 			if err != nil {
 				return err
 			}
-			st, ctx, cancel, err := lo.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			drafts, err := st.Drafts(ctx, ref)
-			if err != nil {
-				return storeError(err)
-			}
-			for _, d := range drafts {
-				action := "replace"
-				if d.Delete {
-					action = "delete"
+			return lo.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {
+				drafts, err := st.Drafts(ctx, ref)
+				if err != nil {
+					return storeError(err)
 				}
-				fmt.Fprintf(streams.Out, "%s\t%s\n", action, d.Entry.ID())
-			}
-			return nil
+				for _, d := range drafts {
+					action := "replace"
+					if d.Delete {
+						action = "delete"
+					}
+					fmt.Fprintf(streams.Out, "%s\t%s\n", action, d.Entry.ID())
+				}
+				return nil
+			})
 		},
 	}
 	list.Flags().StringVar(&layer, "layer", "", "layer (required)")
@@ -272,27 +263,24 @@ func newGetCommand(streams IOStreams, env Env) *cobra.Command {
 			if err := checkFormat(output); err != nil {
 				return err
 			}
-			st, ctx, cancel, err := o.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			if version == 0 {
-				heads, err := st.Heads(ctx, ref)
+			return o.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {
+				if version == 0 {
+					heads, err := st.Heads(ctx, ref)
+					if err != nil {
+						return storeError(err)
+					}
+					h, ok := heads[ref]
+					if !ok {
+						return storeError(fmt.Errorf("layer %s has never been published: %w", ref, store.ErrNotFound))
+					}
+					version = h.Version
+				}
+				l, err := st.ReadVersion(ctx, ref, version)
 				if err != nil {
 					return storeError(err)
 				}
-				h, ok := heads[ref]
-				if !ok {
-					return storeError(fmt.Errorf("layer %s has never been published: %w", ref, store.ErrNotFound))
-				}
-				version = h.Version
-			}
-			l, err := st.ReadVersion(ctx, ref, version)
-			if err != nil {
-				return storeError(err)
-			}
-			return writeLayer(streams, l, output)
+				return writeLayer(streams, l, output)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&layer, "layer", "", "layer (required)")
@@ -314,61 +302,58 @@ to stdout as one YAML stream, or with --dir as DIR/global.yaml, DIR/env/<env>.ya
 DIR/cluster/<name>.yaml, which "dynamo-cmp render -f DIR" and "config publish" read back.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, ctx, cancel, err := o.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			inv, err := ops.ReadInventory(ctx, st)
-			if err != nil {
-				return storeError(err)
-			}
-			var refs []config.LayerRef
-			if len(layers) == 0 {
-				for _, h := range sortedHeads(inv) {
-					refs = append(refs, h.Ref)
-				}
-			}
-			for _, l := range layers {
-				ref, err := parseLayerFlag(l)
-				if err != nil {
-					return err
-				}
-				if _, ok := inv.Heads[ref]; !ok {
-					return storeError(fmt.Errorf("layer %s has never been published: %w", ref, store.ErrNotFound))
-				}
-				refs = append(refs, ref)
-			}
-			for i, ref := range refs {
-				l, err := st.ReadVersion(ctx, ref, inv.Heads[ref].Version)
+			return o.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {
+				inv, err := ops.ReadInventory(ctx, st)
 				if err != nil {
 					return storeError(err)
 				}
-				text, err := l.Document().String()
-				if err != nil {
-					return err
-				}
-				header := fmt.Sprintf("# %s version %d, exported %s\n", ref, l.Version, time.Now().UTC().Format(time.RFC3339))
-				if dir == "" {
-					if i > 0 {
-						fmt.Fprintln(streams.Out, "---")
+				var refs []config.LayerRef
+				if len(layers) == 0 {
+					for _, h := range sortedHeads(inv) {
+						refs = append(refs, h.Ref)
 					}
-					fmt.Fprint(streams.Out, header+text)
-					continue
 				}
-				path := filepath.Join(dir, ref.String()+".yaml")
-				if ref.Scope == config.ScopeGlobal {
-					path = filepath.Join(dir, "global.yaml")
+				for _, l := range layers {
+					ref, err := parseLayerFlag(l)
+					if err != nil {
+						return err
+					}
+					if _, ok := inv.Heads[ref]; !ok {
+						return storeError(fmt.Errorf("layer %s has never been published: %w", ref, store.ErrNotFound))
+					}
+					refs = append(refs, ref)
 				}
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					return withCode(ExitFailed, err)
+				for i, ref := range refs {
+					l, err := st.ReadVersion(ctx, ref, inv.Heads[ref].Version)
+					if err != nil {
+						return storeError(err)
+					}
+					text, err := l.Document().String()
+					if err != nil {
+						return err
+					}
+					header := fmt.Sprintf("# %s version %d, exported %s\n", ref, l.Version, time.Now().UTC().Format(time.RFC3339))
+					if dir == "" {
+						if i > 0 {
+							fmt.Fprintln(streams.Out, "---")
+						}
+						fmt.Fprint(streams.Out, header+text)
+						continue
+					}
+					path := filepath.Join(dir, ref.String()+".yaml")
+					if ref.Scope == config.ScopeGlobal {
+						path = filepath.Join(dir, "global.yaml")
+					}
+					if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+						return withCode(ExitFailed, err)
+					}
+					if err := os.WriteFile(path, []byte(header+text), 0o644); err != nil {
+						return withCode(ExitFailed, err)
+					}
+					fmt.Fprintf(streams.ErrOut, "wrote %s (%s version %d)\n", path, ref, l.Version)
 				}
-				if err := os.WriteFile(path, []byte(header+text), 0o644); err != nil {
-					return withCode(ExitFailed, err)
-				}
-				fmt.Fprintf(streams.ErrOut, "wrote %s (%s version %d)\n", path, ref, l.Version)
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringArrayVar(&layers, "layer", nil, "layer to export (repeatable; default: all)")
@@ -399,50 +384,47 @@ func newHistoryCommand(streams IOStreams, env Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, ctx, cancel, err := o.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			heads, err := st.Heads(ctx, ref)
-			if err != nil {
-				return storeError(err)
-			}
-			versions, err := st.Versions(ctx, ref)
-			if err != nil {
-				return storeError(err)
-			}
-			if len(versions) == 0 {
-				return storeError(fmt.Errorf("layer %s has no versions: %w", ref, store.ErrNotFound))
-			}
-			audit, err := st.Audit(ctx, ref, limit)
-			if err != nil {
-				return storeError(err)
-			}
-			tw := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "VERSION\tHEAD\tPUBLISHED\tAT\tACTOR\tENTRIES\tMESSAGE\n")
-			for i, v := range versions {
-				if limit > 0 && i >= limit {
-					break
+			return o.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {
+				heads, err := st.Heads(ctx, ref)
+				if err != nil {
+					return storeError(err)
 				}
-				head := ""
-				if heads[ref].Version == v.Version {
-					head = "*"
+				versions, err := st.Versions(ctx, ref)
+				if err != nil {
+					return storeError(err)
 				}
-				published := "yes"
-				if !v.Published {
-					published = "no (interrupted)"
+				if len(versions) == 0 {
+					return storeError(fmt.Errorf("layer %s has no versions: %w", ref, store.ErrNotFound))
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", v.Version, head, published, v.At.UTC().Format(time.RFC3339), v.Actor, v.Entries, oneLine(v.Message))
-			}
-			tw.Flush()
-			fmt.Fprintln(streams.Out)
-			tw = tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "AT\tACTION\tFROM\tTO\tACTOR\tTRACE\tMESSAGE\n")
-			for _, a := range audit {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", a.At.UTC().Format(time.RFC3339), a.Action, a.From, a.To, a.Actor, a.TraceID, oneLine(a.Message))
-			}
-			return tw.Flush()
+				audit, err := st.Audit(ctx, ref, limit)
+				if err != nil {
+					return storeError(err)
+				}
+				tw := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
+				fmt.Fprintf(tw, "VERSION\tHEAD\tPUBLISHED\tAT\tACTOR\tENTRIES\tMESSAGE\n")
+				for i, v := range versions {
+					if limit > 0 && i >= limit {
+						break
+					}
+					head := ""
+					if heads[ref].Version == v.Version {
+						head = "*"
+					}
+					published := "yes"
+					if !v.Published {
+						published = "no (interrupted)"
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", v.Version, head, published, v.At.UTC().Format(time.RFC3339), v.Actor, v.Entries, oneLine(v.Message))
+				}
+				tw.Flush()
+				fmt.Fprintln(streams.Out)
+				tw = tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
+				fmt.Fprintf(tw, "AT\tACTION\tFROM\tTO\tACTOR\tTRACE\tMESSAGE\n")
+				for _, a := range audit {
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", a.At.UTC().Format(time.RFC3339), a.Action, a.From, a.To, a.Actor, a.TraceID, oneLine(a.Message))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().StringVar(&layer, "layer", "", "layer (required)")
@@ -476,54 +458,51 @@ manifests object by object (without the version annotation, which always differs
 			if from == "" || to == "" {
 				return withCode(ExitUsage, fmt.Errorf("--from and --to are required"))
 			}
-			st, ctx, cancel, err := o.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			var changes []ops.Change
-			if layer != "" {
-				ref, err := parseLayerFlag(layer)
-				if err != nil {
-					return err
+			return o.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {
+				var changes []ops.Change
+				if layer != "" {
+					ref, err := parseLayerFlag(layer)
+					if err != nil {
+						return err
+					}
+					var a, b int
+					if _, err := fmt.Sscanf(from, "%d", &a); err != nil {
+						return withCode(ExitUsage, fmt.Errorf("--from %q: a version number", from))
+					}
+					if _, err := fmt.Sscanf(to, "%d", &b); err != nil {
+						return withCode(ExitUsage, fmt.Errorf("--to %q: a version number", to))
+					}
+					la, err := st.ReadVersion(ctx, ref, a)
+					if err != nil {
+						return storeError(err)
+					}
+					lb, err := st.ReadVersion(ctx, ref, b)
+					if err != nil {
+						return storeError(err)
+					}
+					changes = ops.Diff(la.Entries, lb.Entries)
+				} else {
+					before, err := renderFromStore(ctx, st, cluster, from, render.Options{Format: render.FormatYAML})
+					if err != nil {
+						return err
+					}
+					after, err := renderFromStore(ctx, st, cluster, to, render.Options{Format: render.FormatYAML})
+					if err != nil {
+						return err
+					}
+					if changes, err = ops.ManifestChanges(before.out.Bytes(), after.out.Bytes()); err != nil {
+						return err
+					}
+					from, to = before.version, after.version
 				}
-				var a, b int
-				if _, err := fmt.Sscanf(from, "%d", &a); err != nil {
-					return withCode(ExitUsage, fmt.Errorf("--from %q: a version number", from))
+				printChanges(streams.Out, changes)
+				subject := layer
+				if subject == "" {
+					subject = "cluster " + cluster
 				}
-				if _, err := fmt.Sscanf(to, "%d", &b); err != nil {
-					return withCode(ExitUsage, fmt.Errorf("--to %q: a version number", to))
-				}
-				la, err := st.ReadVersion(ctx, ref, a)
-				if err != nil {
-					return storeError(err)
-				}
-				lb, err := st.ReadVersion(ctx, ref, b)
-				if err != nil {
-					return storeError(err)
-				}
-				changes = ops.Diff(la.Entries, lb.Entries)
-			} else {
-				before, err := renderFromStore(ctx, st, cluster, from, render.Options{Format: render.FormatYAML})
-				if err != nil {
-					return err
-				}
-				after, err := renderFromStore(ctx, st, cluster, to, render.Options{Format: render.FormatYAML})
-				if err != nil {
-					return err
-				}
-				if changes, err = ops.ManifestChanges(before.out.Bytes(), after.out.Bytes()); err != nil {
-					return err
-				}
-				from, to = before.version, after.version
-			}
-			printChanges(streams.Out, changes)
-			subject := layer
-			if subject == "" {
-				subject = "cluster " + cluster
-			}
-			fmt.Fprintf(streams.Out, "%s %s → %s: %s\n", subject, from, to, ops.Summary(changes))
-			return nil
+				fmt.Fprintf(streams.Out, "%s %s → %s: %s\n", subject, from, to, ops.Summary(changes))
+				return nil
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -554,18 +533,15 @@ by the dynamo-cmp ApplicationSet generator pick up the new configVersion at its 
 			if to <= 0 {
 				return withCode(ExitUsage, fmt.Errorf("--to is required: the version to roll back to (see config history)"))
 			}
-			st, ctx, cancel, err := o.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			trace := newTraceID()
-			res, err := ops.Rollback(ctx, st, ops.RollbackRequest{Ref: ref, To: to, Message: c.message, Actor: o.actor(ctx, st, c.actor), TraceID: trace, DryRun: c.dryRun, Progress: o.progress()})
-			if err != nil {
-				return storeError(err)
-			}
-			reportChange(streams, "rollback", res, c.dryRun, trace)
-			return nil
+			return o.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {
+				trace := newTraceID()
+				res, err := ops.Rollback(ctx, st, ops.RollbackRequest{Ref: ref, To: to, Message: c.message, Actor: o.actor(ctx, st, c.actor), TraceID: trace, DryRun: c.dryRun, Progress: o.progress()})
+				if err != nil {
+					return storeError(err)
+				}
+				reportChange(streams, "rollback", res, c.dryRun, trace)
+				return nil
+			})
 		},
 	}
 	c.add(cmd)
@@ -582,17 +558,14 @@ func newValidateCommand(streams IOStreams, env Env) *cobra.Command {
 		Short: "Validate a cluster's published configuration and list every problem",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, ctx, cancel, err := o.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			r, err := renderFromStore(ctx, st, cluster, version, render.Options{})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(streams.Out, "cluster %s at %s is valid: %d objects\n", cluster, r.version, r.out.Len())
-			return nil
+			return o.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {
+				r, err := renderFromStore(ctx, st, cluster, version, render.Options{})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(streams.Out, "cluster %s at %s is valid: %d objects\n", cluster, r.version, r.out.Len())
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&cluster, "cluster", "", "cluster (required)")
@@ -614,17 +587,14 @@ func newConfigRenderCommand(streams IOStreams, env Env) *cobra.Command {
 			if err := checkFormat(output); err != nil {
 				return err
 			}
-			st, ctx, cancel, err := o.open(cmd.Context())
-			if err != nil {
+			return o.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {
+				r, err := renderFromStore(ctx, st, cluster, version, render.Options{Format: output, Components: components, Version: "auto"})
+				if err != nil {
+					return err
+				}
+				_, err = streams.Out.Write(r.out.Bytes())
 				return err
-			}
-			defer cancel()
-			r, err := renderFromStore(ctx, st, cluster, version, render.Options{Format: output, Components: components, Version: "auto"})
-			if err != nil {
-				return err
-			}
-			_, err = streams.Out.Write(r.out.Bytes())
-			return err
+			})
 		},
 	}
 	cmd.Flags().StringVar(&cluster, "cluster", "", "cluster (required)")

@@ -83,3 +83,13 @@ func storeError(err error) error {
 func printChanges(w io.Writer, changes []ops.Change) {
 	fmt.Fprint(w, ops.JoinUnified(changes))
 }
+
+// withStore runs fn with a store under the command's deadline.
+func (o *operator) withStore(ctx context.Context, fn func(context.Context, *store.Store) error) error {
+	st, ctx, cancel, err := o.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	return fn(ctx, st)
+}

@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
 
 func newTableCommand(streams IOStreams, env Env) *cobra.Command {
@@ -14,21 +17,18 @@ func newTableCommand(streams IOStreams, env Env) *cobra.Command {
 		Short: "Create the table (on-demand billing) and wait until it is active; idempotent",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, ctx, cancel, err := o.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			created, err := st.CreateTable(ctx)
-			if err != nil {
-				return storeError(err)
-			}
-			if created {
-				fmt.Fprintf(streams.Out, "table %s created (on-demand) and active\n", st.Table())
-			} else {
-				fmt.Fprintf(streams.Out, "table %s already exists\n", st.Table())
-			}
-			return nil
+			return o.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {
+				created, err := st.CreateTable(ctx)
+				if err != nil {
+					return storeError(err)
+				}
+				if created {
+					fmt.Fprintf(streams.Out, "table %s created (on-demand) and active\n", st.Table())
+				} else {
+					fmt.Fprintf(streams.Out, "table %s already exists\n", st.Table())
+				}
+				return nil
+			})
 		},
 	}
 	o.addFlags(create)
