@@ -222,6 +222,20 @@ func NewTable(tb testing.TB, endpoint string) store.Config {
 	return cfg
 }
 
+// NewStore returns a store on a fresh table of the package's DynamoDB Local (see NewTable)
+// and the call counter observing it.
+func NewStore(tb testing.TB) (*store.Store, *store.CallCounter) {
+	tb.Helper()
+	cfg := NewTable(tb, Start(tb))
+	calls := &store.CallCounter{}
+	cfg.Observer = calls
+	s, err := store.New(context.Background(), cfg)
+	if err != nil {
+		tb.Fatalf("dynamolocal: %v", err)
+	}
+	return s, calls
+}
+
 // tableName turns a test name into a valid, unique table name.
 func tableName(test string) string {
 	b := []byte(test)

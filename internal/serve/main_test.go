@@ -57,14 +57,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 // counter observing it.
 func newStore(t testing.TB) (*store.Store, *store.CallCounter) {
 	t.Helper()
-	cfg := dynamolocal.NewTable(t, dynamolocal.Start(t))
-	calls := &store.CallCounter{}
-	cfg.Observer = calls
-	st, err := store.New(testContext(t), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st, calls
+	return dynamolocal.NewStore(t)
 }
 
 func entry(t testing.TB, kind string, body map[string]any) config.Entry {

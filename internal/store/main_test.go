@@ -16,14 +16,7 @@ func TestMain(m *testing.M) { dynamolocal.Main(m) }
 // counter observing it.
 func newStore(t testing.TB) (*store.Store, *store.CallCounter) {
 	t.Helper()
-	cfg := dynamolocal.NewTable(t, dynamolocal.Start(t))
-	calls := &store.CallCounter{}
-	cfg.Observer = calls
-	s, err := store.New(testContext(t), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, calls
+	return dynamolocal.NewStore(t)
 }
 
 func testContext(t testing.TB) context.Context {
