@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/serve"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
@@ -118,7 +119,7 @@ func registerClusters(ctx context.Context, st *store.Store, n int) error {
 
 func pollGenerator(ctx context.Context, st *store.Store, clusters, pollers int, d, ttl time.Duration) error {
 	const token = "bench-token"
-	srv, err := serve.New(serve.Options{Store: st, GeneratorToken: serve.StaticSecret(token), CacheTTL: ttl})
+	srv, err := serve.New(serve.Options{Store: st, GeneratorToken: secret.Static(token), CacheTTL: ttl})
 	if err != nil {
 		return err
 	}

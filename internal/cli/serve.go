@@ -13,6 +13,12 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/kube"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/outbound"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/serve"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
@@ -170,8 +176,8 @@ func (f *serveFlags) addFlags(fs *pflag.FlagSet, env Env) {
 	num(&f.webhookQueue, "webhook-queue-size", "DYNAMO_CMP_WEBHOOK_QUEUE_SIZE", serve.DefaultWebhookQueue, "events kept for delivery; beyond it the oldest is dropped")
 	dur(&f.webhookMaxAge, "webhook-max-age", "DYNAMO_CMP_WEBHOOK_MAX_AGE", serve.DefaultWebhookMaxAge, "how long an undelivered event is retried")
 
-	dur(&f.httpTimeout, "http-timeout", "DYNAMO_CMP_HTTP_TIMEOUT", serve.DefaultHTTPOptions.Timeout, "timeout of each outbound HTTP attempt (Kubernetes, Argo CD, webhook)")
-	num(&f.httpRetries, "http-retries", "DYNAMO_CMP_HTTP_RETRIES", serve.DefaultHTTPOptions.RetryMax, "retries of an outbound call after connection errors, 429 and 5xx (exponential backoff)")
+	dur(&f.httpTimeout, "http-timeout", "DYNAMO_CMP_HTTP_TIMEOUT", outbound.DefaultHTTPOptions.Timeout, "timeout of each outbound HTTP attempt (Kubernetes, Argo CD, webhook)")
+	num(&f.httpRetries, "http-retries", "DYNAMO_CMP_HTTP_RETRIES", outbound.DefaultHTTPOptions.RetryMax, "retries of an outbound call after connection errors, 429 and 5xx (exponential backoff)")
 
 	dur(&f.statusInterval, "status-interval", "DYNAMO_CMP_STATUS_INTERVAL", serve.DefaultStatusInterval, "how often Applications are read while a rollout is followed")
 	dur(&f.rolloutTimeout, "rollout-timeout", "DYNAMO_CMP_ROLLOUT_TIMEOUT", serve.DefaultRolloutTimeout, "how long a rollout is followed before it is reported as timed out")
@@ -194,17 +200,17 @@ func splitList(s string) []string {
 	return out
 }
 
-// secret returns the secret in file, else the one in the environment variable, else nil.
-func secret(file string, env Env, envName string) (serve.Secret, error) {
+// readSecret returns the secret in file, else the one in the environment variable, else nil.
+func readSecret(file string, env Env, envName string) (secret.Secret, error) {
 	if file != "" {
-		s := serve.NewFileSecret(file)
+		s := secret.NewFile(file)
 		if _, err := s.Value(); err != nil {
 			return nil, err
 		}
 		return s, nil
 	}
 	if v := env.Get(envName); strings.TrimSpace(v) != "" {
-		return serve.StaticSecret(v), nil
+		return secret.Static(v), nil
 	}
 	return nil, nil
 }
@@ -232,7 +238,7 @@ func (f *serveFlags) options(fs *pflag.FlagSet, env Env) (o serve.Options, warni
 			errs = append(errs, err)
 		}
 	}
-	httpOpts := serve.HTTPOptions{Timeout: f.httpTimeout, RetryMax: f.httpRetries}
+	httpOpts := outbound.HTTPOptions{Timeout: f.httpTimeout, RetryMax: f.httpRetries}
 	o = serve.Options{
 		ConfigMapName: f.configMap, PluginName: f.pluginName,
 		CacheTTL: f.cacheTTL, PollInterval: f.pollInterval, StoreTimeout: f.so.timeout,
@@ -243,7 +249,7 @@ func (f *serveFlags) options(fs *pflag.FlagSet, env Env) (o serve.Options, warni
 	if f.pollInterval <= 0 {
 		add(errors.New("--poll-interval must be positive"))
 	}
-	tok, err := secret(f.generatorTokenFile, env, "DYNAMO_CMP_GENERATOR_TOKEN")
+	tok, err := readSecret(f.generatorTokenFile, env, "DYNAMO_CMP_GENERATOR_TOKEN")
 	add(err)
 	if tok == nil && err == nil {
 		add(errors.New("no generator token: set --generator-token-file (a mounted Secret key) or DYNAMO_CMP_GENERATOR_TOKEN"))
@@ -251,10 +257,10 @@ func (f *serveFlags) options(fs *pflag.FlagSet, env Env) (o serve.Options, warni
 	o.GeneratorToken = tok
 
 	if f.kubeURL != "" {
-		k := &serve.KubeOptions{URL: f.kubeURL, Namespaces: f.namespaces, HTTP: httpOpts}
+		k := &kube.Options{URL: f.kubeURL, Namespaces: f.namespaces, HTTP: httpOpts}
 		tokenExplicit := fs.Changed("kube-token-file") || env.Get("DYNAMO_CMP_KUBE_TOKEN_FILE") != ""
 		if _, statErr := os.Stat(f.kubeTokenFile); tokenExplicit || statErr == nil {
-			ts, err := secret(f.kubeTokenFile, env, "")
+			ts, err := readSecret(f.kubeTokenFile, env, "")
 			add(err)
 			k.Token = ts
 		} else {
@@ -270,8 +276,8 @@ func (f *serveFlags) options(fs *pflag.FlagSet, env Env) (o serve.Options, warni
 	}
 
 	if f.argoURL != "" {
-		a := &serve.ArgoCDOptions{URL: f.argoURL, CAFile: f.argoCAFile, InsecureSkipVerify: f.argoInsecure, HTTP: httpOpts, RefreshTimeout: f.argoRefreshTimeout}
-		ts, err := secret(f.argoTokenFile, env, "DYNAMO_CMP_ARGOCD_TOKEN")
+		a := &argocd.Options{URL: f.argoURL, CAFile: f.argoCAFile, InsecureSkipVerify: f.argoInsecure, HTTP: httpOpts, RefreshTimeout: f.argoRefreshTimeout}
+		ts, err := readSecret(f.argoTokenFile, env, "DYNAMO_CMP_ARGOCD_TOKEN")
 		add(err)
 		if ts == nil && err == nil {
 			add(errors.New("--argocd-url is set but no token: set --argocd-token-file or DYNAMO_CMP_ARGOCD_TOKEN"))
@@ -280,17 +286,17 @@ func (f *serveFlags) options(fs *pflag.FlagSet, env Env) (o serve.Options, warni
 		o.ArgoCD = a
 	}
 	if f.webhookURL != "" {
-		w := &serve.WebhookOptions{URL: f.webhookURL, QueueSize: f.webhookQueue, MaxAge: f.webhookMaxAge, HTTP: httpOpts}
-		ts, err := secret(f.webhookTokenFile, env, "DYNAMO_CMP_WEBHOOK_TOKEN")
+		w := &notify.WebhookOptions{URL: f.webhookURL, QueueSize: f.webhookQueue, MaxAge: f.webhookMaxAge, HTTP: httpOpts}
+		ts, err := readSecret(f.webhookTokenFile, env, "DYNAMO_CMP_WEBHOOK_TOKEN")
 		add(err)
 		w.Token = ts
 		o.Webhook = w
 	}
-	layers, err := serve.ParseLayerPatterns(f.rollbackLayers)
+	layers, err := rollout.ParseLayerPatterns(f.rollbackLayers)
 	if err != nil {
 		add(fmt.Errorf("--auto-rollback-layers: %w", err))
 	}
-	o.AutoRollback = serve.AutoRollbackOptions{Layers: layers, Window: f.rollbackWindow}
+	o.AutoRollback = rollout.AutoRollbackOptions{Layers: layers, Window: f.rollbackWindow}
 	if len(layers) > 0 && f.argoURL == "" {
 		add(errors.New("--auto-rollback-layers needs --argocd-url: the Applications' state comes from the Argo CD API"))
 	}

@@ -86,7 +86,7 @@ func BenchmarkGetParams(b *testing.B) {
 	// The cost of a registry reload: one query of the registry partition.
 	calls.Reset()
 	start := time.Now()
-	if _, _, err := s.cache.check(testContext(b)); err != nil {
+	if _, _, err := s.cache.Check(testContext(b)); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("first registry read (GetItem + Query of 1,000 cluster heads, snapshot built): %s, %s", time.Since(start).Round(time.Microsecond), calls)

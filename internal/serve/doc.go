@@ -1,18 +1,14 @@
-// Package serve is the long-running service behind `dynamo-cmp serve`:
+// Package serve is the long-running service behind `dynamo-cmp serve`. It only wires the
+// parts and owns the HTTP server (/api/v1/getparams.execute, /healthz, /readyz, /metrics),
+// readiness, graceful shutdown and the registration of every metric:
 //
-//   - the Argo CD ApplicationSet plugin generator (POST /api/v1/getparams.execute): one
-//     parameter set per registered cluster, with the configVersion pinning its layers, read
-//     from the registry and cached briefly (validated by the registry's change counter);
-//   - the change watcher: it polls store.ChangeSeq, reads the registry when it moved, diffs
-//     the heads, and pushes: it annotates the ApplicationSets that use the generator with
-//     argocd.argoproj.io/application-set-refresh (Kubernetes API), hard-refreshes the
-//     Applications that render "latest" (Argo CD API), reports to a webhook, follows the
-//     rollout to Synced/Healthy or failure, records each cluster's last known good
-//     configVersion in the table, and rolls a layer back when opted in;
-//   - operability endpoints: /healthz, /readyz, /metrics.
+//   - internal/generator: the ApplicationSet plugin generator API and its registry snapshot
+//     cache;
+//   - internal/notify: the change watcher and what it pushes on a change (ApplicationSet
+//     refresh annotations, hard refreshes of "latest" Applications, webhook events);
+//   - internal/rollout: rollout tracking, last-known-good records, auto-rollback;
+//   - internal/kube, internal/argocd: the thin REST clients, over internal/outbound.
 //
-// Every outbound call (Kubernetes, Argo CD, webhook) goes through go-retryablehttp with
-// bounded retries and a per-call timeout, from its own goroutine and bounded queue: an outage
-// of any of them never slows the generator API. The service keeps no state of its own
+// The service keeps no state of its own in DynamoDB beyond the last-known-good records
 // (several replicas may run; notifications are at-least-once).
 package serve

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
 
@@ -31,7 +33,7 @@ func TestGeneratorRejectsMissingOrWrongToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := baseOptions(t, st)
-	opts.GeneratorToken = NewFileSecret(tokenFile)
+	opts.GeneratorToken = secret.NewFile(tokenFile)
 	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +108,7 @@ func TestGeneratorParametersAndFilters(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("status %d: %s", code, data)
 	}
-	want := []ParamSet{
+	want := []generator.ParamSet{
 		{Cluster: "dev-a", Environment: "dev", Region: "eu-west-1", ConfigVersion: "g2.e2.c1",
 			Labels: map[string]string{"team": "a", "tier": "gold"}, Vars: map[string]string{"account": "111111111111", "domain": "dev-a.example.com"}},
 		{Cluster: "dev-b", Environment: "dev", Region: "us-east-1", ConfigVersion: "g2.e2.c1",
@@ -188,14 +190,14 @@ func TestGeneratorRejectsBadRequests(t *testing.T) {
 		{"bad name pattern", request(map[string]any{"namePattern": "dev-["}), 400, []string{"input.parameters.namePattern"}},
 		{"every problem at once", request(map[string]any{"env": "dev", "labelSelector": "=", "region": []any{1}}),
 			400, []string{"input.parameters.env", "input.parameters.labelSelector", "input.parameters.region"}},
-		{"too large", `{"applicationSetName":"` + strings.Repeat("a", MaxRequestBody) + `"}`, 413, []string{"body"}},
+		{"too large", `{"applicationSetName":"` + strings.Repeat("a", generator.MaxRequestBody) + `"}`, 413, []string{"body"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, data := getParams(t, srv.URL, testToken, tc.body)
 			if code != tc.code {
 				t.Fatalf("status %d, want %d: %s", code, tc.code, data)
 			}
-			var eb errorBody
+			var eb generator.ErrorBody
 			if err := json.Unmarshal(data, &eb); err != nil {
 				t.Fatalf("error answer is not JSON: %s", data)
 			}

@@ -19,8 +19,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd/argocdtest"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/kube"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/outbound"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
 
@@ -130,14 +137,14 @@ func seed(t testing.TB, st *store.Store) {
 // baseOptions are options for a test server on st: short intervals, no integrations.
 func baseOptions(t testing.TB, st Store) Options {
 	return Options{
-		Store: st, Logger: testLogger(t), GeneratorToken: StaticSecret(testToken),
+		Store: st, Logger: testLogger(t), GeneratorToken: secret.Static(testToken),
 		CacheTTL: 20 * time.Millisecond, PollInterval: 50 * time.Millisecond, StatusInterval: 50 * time.Millisecond,
 		ReannotateAfter: -1, ShutdownTimeout: 5 * time.Second, Replica: "test",
 	}
 }
 
 // fastHTTP are outbound bounds for tests: quick retries.
-var fastHTTP = HTTPOptions{Timeout: 2 * time.Second, RetryMax: 3, RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond}
+var fastHTTP = outbound.HTTPOptions{Timeout: 2 * time.Second, RetryMax: 3, RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond}
 
 // runServer starts the service on a loopback port and returns its base URL; it is stopped
 // when the test ends.
@@ -215,11 +222,11 @@ func request(params map[string]any) map[string]any {
 }
 
 // paramSets decodes a generator answer the way Argo CD's plugin service does.
-func paramSets(t testing.TB, data []byte) []ParamSet {
+func paramSets(t testing.TB, data []byte) []generator.ParamSet {
 	t.Helper()
 	var resp struct {
 		Output struct {
-			Parameters []ParamSet `json:"parameters"`
+			Parameters []generator.ParamSet `json:"parameters"`
 		} `json:"output"`
 	}
 	if err := json.Unmarshal(data, &resp); err != nil {
@@ -231,7 +238,7 @@ func paramSets(t testing.TB, data []byte) []ParamSet {
 	return resp.Output.Parameters
 }
 
-func clusterNames(sets []ParamSet) []string {
+func clusterNames(sets []generator.ParamSet) []string {
 	out := make([]string, len(sets))
 	for i, s := range sets {
 		out[i] = s.Cluster
@@ -313,77 +320,19 @@ func (f *faults) apply(w http.ResponseWriter, r *http.Request) bool {
 
 // --- fake Argo CD API server ---
 
-type testApp struct {
-	Namespace, Name, Cluster string
-	Plugin                   string // default DefaultPluginName
-	Pinned                   string // spec's configVersion ("" renders latest)
-	Compared                 string // status.sync.comparedTo's configVersion
-	Sync, Health, HealthMsg  string
-	OpPhase, OpMessage       string
-	OpStarted                time.Time
-	Condition                string // a ComparisonError message
-	ViaEnv                   bool   // cluster and configVersion in plugin.env instead of parameters
-	MultiSource              bool   // the plugin is sources[1]
-}
-
-func (a *testApp) source(version string) map[string]any {
-	plugin := map[string]any{"name": a.Plugin}
-	if a.Plugin == "" {
-		plugin["name"] = DefaultPluginName
-	}
-	if a.ViaEnv {
-		env := []any{map[string]any{"name": "CLUSTER", "value": a.Cluster}}
-		if version != "" {
-			env = append(env, map[string]any{"name": "CONFIG_VERSION", "value": version})
-		}
-		plugin["env"] = env
-	} else {
-		params := []any{map[string]any{"name": "cluster", "string": a.Cluster}}
-		if version != "" {
-			params = append(params, map[string]any{"name": "configVersion", "string": version})
-		}
-		plugin["parameters"] = params
-	}
-	return map[string]any{"repoURL": "https://example.com/empty.git", "path": ".", "targetRevision": "HEAD", "plugin": plugin}
-}
-
-func (a *testApp) json() map[string]any {
-	spec := map[string]any{"project": "default", "destination": map[string]any{"name": a.Cluster, "namespace": "default"}}
-	compared := map[string]any{}
-	if a.MultiSource {
-		other := map[string]any{"repoURL": "https://example.com/values.git", "ref": "values"}
-		spec["sources"] = []any{other, a.source(a.Pinned)}
-		compared["sources"] = []any{other, a.source(a.Compared)}
-	} else {
-		spec["source"] = a.source(a.Pinned)
-		compared["source"] = a.source(a.Compared)
-	}
-	status := map[string]any{
-		"sync":   map[string]any{"status": a.Sync, "comparedTo": compared},
-		"health": map[string]any{"status": a.Health, "message": a.HealthMsg},
-	}
-	if a.OpPhase != "" {
-		status["operationState"] = map[string]any{"phase": a.OpPhase, "message": a.OpMessage, "startedAt": a.OpStarted.UTC().Format(time.RFC3339)}
-	}
-	if a.Condition != "" {
-		status["conditions"] = []any{map[string]any{"type": "ComparisonError", "message": a.Condition}}
-	}
-	return map[string]any{"metadata": map[string]any{"name": a.Name, "namespace": a.Namespace}, "spec": spec, "status": status}
-}
-
 type fakeArgo struct {
 	faults
 	srv *httptest.Server
 
 	mu        sync.Mutex
-	apps      map[string]*testApp
+	apps      map[string]*argocdtest.App
 	refreshes []string // "<namespace>/<name>" of each answered hard refresh
 	lists     int
 	attempts  int
 }
 
-func newFakeArgo(t testing.TB, apps ...*testApp) *fakeArgo {
-	f := &fakeArgo{apps: map[string]*testApp{}}
+func newFakeArgo(t testing.TB, apps ...*argocdtest.App) *fakeArgo {
+	f := &fakeArgo{apps: map[string]*argocdtest.App{}}
 	for _, a := range apps {
 		f.apps[a.Name] = a
 	}
@@ -410,7 +359,7 @@ func (f *fakeArgo) serve(w http.ResponseWriter, r *http.Request) {
 		f.lists++
 		items := []any{}
 		for _, a := range f.apps {
-			items = append(items, a.json())
+			items = append(items, a.JSON())
 		}
 		writeJSON(w, map[string]any{"metadata": map[string]any{}, "items": items})
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/api/v1/applications/"):
@@ -423,14 +372,14 @@ func (f *fakeArgo) serve(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("refresh") == "hard" {
 			f.refreshes = append(f.refreshes, a.Namespace+"/"+a.Name)
 		}
-		writeJSON(w, a.json())
+		writeJSON(w, a.JSON())
 	default:
 		http.Error(w, `{"error":"unexpected"}`, http.StatusNotFound)
 	}
 }
 
 // update changes an Application as Argo CD's controllers would.
-func (f *fakeArgo) update(name string, fn func(a *testApp)) {
+func (f *fakeArgo) update(name string, fn func(a *argocdtest.App)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fn(f.apps[name])
@@ -442,8 +391,8 @@ func (f *fakeArgo) refreshed() []string {
 	return append([]string(nil), f.refreshes...)
 }
 
-func (f *fakeArgo) options() *ArgoCDOptions {
-	return &ArgoCDOptions{URL: f.srv.URL, Token: StaticSecret(testArgoToken), HTTP: fastHTTP, RefreshTimeout: 2 * time.Second}
+func (f *fakeArgo) options() *argocd.Options {
+	return &argocd.Options{URL: f.srv.URL, Token: secret.Static(testArgoToken), HTTP: fastHTTP, RefreshTimeout: 2 * time.Second}
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -458,7 +407,7 @@ type fakeHook struct {
 	srv *httptest.Server
 
 	mu       sync.Mutex
-	acked    []Event // events answered 2xx, in order
+	acked    []notify.Event // events answered 2xx, in order
 	attempts int
 	// block, when set, holds every request until it is closed.
 	block    chan struct{}
@@ -492,7 +441,7 @@ func (f *fakeHook) serve(w http.ResponseWriter, r *http.Request) {
 	if f.apply(w, r) {
 		return
 	}
-	var ev Event
+	var ev notify.Event
 	if err := json.NewDecoder(r.Body).Decode(&ev); err != nil || ev.ID == "" || r.Header.Get("X-Dynamo-Cmp-Event-Id") != ev.ID {
 		http.Error(w, "bad event", http.StatusBadRequest)
 		return
@@ -511,25 +460,25 @@ func (f *fakeHook) serve(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (f *fakeHook) events() []Event {
+func (f *fakeHook) events() []notify.Event {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]Event(nil), f.acked...)
+	return append([]notify.Event(nil), f.acked...)
 }
 
 // find returns the first acknowledged event matching.
-func (f *fakeHook) find(match func(Event) bool) (Event, bool) {
+func (f *fakeHook) find(match func(notify.Event) bool) (notify.Event, bool) {
 	for _, ev := range f.events() {
 		if match(ev) {
 			return ev, true
 		}
 	}
-	return Event{}, false
+	return notify.Event{}, false
 }
 
-func (f *fakeHook) wait(t testing.TB, what string, match func(Event) bool) Event {
+func (f *fakeHook) wait(t testing.TB, what string, match func(notify.Event) bool) notify.Event {
 	t.Helper()
-	var ev Event
+	var ev notify.Event
 	eventually(t, what, func() bool {
 		var ok bool
 		ev, ok = f.find(match)
@@ -538,8 +487,8 @@ func (f *fakeHook) wait(t testing.TB, what string, match func(Event) bool) Event
 	return ev
 }
 
-func (f *fakeHook) options() *WebhookOptions {
-	return &WebhookOptions{URL: f.srv.URL + "/events", HTTP: fastHTTP}
+func (f *fakeHook) options() *notify.WebhookOptions {
+	return &notify.WebhookOptions{URL: f.srv.URL + "/events", HTTP: fastHTTP}
 }
 
 // --- fake Kubernetes API server (TLS, bearer token) ---
@@ -631,12 +580,12 @@ func (f *fakeKube) reset() {
 	f.mu.Unlock()
 }
 
-func (f *fakeKube) options(t testing.TB) *KubeOptions {
+func (f *fakeKube) options(t testing.TB) *kube.Options {
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tokenFile, []byte(testKubeToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &KubeOptions{URL: f.srv.URL, Token: NewFileSecret(tokenFile), CAFile: f.caFile, Namespaces: []string{"argocd"}, HTTP: fastHTTP}
+	return &kube.Options{URL: f.srv.URL, Token: secret.NewFile(tokenFile), CAFile: f.caFile, Namespaces: []string{"argocd"}, HTTP: fastHTTP}
 }
 
 // pluginGen is a plugin generator naming configMap, with input parameters (nil: none).

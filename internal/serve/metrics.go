@@ -10,32 +10,33 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/outbound"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
 
-// Metrics are the service's Prometheus metrics, on a registry of their own. Metrics is also
-// the store.Observer of the service's store (DynamoDB calls by operation and outcome).
+// Metrics are the service's Prometheus metrics, on a registry of their own: the HTTP
+// server's, the DynamoDB calls' and the registry's here, and those of each part, registered
+// here too. Metrics is also the store.Observer of the service's store (DynamoDB calls by
+// operation and outcome).
 type Metrics struct {
 	reg *prometheus.Registry
 
-	requests        *prometheus.CounterVec
-	latency         *prometheus.HistogramVec
-	dynamoCalls     *prometheus.CounterVec
-	dynamoLatency   *prometheus.HistogramVec
-	dynamoUnits     *prometheus.CounterVec
-	cache           *prometheus.CounterVec
-	changes         *prometheus.CounterVec
-	changeSeq       prometheus.Gauge
-	clusters        prometheus.Gauge
-	annotations     *prometheus.CounterVec
-	refreshes       *prometheus.CounterVec
-	outbound        *prometheus.CounterVec
-	outboundRetries *prometheus.CounterVec
-	webhook         *prometheus.CounterVec
-	webhookQueue    prometheus.Gauge
-	rollouts        *prometheus.CounterVec
-	lkgWrites       *prometheus.CounterVec
-	rollbacks       *prometheus.CounterVec
+	Generator *generator.Metrics
+	Notify    *notify.Metrics
+	Rollout   *rollout.Metrics
+	Outbound  *outbound.Metrics
+
+	requests      *prometheus.CounterVec
+	latency       *prometheus.HistogramVec
+	dynamoCalls   *prometheus.CounterVec
+	dynamoLatency *prometheus.HistogramVec
+	dynamoUnits   *prometheus.CounterVec
+	changes       *prometheus.CounterVec
+	changeSeq     prometheus.Gauge
+	clusters      prometheus.Gauge
 }
 
 var _ store.Observer = (*Metrics)(nil)
@@ -63,19 +64,13 @@ func NewMetrics() *Metrics {
 		Help: "Latency of DynamoDB API calls (retries included), by operation.", Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"op"})
 	m.reg.MustRegister(m.dynamoLatency)
 	m.dynamoUnits = counter("dynamodb_consumed_capacity_units_total", "DynamoDB capacity units consumed, by kind (read, write).", "kind")
-	m.cache = counter("generator_cache_total", "Generator requests by how the registry snapshot was obtained: hit (no DynamoDB call), validated (one GetItem of the change counter), reloaded (GetItem + registry query), stale (DynamoDB failed, the last snapshot was served).", "result")
 	m.changes = counter("changes_total", "Head moves detected, by action (publish, rollback).", "action")
 	m.changeSeq = gauge("registry_change_seq", "The registry's change counter as last read.")
 	m.clusters = gauge("registered_clusters", "Clusters in the registry snapshot served.")
-	m.annotations = counter("applicationset_annotations_total", "ApplicationSet refresh annotations, by outcome (ok, error).", "outcome")
-	m.refreshes = counter("application_refreshes_total", "Hard refreshes of Applications through the Argo CD API, by outcome (ok, error).", "outcome")
-	m.outbound = counter("outbound_requests_total", "Outbound HTTP attempts, by target (kubernetes, argocd, webhook) and status code (or \"error\").", "target", "code")
-	m.outboundRetries = counter("outbound_retries_total", "Outbound HTTP retries, by target.", "target")
-	m.webhook = counter("webhook_deliveries_total", "Webhook events by outcome: delivered, retried (a delivery round failed, the event stays queued), rejected (4xx, dropped), expired (older than the max age, dropped), dropped (queue full).", "outcome")
-	m.webhookQueue = gauge("webhook_queue_length", "Webhook events waiting for delivery.")
-	m.rollouts = counter("rollouts_total", "Rollouts followed to an end, by result (synced, failed, timeout).", "result")
-	m.lkgWrites = counter("last_known_good_writes_total", "Last-known-good records, by outcome (written, superseded, error).", "outcome")
-	m.rollbacks = counter("auto_rollbacks_total", "Automatic rollbacks, by outcome (done, skipped, refused, error).", "outcome")
+	m.Generator = generator.NewMetrics(m.reg, ns)
+	m.Notify = notify.NewMetrics(m.reg, ns)
+	m.Rollout = rollout.NewMetrics(m.reg, ns)
+	m.Outbound = outbound.NewMetrics(m.reg, ns)
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -84,9 +79,6 @@ func NewMetrics() *Metrics {
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
-
-// Registry is the registry the metrics are registered in.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // ObserveCall implements store.Observer.
 func (m *Metrics) ObserveCall(op string, d time.Duration, readUnits, writeUnits float64, err error) {
@@ -114,18 +106,4 @@ func (m *Metrics) ObserveCall(op string, d time.Duration, readUnits, writeUnits 
 func (m *Metrics) observeRequest(path string, code int, d time.Duration) {
 	m.requests.WithLabelValues(path, strconv.Itoa(code)).Inc()
 	m.latency.WithLabelValues(path).Observe(d.Seconds())
-}
-
-// Observers returns an Observer telling every one of obs (e.g. the metrics and a test's
-// store.CallCounter).
-func Observers(obs ...store.Observer) store.Observer { return observers(obs) }
-
-type observers []store.Observer
-
-func (o observers) ObserveCall(op string, d time.Duration, r, w float64, err error) {
-	for _, x := range o {
-		if x != nil {
-			x.ObserveCall(op, d, r, w, err)
-		}
-	}
 }

@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd/argocdtest"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
 
@@ -140,12 +143,12 @@ func TestLatestApplicationsAreHardRefreshed(t *testing.T) {
 	st, _ := newStore(t)
 	seed(t, st)
 	argo := newFakeArgo(t,
-		&testApp{Namespace: "argocd", Name: "dev-a-latest", Cluster: "dev-a", Sync: "Synced", Health: "Healthy"},
-		&testApp{Namespace: "argocd", Name: "dev-a-pinned", Cluster: "dev-a", Pinned: "g1.e1.c1", Compared: "g1.e1.c1", Sync: "Synced", Health: "Healthy"},
-		&testApp{Namespace: "argocd", Name: "dev-b-env", Cluster: "dev-b", Pinned: "latest", ViaEnv: true, Sync: "Synced", Health: "Healthy"},
-		&testApp{Namespace: "team-apps", Name: "dev-b-multi", Cluster: "dev-b", MultiSource: true, Sync: "Synced", Health: "Healthy"},
-		&testApp{Namespace: "argocd", Name: "prod-a-latest", Cluster: "prod-a", Sync: "Synced", Health: "Healthy"},
-		&testApp{Namespace: "argocd", Name: "other-plugin", Cluster: "dev-a", Plugin: "kustomize-v1", Sync: "Synced", Health: "Healthy"},
+		&argocdtest.App{Namespace: "argocd", Name: "dev-a-latest", Cluster: "dev-a", Sync: "Synced", Health: "Healthy"},
+		&argocdtest.App{Namespace: "argocd", Name: "dev-a-pinned", Cluster: "dev-a", Pinned: "g1.e1.c1", Compared: "g1.e1.c1", Sync: "Synced", Health: "Healthy"},
+		&argocdtest.App{Namespace: "argocd", Name: "dev-b-env", Cluster: "dev-b", Pinned: "latest", ViaEnv: true, Sync: "Synced", Health: "Healthy"},
+		&argocdtest.App{Namespace: "team-apps", Name: "dev-b-multi", Cluster: "dev-b", MultiSource: true, Sync: "Synced", Health: "Healthy"},
+		&argocdtest.App{Namespace: "argocd", Name: "prod-a-latest", Cluster: "prod-a", Sync: "Synced", Health: "Healthy"},
+		&argocdtest.App{Namespace: "argocd", Name: "other-plugin", Cluster: "dev-a", Plugin: "kustomize-v1", Sync: "Synced", Health: "Healthy"},
 	)
 	opts := baseOptions(t, st)
 	opts.ArgoCD = argo.options()
@@ -180,8 +183,8 @@ func newRolloutFixture(t *testing.T, tune func(*Options)) *rolloutFixture {
 	seed(t, st)
 	f := &rolloutFixture{st: st, hook: newFakeHook(t)}
 	f.argo = newFakeArgo(t,
-		&testApp{Namespace: "argocd", Name: "dev-a-namespaces", Cluster: "dev-a", Pinned: "g1.e1.c1", Compared: "g1.e1.c1", Sync: "Synced", Health: "Healthy"},
-		&testApp{Namespace: "argocd", Name: "dev-a-rbac", Cluster: "dev-a", Pinned: "g1.e1.c1", Compared: "g1.e1.c1", Sync: "Synced", Health: "Healthy"},
+		&argocdtest.App{Namespace: "argocd", Name: "dev-a-namespaces", Cluster: "dev-a", Pinned: "g1.e1.c1", Compared: "g1.e1.c1", Sync: "Synced", Health: "Healthy"},
+		&argocdtest.App{Namespace: "argocd", Name: "dev-a-rbac", Cluster: "dev-a", Pinned: "g1.e1.c1", Compared: "g1.e1.c1", Sync: "Synced", Health: "Healthy"},
 	)
 	opts := baseOptions(t, st)
 	opts.ArgoCD = f.argo.options()
@@ -206,7 +209,7 @@ func (f *rolloutFixture) waitLastKnownGood(t *testing.T, cluster, version string
 // rollTo makes the ApplicationSet controller and Argo CD move dev-a's Applications to version.
 func (f *rolloutFixture) rollTo(version, sync, health string) {
 	for _, name := range []string{"dev-a-namespaces", "dev-a-rbac"} {
-		f.argo.update(name, func(a *testApp) {
+		f.argo.update(name, func(a *argocdtest.App) {
 			a.Pinned, a.Compared, a.Sync, a.Health = version, version, sync, health
 		})
 	}
@@ -217,21 +220,21 @@ func TestWebhookReportsPublishSyncAndDegraded(t *testing.T) {
 	f := newRolloutFixture(t, nil)
 
 	head := publish(t, f.st, config.EnvLayer("dev"), namespaceEntry(t, "dev-tools"), namespaceEntry(t, "dev-2"))
-	ev := f.hook.wait(t, "the publish event", func(e Event) bool { return e.Type == EventPublish && e.Layer == "env/dev" })
-	want := []EventCluster{{Cluster: "dev-a", Environment: "dev", ConfigVersion: "g1.e2.c1"}, {Cluster: "dev-b", Environment: "dev", ConfigVersion: "g1.e2.c1"}}
+	ev := f.hook.wait(t, "the publish event", func(e notify.Event) bool { return e.Type == notify.EventPublish && e.Layer == "env/dev" })
+	want := []notify.EventCluster{{Cluster: "dev-a", Environment: "dev", ConfigVersion: "g1.e2.c1"}, {Cluster: "dev-b", Environment: "dev", ConfigVersion: "g1.e2.c1"}}
 	if ev.Version != 2 || ev.PreviousVersion != 1 || ev.TraceID != head.TraceID || ev.Actor != "tester" || !reflect.DeepEqual(ev.Clusters, want) {
 		t.Errorf("publish event %+v, want env/dev 1→2, trace %s, clusters %v", ev, head.TraceID, want)
 	}
 
 	// The ApplicationSet gives the Applications the new version; Argo CD syncs it.
 	time.Sleep(5 * 50 * time.Millisecond)
-	if _, early := f.hook.find(func(e Event) bool { return e.Type == EventSynced }); early {
+	if _, early := f.hook.find(func(e notify.Event) bool { return e.Type == notify.EventSynced }); early {
 		t.Fatal("synced reported while the Applications still pinned the old version")
 	}
 	f.rollTo("g1.e2.c1", "OutOfSync", "Progressing")
 	time.Sleep(5 * 50 * time.Millisecond)
 	f.rollTo("g1.e2.c1", "Synced", "Healthy")
-	ev = f.hook.wait(t, "the synced event", func(e Event) bool { return e.Type == EventSynced && e.Cluster == "dev-a" })
+	ev = f.hook.wait(t, "the synced event", func(e notify.Event) bool { return e.Type == notify.EventSynced && e.Cluster == "dev-a" })
 	if ev.ConfigVersion != "g1.e2.c1" || ev.Layer != "env/dev" || ev.Version != 2 || ev.TraceID != head.TraceID || ev.ArgoCD == nil ||
 		len(ev.ArgoCD.Applications) != 2 || ev.ArgoCD.Applications[0].Sync != "Synced" || ev.ArgoCD.Applications[0].Health != "Healthy" {
 		t.Errorf("synced event %+v", ev)
@@ -240,9 +243,9 @@ func TestWebhookReportsPublishSyncAndDegraded(t *testing.T) {
 
 	head = publish(t, f.st, config.EnvLayer("dev"), namespaceEntry(t, "dev-tools"), namespaceEntry(t, "dev-3"))
 	f.rollTo("g1.e3.c1", "Synced", "Degraded")
-	f.argo.update("dev-a-rbac", func(a *testApp) { a.Health, a.HealthMsg = "Healthy", "" })
-	f.argo.update("dev-a-namespaces", func(a *testApp) { a.HealthMsg = "quota exceeded" })
-	ev = f.hook.wait(t, "the degraded event", func(e Event) bool { return e.Type == EventDegraded && e.Cluster == "dev-a" })
+	f.argo.update("dev-a-rbac", func(a *argocdtest.App) { a.Health, a.HealthMsg = "Healthy", "" })
+	f.argo.update("dev-a-namespaces", func(a *argocdtest.App) { a.HealthMsg = "quota exceeded" })
+	ev = f.hook.wait(t, "the degraded event", func(e notify.Event) bool { return e.Type == notify.EventDegraded && e.Cluster == "dev-a" })
 	if ev.ConfigVersion != "g1.e3.c1" || ev.TraceID != head.TraceID || ev.Reason == "" || ev.ArgoCD == nil {
 		t.Errorf("degraded event %+v", ev)
 	}
@@ -261,16 +264,16 @@ func TestWebhookReportsPublishSyncAndDegraded(t *testing.T) {
 	if err != nil || heads[config.EnvLayer("dev")].Version != 3 {
 		t.Errorf("env/dev head %+v, %v; want version 3 untouched", heads, err)
 	}
-	if _, ok := f.hook.find(func(e Event) bool { return e.Type == EventAutoRollback }); ok {
+	if _, ok := f.hook.find(func(e notify.Event) bool { return e.Type == notify.EventAutoRollback }); ok {
 		t.Error("auto-rollback reported without opt-in")
 	}
 	// A failed sync on a new version is reported as such.
 	publish(t, f.st, config.ClusterLayer("dev-a"), clusterEntry(t, fleet[0]), namespaceEntry(t, "apps"), namespaceEntry(t, "apps-2"))
 	f.rollTo("g1.e3.c2", "OutOfSync", "Healthy")
-	f.argo.update("dev-a-rbac", func(a *testApp) {
+	f.argo.update("dev-a-rbac", func(a *argocdtest.App) {
 		a.OpPhase, a.OpMessage, a.OpStarted = "Failed", "one or more objects failed to apply", time.Now()
 	})
-	ev = f.hook.wait(t, "the sync-failed event", func(e Event) bool { return e.Type == EventSyncFailed && e.ConfigVersion == "g1.e3.c2" })
+	ev = f.hook.wait(t, "the sync-failed event", func(e notify.Event) bool { return e.Type == notify.EventSyncFailed && e.ConfigVersion == "g1.e3.c2" })
 	if ev.Layer != "cluster/dev-a" || ev.Cluster != "dev-a" {
 		t.Errorf("sync-failed event %+v", ev)
 	}
@@ -279,7 +282,7 @@ func TestWebhookReportsPublishSyncAndDegraded(t *testing.T) {
 func TestAutoRollbackWithinTheWindow(t *testing.T) {
 	t.Parallel()
 	optIn := func(o *Options) {
-		o.AutoRollback = AutoRollbackOptions{Layers: LayerPatterns{"env/*"}, Window: time.Hour}
+		o.AutoRollback = rollout.AutoRollbackOptions{Layers: rollout.LayerPatterns{"env/*"}, Window: time.Hour}
 	}
 	f := newRolloutFixture(t, optIn)
 	// A second replica on the same table, Argo CD and webhook: the rollback happens once.
@@ -289,23 +292,23 @@ func TestAutoRollbackWithinTheWindow(t *testing.T) {
 	runServer(t, opts2)
 
 	bad := publish(t, f.st, config.EnvLayer("dev"), namespaceEntry(t, "dev-tools"), namespaceEntry(t, "broken"))
-	f.hook.wait(t, "the publish event", func(e Event) bool { return e.Type == EventPublish && e.Version == 2 })
+	f.hook.wait(t, "the publish event", func(e notify.Event) bool { return e.Type == notify.EventPublish && e.Version == 2 })
 	f.rollTo("g1.e2.c1", "Synced", "Degraded")
 
-	ev := f.hook.wait(t, "the auto-rollback event", func(e Event) bool { return e.Type == EventAutoRollback })
+	ev := f.hook.wait(t, "the auto-rollback event", func(e notify.Event) bool { return e.Type == notify.EventAutoRollback })
 	if ev.Layer != "env/dev" || ev.Version != 1 || ev.PreviousVersion != 2 || ev.Cluster != "dev-a" || ev.LastKnownGood != "g1.e1.c1" ||
-		ev.Actor != AutoRollbackActor || ev.TraceID == "" || ev.TraceID == bad.TraceID {
+		ev.Actor != rollout.AutoRollbackActor || ev.TraceID == "" || ev.TraceID == bad.TraceID {
 		t.Errorf("auto-rollback event %+v", ev)
 	}
 	ctx := testContext(t)
 	heads, err := f.st.Heads(ctx, config.EnvLayer("dev"))
-	if h := heads[config.EnvLayer("dev")]; err != nil || h.Version != 1 || h.Action != store.ActionRollback || h.Actor != AutoRollbackActor {
-		t.Fatalf("env/dev head %+v, %v; want rolled back to version 1 by %q", h, err, AutoRollbackActor)
+	if h := heads[config.EnvLayer("dev")]; err != nil || h.Version != 1 || h.Action != store.ActionRollback || h.Actor != rollout.AutoRollbackActor {
+		t.Fatalf("env/dev head %+v, %v; want rolled back to version 1 by %q", h, err, rollout.AutoRollbackActor)
 	}
 	// The degraded state is reported too, and the watcher reports the rollback like any other.
-	f.hook.wait(t, "the degraded event", func(e Event) bool { return e.Type == EventDegraded && e.ConfigVersion == "g1.e2.c1" })
-	rb := f.hook.wait(t, "the rollback event", func(e Event) bool { return e.Type == EventRollback && e.Layer == "env/dev" })
-	if rb.Version != 1 || rb.PreviousVersion != 2 || rb.Actor != AutoRollbackActor {
+	f.hook.wait(t, "the degraded event", func(e notify.Event) bool { return e.Type == notify.EventDegraded && e.ConfigVersion == "g1.e2.c1" })
+	rb := f.hook.wait(t, "the rollback event", func(e notify.Event) bool { return e.Type == notify.EventRollback && e.Layer == "env/dev" })
+	if rb.Version != 1 || rb.PreviousVersion != 2 || rb.Actor != rollout.AutoRollbackActor {
 		t.Errorf("rollback event %+v", rb)
 	}
 	if v := servedVersion(t, f.base, "dev-a"); v != "g1.e1.c1" {
@@ -324,12 +327,12 @@ func TestAutoRollbackWithinTheWindow(t *testing.T) {
 			rollbacks = append(rollbacks, a)
 		}
 	}
-	if len(rollbacks) != 1 || rollbacks[0].Actor != AutoRollbackActor || rollbacks[0].From != 2 || rollbacks[0].To != 1 || rollbacks[0].TraceID != ev.TraceID {
-		t.Errorf("rollback audit records %+v, want one from 2 to 1 by %q traced %s", rollbacks, AutoRollbackActor, ev.TraceID)
+	if len(rollbacks) != 1 || rollbacks[0].Actor != rollout.AutoRollbackActor || rollbacks[0].From != 2 || rollbacks[0].To != 1 || rollbacks[0].TraceID != ev.TraceID {
+		t.Errorf("rollback audit records %+v, want one from 2 to 1 by %q traced %s", rollbacks, rollout.AutoRollbackActor, ev.TraceID)
 	}
 	ids := map[string]bool{}
 	for _, e := range f.hook.events() {
-		if e.Type == EventAutoRollback {
+		if e.Type == notify.EventAutoRollback {
 			ids[e.ID] = true
 		}
 	}
@@ -339,21 +342,21 @@ func TestAutoRollbackWithinTheWindow(t *testing.T) {
 
 	// Once the Applications are back on the rolled-back version and healthy, that is reported.
 	f.rollTo("g1.e1.c1", "Synced", "Healthy")
-	f.hook.wait(t, "synced after the rollback", func(e Event) bool { return e.Type == EventSynced && e.ConfigVersion == "g1.e1.c1" })
+	f.hook.wait(t, "synced after the rollback", func(e notify.Event) bool { return e.Type == notify.EventSynced && e.ConfigVersion == "g1.e1.c1" })
 }
 
 func TestAutoRollbackOutsideTheWindowOrLayer(t *testing.T) {
 	t.Parallel()
 	f := newRolloutFixture(t, func(o *Options) {
-		o.AutoRollback = AutoRollbackOptions{Layers: LayerPatterns{"global", "env/dev"}, Window: time.Nanosecond}
+		o.AutoRollback = rollout.AutoRollbackOptions{Layers: rollout.LayerPatterns{"global", "env/dev"}, Window: time.Nanosecond}
 	})
 	publish(t, f.st, config.EnvLayer("dev"), namespaceEntry(t, "dev-tools"), namespaceEntry(t, "broken"))
 	f.rollTo("g1.e2.c1", "Synced", "Degraded")
-	ev := f.hook.wait(t, "the skipped event", func(e Event) bool { return e.Type == EventAutoRollbackSkipped })
+	ev := f.hook.wait(t, "the skipped event", func(e notify.Event) bool { return e.Type == notify.EventAutoRollbackSkipped })
 	if ev.Layer != "env/dev" || ev.Reason == "" {
 		t.Errorf("skipped event %+v", ev)
 	}
-	f.hook.wait(t, "the degraded event", func(e Event) bool { return e.Type == EventDegraded })
+	f.hook.wait(t, "the degraded event", func(e notify.Event) bool { return e.Type == notify.EventDegraded })
 	heads, _ := f.st.Heads(testContext(t), config.EnvLayer("dev"))
 	if heads[config.EnvLayer("dev")].Version != 2 {
 		t.Errorf("env/dev rolled back outside the window")
@@ -362,9 +365,9 @@ func TestAutoRollbackOutsideTheWindowOrLayer(t *testing.T) {
 	// A layer not opted in is never rolled back (cluster/dev-a is not in the list).
 	publish(t, f.st, config.ClusterLayer("dev-a"), clusterEntry(t, fleet[0]), namespaceEntry(t, "apps"), namespaceEntry(t, "x"))
 	f.rollTo("g1.e2.c2", "Synced", "Degraded")
-	f.hook.wait(t, "the degraded event", func(e Event) bool { return e.Type == EventDegraded && e.ConfigVersion == "g1.e2.c2" })
-	if _, ok := f.hook.find(func(e Event) bool {
-		return e.Layer == "cluster/dev-a" && e.Type != EventPublish && e.Type != EventDegraded
+	f.hook.wait(t, "the degraded event", func(e notify.Event) bool { return e.Type == notify.EventDegraded && e.ConfigVersion == "g1.e2.c2" })
+	if _, ok := f.hook.find(func(e notify.Event) bool {
+		return e.Layer == "cluster/dev-a" && e.Type != notify.EventPublish && e.Type != notify.EventDegraded
 	}); ok {
 		t.Errorf("events about rolling back cluster/dev-a: %+v", f.hook.events())
 	}
@@ -382,7 +385,7 @@ func TestWebhookOutageDoesNotSlowTheGenerator(t *testing.T) {
 	block := make(chan struct{})
 	hook.block = block
 	t.Cleanup(func() { close(block) })
-	argo := newFakeArgo(t, &testApp{Namespace: "argocd", Name: "dev-a", Cluster: "dev-a", Sync: "Synced", Health: "Healthy"})
+	argo := newFakeArgo(t, &argocdtest.App{Namespace: "argocd", Name: "dev-a", Cluster: "dev-a", Sync: "Synced", Health: "Healthy"})
 	argo.push(fault{delay: time.Hour}) // Argo CD hangs too
 	opts := baseOptions(t, st)
 	w := hook.options()
@@ -518,7 +521,7 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal("Run did not return")
 	}
 	// The queued event was delivered before Run returned.
-	if _, ok := hook.find(func(e Event) bool { return e.Type == EventPublish && e.Layer == "global" }); !ok {
+	if _, ok := hook.find(func(e notify.Event) bool { return e.Type == notify.EventPublish && e.Layer == "global" }); !ok {
 		t.Errorf("the publish event was not delivered before the shutdown ended: %+v", hook.events())
 	}
 	if _, err := http.Get(base + "/healthz"); err == nil {

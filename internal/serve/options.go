@@ -3,15 +3,16 @@ package serve
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
-	"strings"
-	"sync"
 	"time"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/kube"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
 
@@ -23,23 +24,18 @@ const (
 	DefaultCacheTTL        = time.Second
 	DefaultPollInterval    = 2 * time.Second
 	DefaultStoreTimeout    = 10 * time.Second
-	DefaultStatusInterval  = 5 * time.Second
-	DefaultRolloutTimeout  = 15 * time.Minute
-	DefaultRollbackWindow  = 10 * time.Minute
-	DefaultWebhookQueue    = 1000
-	DefaultWebhookMaxAge   = time.Hour
-	DefaultRefreshTimeout  = time.Minute
+	DefaultStatusInterval  = rollout.DefaultStatusInterval
+	DefaultRolloutTimeout  = rollout.DefaultRolloutTimeout
+	DefaultRollbackWindow  = rollout.DefaultRollbackWindow
+	DefaultWebhookQueue    = notify.DefaultWebhookQueue
+	DefaultWebhookMaxAge   = notify.DefaultWebhookMaxAge
+	DefaultRefreshTimeout  = argocd.DefaultRefreshTimeout
 	DefaultShutdownTimeout = 20 * time.Second
-
-	// AutoRollbackActor is the actor of the audit records of automatic rollbacks.
-	AutoRollbackActor = "dynamo-cmp serve (auto-rollback)"
-	// RefreshAnnotation is the annotation that makes the ApplicationSet controller reconcile
-	// an ApplicationSet at once (Argo CD's own webhook handler sets it; the controller removes
-	// it after reconciling).
-	RefreshAnnotation = "argocd.argoproj.io/application-set-refresh"
 )
 
-// Store is what the service needs of the store.
+// Store is what the service needs of the store: the union of what its parts need
+// (generator.Store, rollout.Store, and Ping for readiness). The IAM policies are checked
+// against this list (internal/shipcheck).
 type Store interface {
 	ops.Store
 	ChangeSeq(ctx context.Context) (int64, error)
@@ -56,7 +52,7 @@ type Options struct {
 	Logger  *slog.Logger
 	Metrics *Metrics
 	// GeneratorToken is the bearer token Argo CD's plugin generator sends (required).
-	GeneratorToken Secret
+	GeneratorToken secret.Secret
 	// ConfigMapName is the ConfigMap the ApplicationSets' plugin generators name
 	// (configMapRef.name): the ApplicationSets naming it are the ones annotated on a change.
 	ConfigMapName string
@@ -75,19 +71,19 @@ type Options struct {
 	ReannotateAfter time.Duration
 
 	// Kube, when set, enables the ApplicationSet refresh annotations.
-	Kube *KubeOptions
+	Kube *kube.Options
 	// ArgoCD, when set, enables hard refreshes, rollout status, last-known-good records and
 	// auto-rollback.
-	ArgoCD *ArgoCDOptions
+	ArgoCD *argocd.Options
 	// Webhook, when set, receives the status events.
-	Webhook *WebhookOptions
+	Webhook *notify.WebhookOptions
 
 	// StatusInterval is how often Applications are read while a rollout is followed.
 	StatusInterval time.Duration
 	// RolloutTimeout ends the following of a rollout that never settles.
 	RolloutTimeout time.Duration
 	// AutoRollback opts layers in to automatic rollback.
-	AutoRollback AutoRollbackOptions
+	AutoRollback rollout.AutoRollbackOptions
 
 	// ShutdownDelay keeps serving (with /readyz failing) this long after the context is
 	// cancelled, so endpoints drop the pod before it stops accepting connections.
@@ -98,186 +94,6 @@ type Options struct {
 	Replica string
 	// Now is the clock (tests); time.Now when nil.
 	Now func() time.Time
-}
-
-// HTTPOptions bound the outbound calls of one client. The zero value means
-// DefaultHTTPOptions; otherwise zero fields take their defaults, except RetryMax (0: no retry).
-type HTTPOptions struct {
-	// Timeout bounds each attempt.
-	Timeout time.Duration
-	// RetryMax is the number of retries after the first attempt.
-	RetryMax int
-	// RetryWaitMin and RetryWaitMax bound the exponential backoff (and a Retry-After).
-	RetryWaitMin, RetryWaitMax time.Duration
-}
-
-// DefaultHTTPOptions are the outbound call bounds used when none are given.
-var DefaultHTTPOptions = HTTPOptions{Timeout: 10 * time.Second, RetryMax: 4, RetryWaitMin: 250 * time.Millisecond, RetryWaitMax: 5 * time.Second}
-
-func (o HTTPOptions) withDefaults() HTTPOptions {
-	if o == (HTTPOptions{}) {
-		return DefaultHTTPOptions
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultHTTPOptions.Timeout
-	}
-	if o.RetryMax < 0 {
-		o.RetryMax = 0
-	}
-	if o.RetryWaitMin <= 0 {
-		o.RetryWaitMin = DefaultHTTPOptions.RetryWaitMin
-	}
-	if o.RetryWaitMax < o.RetryWaitMin {
-		o.RetryWaitMax = max(DefaultHTTPOptions.RetryWaitMax, o.RetryWaitMin)
-	}
-	return o
-}
-
-// KubeOptions reach the Kubernetes API.
-type KubeOptions struct {
-	// URL is the API server (in cluster: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT).
-	URL string
-	// Token is the bearer token (in cluster: the service account token file, re-read as it
-	// rotates).
-	Token Secret
-	// CAFile verifies the API server's certificate (in cluster: the service account's ca.crt).
-	CAFile string
-	// Namespaces are where ApplicationSets are looked for.
-	Namespaces []string
-	HTTP       HTTPOptions
-}
-
-// ArgoCDOptions reach the Argo CD API server.
-type ArgoCDOptions struct {
-	// URL is the API server, e.g. https://argocd-server.argocd.svc.
-	URL   string
-	Token Secret
-	// CAFile verifies the server's certificate; InsecureSkipVerify skips the check (Argo CD's
-	// default self-signed certificate).
-	CAFile             string
-	InsecureSkipVerify bool
-	HTTP               HTTPOptions
-	// RefreshTimeout bounds each hard-refresh call: Argo CD answers it only once the
-	// Application is reconciled.
-	RefreshTimeout time.Duration
-	// RefreshConcurrency bounds the hard refreshes in flight (default 4).
-	RefreshConcurrency int
-}
-
-// WebhookOptions configure the status webhook (the Portal).
-type WebhookOptions struct {
-	URL string
-	// Token, when set, is sent as a bearer token.
-	Token Secret
-	// QueueSize bounds the events waiting for delivery; the oldest are dropped beyond it.
-	QueueSize int
-	// MaxAge is how long an event is retried before it is dropped.
-	MaxAge time.Duration
-	HTTP   HTTPOptions
-}
-
-// AutoRollbackOptions opt layers in to automatic rollback.
-type AutoRollbackOptions struct {
-	// Layers lists the layers rolled back automatically when the Applications of a cluster
-	// they affect fail to sync or go Degraded within Window of a publish.
-	Layers LayerPatterns
-	Window time.Duration
-}
-
-// LayerPatterns match layer names: "global", "env/<name>", "cluster/<name>", and the
-// wildcards "env/*", "cluster/*" and "*".
-type LayerPatterns []string
-
-// ParseLayerPatterns checks a list of layer patterns (empty items are skipped).
-func ParseLayerPatterns(list []string) (LayerPatterns, error) {
-	var out LayerPatterns
-	var errs []error
-	for _, p := range list {
-		p = strings.TrimSpace(p)
-		switch {
-		case p == "":
-			continue
-		case p == "*" || p == "env/*" || p == "cluster/*":
-		default:
-			if _, err := config.ParseLayerRef(p); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-		}
-		out = append(out, p)
-	}
-	return out, errors.Join(errs...)
-}
-
-// Match reports whether ref is one of the patterns.
-func (ps LayerPatterns) Match(ref config.LayerRef) bool {
-	name := ref.String()
-	for _, p := range ps {
-		switch {
-		case p == "*", p == name:
-			return true
-		case p == "env/*" && ref.Scope == config.ScopeEnv, p == "cluster/*" && ref.Scope == config.ScopeCluster:
-			return true
-		}
-	}
-	return false
-}
-
-// Secret is a credential read when needed (so a rotated file is picked up).
-type Secret interface {
-	Value() (string, error)
-}
-
-// StaticSecret is a secret given as a value (from the environment).
-type StaticSecret string
-
-// Value implements Secret.
-func (s StaticSecret) Value() (string, error) {
-	if strings.TrimSpace(string(s)) == "" {
-		return "", errors.New("empty secret")
-	}
-	return strings.TrimSpace(string(s)), nil
-}
-
-// secretRecheck is how long a file secret is used before the file is read again.
-const secretRecheck = 10 * time.Second
-
-// FileSecret is a secret read from a file (a mounted Secret key, a service account token),
-// re-read at most every 10 seconds; surrounding white space is ignored.
-type FileSecret struct {
-	Path string
-
-	mu     sync.Mutex
-	val    string
-	readAt time.Time
-}
-
-// NewFileSecret returns the secret held in path.
-func NewFileSecret(path string) *FileSecret { return &FileSecret{Path: path} }
-
-// Value implements Secret. When the file cannot be read again, the last value read is kept.
-func (f *FileSecret) Value() (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.val != "" && time.Since(f.readAt) < secretRecheck {
-		return f.val, nil
-	}
-	data, err := os.ReadFile(f.Path)
-	if err != nil {
-		if f.val != "" {
-			return f.val, nil
-		}
-		return "", fmt.Errorf("read secret file %s: %w", f.Path, errors.Unwrap(err))
-	}
-	v := strings.TrimSpace(string(data))
-	if v == "" {
-		if f.val != "" {
-			return f.val, nil
-		}
-		return "", fmt.Errorf("secret file %s is empty", f.Path)
-	}
-	f.val, f.readAt = v, time.Now()
-	return v, nil
 }
 
 // withDefaults fills the zero values and checks what cannot be defaulted.
@@ -339,7 +155,7 @@ func (o Options) withDefaults() (Options, error) {
 		if len(c.Namespaces) == 0 {
 			c.Namespaces = []string{DefaultNamespace}
 		}
-		c.HTTP = c.HTTP.withDefaults()
+		c.HTTP = c.HTTP.WithDefaults()
 		o.Kube = &c
 	}
 	if a := o.ArgoCD; a != nil {
@@ -350,7 +166,7 @@ func (o Options) withDefaults() (Options, error) {
 		if c.Token == nil {
 			errs = append(errs, errors.New("argo cd: no token: set --argocd-token-file or DYNAMO_CMP_ARGOCD_TOKEN"))
 		}
-		c.HTTP = c.HTTP.withDefaults()
+		c.HTTP = c.HTTP.WithDefaults()
 		if c.RefreshTimeout <= 0 {
 			c.RefreshTimeout = DefaultRefreshTimeout
 		}
@@ -370,7 +186,7 @@ func (o Options) withDefaults() (Options, error) {
 		if c.MaxAge <= 0 {
 			c.MaxAge = DefaultWebhookMaxAge
 		}
-		c.HTTP = c.HTTP.withDefaults()
+		c.HTTP = c.HTTP.WithDefaults()
 		o.Webhook = &c
 	}
 	if len(o.AutoRollback.Layers) > 0 && o.ArgoCD == nil {

@@ -12,36 +12,41 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd/argocdtest"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/outbound"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 )
 
 // quick bounds each attempt to 300 ms and retries 3 times with short backoff.
-var quick = HTTPOptions{Timeout: 300 * time.Millisecond, RetryMax: 3, RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond}
+var quick = outbound.HTTPOptions{Timeout: 300 * time.Millisecond, RetryMax: 3, RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond}
 
-func startQueue(t *testing.T, hook *fakeHook, size int, maxAge time.Duration) (*webhookQueue, *Metrics) {
+func startQueue(t *testing.T, hook *fakeHook, size int, maxAge time.Duration) (*notify.Webhook, *Metrics) {
 	t.Helper()
 	m := NewMetrics()
-	q, err := newWebhookQueue(&WebhookOptions{URL: hook.srv.URL, QueueSize: size, MaxAge: maxAge, HTTP: quick}, m, testLogger(t), time.Now)
+	q, err := notify.NewWebhook(notify.WebhookOptions{URL: hook.srv.URL, QueueSize: size, MaxAge: maxAge, HTTP: quick}, m.Notify, m.Outbound, testLogger(t), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { q.run(ctx); close(done) }()
+	go func() { q.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return q, m
 }
 
-func testEvents(n int) []Event {
-	out := make([]Event, n)
+func testEvents(n int) []notify.Event {
+	out := make([]notify.Event, n)
 	for i := range out {
-		out[i] = Event{ID: fmt.Sprintf("ev-%02d", i), Type: EventPublish, Layer: "global", Version: i + 1}
+		out[i] = notify.Event{ID: fmt.Sprintf("ev-%02d", i), Type: notify.EventPublish, Layer: "global", Version: i + 1}
 	}
 	return out
 }
 
 // ackedIDs returns the ids of the acknowledged events in order, and the distinct ones.
-func ackedIDs(evs []Event) (all, distinct []string) {
+func ackedIDs(evs []notify.Event) (all, distinct []string) {
 	seen := map[string]bool{}
 	for _, e := range evs {
 		all = append(all, e.ID)
@@ -67,7 +72,7 @@ func TestWebhookDeliveryRetriesWithoutLosingEvents(t *testing.T) {
 	q, m := startQueue(t, hook, 100, time.Hour)
 	want := testEvents(5)
 	for _, ev := range want {
-		q.enqueue(ev)
+		q.Enqueue(ev)
 	}
 	eventually(t, "every event delivered", func() bool { _, d := ackedIDs(hook.events()); return len(d) == len(want) })
 	all, distinct := ackedIDs(hook.events())
@@ -78,13 +83,13 @@ func TestWebhookDeliveryRetriesWithoutLosingEvents(t *testing.T) {
 	if !reflect.DeepEqual(distinct, wantIDs) || !reflect.DeepEqual(all, wantIDs) {
 		t.Errorf("delivered %v, want each of %v once, in order", all, wantIDs)
 	}
-	if r := value(m.outboundRetries.WithLabelValues(targetWebhook)); r < 9 {
+	if r := value(m.Outbound.Retries.WithLabelValues(outbound.TargetWebhook)); r < 9 {
 		t.Errorf("%v retries counted, want at least 9", r)
 	}
-	if n := value(m.webhook.WithLabelValues("retried")); n < 2 {
+	if n := value(m.Notify.Webhook.WithLabelValues("retried")); n < 2 {
 		t.Errorf("%v delivery rounds failed, want at least 2 (the outage outlasted one call's retries)", n)
 	}
-	if n := value(m.webhook.WithLabelValues("delivered")); n != 5 {
+	if n := value(m.Notify.Webhook.WithLabelValues("delivered")); n != 5 {
 		t.Errorf("%v delivered, want 5", n)
 	}
 }
@@ -96,7 +101,7 @@ func TestWebhookDuplicatesCarryTheSameID(t *testing.T) {
 	q, _ := startQueue(t, hook, 100, time.Hour)
 	want := testEvents(3)
 	for _, ev := range want {
-		q.enqueue(ev)
+		q.Enqueue(ev)
 	}
 	eventually(t, "every event delivered", func() bool { _, d := ackedIDs(hook.events()); return len(d) == 3 })
 	time.Sleep(200 * time.Millisecond)
@@ -117,13 +122,13 @@ func TestWebhookQueueBounds(t *testing.T) {
 		hook.push(fault{code: http.StatusBadRequest})
 		q, m := startQueue(t, hook, 10, time.Hour)
 		for _, ev := range testEvents(2) {
-			q.enqueue(ev)
+			q.Enqueue(ev)
 		}
 		eventually(t, "the second event", func() bool { _, d := ackedIDs(hook.events()); return len(d) == 1 })
 		if all, _ := ackedIDs(hook.events()); !reflect.DeepEqual(all, []string{"ev-01"}) {
 			t.Errorf("delivered %v, want only ev-01 (ev-00 was refused with 400)", all)
 		}
-		if n := value(m.webhook.WithLabelValues("rejected")); n != 1 {
+		if n := value(m.Notify.Webhook.WithLabelValues("rejected")); n != 1 {
 			t.Errorf("rejected %v", n)
 		}
 	})
@@ -133,18 +138,18 @@ func TestWebhookQueueBounds(t *testing.T) {
 		hook.block = block
 		q, m := startQueue(t, hook, 2, time.Hour)
 		evs := testEvents(4)
-		q.enqueue(evs[0])
+		q.Enqueue(evs[0])
 		eventually(t, "the first delivery", func() bool { return hook.inflight.Load() == 1 })
 		for _, ev := range evs[1:] { // ev-00 is being delivered: ev-01, then ev-02 make room
-			q.enqueue(ev)
+			q.Enqueue(ev)
 		}
 		close(block)
-		eventually(t, "the queue drained", func() bool { return q.length() == 0 && hook.inflight.Load() == 0 })
+		eventually(t, "the queue drained", func() bool { return q.Len() == 0 && hook.inflight.Load() == 0 })
 		_, d := ackedIDs(hook.events())
 		if !reflect.DeepEqual(d, []string{"ev-00", "ev-03"}) {
 			t.Errorf("delivered %v, want ev-00 (in flight) and ev-03 (the newest)", d)
 		}
-		if n := value(m.webhook.WithLabelValues("dropped")); n != 2 {
+		if n := value(m.Notify.Webhook.WithLabelValues("dropped")); n != 2 {
 			t.Errorf("dropped %v, want 2", n)
 		}
 	})
@@ -154,19 +159,19 @@ func TestWebhookQueueBounds(t *testing.T) {
 			hook.push(fault{code: 503})
 		}
 		q, m := startQueue(t, hook, 10, 100*time.Millisecond)
-		q.enqueue(testEvents(1)[0])
-		eventually(t, "the event expiring", func() bool { return value(m.webhook.WithLabelValues("expired")) == 1 })
-		if q.length() != 0 {
-			t.Errorf("queue length %d", q.length())
+		q.Enqueue(testEvents(1)[0])
+		eventually(t, "the event expiring", func() bool { return value(m.Notify.Webhook.WithLabelValues("expired")) == 1 })
+		if q.Len() != 0 {
+			t.Errorf("queue length %d", q.Len())
 		}
 	})
 }
 
 func TestArgoCDCallsRetryWithBounds(t *testing.T) {
 	t.Parallel()
-	argo := newFakeArgo(t, &testApp{Namespace: "argocd", Name: "a", Cluster: "dev-a", Sync: "Synced", Health: "Healthy"})
+	argo := newFakeArgo(t, &argocdtest.App{Namespace: "argocd", Name: "a", Cluster: "dev-a", Sync: "Synced", Health: "Healthy"})
 	m := NewMetrics()
-	c, err := newArgoClient(&ArgoCDOptions{URL: argo.srv.URL, Token: StaticSecret(testArgoToken), HTTP: quick, RefreshTimeout: 300 * time.Millisecond}, m, testLogger(t))
+	c, err := argocd.New(argocd.Options{URL: argo.srv.URL, Token: secret.Static(testArgoToken), HTTP: quick, RefreshTimeout: 300 * time.Millisecond}, m.Outbound, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +179,7 @@ func TestArgoCDCallsRetryWithBounds(t *testing.T) {
 	attempts := func() int { argo.mu.Lock(); defer argo.mu.Unlock(); n := argo.attempts; argo.attempts = 0; return n }
 
 	argo.push(fault{code: http.StatusTooManyRequests}, fault{code: http.StatusServiceUnavailable}, fault{delay: 5 * time.Second})
-	apps, err := c.listApplications(ctx)
+	apps, err := c.ListApplications(ctx)
 	if err != nil || len(apps) != 1 {
 		t.Fatalf("list after 429, 503 and a timeout: %v, %v", apps, err)
 	}
@@ -183,7 +188,7 @@ func TestArgoCDCallsRetryWithBounds(t *testing.T) {
 	}
 
 	argo.push(fault{code: 500}, fault{delay: 5 * time.Second})
-	if err := c.hardRefresh(ctx, &apps[0]); err != nil {
+	if err := c.HardRefresh(ctx, &apps[0]); err != nil {
 		t.Fatalf("hard refresh after a 500 and a timeout: %v", err)
 	}
 	if got := argo.refreshed(); !reflect.DeepEqual(got, []string{"argocd/a"}) {
@@ -194,7 +199,7 @@ func TestArgoCDCallsRetryWithBounds(t *testing.T) {
 	for range 10 {
 		argo.push(fault{code: 503})
 	}
-	if _, err := c.listApplications(ctx); err == nil {
+	if _, err := c.ListApplications(ctx); err == nil {
 		t.Fatal("a lasting outage did not fail the call")
 	}
 	if n := attempts(); n != quick.RetryMax+1 {
@@ -204,12 +209,12 @@ func TestArgoCDCallsRetryWithBounds(t *testing.T) {
 	argo.seq = nil
 	argo.mu.Unlock()
 
-	bad, err := newArgoClient(&ArgoCDOptions{URL: argo.srv.URL, Token: StaticSecret("wrong"), HTTP: quick}, m, testLogger(t))
+	bad, err := argocd.New(argocd.Options{URL: argo.srv.URL, Token: secret.Static("wrong"), HTTP: quick}, m.Outbound, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = bad.listApplications(ctx)
-	var se *StatusError
+	_, err = bad.ListApplications(ctx)
+	var se *outbound.StatusError
 	if !errors.As(err, &se) || se.Code != http.StatusUnauthorized {
 		t.Errorf("wrong token: %v, want a 401 StatusError", err)
 	}
@@ -223,7 +228,7 @@ func TestRolloutSurvivesArgoCDAndWebhookFailures(t *testing.T) {
 	f := newRolloutFixture(t, func(o *Options) {
 		o.ArgoCD.HTTP, o.Webhook.HTTP = quick, quick
 	})
-	f.argo.update("dev-a-rbac", func(a *testApp) { a.Pinned, a.Compared = "", "" }) // follows latest
+	f.argo.update("dev-a-rbac", func(a *argocdtest.App) { a.Pinned, a.Compared = "", "" }) // follows latest
 	before := len(f.hook.events())
 	// Argo CD answers 429, 5xx and times out for a while (longer than one call's retries);
 	// the webhook fails too.
@@ -234,8 +239,8 @@ func TestRolloutSurvivesArgoCDAndWebhookFailures(t *testing.T) {
 
 	head := publish(t, f.st, config.ClusterLayer("dev-a"), clusterEntry(t, fleet[0]), namespaceEntry(t, "apps"), namespaceEntry(t, "more"))
 	eventually(t, "the latest Application hard-refreshed", func() bool { return len(f.argo.refreshed()) > 0 })
-	f.argo.update("dev-a-namespaces", func(a *testApp) { a.Pinned, a.Compared = "g1.e1.c2", "g1.e1.c2" })
-	ev := f.hook.wait(t, "the synced event", func(e Event) bool { return e.Type == EventSynced && e.ConfigVersion == "g1.e1.c2" })
+	f.argo.update("dev-a-namespaces", func(a *argocdtest.App) { a.Pinned, a.Compared = "g1.e1.c2", "g1.e1.c2" })
+	ev := f.hook.wait(t, "the synced event", func(e notify.Event) bool { return e.Type == notify.EventSynced && e.ConfigVersion == "g1.e1.c2" })
 	if ev.TraceID != head.TraceID {
 		t.Errorf("synced event %+v", ev)
 	}
@@ -243,7 +248,7 @@ func TestRolloutSurvivesArgoCDAndWebhookFailures(t *testing.T) {
 	for _, e := range f.hook.events()[before:] {
 		types = append(types, e.Type)
 	}
-	if !reflect.DeepEqual(types, []string{EventPublish, EventSynced}) {
+	if !reflect.DeepEqual(types, []string{notify.EventPublish, notify.EventSynced}) {
 		t.Errorf("events after the failures: %v, want the publish then the synced event, once each", types)
 	}
 	for _, want := range []string{"argocd/dev-a-rbac"} {

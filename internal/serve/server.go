@@ -9,23 +9,31 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/kube"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 )
 
 // readyCache is how long a readiness verdict (store.Ping) is reused.
 const readyCache = 5 * time.Second
 
-// Server is the service. Create it with New, serve with Run.
+// Server is the service: it wires the parts (generator, notifiers, rollout tracker) and owns
+// the HTTP server, health and metrics. Create it with New, serve with Run.
 type Server struct {
 	opts    Options
 	log     *slog.Logger
 	metrics *Metrics
-	cache   *registryCache
+	cache   *generator.Cache
 
-	annot *annotator     // nil without the Kubernetes API
-	refr  *refresher     // nil without the Argo CD API
-	track *tracker       // nil without the Argo CD API
-	hooks *webhookQueue  // nil without a webhook
-	mux   *http.ServeMux // routes
+	annot *notify.Annotator // nil without the Kubernetes API
+	refr  *notify.Refresher // nil without the Argo CD API
+	track *rollout.Tracker  // nil without the Argo CD API
+	hooks *notify.Webhook   // nil without a webhook
+	mux   *http.ServeMux    // routes
 	ready readiness
 
 	stopping atomic.Bool
@@ -44,35 +52,90 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opts: opts, log: opts.Logger, metrics: opts.Metrics}
-	s.cache = &registryCache{st: opts.Store, ttl: opts.CacheTTL, timeout: opts.StoreTimeout, now: opts.Now, onChange: s.onSnapshot}
-	if opts.Kube != nil {
-		k, err := newKubeClient(opts.Kube, s.metrics, s.log)
+	m := s.metrics
+	s.cache = generator.NewCache(generator.CacheOptions{Store: opts.Store, TTL: opts.CacheTTL, Timeout: opts.StoreTimeout, Now: opts.Now, OnChange: s.onSnapshot})
+	if opts.Webhook != nil {
+		w, err := notify.NewWebhook(*opts.Webhook, m.Notify, m.Outbound, s.log, opts.Now)
 		if err != nil {
 			return nil, err
 		}
-		s.annot = newAnnotator(s, k)
+		s.hooks = w
+	}
+	if opts.Kube != nil {
+		k, err := kube.New(*opts.Kube, m.Outbound, s.log)
+		if err != nil {
+			return nil, err
+		}
+		s.annot = notify.NewAnnotator(notify.AnnotatorOptions{Kube: k, Namespaces: opts.Kube.Namespaces, ConfigMapName: opts.ConfigMapName,
+			ReannotateAfter: opts.ReannotateAfter, Now: opts.Now, Log: s.log, Metrics: m.Notify})
 	}
 	if opts.ArgoCD != nil {
-		a, err := newArgoClient(opts.ArgoCD, s.metrics, s.log)
+		a, err := argocd.New(*opts.ArgoCD, m.Outbound, s.log)
 		if err != nil {
 			return nil, err
 		}
-		s.refr = newRefresher(s, a)
-		s.track = newTracker(s, a)
-	}
-	if opts.Webhook != nil {
-		q, err := newWebhookQueue(opts.Webhook, s.metrics, s.log, opts.Now)
-		if err != nil {
-			return nil, err
+		var emit func(notify.Event)
+		if s.hooks != nil {
+			emit = s.hooks.Enqueue
 		}
-		s.hooks = q
+		s.track = rollout.New(rollout.Options{ArgoCD: a, Store: opts.Store, Emit: emit, PluginName: opts.PluginName,
+			StatusInterval: opts.StatusInterval, RolloutTimeout: opts.RolloutTimeout, StoreTimeout: opts.StoreTimeout,
+			AutoRollback: opts.AutoRollback, Replica: opts.Replica, Now: opts.Now, Log: s.log, Metrics: m.Rollout})
+		s.refr = notify.NewRefresher(notify.RefresherOptions{ArgoCD: a, PluginName: opts.PluginName, Concurrency: opts.ArgoCD.RefreshConcurrency,
+			Refreshed: s.track.Refreshed, Now: opts.Now, Log: s.log, Metrics: m.Notify})
 	}
 	s.mux = http.NewServeMux()
-	s.mux.HandleFunc(GetParamsPath, s.handleGetParams)
+	s.mux.Handle(GetParamsPath, &generator.Handler{Token: opts.GeneratorToken, Cache: s.cache, Log: s.log, Metrics: m.Generator, Now: opts.Now})
 	s.mux.HandleFunc("/healthz", s.handleHealthz)
 	s.mux.HandleFunc("/readyz", s.handleReadyz)
 	s.mux.Handle("/metrics", s.metrics.Handler())
 	return s, nil
+}
+
+// GetParamsPath is where Argo CD's plugin generator posts.
+const GetParamsPath = generator.GetParamsPath
+
+// onSnapshot is told about every new registry snapshot. It only hands work to the queues of
+// the notifiers and the tracker: it runs inside a generator request or the watcher and must
+// not block.
+func (s *Server) onSnapshot(old, cur *generator.Snapshot) {
+	s.metrics.changeSeq.Set(float64(cur.Seq))
+	s.metrics.clusters.Set(float64(len(cur.Inventory.Clusters)))
+	if old == nil {
+		s.log.Info("registry loaded", "clusters", len(cur.Inventory.Clusters), "layers", len(cur.Inventory.Heads), "changeSeq", cur.Seq)
+		if s.annot != nil {
+			// Publishes made while no replica ran reach the ApplicationSets now.
+			s.annot.Add(true, nil)
+		}
+		if s.track != nil {
+			s.track.Baseline(cur.Inventory)
+		}
+		return
+	}
+	changes := notify.Diff(old.Inventory, cur.Inventory, s.opts.Now())
+	if len(changes) == 0 {
+		return
+	}
+	var clusters []ops.ClusterInfo
+	for _, ch := range changes {
+		s.metrics.changes.WithLabelValues(ch.Head.Action).Inc()
+		s.log.Info("layer moved", "layer", ch.Ref.String(), "action", ch.Head.Action, "from", ch.From, "to", ch.Head.Version,
+			"actor", ch.Head.Actor, "trace", ch.Head.TraceID, "clusters", len(ch.Clusters), "changeSeq", cur.Seq)
+		if s.hooks != nil {
+			s.hooks.Enqueue(notify.ChangeEvent(ch, s.opts.Replica))
+		}
+		clusters = append(clusters, ch.Clusters...)
+		clusters = append(clusters, ch.Before...)
+	}
+	if s.annot != nil {
+		s.annot.Add(false, clusters)
+	}
+	if s.track != nil {
+		s.track.Add(changes)
+	}
+	if s.refr != nil {
+		s.refr.Add(changes)
+	}
 }
 
 // knownPaths bounds the path label of the request metrics.
@@ -175,16 +238,18 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 			run(ctx)
 		}()
 	}
-	goRun(s.watch, bg)
+	goRun(func(ctx context.Context) {
+		notify.Watch(ctx, s.opts.PollInterval, func(ctx context.Context) error { _, _, err := s.cache.Check(ctx); return err }, s.log)
+	}, bg)
 	if s.annot != nil {
-		goRun(s.annot.run, bg)
+		goRun(s.annot.Run, bg)
 	}
 	if s.refr != nil {
-		goRun(s.refr.run, bg)
-		goRun(s.track.run, bg)
+		goRun(s.refr.Run, bg)
+		goRun(s.track.Run, bg)
 	}
 	if s.hooks != nil {
-		goRun(s.hooks.run, hookCtx)
+		goRun(s.hooks.Run, hookCtx)
 	}
 
 	serveErr := make(chan error, 1)
@@ -211,7 +276,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	err := srv.Shutdown(shCtx)
 	<-serveErr // http.ErrServerClosed
 	if s.hooks != nil {
-		s.hooks.drain(shCtx)
+		s.hooks.Drain(shCtx)
 	}
 	stopHooks()
 	wg.Wait()

@@ -1,4 +1,4 @@
-package serve
+package outbound
 
 import (
 	"bytes"
@@ -17,23 +17,25 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 )
 
 // Outbound targets, as metrics and logs name them.
 const (
-	targetKube    = "kubernetes"
-	targetArgoCD  = "argocd"
-	targetWebhook = "webhook"
+	TargetKube    = "kubernetes"
+	TargetArgoCD  = "argocd"
+	TargetWebhook = "webhook"
 )
 
 // maxResponse bounds what is read of an answer.
 const maxResponse = 64 << 20
 
-// newClient returns the retrying HTTP client of one target: at most o.RetryMax retries of
+// NewClient returns the retrying HTTP client of one target: at most o.RetryMax retries of
 // connection errors, 429 and 5xx, exponential backoff between o.RetryWaitMin and
 // o.RetryWaitMax (a Retry-After header is honoured up to o.RetryWaitMax), o.Timeout per
 // attempt. Attempts and retries are counted in m.
-func newClient(target string, o HTTPOptions, tlsConfig *tls.Config, m *Metrics, log *slog.Logger) *retryablehttp.Client {
+func NewClient(target string, o HTTPOptions, tlsConfig *tls.Config, m *Metrics, log *slog.Logger) *retryablehttp.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tlsConfig
 	tr.MaxIdleConnsPerHost = 8
@@ -47,17 +49,17 @@ func newClient(target string, o HTTPOptions, tlsConfig *tls.Config, m *Metrics, 
 	c.Logger = retryLogger{log.With("target", target)}
 	c.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
 		if err != nil {
-			m.outbound.WithLabelValues(target, "error").Inc()
+			m.Attempts.WithLabelValues(target, "error").Inc()
 		}
 		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 	}
 	c.RequestLogHook = func(_ retryablehttp.Logger, _ *http.Request, attempt int) {
 		if attempt > 0 {
-			m.outboundRetries.WithLabelValues(target).Inc()
+			m.Retries.WithLabelValues(target).Inc()
 		}
 	}
 	c.ResponseLogHook = func(_ retryablehttp.Logger, resp *http.Response) {
-		m.outbound.WithLabelValues(target, strconv.Itoa(resp.StatusCode)).Inc()
+		m.Attempts.WithLabelValues(target, strconv.Itoa(resp.StatusCode)).Inc()
 	}
 	return c
 }
@@ -71,8 +73,8 @@ func (l retryLogger) Warn(msg string, kv ...any)  { l.log.Debug(msg, kv...) }
 func (l retryLogger) Info(msg string, kv ...any)  { l.log.Debug(msg, kv...) }
 func (l retryLogger) Debug(msg string, kv ...any) { l.log.Debug(msg, kv...) }
 
-// tlsConfig returns the TLS settings of a client: the system roots, or only caFile's.
-func tlsConfig(caFile string, insecure bool) (*tls.Config, error) {
+// TLSConfig returns the TLS settings of a client: the system roots, or only caFile's.
+func TLSConfig(caFile string, insecure bool) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure} // opt-in (--argocd-insecure), documented
 	if caFile == "" {
 		return cfg, nil
@@ -107,57 +109,59 @@ func (e *StatusError) Error() string {
 	return msg
 }
 
-// call is one request of a JSON API.
-type call struct {
-	target      string
-	method      string
-	url         string
-	path        string // for messages (no query)
-	token       Secret
-	body        []byte
-	contentType string
-	headers     map[string]string
+// Call is one request of a JSON API.
+type Call struct {
+	Target string
+	Method string
+	URL    string
+	// Path names the call in messages (no query).
+	Path string
+	// Token, when set, is sent as a bearer token.
+	Token       secret.Secret
+	Body        []byte
+	ContentType string
+	Headers     map[string]string
 }
 
-// do runs c with client and decodes a 2xx answer into out (when not nil). Any other status
+// Do runs c with client and decodes a 2xx answer into out (when not nil). Any other status
 // is a *StatusError; transport failures (after the retries) are wrapped errors.
-func (c call) do(ctx context.Context, client *retryablehttp.Client, out any) error {
+func (c Call) Do(ctx context.Context, client *retryablehttp.Client, out any) error {
 	var body any
-	if c.body != nil {
-		body = c.body
+	if c.Body != nil {
+		body = c.Body
 	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, c.method, c.url, body)
+	req, err := retryablehttp.NewRequestWithContext(ctx, c.Method, c.URL, body)
 	if err != nil {
-		return fmt.Errorf("%s %s %s: %w", c.target, c.method, c.path, err)
+		return fmt.Errorf("%s %s %s: %w", c.Target, c.Method, c.Path, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "dynamo-cmp-serve")
-	if c.body != nil {
-		ct := c.contentType
+	if c.Body != nil {
+		ct := c.ContentType
 		if ct == "" {
 			ct = "application/json"
 		}
 		req.Header.Set("Content-Type", ct)
 	}
-	for k, v := range c.headers {
+	for k, v := range c.Headers {
 		req.Header.Set(k, v)
 	}
-	if c.token != nil {
-		tok, err := c.token.Value()
+	if c.Token != nil {
+		tok, err := c.Token.Value()
 		if err != nil {
-			return fmt.Errorf("%s token: %w", c.target, err)
+			return fmt.Errorf("%s token: %w", c.Target, err)
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s %s: %w", c.target, c.method, c.path, err)
+		return fmt.Errorf("%s %s %s: %w", c.Target, c.Method, c.Path, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
 		msg := strings.Join(strings.Fields(string(snippet)), " ")
-		return &StatusError{Target: c.target, Method: c.method, Path: c.path, Code: resp.StatusCode, Message: msg}
+		return &StatusError{Target: c.Target, Method: c.Method, Path: c.Path, Code: resp.StatusCode, Message: msg}
 	}
 	if out == nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
@@ -165,10 +169,10 @@ func (c call) do(ctx context.Context, client *retryablehttp.Client, out any) err
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return fmt.Errorf("%s %s %s: read the answer: %w", c.target, c.method, c.path, err)
+		return fmt.Errorf("%s %s %s: read the answer: %w", c.Target, c.Method, c.Path, err)
 	}
 	if err := json.NewDecoder(bytes.NewReader(data)).Decode(out); err != nil {
-		return fmt.Errorf("%s %s %s: the answer is not the expected JSON: %w", c.target, c.method, c.path, err)
+		return fmt.Errorf("%s %s %s: the answer is not the expected JSON: %w", c.Target, c.Method, c.Path, err)
 	}
 	return nil
 }

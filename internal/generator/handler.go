@@ -1,4 +1,4 @@
-package serve
+package generator
 
 import (
 	"bytes"
@@ -8,8 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
+	"time"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 )
 
 // GetParamsPath is where Argo CD's plugin generator posts: <baseUrl>/api/v1/getparams.execute.
@@ -26,9 +30,9 @@ type GetParamsRequest struct {
 	} `json:"input"`
 }
 
-// errorBody is the JSON of an error answer. Argo CD shows "error" in the ApplicationSet's
+// ErrorBody is the JSON of an error answer. Argo CD shows "error" in the ApplicationSet's
 // status.
-type errorBody struct {
+type ErrorBody struct {
 	Error  string       `json:"error"`
 	Errors []FieldError `json:"errors,omitempty"`
 }
@@ -37,7 +41,7 @@ func writeJSONError(w http.ResponseWriter, code int, msg string, fields []FieldE
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(errorBody{Error: msg, Errors: fields})
+	_ = json.NewEncoder(w).Encode(ErrorBody{Error: msg, Errors: fields})
 }
 
 func writeFieldErrors(w http.ResponseWriter, errs []FieldError) {
@@ -48,14 +52,24 @@ func writeFieldErrors(w http.ResponseWriter, errs []FieldError) {
 	writeJSONError(w, http.StatusBadRequest, strings.Join(msgs, "; "), errs)
 }
 
+// Handler answers Argo CD's plugin generator.
+type Handler struct {
+	// Token is the bearer token Argo CD's plugin generator sends.
+	Token   secret.Secret
+	Cache   *Cache
+	Log     *slog.Logger
+	Metrics *Metrics
+	Now     func() time.Time
+}
+
 // authorized checks the bearer token in constant time (over digests, so the length of the
 // expected token does not show either).
-func (s *Server) authorized(r *http.Request) bool {
+func (s *Handler) authorized(r *http.Request) bool {
 	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return false
 	}
-	want, err := s.opts.GeneratorToken.Value()
+	want, err := s.Token.Value()
 	if err != nil || want == "" {
 		return false
 	}
@@ -64,9 +78,9 @@ func (s *Server) authorized(r *http.Request) bool {
 	return subtle.ConstantTimeCompare(got[:], exp[:]) == 1
 }
 
-// handleGetParams answers Argo CD's plugin generator: one parameter set per registered
-// cluster the input's filter selects, in cluster name order.
-func (s *Server) handleGetParams(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP answers Argo CD's plugin generator: one parameter set per registered cluster the
+// input's filter selects, in cluster name order.
+func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="dynamo-cmp"`)
 		writeJSONError(w, http.StatusUnauthorized, "unauthorized", nil)
@@ -97,18 +111,18 @@ func (s *Server) handleGetParams(w http.ResponseWriter, r *http.Request) {
 		writeFieldErrors(w, ferrs)
 		return
 	}
-	snap, result, err := s.cache.get(r.Context())
+	snap, result, err := s.Cache.Get(r.Context())
 	if result != "" {
-		s.metrics.cache.WithLabelValues(result).Inc()
+		s.Metrics.Cache.WithLabelValues(result).Inc()
 	}
 	if err != nil {
 		if snap == nil {
-			s.log.Error("generator: the registry cannot be read", "applicationSet", req.ApplicationSetName, "error", err)
+			s.Log.Error("generator: the registry cannot be read", "applicationSet", req.ApplicationSetName, "error", err)
 			writeJSONError(w, http.StatusServiceUnavailable, "the cluster registry cannot be read from DynamoDB; try again", nil)
 			return
 		}
-		s.log.Warn("generator: the registry cannot be read, serving the last snapshot", "applicationSet", req.ApplicationSetName,
-			"snapshotAge", s.opts.Now().Sub(snap.readAt).String(), "error", err)
+		s.Log.Warn("generator: the registry cannot be read, serving the last snapshot", "applicationSet", req.ApplicationSetName,
+			"snapshotAge", s.Now().Sub(snap.ReadAt).String(), "error", err)
 	}
 	answer := snap.all
 	if !filter.Empty() {

@@ -1,0 +1,68 @@
+// Package argocdtest builds Argo CD Applications as the API answers them, for the tests of
+// the packages that read them.
+package argocdtest
+
+import "time"
+
+// PluginName is the default CMP name of the service ("dynamo-cmp-v1").
+const PluginName = "dynamo-cmp-v1"
+
+// App is an Argo CD Application as the API shows it, reduced to what the service reads.
+type App struct {
+	Namespace, Name, Cluster string
+	Plugin                   string // default PluginName
+	Pinned                   string // spec's configVersion ("" renders latest)
+	Compared                 string // status.sync.comparedTo's configVersion
+	Sync, Health, HealthMsg  string
+	OpPhase, OpMessage       string
+	OpStarted                time.Time
+	Condition                string // a ComparisonError message
+	ViaEnv                   bool   // cluster and configVersion in plugin.env instead of parameters
+	MultiSource              bool   // the plugin is sources[1]
+}
+
+func (a *App) source(version string) map[string]any {
+	plugin := map[string]any{"name": a.Plugin}
+	if a.Plugin == "" {
+		plugin["name"] = PluginName
+	}
+	if a.ViaEnv {
+		env := []any{map[string]any{"name": "CLUSTER", "value": a.Cluster}}
+		if version != "" {
+			env = append(env, map[string]any{"name": "CONFIG_VERSION", "value": version})
+		}
+		plugin["env"] = env
+	} else {
+		params := []any{map[string]any{"name": "cluster", "string": a.Cluster}}
+		if version != "" {
+			params = append(params, map[string]any{"name": "configVersion", "string": version})
+		}
+		plugin["parameters"] = params
+	}
+	return map[string]any{"repoURL": "https://example.com/empty.git", "path": ".", "targetRevision": "HEAD", "plugin": plugin}
+}
+
+// JSON is the Application as the Argo CD API answers it.
+func (a *App) JSON() map[string]any {
+	spec := map[string]any{"project": "default", "destination": map[string]any{"name": a.Cluster, "namespace": "default"}}
+	compared := map[string]any{}
+	if a.MultiSource {
+		other := map[string]any{"repoURL": "https://example.com/values.git", "ref": "values"}
+		spec["sources"] = []any{other, a.source(a.Pinned)}
+		compared["sources"] = []any{other, a.source(a.Compared)}
+	} else {
+		spec["source"] = a.source(a.Pinned)
+		compared["source"] = a.source(a.Compared)
+	}
+	status := map[string]any{
+		"sync":   map[string]any{"status": a.Sync, "comparedTo": compared},
+		"health": map[string]any{"status": a.Health, "message": a.HealthMsg},
+	}
+	if a.OpPhase != "" {
+		status["operationState"] = map[string]any{"phase": a.OpPhase, "message": a.OpMessage, "startedAt": a.OpStarted.UTC().Format(time.RFC3339)}
+	}
+	if a.Condition != "" {
+		status["conditions"] = []any{map[string]any{"type": "ComparisonError", "message": a.Condition}}
+	}
+	return map[string]any{"metadata": map[string]any{"name": a.Name, "namespace": a.Namespace}, "spec": spec, "status": status}
+}

@@ -1,0 +1,114 @@
+package kube
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/outbound"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
+)
+
+// RefreshAnnotation is the annotation that makes the ApplicationSet controller reconcile an
+// ApplicationSet at once (Argo CD's own webhook handler sets it; the controller removes it
+// after reconciling).
+const RefreshAnnotation = "argocd.argoproj.io/application-set-refresh"
+
+// Options reach the Kubernetes API.
+type Options struct {
+	// URL is the API server (in cluster: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT).
+	URL string
+	// Token is the bearer token (in cluster: the service account token file, re-read as it
+	// rotates).
+	Token secret.Secret
+	// CAFile verifies the API server's certificate (in cluster: the service account's ca.crt).
+	CAFile string
+	// Namespaces are where ApplicationSets are looked for.
+	Namespaces []string
+	HTTP       outbound.HTTPOptions
+}
+
+// Client talks to the Kubernetes API.
+type Client struct {
+	base  string
+	token secret.Secret
+	http  *retryablehttp.Client
+}
+
+// New returns a client of the API server o names.
+func New(o Options, m *outbound.Metrics, log *slog.Logger) (*Client, error) {
+	tc, err := outbound.TLSConfig(o.CAFile, false)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes: %w", err)
+	}
+	if _, err := url.Parse(o.URL); err != nil {
+		return nil, fmt.Errorf("kubernetes: API server URL: %w", err)
+	}
+	return &Client{base: strings.TrimSuffix(o.URL, "/"), token: o.Token, http: outbound.NewClient(outbound.TargetKube, o.HTTP.WithDefaults(), tc, m, log)}, nil
+}
+
+// ApplicationSet is the part of an ApplicationSet the service reads.
+type ApplicationSet struct {
+	Metadata struct {
+		Name      string `json:"name"`
+		Namespace string `json:"namespace"`
+	} `json:"metadata"`
+	Spec struct {
+		Generators []json.RawMessage `json:"generators"`
+	} `json:"spec"`
+}
+
+// Key names the ApplicationSet: "<namespace>/<name>".
+func (a ApplicationSet) Key() string { return a.Metadata.Namespace + "/" + a.Metadata.Name }
+
+const appSetResource = "/apis/argoproj.io/v1alpha1/namespaces/%s/applicationsets"
+
+// ListApplicationSets lists the ApplicationSets of a namespace (pages of 250).
+func (k *Client) ListApplicationSets(ctx context.Context, ns string) ([]ApplicationSet, error) {
+	var out []ApplicationSet
+	path := fmt.Sprintf(appSetResource, url.PathEscape(ns))
+	cont := ""
+	for {
+		q := url.Values{"limit": {"250"}}
+		if cont != "" {
+			q.Set("continue", cont)
+		}
+		var page struct {
+			Items    []ApplicationSet `json:"items"`
+			Metadata struct {
+				Continue string `json:"continue"`
+			} `json:"metadata"`
+		}
+		c := outbound.Call{Target: outbound.TargetKube, Method: http.MethodGet, URL: k.base + path + "?" + q.Encode(), Path: path, Token: k.token}
+		if err := c.Do(ctx, k.http, &page); err != nil {
+			return nil, err
+		}
+		out = append(out, page.Items...)
+		if page.Metadata.Continue == "" {
+			return out, nil
+		}
+		cont = page.Metadata.Continue
+	}
+}
+
+// Annotate sets the refresh annotation with a JSON merge patch, as Argo CD's webhook handler
+// does. An ApplicationSet deleted meanwhile is not an error.
+func (k *Client) Annotate(ctx context.Context, ns, name string) error {
+	path := fmt.Sprintf(appSetResource, url.PathEscape(ns)) + "/" + url.PathEscape(name)
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{RefreshAnnotation: "true"}}})
+	c := outbound.Call{Target: outbound.TargetKube, Method: http.MethodPatch, URL: k.base + path, Path: path, Token: k.token,
+		Body: patch, ContentType: "application/merge-patch+json"}
+	err := c.Do(ctx, k.http, nil)
+	var se *outbound.StatusError
+	if errors.As(err, &se) && se.Code == http.StatusNotFound {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,78 @@
+package notify
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+)
+
+// Change is a head move the watcher saw: a publish or a rollback of one layer.
+type Change struct {
+	Ref config.LayerRef
+	// Head is the layer's new head (Action, Actor, TraceID ...).
+	Head store.Head
+	// From is the version the previous snapshot held (0 for a new layer). Several moves
+	// between two polls show as one change.
+	From int
+	// Clusters are the clusters the layer affects, with their new configVersion.
+	Clusters []ops.ClusterInfo
+	// Before are the same clusters as the previous snapshot registered them (absent when new).
+	Before     []ops.ClusterInfo
+	DetectedAt time.Time
+}
+
+// Diff returns the head moves between two readings of the registry, global first, then
+// environments, then clusters.
+func Diff(old, cur *ops.Inventory, now time.Time) []Change {
+	var out []Change
+	before := make(map[string]ops.ClusterInfo, len(old.Clusters))
+	for _, c := range old.Clusters {
+		before[c.Name] = c
+	}
+	for ref, h := range cur.Heads {
+		prev, existed := old.Heads[ref]
+		if existed && prev.Version == h.Version && prev.At.Equal(h.At) {
+			continue
+		}
+		ch := Change{Ref: ref, Head: h, From: prev.Version, Clusters: cur.Affected(ref, nil), DetectedAt: now}
+		for _, c := range ch.Clusters {
+			if b, ok := before[c.Name]; ok {
+				ch.Before = append(ch.Before, b)
+			}
+		}
+		out = append(out, ch)
+	}
+	config.SortLayerRefs(out, func(c Change) config.LayerRef { return c.Ref })
+	return out
+}
+
+// Watch calls check every interval until ctx is done: check reads the registry's change
+// counter, and the registry when it moved (which is how changes are found). Failures are
+// logged once per outage.
+func Watch(ctx context.Context, interval time.Duration, check func(context.Context) error, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	failing := false
+	for {
+		err := check(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil && !failing:
+			failing = true
+			log.Error("watcher: cannot read the registry's change counter; retrying every poll interval", "error", err)
+		case err == nil && failing:
+			failing = false
+			log.Info("watcher: reading the registry again")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

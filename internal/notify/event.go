@@ -1,0 +1,115 @@
+package notify
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Event types.
+const (
+	// EventPublish and EventRollback: a layer's head moved (one event per layer, listing the
+	// clusters it affects).
+	EventPublish  = "publish"
+	EventRollback = "rollback"
+	// EventSynced: every Application of a cluster is Synced and Healthy on the new version
+	// (recorded as the cluster's last known good).
+	EventSynced = "synced"
+	// EventDegraded and EventSyncFailed: an Application of a cluster went Degraded, or its
+	// sync (or rendering) failed, on the new version.
+	EventDegraded   = "degraded"
+	EventSyncFailed = "sync-failed"
+	// EventRolloutTimeout: the Applications did not settle within the rollout timeout.
+	EventRolloutTimeout = "rollout-timeout"
+	// EventAutoRollback: the service rolled a layer back; EventAutoRollbackSkipped: it would
+	// have but could not (no last known good, outside the window ...);
+	// EventAutoRollbackFailed: the rollback was refused or failed.
+	EventAutoRollback        = "auto-rollback"
+	EventAutoRollbackSkipped = "auto-rollback-skipped"
+	EventAutoRollbackFailed  = "auto-rollback-failed"
+)
+
+// Event is what the webhook receives (one JSON object per POST). ID is the same for the same
+// fact whichever replica reports it, so a receiver can drop duplicates (delivery is
+// at-least-once).
+type Event struct {
+	ID   string    `json:"id"`
+	Type string    `json:"type"`
+	Time time.Time `json:"time"`
+	// Cluster is set on the events of one cluster.
+	Cluster string `json:"cluster,omitempty"`
+	// Layer, Action, Version and PreviousVersion describe the head move the event is about
+	// (for cluster events: the latest one that reached the cluster).
+	Layer           string `json:"layer,omitempty"`
+	Action          string `json:"action,omitempty"`
+	Version         int    `json:"version,omitempty"`
+	PreviousVersion int    `json:"previousVersion,omitempty"`
+	// ConfigVersion is the cluster's resolved version the event is about.
+	ConfigVersion string `json:"configVersion,omitempty"`
+	// LastKnownGood is the cluster's last known good configVersion, when relevant.
+	LastKnownGood string `json:"lastKnownGood,omitempty"`
+	// Clusters are the clusters a publish or rollback affects, with their new configVersion.
+	Clusters []EventCluster `json:"clusters,omitempty"`
+	Actor    string         `json:"actor,omitempty"`
+	Message  string         `json:"message,omitempty"`
+	// TraceID is the trace id of the head move (the head's TraceID).
+	TraceID string `json:"traceId,omitempty"`
+	// Reason explains failures and skipped rollbacks.
+	Reason string `json:"reason,omitempty"`
+	// ArgoCD is the state of the cluster's Applications, read from the Argo CD API.
+	ArgoCD *ArgoCDStatus `json:"argocd,omitempty"`
+	// Replica is the service replica that reported the event.
+	Replica string `json:"replica,omitempty"`
+}
+
+// EventCluster is a cluster a head move affects.
+type EventCluster struct {
+	Cluster       string `json:"cluster"`
+	Environment   string `json:"environment"`
+	ConfigVersion string `json:"configVersion"`
+}
+
+// ArgoCDStatus is the Applications of a cluster as Argo CD reports them.
+type ArgoCDStatus struct {
+	Applications []AppStatus `json:"applications"`
+}
+
+// AppStatus is an Application's state as events report it.
+type AppStatus struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	// ConfigVersion is the version the Application pins ("latest" when none).
+	ConfigVersion  string `json:"configVersion"`
+	Sync           string `json:"sync"`
+	Health         string `json:"health"`
+	OperationPhase string `json:"operationPhase,omitempty"`
+	// Message says why the Application failed or is not done yet.
+	Message string `json:"message,omitempty"`
+}
+
+// EventID derives an event's id from the facts that identify it, so every replica reporting
+// the same fact gives it the same id.
+func EventID(parts ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return hex.EncodeToString(sum[:12])
+}
+
+// ChangeEvent is the event of a head move, as replica reports it.
+func ChangeEvent(ch Change, replica string) Event {
+	ev := Event{
+		ID:   EventID(ch.Head.Action, ch.Ref.String(), strconv.Itoa(ch.Head.Version), strconv.FormatInt(ch.Head.At.UnixNano(), 10)),
+		Type: ch.Head.Action, Time: ch.DetectedAt.UTC(), Layer: ch.Ref.String(), Action: ch.Head.Action,
+		Version: ch.Head.Version, PreviousVersion: ch.Head.Previous,
+		Actor: ch.Head.Actor, Message: ch.Head.Message, TraceID: ch.Head.TraceID, Replica: replica,
+		Clusters: []EventCluster{},
+	}
+	for _, c := range ch.Clusters {
+		ev.Clusters = append(ev.Clusters, EventCluster{Cluster: c.Name, Environment: c.Record.Environment, ConfigVersion: c.Version.String()})
+	}
+	if len(ch.Clusters) == 1 {
+		ev.Cluster, ev.ConfigVersion = ch.Clusters[0].Name, ch.Clusters[0].Version.String()
+	}
+	return ev
+}

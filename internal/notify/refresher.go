@@ -1,0 +1,157 @@
+package notify
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
+)
+
+// maxRefreshRounds bounds the rounds of hard refreshes tried for one change of a cluster
+// (each round is itself retried by go-retryablehttp).
+const maxRefreshRounds = 5
+
+// Applications is what the refresher needs of the Argo CD API (*argocd.Client).
+type Applications interface {
+	ListApplications(ctx context.Context) ([]argocd.Application, error)
+	HardRefresh(ctx context.Context, app *argocd.Application) error
+}
+
+var _ Applications = (*argocd.Client)(nil)
+
+// RefresherOptions configure a Refresher.
+type RefresherOptions struct {
+	ArgoCD Applications
+	// PluginName is the CMP name the Applications use.
+	PluginName string
+	// Concurrency bounds the hard refreshes in flight.
+	Concurrency int
+	// Refreshed, when set, is told each completed hard refresh and when it started.
+	Refreshed func(app argocd.Key, started time.Time)
+	Now       func() time.Time
+	Log       *slog.Logger
+	Metrics   *Metrics
+}
+
+// Refresher hard-refreshes, through the Argo CD API, the Applications that render "latest"
+// for the clusters a change affects. Pinned Applications need no refresh: the ApplicationSet
+// gives them a new configVersion, which changes Argo CD's cache key. Work is coalesced per
+// cluster, so the queue is bounded by the number of clusters.
+type Refresher struct {
+	o RefresherOptions
+	q *queue[string, refreshJob] // by cluster
+}
+
+type refreshJob struct {
+	rounds int
+}
+
+// NewRefresher returns a refresher; Run does its work.
+func NewRefresher(o RefresherOptions) *Refresher {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
+	return &Refresher{o: o, q: newQueue[string, refreshJob](nil)}
+}
+
+// Add queues the clusters of changes.
+func (r *Refresher) Add(changes []Change) {
+	now := r.o.Now()
+	for _, ch := range changes {
+		for _, c := range ch.Clusters {
+			r.q.put(c.Name, refreshJob{}, now)
+		}
+	}
+}
+
+// retry queues a cluster again after a failed round, unless newer work arrived for it.
+func (r *Refresher) retry(cluster string, j refreshJob) {
+	j.rounds++
+	if j.rounds >= maxRefreshRounds {
+		r.o.Log.Error("argocd: giving up refreshing the Applications of a cluster", "cluster", cluster, "rounds", j.rounds)
+		return
+	}
+	r.q.putIfAbsent(cluster, j, r.o.Now().Add(time.Duration(1<<j.rounds)*time.Second))
+}
+
+// Run does the queued work until ctx is done.
+func (r *Refresher) Run(ctx context.Context) {
+	for {
+		items, next := r.q.take(r.o.Now(), 0)
+		if len(items) == 0 {
+			if !r.q.wait(ctx, next, r.o.Now) {
+				return
+			}
+			continue
+		}
+		due := make(map[string]refreshJob, len(items))
+		for _, it := range items {
+			due[it.Key] = it.Val
+		}
+		r.round(ctx, due)
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// round lists the Applications once and hard-refreshes those of the due clusters that follow
+// "latest", a few at a time.
+func (r *Refresher) round(ctx context.Context, due map[string]refreshJob) {
+	apps, err := r.o.ArgoCD.ListApplications(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.o.Log.Warn("argocd: cannot list Applications to refresh them; retrying", "clusters", len(due), "error", err)
+			for c, j := range due {
+				r.retry(c, j)
+			}
+		}
+		return
+	}
+	plugin := r.o.PluginName
+	var g errgroup.Group
+	g.SetLimit(r.o.Concurrency)
+	var mu sync.Mutex
+	failedClusters := map[string]bool{}
+	for i := range apps {
+		app := &apps[i]
+		cluster := app.Cluster(plugin)
+		if _, ok := due[cluster]; !ok || !app.FollowsLatest(plugin) {
+			continue
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			if ctx.Err() != nil {
+				return nil
+			}
+			started := r.o.Now()
+			if err := r.o.ArgoCD.HardRefresh(ctx, app); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				r.o.Metrics.Refreshes.WithLabelValues("error").Inc()
+				r.o.Log.Warn("argocd: hard refresh failed", "application", string(app.Key()), "cluster", cluster, "error", err)
+				mu.Lock()
+				failedClusters[cluster] = true
+				mu.Unlock()
+				return nil
+			}
+			r.o.Metrics.Refreshes.WithLabelValues("ok").Inc()
+			r.o.Log.Info("argocd: application hard-refreshed", "application", string(app.Key()), "cluster", cluster)
+			if r.o.Refreshed != nil {
+				r.o.Refreshed(app.Key(), started)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait() // the goroutines report their failures themselves
+	for c := range failedClusters {
+		r.retry(c, due[c])
+	}
+}

@@ -1,0 +1,115 @@
+package notify
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+)
+
+// testConfigMap is the ConfigMap the test ApplicationSets' plugin generators name.
+const testConfigMap = "dynamo-cmp-generator"
+
+func TestPluginInputs(t *testing.T) {
+	raw := func(v any) json.RawMessage {
+		b, _ := json.Marshal(v)
+		return b
+	}
+	deep := pluginGen(testConfigMap, map[string]any{"environment": "prod"})
+	for range maxGeneratorDepth + 2 {
+		deep = map[string]any{"matrix": map[string]any{"generators": []any{deep, listGen()}}}
+	}
+	for _, tc := range []struct {
+		name string
+		gens []any
+		want int
+	}{
+		{"plain", []any{pluginGen(testConfigMap, nil)}, 1},
+		{"another ConfigMap", []any{pluginGen("other", nil)}, 0},
+		{"list only", []any{listGen()}, 0},
+		{"matrix", []any{map[string]any{"matrix": map[string]any{"generators": []any{listGen(), pluginGen(testConfigMap, map[string]any{"environment": "dev"})}}}}, 1},
+		{"merge of matrix", []any{map[string]any{"merge": map[string]any{"generators": []any{
+			map[string]any{"matrix": map[string]any{"generators": []any{pluginGen(testConfigMap, nil), listGen()}}},
+			pluginGen(testConfigMap, map[string]any{"namePattern": "x-*"}),
+		}}}}, 2},
+		{"too deep", []any{deep}, 0},
+		{"malformed generator", []any{"not an object", pluginGen(testConfigMap, nil)}, 1},
+	} {
+		var gens []json.RawMessage
+		for _, g := range tc.gens {
+			gens = append(gens, raw(g))
+		}
+		if got := pluginInputs(gens, testConfigMap); len(got) != tc.want {
+			t.Errorf("%s: %d plugin generators found, want %d", tc.name, len(got), tc.want)
+		}
+	}
+
+	gold := namedCluster{name: "a", record: config.Cluster{Environment: "dev", Labels: map[string]string{"tier": "gold"}}}
+	inputs := func(p map[string]any) []map[string]json.RawMessage {
+		return pluginInputs([]json.RawMessage{raw(pluginGen(testConfigMap, p))}, testConfigMap)
+	}
+	clusters := map[string]namedCluster{clusterKey(gold): gold}
+	for _, tc := range []struct {
+		params map[string]any
+		want   bool
+	}{
+		{nil, true},
+		{map[string]any{"environment": "dev"}, true},
+		{map[string]any{"environment": "prod"}, false},
+		{map[string]any{"labelSelector": "tier=silver"}, false},
+		{map[string]any{"labelSelector": "tier in (gold"}, true}, // invalid: refresh (the controller shows the error)
+		{map[string]any{"environment": "{{.env}}"}, true},        // templated from a matrix's other generator
+	} {
+		if got := selects(inputs(tc.params), clusters); got != tc.want {
+			t.Errorf("selects(%v) = %v, want %v", tc.params, got, tc.want)
+		}
+	}
+}
+
+func TestDiffSnapshots(t *testing.T) {
+	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	rec := func(env string) *config.Cluster { return &config.Cluster{Name: "a", Environment: env} }
+	old := ops.NewInventory([]store.Head{
+		{Ref: config.GlobalLayer, Version: 1, At: at},
+		{Ref: config.EnvLayer("dev"), Version: 1, At: at},
+		{Ref: config.ClusterLayer("a"), Version: 1, At: at, Cluster: rec("dev")},
+	})
+	cur := ops.NewInventory([]store.Head{
+		{Ref: config.GlobalLayer, Version: 1, At: at},
+		{Ref: config.EnvLayer("dev"), Version: 1, At: at.Add(time.Minute), Action: store.ActionRollback, Previous: 2}, // 1→2→1 between two polls
+		{Ref: config.EnvLayer("prod"), Version: 1, At: at.Add(time.Minute)},
+		{Ref: config.ClusterLayer("a"), Version: 2, At: at.Add(time.Minute), Cluster: rec("prod")},
+	})
+	changes := Diff(old, cur, at)
+	var got []string
+	for _, c := range changes {
+		got = append(got, c.Ref.String())
+	}
+	if want := []string{"env/dev", "env/prod", "cluster/a"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("changes %v, want %v", got, want)
+	}
+	a := changes[2]
+	if a.From != 1 || len(a.Clusters) != 1 || a.Clusters[0].Record.Environment != "prod" || len(a.Before) != 1 || a.Before[0].Record.Environment != "dev" {
+		t.Errorf("cluster/a change %+v: want the record before (dev) and after (prod)", a)
+	}
+	if len(changes[1].Clusters) != 1 || changes[0].Clusters != nil {
+		t.Errorf("affected clusters: env/prod %v, env/dev %v", changes[1].Clusters, changes[0].Clusters)
+	}
+}
+
+// pluginGen is a plugin generator naming configMap, with input parameters (nil: none).
+func pluginGen(configMap string, params map[string]any) map[string]any {
+	p := map[string]any{"configMapRef": map[string]any{"name": configMap}, "requeueAfterSeconds": 1800}
+	if params != nil {
+		p["input"] = map[string]any{"parameters": params}
+	}
+	return map[string]any{"plugin": p}
+}
+
+func listGen() map[string]any {
+	return map[string]any{"list": map[string]any{"elements": []any{map[string]any{"component": "namespaces"}}}}
+}

@@ -1,0 +1,220 @@
+package rollout
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+)
+
+// maxChangesPerRollout bounds the head moves remembered for one cluster's rollout.
+const maxChangesPerRollout = 16
+
+// Rollout is the following of one cluster to its target configVersion.
+type Rollout struct {
+	Cluster string
+	Target  config.ConfigVersion
+	// Changes are the head moves that led to Target, oldest first (without their cluster
+	// lists).
+	Changes  []notify.Change
+	Since    time.Time
+	Deadline time.Time
+	// Failed: the failure was reported (it is reported once; success may still follow).
+	Failed bool
+	// Baseline rollouts follow the current versions at start: they only record the last
+	// known good, silently.
+	Baseline bool
+	// Gen tells a rollout from the one that replaced it for the same cluster.
+	Gen uint64
+}
+
+func (r *Rollout) copy() Rollout {
+	c := *r
+	c.Changes = slices.Clone(r.Changes)
+	return c
+}
+
+// State is what the tracker knows between two readings of the Applications. The tracker
+// reads copies (Rollouts) and writes back decisions that hold only if the rollout read has
+// not moved on meanwhile (End, SetFailed compare Gen), so an implementation shared by
+// replicas needs only conditional writes.
+type State interface {
+	// Baseline starts following, silently, every cluster of clusters not followed yet, at
+	// its current version.
+	Baseline(clusters []ops.ClusterInfo, since time.Time, timeout time.Duration)
+	// Start starts (or moves on) the rollouts of the clusters changes affect.
+	Start(changes []notify.Change, timeout time.Duration)
+	// Rollouts returns copies of the rollouts followed, by cluster name.
+	Rollouts() []Rollout
+	// Active is the number of rollouts followed.
+	Active() int
+	// End stops following r's cluster unless its rollout moved on since r was read.
+	End(r Rollout)
+	// SetFailed records whether r's failure was reported; false when r moved on.
+	SetFailed(r Rollout, failed bool) bool
+
+	// Refreshed records a completed hard refresh of app that started at started.
+	Refreshed(app argocd.Key, started time.Time)
+	// RefreshedAt is when the last completed hard refresh of app started (zero: none).
+	RefreshedAt(app argocd.Key) time.Time
+	// PruneRefreshes forgets the hard refreshes that started before before.
+	PruneRefreshes(before time.Time)
+
+	// Claim takes the auto-rollback decision key ("<layer>@<version>"); false when it was
+	// taken already, so a layer is considered once however many clusters fail.
+	Claim(key string) bool
+	// Forget drops a decision, to take it again after a transient failure.
+	Forget(key string)
+}
+
+// MemoryState is the State of one replica, in memory.
+type MemoryState struct {
+	mu        sync.Mutex
+	gen       uint64
+	rollouts  map[string]*Rollout // by cluster
+	refreshAt map[argocd.Key]time.Time
+	handled   map[string]bool
+}
+
+var _ State = (*MemoryState)(nil)
+
+// NewMemoryState returns an empty state.
+func NewMemoryState() *MemoryState {
+	return &MemoryState{rollouts: map[string]*Rollout{}, refreshAt: map[argocd.Key]time.Time{}, handled: map[string]bool{}}
+}
+
+// Baseline implements State.
+func (m *MemoryState) Baseline(clusters []ops.ClusterInfo, since time.Time, timeout time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range clusters {
+		if _, ok := m.rollouts[c.Name]; ok {
+			continue
+		}
+		m.gen++
+		m.rollouts[c.Name] = &Rollout{Cluster: c.Name, Target: c.Version, Since: since, Deadline: since.Add(timeout), Baseline: true, Gen: m.gen}
+	}
+}
+
+// Start implements State.
+func (m *MemoryState) Start(changes []notify.Change, timeout time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, ch := range changes {
+		light := ch
+		light.Clusters, light.Before = nil, nil
+		for _, c := range ch.Clusters {
+			r := m.rollouts[c.Name]
+			if r == nil || r.Baseline {
+				r = &Rollout{Cluster: c.Name}
+				m.rollouts[c.Name] = r
+			}
+			m.gen++
+			r.Gen = m.gen
+			r.Target = c.Version
+			r.Changes = append(r.Changes, light)
+			if len(r.Changes) > maxChangesPerRollout {
+				r.Changes = r.Changes[len(r.Changes)-maxChangesPerRollout:]
+			}
+			r.Since = ch.DetectedAt
+			r.Deadline = ch.DetectedAt.Add(timeout)
+			r.Failed = false
+		}
+	}
+}
+
+// Rollouts implements State.
+func (m *MemoryState) Rollouts() []Rollout {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Rollout, 0, len(m.rollouts))
+	for _, r := range m.rollouts {
+		out = append(out, r.copy())
+	}
+	slices.SortFunc(out, func(a, b Rollout) int { return strings.Compare(a.Cluster, b.Cluster) })
+	return out
+}
+
+// Active implements State.
+func (m *MemoryState) Active() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.rollouts)
+}
+
+// End implements State.
+func (m *MemoryState) End(r Rollout) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if cur, ok := m.rollouts[r.Cluster]; ok && cur.Gen == r.Gen {
+		delete(m.rollouts, r.Cluster)
+	}
+}
+
+// SetFailed implements State.
+func (m *MemoryState) SetFailed(r Rollout, failed bool) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, ok := m.rollouts[r.Cluster]
+	if !ok || cur.Gen != r.Gen {
+		return false
+	}
+	cur.Failed = failed
+	return true
+}
+
+// Refreshed implements State.
+func (m *MemoryState) Refreshed(app argocd.Key, started time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if started.After(m.refreshAt[app]) {
+		m.refreshAt[app] = started
+	}
+}
+
+// RefreshedAt implements State.
+func (m *MemoryState) RefreshedAt(app argocd.Key) time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.refreshAt[app]
+}
+
+// PruneRefreshes implements State.
+func (m *MemoryState) PruneRefreshes(before time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for app, at := range m.refreshAt {
+		if at.Before(before) {
+			delete(m.refreshAt, app)
+		}
+	}
+}
+
+// maxHandled bounds the decisions remembered.
+const maxHandled = 10000
+
+// Claim implements State.
+func (m *MemoryState) Claim(key string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.handled[key] {
+		return false
+	}
+	if len(m.handled) >= maxHandled {
+		m.handled = map[string]bool{}
+	}
+	m.handled[key] = true
+	return true
+}
+
+// Forget implements State.
+func (m *MemoryState) Forget(key string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.handled, key)
+}

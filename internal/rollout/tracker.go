@@ -1,0 +1,428 @@
+package rollout
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+)
+
+// Defaults of the tracker's options.
+const (
+	DefaultStatusInterval = 5 * time.Second
+	DefaultRolloutTimeout = 15 * time.Minute
+)
+
+// AutoRollbackActor is the actor of the audit records of automatic rollbacks.
+const AutoRollbackActor = "dynamo-cmp serve (auto-rollback)"
+
+// Store is what the tracker needs of the store: the last-known-good records, and what
+// ops.Rollback needs.
+type Store interface {
+	ops.Store
+	LastKnownGood(ctx context.Context, clusters ...string) (map[string]store.LastKnownGood, error)
+	PutLastKnownGood(ctx context.Context, lkg store.LastKnownGood) (bool, error)
+}
+
+// Applications is what the tracker needs of the Argo CD API (*argocd.Client).
+type Applications interface {
+	ListApplications(ctx context.Context) ([]argocd.Application, error)
+}
+
+// Options configure a Tracker.
+type Options struct {
+	ArgoCD Applications
+	Store  Store
+	// State holds the rollouts between readings (nil: a MemoryState).
+	State State
+	// Emit receives the events (nil: none are sent). It must not block.
+	Emit func(notify.Event)
+	// PluginName is the CMP name the Applications use.
+	PluginName string
+	// StatusInterval is how often Applications are read while a rollout is followed.
+	StatusInterval time.Duration
+	// RolloutTimeout ends the following of a rollout that never settles.
+	RolloutTimeout time.Duration
+	// StoreTimeout bounds each DynamoDB call.
+	StoreTimeout time.Duration
+	AutoRollback AutoRollbackOptions
+	// Replica names this process in events.
+	Replica string
+	Now     func() time.Time
+	Log     *slog.Logger
+	Metrics *Metrics
+}
+
+// Tracker follows rollouts: after a change, it reads the Applications of each affected
+// cluster from the Argo CD API every StatusInterval until they are all Synced and Healthy on
+// the cluster's new configVersion (reported, and recorded as the last known good), or one of
+// them fails or goes Degraded (reported, and rolled back when the layer is opted in), or the
+// rollout timeout passes.
+type Tracker struct {
+	o     Options
+	state State
+	wake  chan struct{}
+	// lkgErrors counts failed last-known-good writes (only the first of the silent ones at
+	// start is logged: a missing IAM permission would fail them all).
+	lkgErrors atomic.Int64
+}
+
+// New returns a tracker; Run does its work.
+func New(o Options) *Tracker {
+	if o.State == nil {
+		o.State = NewMemoryState()
+	}
+	if o.StatusInterval <= 0 {
+		o.StatusInterval = DefaultStatusInterval
+	}
+	if o.RolloutTimeout <= 0 {
+		o.RolloutTimeout = DefaultRolloutTimeout
+	}
+	if o.AutoRollback.Window <= 0 {
+		o.AutoRollback.Window = DefaultRollbackWindow
+	}
+	return &Tracker{o: o, state: o.State, wake: make(chan struct{}, 1)}
+}
+
+func (t *Tracker) signal() {
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Baseline follows every cluster of inv at its current version, to learn the last known
+// good versions of clusters whose Applications are already Synced and Healthy.
+func (t *Tracker) Baseline(inv *ops.Inventory) {
+	t.state.Baseline(inv.Clusters, t.o.Now(), t.o.RolloutTimeout)
+	t.signal()
+}
+
+// Add starts (or moves on) the rollouts of the clusters changes affect.
+func (t *Tracker) Add(changes []notify.Change) {
+	t.state.Start(changes, t.o.RolloutTimeout)
+	t.signal()
+}
+
+// Refreshed records that a hard refresh of app started at started and completed.
+func (t *Tracker) Refreshed(app argocd.Key, started time.Time) {
+	t.state.Refreshed(app, started)
+	t.signal()
+}
+
+// Run follows the rollouts until ctx is done.
+func (t *Tracker) Run(ctx context.Context) {
+	failing := false
+	for {
+		if t.state.Active() == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.wake:
+			}
+			continue
+		}
+		err := t.evaluate(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil && !failing:
+			failing = true
+			t.o.Log.Warn("argocd: cannot read Applications; rollouts are followed again when it answers", "error", err)
+		case err == nil && failing:
+			failing = false
+			t.o.Log.Info("argocd: reading Applications again")
+		}
+		tm := time.NewTimer(t.o.StatusInterval)
+		select {
+		case <-ctx.Done():
+			tm.Stop()
+			return
+		case <-tm.C:
+		}
+	}
+}
+
+// outcome is a decision of one evaluation, carried out without the lock.
+type outcome struct {
+	kind    string // EventSynced, EventDegraded, EventSyncFailed, EventRolloutTimeout
+	r       Rollout
+	apps    []notify.AppStatus
+	reason  string
+	silent  bool
+	retryFn func() // undoes the decision when carrying it out failed transiently
+}
+
+// evaluate reads the Applications once and judges every rollout.
+func (t *Tracker) evaluate(ctx context.Context) error {
+	apps, err := t.o.ArgoCD.ListApplications(ctx)
+	if err != nil {
+		return err
+	}
+	plugin := t.o.PluginName
+	byCluster := map[string][]*argocd.Application{}
+	for i := range apps {
+		if c := apps[i].Cluster(plugin); c != "" {
+			byCluster[c] = append(byCluster[c], &apps[i])
+		}
+	}
+	now := t.o.Now()
+	var outs []outcome
+
+	t.state.PruneRefreshes(now.Add(-t.o.RolloutTimeout))
+	for _, r := range t.state.Rollouts() {
+		list := byCluster[r.Cluster]
+		if len(list) == 0 {
+			// A cluster without Applications has nothing to follow. After a change its
+			// Applications may still be on their way (a new cluster): wait until the deadline.
+			if r.Baseline || now.After(r.Deadline) {
+				t.state.End(r)
+			}
+			continue
+		}
+		slices.SortFunc(list, func(a, b *argocd.Application) int { return strings.Compare(string(a.Key()), string(b.Key())) })
+		statuses := make([]notify.AppStatus, 0, len(list))
+		var goods, fails int
+		var failReasons []string
+		degraded := false
+		for _, app := range list {
+			v, st := judge(app, plugin, r.Target, r.Since, t.state.RefreshedAt(app.Key()))
+			statuses = append(statuses, st)
+			switch v {
+			case good:
+				goods++
+			case failed:
+				fails++
+				failReasons = append(failReasons, st.Namespace+"/"+st.Name+": "+st.Message)
+				if st.Health == "Degraded" {
+					degraded = true
+				}
+			}
+		}
+		switch {
+		case goods == len(list):
+			outs = append(outs, outcome{kind: notify.EventSynced, r: r, apps: statuses, silent: r.Baseline})
+			t.state.End(r)
+		case fails > 0 && !r.Failed && !r.Baseline:
+			if !t.state.SetFailed(r, true) {
+				continue
+			}
+			kind := notify.EventSyncFailed
+			if degraded {
+				kind = notify.EventDegraded
+			}
+			rr := r
+			outs = append(outs, outcome{kind: kind, r: r, apps: statuses, reason: strings.Join(failReasons, "; "),
+				retryFn: func() { t.state.SetFailed(rr, false) }})
+		case now.After(r.Deadline):
+			t.state.End(r)
+			if !r.Baseline {
+				outs = append(outs, outcome{kind: notify.EventRolloutTimeout, r: r, apps: statuses,
+					reason: fmt.Sprintf("the Applications did not reach Synced and Healthy on %s within %s", r.Target, t.o.RolloutTimeout)})
+			}
+		}
+	}
+
+	for _, o := range outs {
+		t.carryOut(ctx, o)
+	}
+	return nil
+}
+
+func (t *Tracker) carryOut(ctx context.Context, o outcome) {
+	m := t.o.Metrics
+	switch o.kind {
+	case notify.EventSynced:
+		lkg := store.LastKnownGood{Cluster: o.r.Cluster, Version: o.r.Target, At: t.o.Now()}
+		if n := len(o.r.Changes); n > 0 {
+			lkg.TraceID = o.r.Changes[n-1].Head.TraceID
+		}
+		sctx, cancel := context.WithTimeout(ctx, t.o.StoreTimeout)
+		written, err := t.o.Store.PutLastKnownGood(sctx, lkg)
+		cancel()
+		switch {
+		case err != nil:
+			m.LKGWrites.WithLabelValues("error").Inc()
+			if t.lkgErrors.Add(1) == 1 || !o.silent {
+				t.o.Log.Error("cannot record the last known good version (the metric last_known_good_writes_total counts further failures at start)",
+					"cluster", o.r.Cluster, "configVersion", o.r.Target.String(), "error", err)
+			}
+		case written:
+			m.LKGWrites.WithLabelValues("written").Inc()
+		default:
+			m.LKGWrites.WithLabelValues("superseded").Inc()
+		}
+		if o.silent {
+			return
+		}
+		m.Rollouts.WithLabelValues("synced").Inc()
+		t.o.Log.Info("rollout done: Synced and Healthy", "cluster", o.r.Cluster, "configVersion", o.r.Target.String(), "applications", len(o.apps))
+		ev := t.clusterEvent(o, notify.EventSynced)
+		ev.LastKnownGood = o.r.Target.String()
+		t.emit(ev)
+	case notify.EventDegraded, notify.EventSyncFailed:
+		m.Rollouts.WithLabelValues("failed").Inc()
+		t.o.Log.Warn("rollout failed", "cluster", o.r.Cluster, "configVersion", o.r.Target.String(), "reason", o.reason)
+		if len(t.o.AutoRollback.Layers) > 0 {
+			if retry := t.autoRollback(ctx, o); retry && o.retryFn != nil {
+				o.retryFn()
+			}
+		}
+		t.emit(t.clusterEvent(o, o.kind))
+	case notify.EventRolloutTimeout:
+		m.Rollouts.WithLabelValues("timeout").Inc()
+		t.o.Log.Warn("rollout timed out", "cluster", o.r.Cluster, "configVersion", o.r.Target.String())
+		t.emit(t.clusterEvent(o, notify.EventRolloutTimeout))
+	}
+}
+
+func (t *Tracker) emit(ev notify.Event) {
+	if t.o.Emit != nil {
+		t.o.Emit(ev)
+	}
+}
+
+// clusterEvent is an event about one cluster's rollout.
+func (t *Tracker) clusterEvent(o outcome, typ string) notify.Event {
+	ev := notify.Event{Type: typ, Time: t.o.Now().UTC(), Cluster: o.r.Cluster, ConfigVersion: o.r.Target.String(),
+		Reason: o.reason, ArgoCD: &notify.ArgoCDStatus{Applications: o.apps}, Replica: t.o.Replica}
+	at := ""
+	if n := len(o.r.Changes); n > 0 {
+		last := o.r.Changes[n-1]
+		ev.Layer, ev.Action, ev.Version, ev.PreviousVersion = last.Ref.String(), last.Head.Action, last.Head.Version, last.Head.Previous
+		ev.TraceID, ev.Actor, ev.Message = last.Head.TraceID, last.Head.Actor, last.Head.Message
+		at = strconv.FormatInt(last.Head.At.UnixNano(), 10)
+	}
+	ev.ID = notify.EventID(typ, o.r.Cluster, o.r.Target.String(), at)
+	return ev
+}
+
+// guardedStore lets ops.Rollback move a layer's head only from the version seen failing: if
+// anyone published or rolled back meanwhile, the rollback is a conflict and nothing moves.
+type guardedStore struct {
+	ops.Store
+	ref  config.LayerRef
+	from int
+}
+
+func (g guardedStore) Rollback(ctx context.Context, in store.RollbackInput) (store.Head, error) {
+	if in.Ref != g.ref || in.From != g.from {
+		return store.Head{}, &store.ConflictError{Ref: in.Ref, Expected: g.from, Actual: in.From}
+	}
+	return g.Store.Rollback(ctx, in)
+}
+
+// autoRollback rolls back the opted-in layers whose publish led to a failed rollout, to their
+// version in the cluster's last known good configVersion. It reports whether the decision
+// should be taken again later (a transient failure).
+func (t *Tracker) autoRollback(ctx context.Context, o outcome) (retry bool) {
+	opts := t.o.AutoRollback
+	now := t.o.Now()
+	for _, ch := range o.r.Changes {
+		if ch.Head.Action != store.ActionPublish || !opts.Layers.Match(ch.Ref) {
+			continue
+		}
+		key := ch.Ref.String() + "@" + strconv.Itoa(ch.Head.Version)
+		if !t.state.Claim(key) {
+			continue
+		}
+		ev := notify.Event{Time: now.UTC(), Cluster: o.r.Cluster, Layer: ch.Ref.String(), Action: store.ActionRollback,
+			PreviousVersion: ch.Head.Version, ConfigVersion: o.r.Target.String(), TraceID: ch.Head.TraceID,
+			ArgoCD: &notify.ArgoCDStatus{Applications: o.apps}, Replica: t.o.Replica}
+		skip := func(reason string) {
+			t.o.Metrics.Rollbacks.WithLabelValues("skipped").Inc()
+			t.o.Log.Warn("auto-rollback skipped", "layer", key, "cluster", o.r.Cluster, "reason", reason)
+			ev.Type, ev.Reason = notify.EventAutoRollbackSkipped, reason
+			ev.ID = notify.EventID(ev.Type, key)
+			t.emit(ev)
+		}
+		if age := now.Sub(ch.DetectedAt); age > opts.Window {
+			skip(fmt.Sprintf("the failure came %s after the publish, outside the %s window", age.Round(time.Second), opts.Window))
+			continue
+		}
+		sctx, cancel := context.WithTimeout(ctx, t.o.StoreTimeout)
+		lkgs, err := t.o.Store.LastKnownGood(sctx, o.r.Cluster)
+		cancel()
+		if err != nil {
+			t.forget(key)
+			t.o.Metrics.Rollbacks.WithLabelValues("error").Inc()
+			t.o.Log.Error("auto-rollback: cannot read the last known good version; trying again", "layer", key, "cluster", o.r.Cluster, "error", err)
+			retry = true
+			continue
+		}
+		lkg, ok := lkgs[o.r.Cluster]
+		if !ok {
+			skip(fmt.Sprintf("no last known good configVersion is recorded for cluster %s", o.r.Cluster))
+			continue
+		}
+		ev.LastKnownGood = lkg.Version.String()
+		target := lkg.Version.Of(ch.Ref)
+		switch {
+		case target <= 0:
+			skip(fmt.Sprintf("the last known good configVersion %s of cluster %s has no version of %s", lkg.Version, o.r.Cluster, ch.Ref))
+			continue
+		case target >= ch.Head.Version:
+			skip(fmt.Sprintf("%s version %d is not newer than its version in the last known good configVersion %s", ch.Ref, ch.Head.Version, lkg.Version))
+			continue
+		}
+		trace := newTraceID()
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		res, err := ops.Rollback(rctx, guardedStore{Store: t.o.Store, ref: ch.Ref, from: ch.Head.Version}, ops.RollbackRequest{
+			Ref: ch.Ref, To: target, Actor: AutoRollbackActor, TraceID: trace,
+			Message: fmt.Sprintf("automatic rollback: cluster %s failed on %s within %s of the publish of %s version %d (trace %s): %s",
+				o.r.Cluster, o.r.Target, opts.Window, ch.Ref, ch.Head.Version, ch.Head.TraceID, firstLine(o.reason)),
+		})
+		cancel()
+		var refused *ops.RefusedError
+		switch {
+		case err == nil && res.Version == 0:
+			t.o.Metrics.Rollbacks.WithLabelValues("skipped").Inc()
+			t.o.Log.Info("auto-rollback: the layer is already at its last known good version (another replica rolled it back)", "layer", key, "to", target)
+		case err == nil:
+			t.o.Metrics.Rollbacks.WithLabelValues("done").Inc()
+			t.o.Log.Warn("auto-rollback done", "layer", ch.Ref.String(), "from", ch.Head.Version, "to", target, "cluster", o.r.Cluster, "trace", trace)
+			ev.Type, ev.Version, ev.TraceID, ev.Actor = notify.EventAutoRollback, target, trace, AutoRollbackActor
+			ev.Reason = fmt.Sprintf("cluster %s: %s", o.r.Cluster, o.reason)
+			ev.Message = fmt.Sprintf("rolled back from the publish traced %s", ch.Head.TraceID)
+			ev.ID = notify.EventID(ev.Type, key)
+			t.emit(ev)
+		case errors.Is(err, store.ErrConflict):
+			t.o.Metrics.Rollbacks.WithLabelValues("skipped").Inc()
+			t.o.Log.Info("auto-rollback: the layer moved since the failing publish; not rolling back", "layer", key, "error", err)
+		case errors.As(err, &refused):
+			t.o.Metrics.Rollbacks.WithLabelValues("refused").Inc()
+			t.o.Log.Error("auto-rollback refused", "layer", key, "to", target, "error", err)
+			ev.Type, ev.Version, ev.Reason = notify.EventAutoRollbackFailed, target, err.Error()
+			ev.ID = notify.EventID(ev.Type, key)
+			t.emit(ev)
+		default:
+			t.forget(key)
+			retry = true
+			t.o.Metrics.Rollbacks.WithLabelValues("error").Inc()
+			t.o.Log.Error("auto-rollback failed; trying again", "layer", key, "to", target, "error", err)
+		}
+	}
+	return retry
+}
+
+func (t *Tracker) forget(key string) { t.state.Forget(key) }
+
+// newTraceID returns 16 random hex digits naming one automatic rollback.
+func newTraceID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
