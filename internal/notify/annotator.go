@@ -150,14 +150,16 @@ func NewAnnotator(o AnnotatorOptions) *Annotator {
 // Add asks for the ApplicationSets selecting any of clusters (as registered before or after
 // the change), or all of them, to be refreshed.
 func (a *Annotator) Add(all bool, clusters []ops.ClusterInfo) {
-	now, repeat := a.o.Now(), a.o.ReannotateAfter > 0
+	repeat := a.o.ReannotateAfter > 0
+	var items []item[string, annotation]
 	if all {
-		a.q.put("", annotation{all: true, repeat: repeat}, now)
+		items = append(items, item[string, annotation]{Key: "", Val: annotation{all: true, repeat: repeat}})
 	}
 	for _, c := range clusters {
 		nc := namedCluster{name: c.Name, record: c.Record}
-		a.q.put(clusterKey(nc), annotation{cluster: nc, repeat: repeat}, now)
+		items = append(items, item[string, annotation]{Key: clusterKey(nc), Val: annotation{cluster: nc, repeat: repeat}})
 	}
+	a.q.putAll(items, a.o.Now())
 }
 
 // Run does the queued work until ctx is done.
@@ -185,19 +187,18 @@ func (a *Annotator) Run(ctx context.Context) {
 			}
 			pause := b.next()
 			a.o.Log.Warn("applicationsets: refresh failed; retrying", "retryIn", pause.String(), "error", err)
-			for _, it := range items {
-				a.q.put(it.Key, it.Val, a.o.Now().Add(pause))
-			}
+			a.q.putAll(items, a.o.Now().Add(pause))
 			continue
 		}
 		b.reset()
+		var again []item[string, annotation]
 		for _, it := range items {
 			if it.Val.repeat {
-				v := it.Val
-				v.repeat = false
-				a.q.put(it.Key, v, a.o.Now().Add(a.o.ReannotateAfter))
+				it.Val.repeat = false
+				again = append(again, it)
 			}
 		}
+		a.q.putAll(again, a.o.Now().Add(a.o.ReannotateAfter))
 	}
 }
 

@@ -46,16 +46,28 @@ func (q *queue[K, V]) signal() {
 
 // put adds work for key, due at due, merged with what is pending for it.
 func (q *queue[K, V]) put(key K, val V, due time.Time) {
-	q.mu.Lock()
-	if p, ok := q.items[key]; ok {
-		if q.merge != nil {
-			val = q.merge(p.val, val)
-		}
-		if p.due.Before(due) {
-			due = p.due
-		}
+	q.putAll([]item[K, V]{{Key: key, Val: val}}, due)
+}
+
+// putAll adds the work of several keys at once (one take sees all of it or none), due at
+// due, each merged with what is pending for its key.
+func (q *queue[K, V]) putAll(items []item[K, V], due time.Time) {
+	if len(items) == 0 {
+		return
 	}
-	q.items[key] = pendingItem[V]{val: val, due: due}
+	q.mu.Lock()
+	for _, it := range items {
+		val, d := it.Val, due
+		if p, ok := q.items[it.Key]; ok {
+			if q.merge != nil {
+				val = q.merge(p.val, val)
+			}
+			if p.due.Before(d) {
+				d = p.due
+			}
+		}
+		q.items[it.Key] = pendingItem[V]{val: val, due: d}
+	}
 	q.mu.Unlock()
 	q.signal()
 }

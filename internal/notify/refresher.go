@@ -60,12 +60,13 @@ func NewRefresher(o RefresherOptions) *Refresher {
 
 // Add queues the clusters of changes.
 func (r *Refresher) Add(changes []Change) {
-	now := r.o.Now()
+	var items []item[string, refreshJob]
 	for _, ch := range changes {
 		for _, c := range ch.Clusters {
-			r.q.put(c.Name, refreshJob{}, now)
+			items = append(items, item[string, refreshJob]{Key: c.Name})
 		}
 	}
+	r.q.putAll(items, r.o.Now())
 }
 
 // retry queues a cluster again after a failed round, unless newer work arrived for it.
