@@ -35,7 +35,7 @@ type serveFlags struct {
 	so storeOptions
 
 	listen, generatorTokenFile, configMap, pluginName string
-	cacheTTL, pollInterval                            time.Duration
+	cacheTTL, pollInterval, freshnessBudget           time.Duration
 
 	kubeURL, kubeTokenFile, kubeCAFile string
 	namespaces                         []string
@@ -149,6 +149,8 @@ func (f *serveFlags) addFlags(fs *pflag.FlagSet, env Env) {
 	str(&f.pluginName, "plugin-name", "DYNAMO_CMP_PLUGIN_NAME", serve.DefaultPluginName, "CMP plugin name the Applications use (spec.source.plugin.name)")
 	dur(&f.cacheTTL, "cache-ttl", "DYNAMO_CMP_CACHE_TTL", serve.DefaultCacheTTL,
 		"how long the generator serves the registry without asking DynamoDB whether it changed (0: one GetItem per request)")
+	dur(&f.freshnessBudget, "freshness-budget", "DYNAMO_CMP_FRESHNESS_BUDGET", serve.DefaultFreshnessBudget,
+		"how long a generator request waits for DynamoDB before serving the last snapshot (well inside Argo CD's 10s requestTimeout)")
 	dur(&f.pollInterval, "poll-interval", "DYNAMO_CMP_POLL_INTERVAL", serve.DefaultPollInterval, "how often the registry's change counter is read")
 
 	kubeURL := ""
@@ -241,7 +243,7 @@ func (f *serveFlags) options(fs *pflag.FlagSet, env Env) (o serve.Options, warni
 	httpOpts := outbound.HTTPOptions{Timeout: f.httpTimeout, RetryMax: f.httpRetries}
 	o = serve.Options{
 		ConfigMapName: f.configMap, PluginName: f.pluginName,
-		CacheTTL: f.cacheTTL, PollInterval: f.pollInterval, StoreTimeout: f.so.timeout,
+		CacheTTL: f.cacheTTL, FreshnessBudget: f.freshnessBudget, PollInterval: f.pollInterval, StoreTimeout: f.so.timeout,
 		StatusInterval: f.statusInterval, RolloutTimeout: f.rolloutTimeout,
 		ShutdownDelay: f.shutdownDelay, ShutdownTimeout: f.shutdownTimeout,
 		Replica: env.Get("POD_NAME", "HOSTNAME"),

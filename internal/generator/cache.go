@@ -5,6 +5,8 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -160,6 +162,11 @@ type CacheOptions struct {
 	TTL time.Duration
 	// Timeout bounds each check (the change counter, and the registry when it moved).
 	Timeout time.Duration
+	// FreshnessBudget bounds how long a request that holds a snapshot waits for the check;
+	// past it the snapshot is served stale while the check goes on (0: wait for the check,
+	// up to Timeout). Argo CD's ApplicationSet controller gives up on a generator after its
+	// requestTimeout (10 s), so the budget must stay well inside that.
+	FreshnessBudget time.Duration
 	// Now is the clock.
 	Now func() time.Time
 	// OnChange is called with the previous and the new snapshot each time a new one is
@@ -194,8 +201,17 @@ func (r *Cache) Get(ctx context.Context) (*Snapshot, string, error) {
 	if cur := r.cur.Load(); cur != nil && r.o.TTL > 0 && r.o.Now().Sub(time.Unix(0, r.checked.Load())) < r.o.TTL {
 		return cur, CacheHit, nil
 	}
-	snap, result, err := r.Check(ctx)
+	checkCtx := ctx
+	if cur := r.cur.Load(); cur != nil && r.o.FreshnessBudget > 0 {
+		var cancel context.CancelFunc
+		checkCtx, cancel = context.WithTimeout(ctx, r.o.FreshnessBudget)
+		defer cancel()
+	}
+	snap, result, err := r.Check(checkCtx)
 	if err != nil {
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) && checkCtx != ctx {
+			err = fmt.Errorf("the registry's change counter did not answer within the freshness budget (%s): %w", r.o.FreshnessBudget, err)
+		}
 		if cur := r.cur.Load(); cur != nil {
 			return cur, CacheStale, err
 		}

@@ -351,18 +351,28 @@ func TestGeneratorCacheCostsPerPoll(t *testing.T) {
 	}
 }
 
-// flakyStore fails the registry reads on demand.
+// flakyStore fails the registry reads on demand, or makes them hang (a DynamoDB that accepts
+// the connection and never answers) until their context ends.
 type flakyStore struct {
 	Store
 	mu   sync.Mutex
 	fail bool
+	hang bool
 }
+
+func (f *flakyStore) setHang(hang bool) { f.mu.Lock(); f.hang = hang; f.mu.Unlock() }
+
+func (f *flakyStore) hanging() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.hang }
 
 func (f *flakyStore) set(fail bool) { f.mu.Lock(); f.fail = fail; f.mu.Unlock() }
 
 func (f *flakyStore) failing() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.fail }
 
 func (f *flakyStore) ChangeSeq(ctx context.Context) (int64, error) {
+	if f.hanging() {
+		<-ctx.Done()
+		return 0, fmt.Errorf("dynamodb GetItem: %w", ctx.Err())
+	}
 	if f.failing() {
 		return 0, errors.New("dynamodb GetItem: cannot reach DynamoDB: " + store.ErrUnavailable.Error())
 	}
@@ -401,6 +411,45 @@ func TestGeneratorWhenDynamoDBFails(t *testing.T) {
 	code, data = getParams(t, srv.URL, testToken, request(nil))
 	if code != http.StatusOK || !bytes.Equal(data, good) {
 		t.Fatalf("during an outage the last snapshot is served: %d %s", code, data)
+	}
+}
+
+// TestGeneratorAnswersInsideArgoCDsTimeoutWhenDynamoDBHangs: the ApplicationSet controller
+// gives up on a plugin generator after its requestTimeout (10 s by default). With a snapshot
+// in hand, a hung DynamoDB must not hold the answer that long: the freshness check gives up
+// after the freshness budget and the last snapshot is served.
+func TestGeneratorAnswersInsideArgoCDsTimeoutWhenDynamoDBHangs(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t)
+	seed(t, st)
+	hung := &flakyStore{Store: st}
+	opts := baseOptions(t, hung)
+	opts.CacheTTL = 0 // every request checks the change counter
+	s, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	_, good := getParams(t, srv.URL, testToken, request(nil))
+
+	hung.setHang(true)
+	defer hung.setHang(false)
+	// Half of the controller's requestTimeout: an answer must come well inside it.
+	client := &http.Client{Timeout: 5 * time.Second}
+	for i := range 2 { // the second request joins the check still hanging
+		body, _ := json.Marshal(request(nil))
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+GetParamsPath, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("request %d while DynamoDB hangs: %v (Argo CD would have given up)", i+1, err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !bytes.Equal(data, good) {
+			t.Fatalf("request %d while DynamoDB hangs: %d %s, want the last snapshot", i+1, resp.StatusCode, data)
+		}
 	}
 }
 

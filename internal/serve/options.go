@@ -18,12 +18,16 @@ import (
 
 // Defaults of the service's settings (the command's flags show them).
 const (
-	DefaultConfigMapName   = "dynamo-cmp-generator"
-	DefaultPluginName      = "dynamo-cmp-v1"
-	DefaultNamespace       = "argocd"
-	DefaultCacheTTL        = time.Second
-	DefaultPollInterval    = 2 * time.Second
-	DefaultStoreTimeout    = 10 * time.Second
+	DefaultConfigMapName = "dynamo-cmp-generator"
+	DefaultPluginName    = "dynamo-cmp-v1"
+	DefaultNamespace     = "argocd"
+	DefaultCacheTTL      = time.Second
+	DefaultPollInterval  = 2 * time.Second
+	DefaultStoreTimeout  = 10 * time.Second
+	// DefaultFreshnessBudget is how long a generator request holding a snapshot waits for
+	// DynamoDB before serving it stale: well inside the 10 s after which Argo CD's
+	// ApplicationSet controller gives up on the generator.
+	DefaultFreshnessBudget = 2 * time.Second
 	DefaultStatusInterval  = rollout.DefaultStatusInterval
 	DefaultRolloutTimeout  = rollout.DefaultRolloutTimeout
 	DefaultRollbackWindow  = rollout.DefaultRollbackWindow
@@ -65,6 +69,10 @@ type Options struct {
 	PollInterval time.Duration
 	// StoreTimeout bounds each DynamoDB read the service makes.
 	StoreTimeout time.Duration
+	// FreshnessBudget: a generator request waits at most this long for the change counter
+	// when a snapshot is in hand, then serves that snapshot (the check goes on in the
+	// background). 0 takes DefaultFreshnessBudget; negative waits up to StoreTimeout.
+	FreshnessBudget time.Duration
 	// ReannotateAfter: after annotating ApplicationSets for a change, annotate them once more
 	// this much later, so a controller request answered by a replica that had not yet seen
 	// the change is repeated. 0 takes PollInterval + CacheTTL + 1s; negative disables.
@@ -125,6 +133,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.StoreTimeout <= 0 {
 		o.StoreTimeout = DefaultStoreTimeout
+	}
+	if o.FreshnessBudget == 0 {
+		o.FreshnessBudget = DefaultFreshnessBudget
 	}
 	if o.ReannotateAfter == 0 {
 		o.ReannotateAfter = o.PollInterval + o.CacheTTL + time.Second

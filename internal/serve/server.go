@@ -53,7 +53,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, log: opts.Logger, metrics: opts.Metrics}
 	m := s.metrics
-	s.cache = generator.NewCache(generator.CacheOptions{Store: opts.Store, TTL: opts.CacheTTL, Timeout: opts.StoreTimeout, Now: opts.Now, OnChange: s.onSnapshot})
+	s.cache = generator.NewCache(generator.CacheOptions{Store: opts.Store, TTL: opts.CacheTTL, Timeout: opts.StoreTimeout, FreshnessBudget: max(opts.FreshnessBudget, 0), Now: opts.Now, OnChange: s.onSnapshot})
 	if opts.Webhook != nil {
 		w, err := notify.NewWebhook(*opts.Webhook, m.Notify, m.Outbound, s.log, opts.Now)
 		if err != nil {
