@@ -2,6 +2,8 @@ package argocd
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -76,8 +78,15 @@ type Application struct {
 		Namespace string `json:"namespace"`
 	} `json:"metadata"`
 	Spec struct {
-		Source  *Source  `json:"source"`
-		Sources []Source `json:"sources"`
+		Source     *Source  `json:"source"`
+		Sources    []Source `json:"sources"`
+		SyncPolicy *struct {
+			Automated *struct {
+				// Enabled (Argo CD 3) turns the automated policy off when false.
+				Enabled *bool `json:"enabled"`
+				Prune   bool  `json:"prune"`
+			} `json:"automated"`
+		} `json:"syncPolicy"`
 	} `json:"spec"`
 	Status struct {
 		Sync struct {
@@ -200,6 +209,16 @@ func (a *Application) FollowsLatest(pluginName string) bool {
 	return ok && src.Version() == ""
 }
 
+// Automated reports whether the Application's sync policy is automated, and whether that
+// policy prunes.
+func (a *Application) Automated() (automated, prune bool) {
+	p := a.Spec.SyncPolicy
+	if p == nil || p.Automated == nil || (p.Automated.Enabled != nil && !*p.Automated.Enabled) {
+		return false, false
+	}
+	return true, p.Automated.Prune
+}
+
 // ListApplications lists every Application the token may see.
 func (c *Client) ListApplications(ctx context.Context) ([]Application, error) {
 	const path = "/api/v1/applications"
@@ -221,4 +240,35 @@ func (c *Client) HardRefresh(ctx context.Context, app *Application) error {
 		q.Set("appNamespace", app.Metadata.Namespace)
 	}
 	return (outbound.Call{Target: outbound.TargetArgoCD, Method: http.MethodGet, URL: c.base + path + "?" + q.Encode(), Path: path, Token: c.token}).Do(ctx, c.refresh, nil)
+}
+
+// ErrOperationInProgress is the answer to a sync request while another operation (a sync)
+// runs on the Application.
+var ErrOperationInProgress = errors.New("another operation is already in progress")
+
+// Sync asks Argo CD to sync the Application to its target revision now
+// (POST /api/v1/applications/{name}/sync), pruning as its automated policy does. Argo CD
+// starts the operation and answers at once; while another operation runs it refuses
+// (gRPC FailedPrecondition, HTTP 400), which is returned as ErrOperationInProgress.
+func (c *Client) Sync(ctx context.Context, app *Application) error {
+	path := "/api/v1/applications/" + url.PathEscape(app.Metadata.Name) + "/sync"
+	_, prune := app.Automated()
+	body, _ := json.Marshal(syncRequest{Name: app.Metadata.Name, AppNamespace: app.Metadata.Namespace, Prune: prune})
+	err := (outbound.Call{Target: outbound.TargetArgoCD, Method: http.MethodPost, URL: c.base + path, Path: path, Token: c.token, Body: body}).Do(ctx, c.http, nil)
+	var se *outbound.StatusError
+	if errors.As(err, &se) && (se.Code == http.StatusBadRequest || se.Code == http.StatusConflict) && strings.Contains(se.Message, ErrOperationInProgress.Error()) {
+		return fmt.Errorf("sync Application %s: %w", app.Key(), ErrOperationInProgress)
+	}
+	if err != nil {
+		return fmt.Errorf("sync Application %s: %w", app.Key(), err)
+	}
+	return nil
+}
+
+// syncRequest is the part of Argo CD's ApplicationSyncRequest the service sends: the
+// revision, sync options and retry strategy are left to the Application's spec.
+type syncRequest struct {
+	Name         string `json:"name"`
+	AppNamespace string `json:"appNamespace,omitempty"`
+	Prune        bool   `json:"prune"`
 }

@@ -1,4 +1,4 @@
 // Package argocd is the service's thin Argo CD API client: it lists Applications,
-// hard-refreshes them, and reads from an Application which cluster and configVersion it
-// renders (with the plugin's own parameter rules, internal/plugin).
+// hard-refreshes and syncs them, and reads from an Application which cluster and
+// configVersion it renders (with the plugin's own parameter rules, internal/plugin).
 package argocd

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -19,6 +20,7 @@ const maxRefreshRounds = 5
 type Applications interface {
 	ListApplications(ctx context.Context) ([]argocd.Application, error)
 	HardRefresh(ctx context.Context, app *argocd.Application) error
+	Sync(ctx context.Context, app *argocd.Application) error
 }
 
 var _ Applications = (*argocd.Client)(nil)
@@ -38,8 +40,11 @@ type RefresherOptions struct {
 }
 
 // Refresher hard-refreshes, through the Argo CD API, the Applications that render "latest"
-// for the clusters a change affects. Pinned Applications need no refresh: the ApplicationSet
-// gives them a new configVersion, which changes Argo CD's cache key. Work is coalesced per
+// for the clusters a change affects, then syncs those whose sync policy is automated: Argo
+// CD's automated sync skips a Git revision it has synced already, so a new rendering of the
+// same revision would otherwise wait for selfHeal. Pinned Applications need neither: the
+// ApplicationSet gives them a new configVersion, which changes Argo CD's cache key and its
+// sync comparison. Work is coalesced per
 // cluster, so the queue is bounded by the number of clusters.
 type Refresher struct {
 	o RefresherOptions
@@ -77,6 +82,45 @@ func (r *Refresher) retry(cluster string, j refreshJob) {
 		return
 	}
 	r.q.putIfAbsent(cluster, j, r.o.Now().Add(time.Duration(1<<j.rounds)*time.Second))
+}
+
+// syncBusyTries bounds the sync requests made for one Application while Argo CD answers
+// that another operation runs (1 s, 2 s, then 4 s apart).
+const syncBusyTries = 4
+
+// sync asks Argo CD to sync app after its hard refresh. While another sync runs, it asks
+// again a few times (that sync may have started on the previous rendering); when one keeps
+// running it is left to finish (the rollout tracker follows it). It reports false when the
+// request failed and the cluster's round should be retried.
+func (r *Refresher) sync(ctx context.Context, app *argocd.Application, cluster string) bool {
+	b := backoff{min: time.Second, max: 4 * time.Second}
+	for try := 1; ; try++ {
+		err := r.o.ArgoCD.Sync(ctx, app)
+		switch {
+		case err == nil:
+			r.o.Metrics.Syncs.WithLabelValues("ok").Inc()
+			r.o.Log.Info("argocd: application sync requested", "application", string(app.Key()), "cluster", cluster)
+			return true
+		case ctx.Err() != nil:
+			return true
+		case errors.Is(err, argocd.ErrOperationInProgress) && try < syncBusyTries:
+			t := time.NewTimer(b.next())
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return true
+			case <-t.C:
+			}
+		case errors.Is(err, argocd.ErrOperationInProgress):
+			r.o.Metrics.Syncs.WithLabelValues("busy").Inc()
+			r.o.Log.Warn("argocd: a sync kept running; not requesting another", "application", string(app.Key()), "cluster", cluster, "tries", try)
+			return true
+		default:
+			r.o.Metrics.Syncs.WithLabelValues("error").Inc()
+			r.o.Log.Warn("argocd: sync request failed", "application", string(app.Key()), "cluster", cluster, "error", err)
+			return false
+		}
+	}
 }
 
 // Run does the queued work until ctx is done.
@@ -147,6 +191,11 @@ func (r *Refresher) round(ctx context.Context, due map[string]refreshJob) {
 			r.o.Log.Info("argocd: application hard-refreshed", "application", string(app.Key()), "cluster", cluster)
 			if r.o.Refreshed != nil {
 				r.o.Refreshed(app.Key(), started)
+			}
+			if auto, _ := app.Automated(); auto && !r.sync(ctx, app, cluster) {
+				mu.Lock()
+				failedClusters[cluster] = true
+				mu.Unlock()
 			}
 			return nil
 		})

@@ -327,8 +327,14 @@ type fakeArgo struct {
 	mu        sync.Mutex
 	apps      map[string]*argocdtest.App
 	refreshes []string // "<namespace>/<name>" of each answered hard refresh
-	lists     int
-	attempts  int
+	syncs     []string // "<namespace>/<name>" of each accepted sync request
+	// syncBodies are the bodies of the accepted sync requests.
+	syncBodies []map[string]any
+	// busy is the number of sync requests still to refuse as Argo CD does while an
+	// operation runs.
+	busy     int
+	lists    int
+	attempts int
 }
 
 func newFakeArgo(t testing.TB, apps ...*argocdtest.App) *fakeArgo {
@@ -362,6 +368,29 @@ func (f *fakeArgo) serve(w http.ResponseWriter, r *http.Request) {
 			items = append(items, a.JSON())
 		}
 		writeJSON(w, map[string]any{"metadata": map[string]any{}, "items": items})
+	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/api/v1/applications/") && strings.HasSuffix(r.URL.Path, "/sync"):
+		name := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/api/v1/applications/"), "/sync")
+		a, ok := f.apps[name]
+		if !ok {
+			http.Error(w, `{"error":"not found"}`, http.StatusNotFound)
+			return
+		}
+		var body map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body["name"] != a.Name || body["appNamespace"] != a.Namespace {
+			http.Error(w, `{"error":"bad sync request"}`, http.StatusBadRequest)
+			return
+		}
+		if f.busy > 0 {
+			// Argo CD's answer (gRPC FailedPrecondition through the gateway) while a sync runs.
+			f.busy--
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"error":"another operation is already in progress","code":9,"message":"another operation is already in progress"}`))
+			return
+		}
+		f.syncs = append(f.syncs, a.Namespace+"/"+a.Name)
+		f.syncBodies = append(f.syncBodies, body)
+		writeJSON(w, a.JSON())
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/api/v1/applications/"):
 		name := strings.TrimPrefix(r.URL.Path, "/api/v1/applications/")
 		a, ok := f.apps[name]
@@ -389,6 +418,12 @@ func (f *fakeArgo) refreshed() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.refreshes...)
+}
+
+func (f *fakeArgo) synced() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.syncs...)
 }
 
 func (f *fakeArgo) options() *argocd.Options {

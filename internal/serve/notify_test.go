@@ -169,6 +169,49 @@ func TestLatestApplicationsAreHardRefreshed(t *testing.T) {
 	}
 }
 
+// TestAutomatedLatestApplicationsAreSynced: Argo CD's automated sync skips a Git revision
+// it has synced already, so a hard refresh alone leaves a publish unapplied (only selfHeal
+// would apply it, with backoff). After the hard refresh, serve asks Argo CD to sync the
+// Applications following latest whose sync policy is automated, and asks again when a sync
+// was running.
+func TestAutomatedLatestApplicationsAreSynced(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t)
+	seed(t, st)
+	argo := newFakeArgo(t,
+		&argocdtest.App{Namespace: "argocd", Name: "dev-a-auto", Cluster: "dev-a", Automated: true, Sync: "Synced", Health: "Healthy"},
+		&argocdtest.App{Namespace: "argocd", Name: "dev-a-manual", Cluster: "dev-a", Sync: "Synced", Health: "Healthy"},
+		&argocdtest.App{Namespace: "argocd", Name: "dev-a-pinned", Cluster: "dev-a", Automated: true, Pinned: "g1.e1.c1", Compared: "g1.e1.c1", Sync: "Synced", Health: "Healthy"},
+		&argocdtest.App{Namespace: "team-apps", Name: "dev-b-auto", Cluster: "dev-b", Automated: true, MultiSource: true, Sync: "Synced", Health: "Healthy"},
+		&argocdtest.App{Namespace: "argocd", Name: "prod-a-auto", Cluster: "prod-a", Automated: true, Sync: "Synced", Health: "Healthy"},
+	)
+	argo.busy = 1 // the first sync request finds a sync running
+	opts := baseOptions(t, st)
+	opts.ArgoCD = argo.options()
+	runServer(t, opts)
+	eventually(t, "the first Application list", func() bool { argo.mu.Lock(); defer argo.mu.Unlock(); return argo.lists > 0 })
+
+	publish(t, st, config.EnvLayer("dev"), namespaceEntry(t, "dev-tools"), namespaceEntry(t, "dev-2"))
+	want := []string{"argocd/dev-a-auto", "team-apps/dev-b-auto"}
+	eventually(t, "sync requests", func() bool { return len(argo.synced()) >= len(want) })
+	time.Sleep(10 * opts.PollInterval)
+	got := argo.synced()
+	sort.Strings(got)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("synced %v, want %v (only automated Applications of dev clusters rendering latest, each once)", got, want)
+	}
+	argo.mu.Lock()
+	defer argo.mu.Unlock()
+	if argo.busy != 0 {
+		t.Errorf("the refused sync request was not made")
+	}
+	for _, b := range argo.syncBodies {
+		if b["prune"] != true {
+			t.Errorf("sync request %v: want prune as the automated policy sets it", b)
+		}
+	}
+}
+
 // rolloutFixture is a server following Applications of dev-a, with a webhook.
 type rolloutFixture struct {
 	st   *store.Store

@@ -19,6 +19,7 @@ type App struct {
 	Condition                string // a ComparisonError message
 	ViaEnv                   bool   // cluster and configVersion in plugin.env instead of parameters
 	MultiSource              bool   // the plugin is sources[1]
+	Automated                bool   // spec.syncPolicy.automated (prune, no self-heal)
 }
 
 func (a *App) source(version string) map[string]any {
@@ -45,6 +46,9 @@ func (a *App) source(version string) map[string]any {
 // JSON is the Application as the Argo CD API answers it.
 func (a *App) JSON() map[string]any {
 	spec := map[string]any{"project": "default", "destination": map[string]any{"name": a.Cluster, "namespace": "default"}}
+	if a.Automated {
+		spec["syncPolicy"] = map[string]any{"automated": map[string]any{"prune": true, "selfHeal": false}}
+	}
 	compared := map[string]any{}
 	if a.MultiSource {
 		other := map[string]any{"repoURL": "https://example.com/values.git", "ref": "values"}
