@@ -76,8 +76,8 @@ func newServeCommand(streams IOStreams, env Env) *cobra.Command {
 
 and, in the background, watches the registry's change counter: on every publish or rollback
 it annotates the ApplicationSets that use the generator (Kubernetes API) so Argo CD asks for
-parameters at once, hard-refreshes Applications that render "latest" and follows the rollout
-(Argo CD API), reports to a webhook, records each cluster's last known good configVersion,
+parameters at once, hard-refreshes Applications that render "latest" (and syncs them when
+their sync policy is automated) and follows the rollout (Argo CD API), reports to a webhook, records each cluster's last known good configVersion,
 and rolls opted-in layers back when their Applications fail.
 
 Every flag defaults to the environment variable named in its help. Logs are JSON on stderr.

@@ -80,7 +80,7 @@ type Options struct {
 
 	// Kube, when set, enables the ApplicationSet refresh annotations.
 	Kube *kube.Options
-	// ArgoCD, when set, enables hard refreshes, rollout status, last-known-good records and
+	// ArgoCD, when set, enables hard refreshes (and syncs of automated Applications following latest), rollout status, last-known-good records and
 	// auto-rollback.
 	ArgoCD *argocd.Options
 	// Webhook, when set, receives the status events.
