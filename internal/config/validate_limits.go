@@ -40,12 +40,6 @@ func limitResourceProblem(typ, name string) string {
 	return ""
 }
 
-// limitValue is one parsed quantity of a limit.
-type limitValue struct {
-	raw string
-	q   resource.Quantity
-}
-
 func (c checker) limitRange(p Path, l *LimitRange) {
 	if l.Container == nil && l.Pod == nil && l.PersistentVolumeClaim == nil {
 		c.fail(p, "needs container, pod or persistentVolumeClaim limits")
@@ -75,9 +69,7 @@ func (c checker) limitItem(p Path, typ string, v *LimitValues) {
 		field string
 		m     map[string]string
 	}{{"min", v.Min}, {"max", v.Max}, {"default", v.Default}, {"defaultRequest", v.DefaultRequest}, {"maxLimitRequestRatio", v.MaxLimitRequestRatio}}
-	const minI, maxI, defI, reqI, ratioI = 0, 1, 2, 3, 4
-	var parsed [len(lists)]map[string]limitValue
-	for i, l := range lists {
+	for _, l := range lists {
 		for k, raw := range l.m {
 			if !c.resourceName(p, l.field, k) {
 				continue
@@ -86,75 +78,91 @@ func (c checker) limitItem(p Path, typ string, v *LimitValues) {
 				c.fail(p.Child(l.field).Child(k), "%s %s", quoteShort(k), msg)
 				continue
 			}
-			q, ok := c.quantityValue(p.Child(l.field), k, raw)
-			if !ok {
-				continue
+			c.quantityValue(p, l.field, k, raw)
+		}
+	}
+	// Relations, each reported where the API server reports it (values that are not
+	// quantities were reported above and compare as unrelated). Walking each list's own keys
+	// covers every pair without building sets.
+	for k, mn := range v.Min {
+		if mx, ok := v.Max[k]; ok && quantityAbove(mn, mx) {
+			c.fail(p.Child("min").Child(k), "%s is above max %s", mn, mx)
+		}
+		if req, ok := v.DefaultRequest[k]; ok && quantityAbove(mn, req) {
+			c.fail(p.Child("defaultRequest").Child(k), "%s is below min %s", req, mn)
+		}
+		if def, ok := v.Default[k]; ok && quantityAbove(mn, def) {
+			c.fail(p.Child("default").Child(k), "%s is below min %s", def, mn)
+		}
+	}
+	for k, req := range v.DefaultRequest {
+		if mx, ok := v.Max[k]; ok && quantityAbove(req, mx) {
+			c.fail(p.Child("defaultRequest").Child(k), "%s is above max %s", req, mx)
+		}
+		if def, ok := v.Default[k]; ok {
+			if quantityAbove(req, def) {
+				c.fail(p.Child("defaultRequest").Child(k), "%s is above the default limit %s", req, def)
 			}
-			if parsed[i] == nil {
-				parsed[i] = make(map[string]limitValue, len(l.m))
+			// For GPUs, hugepages and other resources that cannot be overcommitted, the
+			// default limit and request must match.
+			if !overcommittable(k) && (quantityAbove(req, def) || quantityAbove(def, req)) {
+				c.fail(p.Child("defaultRequest").Child(k), "%s must equal the default %s: %s cannot be overcommitted", req, def, k)
 			}
-			parsed[i][k] = limitValue{raw, q}
 		}
 	}
-	// above reports a > b at the path of field.key (the value the API server names).
-	above := func(field, key string, a, b limitValue, what string) {
-		if a.q.Cmp(b.q) > 0 {
-			c.fail(p.Child(field).Child(key), "%s", what)
+	for k, def := range v.Default {
+		if mx, ok := v.Max[k]; ok && quantityAbove(def, mx) {
+			c.fail(p.Child("default").Child(k), "%s is above max %s", def, mx)
 		}
 	}
-	keys := make(map[string]bool)
-	for _, m := range parsed {
-		for k := range m {
-			keys[k] = true
+	for k, ratio := range v.MaxLimitRequestRatio {
+		r, err := resource.ParseQuantity(ratio)
+		if err != nil {
+			continue
 		}
-	}
-	for k := range keys {
-		mn, hasMin := parsed[minI][k]
-		mx, hasMax := parsed[maxI][k]
-		def, hasDef := parsed[defI][k]
-		req, hasReq := parsed[reqI][k]
-		ratio, hasRatio := parsed[ratioI][k]
+		if r.Cmp(*resource.NewQuantity(1, resource.DecimalSI)) < 0 {
+			c.fail(p.Child("maxLimitRequestRatio").Child(k), "%s is below 1", ratio)
+			continue
+		}
+		mn, hasMin := v.Min[k]
+		mx, hasMax := v.Max[k]
 		if hasMin && hasMax {
-			above("min", k, mn, mx, mn.raw+" is above max "+mx.raw)
-		}
-		if hasReq && hasMin {
-			above("defaultRequest", k, mn, req, req.raw+" is below min "+mn.raw)
-		}
-		if hasReq && hasMax {
-			above("defaultRequest", k, req, mx, req.raw+" is above max "+mx.raw)
-		}
-		if hasReq && hasDef {
-			above("defaultRequest", k, req, def, req.raw+" is above the default limit "+def.raw)
-		}
-		if hasDef && hasMin {
-			above("default", k, mn, def, def.raw+" is below min "+mn.raw)
-		}
-		if hasDef && hasMax {
-			above("default", k, def, mx, def.raw+" is above max "+mx.raw)
-		}
-		if hasRatio {
-			if ratio.q.Cmp(*resource.NewQuantity(1, resource.DecimalSI)) < 0 {
-				c.fail(p.Child("maxLimitRequestRatio").Child(k), "%s is below 1", ratio.raw)
-			} else if hasMin && hasMax {
-				c.ratioWithinRange(p.Child("maxLimitRequestRatio").Child(k), ratio, mn, mx)
-			}
-		}
-		if hasDef && hasReq && !(isNativeResource(k) && !strings.HasPrefix(k, "hugepages-")) && def.q.Cmp(req.q) != 0 {
-			c.fail(p.Child("defaultRequest").Child(k), "%s must equal the default %s: %s cannot be overcommitted", req.raw, def.raw, k)
+			c.ratioWithinRange(p.Child("maxLimitRequestRatio").Child(k), ratio, r, mn, mx)
 		}
 	}
 }
 
+// quantityAbove reports whether quantity a is greater than b (false when either is not a
+// quantity).
+func quantityAbove(a, b string) bool {
+	if a == b {
+		return false
+	}
+	qa, errA := resource.ParseQuantity(a)
+	qb, errB := resource.ParseQuantity(b)
+	return errA == nil && errB == nil && qa.Cmp(qb) > 0
+}
+
+// overcommittable mirrors IsOvercommitAllowed: native resources other than hugepages.
+func overcommittable(name string) bool {
+	return isNativeResource(name) && !strings.HasPrefix(name, "hugepages-")
+}
+
 // ratioWithinRange mirrors the API server's check that maxLimitRequestRatio is at most
 // max/min, computed as it computes it.
-func (c checker) ratioWithinRange(p Path, ratio, mn, mx limitValue) {
-	ratioValue := float64(ratio.q.Value())
-	minValue, maxValue := mn.q.Value(), mx.q.Value()
-	if ratio.q.Value() < resource.MaxMilliValue && minValue < resource.MaxMilliValue && maxValue < resource.MaxMilliValue {
-		ratioValue = float64(ratio.q.MilliValue()) / 1000
-		minValue, maxValue = mn.q.MilliValue(), mx.q.MilliValue()
+func (c checker) ratioWithinRange(p Path, raw string, ratio resource.Quantity, minRaw, maxRaw string) {
+	mn, err1 := resource.ParseQuantity(minRaw)
+	mx, err2 := resource.ParseQuantity(maxRaw)
+	if err1 != nil || err2 != nil {
+		return
+	}
+	ratioValue := float64(ratio.Value())
+	minValue, maxValue := mn.Value(), mx.Value()
+	if ratio.Value() < resource.MaxMilliValue && minValue < resource.MaxMilliValue && maxValue < resource.MaxMilliValue {
+		ratioValue = float64(ratio.MilliValue()) / 1000
+		minValue, maxValue = mn.MilliValue(), mx.MilliValue()
 	}
 	if limit := float64(maxValue) / float64(minValue); ratioValue > limit {
-		c.fail(p, "%s is above max/min = %g (%s/%s)", ratio.raw, limit, mx.raw, mn.raw)
+		c.fail(p, "%s is above max/min = %g (%s/%s)", raw, limit, maxRaw, minRaw)
 	}
 }

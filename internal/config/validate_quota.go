@@ -109,12 +109,15 @@ func (c checker) resourceQuota(p Path, q *ResourceQuota) {
 			c.fail(p.Child("hard").Child(k), "%s is not a resource a quota can limit: use a standard one (cpu, memory, pods, requests.storage, services ...) or a qualified name (requests.nvidia.com/gpu, count/deployments.apps)", quoteShort(k))
 			continue
 		}
-		qv, ok := c.quantityValue(p.Child("hard"), k, v)
+		qv, ok := c.quantityValue(p, "hard", k, v)
 		if ok && (integerQuotaResources[k] || isExtendedResource(k)) && qv.MilliValue()%1000 != 0 {
 			c.fail(p.Child("hard").Child(k), "%s must be a whole number: %s counts objects or devices", quoteShort(v), k)
 		}
 	}
-	scopes := make(map[string]bool, len(q.Scopes))
+	var scopes map[string]bool // only built for scoped quotas
+	if len(q.Scopes) > 0 {
+		scopes = make(map[string]bool, len(q.Scopes))
+	}
 	for i, s := range q.Scopes {
 		sp := p.Child("scopes").Index(i)
 		if !quotaScopes[s] {
@@ -124,7 +127,9 @@ func (c checker) resourceQuota(p Path, q *ResourceQuota) {
 		c.scopeResources(sp, s, q.Hard)
 		scopes[s] = true
 	}
-	c.conflictingScopes(p.Child("scopes"), scopes)
+	if len(scopes) > 1 {
+		c.conflictingScopes(p.Child("scopes"), scopes)
+	}
 	if q.ScopeSelector == nil {
 		return
 	}
@@ -175,15 +180,16 @@ func (c checker) resourceName(p Path, field, name string) bool {
 	return true
 }
 
-// quantityValue parses a non-negative quantity, reporting a problem at p.key otherwise.
-func (c checker) quantityValue(p Path, key, v string) (resource.Quantity, bool) {
+// quantityValue parses a non-negative quantity, reporting a problem at p.field.key otherwise
+// (building the path only then).
+func (c checker) quantityValue(p Path, field, key, v string) (resource.Quantity, bool) {
 	q, err := resource.ParseQuantity(v)
 	switch {
 	case err != nil:
-		c.fail(p.Child(key), "%s is not a quantity (e.g. 500m, 2, 8Gi)", quoteShort(v))
+		c.fail(p.lazyChild(field).Child(key), "%s is not a quantity (e.g. 500m, 2, 8Gi)", quoteShort(v))
 		return q, false
 	case q.Sign() < 0:
-		c.fail(p.Child(key), "%s must not be negative", quoteShort(v))
+		c.fail(p.lazyChild(field).Child(key), "%s must not be negative", quoteShort(v))
 		return q, false
 	}
 	return q, true
