@@ -1,13 +1,11 @@
 package config
 
 import (
-	"fmt"
 	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/resource"
 	pathvalidation "k8s.io/apimachinery/pkg/api/validation/path"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -132,24 +130,7 @@ func (c checker) namespace(ns *Namespace, env string) {
 		}
 		c.dnsSubdomain(p, "name", q.Name)
 		c.claimObject("ResourceQuota", ns.Namespace, q.Name, p)
-		if len(q.Hard) == 0 && len(q.Scopes) == 0 {
-			c.fail(p.Child("hard"), "is required: the limits of the quota, e.g. {cpu: \"4\", memory: 8Gi}")
-		}
-		c.resourceList(p, "hard", q.Hard)
-		for i, s := range q.Scopes {
-			if !quotaScopes[s] {
-				c.fail(p.Child("scopes").Index(i), "%q is not a quota scope (%s)", s, keysOf(quotaScopes))
-			}
-		}
-		if q.ScopeSelector != nil {
-			for i, r := range q.ScopeSelector.MatchExpressions {
-				ep := p.Child("scopeSelector").Child("matchExpressions").Index(i)
-				if !quotaScopes[r.ScopeName] {
-					c.fail(ep.Child("scopeName"), "%q is not a quota scope (%s)", r.ScopeName, keysOf(quotaScopes))
-				}
-				c.selectorOperator(ep, r.Operator, r.Values)
-			}
-		}
+		c.resourceQuota(p, q)
 	}
 	if l := ns.LimitRange; l != nil {
 		p := Path{}.Child("limitRange")
@@ -158,15 +139,7 @@ func (c checker) namespace(ns *Namespace, env string) {
 		}
 		c.dnsSubdomain(p, "name", l.Name)
 		c.claimObject("LimitRange", ns.Namespace, l.Name, p)
-		if l.Container == nil && l.Pod == nil && l.PersistentVolumeClaim == nil {
-			c.fail(p, "needs container, pod or persistentVolumeClaim limits")
-		}
-		c.limitValues(p.Child("container"), l.Container)
-		c.limitValues(p.Child("pod"), l.Pod)
-		c.limitValues(p.Child("persistentVolumeClaim"), l.PersistentVolumeClaim)
-		if l.Pod != nil && (len(l.Pod.Default) > 0 || len(l.Pod.DefaultRequest) > 0) {
-			c.fail(p.Child("pod"), "pod limits have no defaults (only min, max and maxLimitRequestRatio)")
-		}
+		c.limitRange(p, l)
 	}
 	if d := ns.DefaultDeny; d != nil {
 		if d.Name == "" {
@@ -214,63 +187,6 @@ func (n *nested) base() Path {
 	return n.path
 }
 
-var quotaScopes = map[string]bool{
-	"Terminating": true, "NotTerminating": true, "BestEffort": true, "NotBestEffort": true,
-	"PriorityClass": true, "CrossNamespacePodAffinity": true, "VolumeAttributesClass": true,
-}
-
-func (c checker) limitValues(p Path, v *LimitValues) {
-	if v == nil {
-		return
-	}
-	c.resourceList(p, "default", v.Default)
-	c.resourceList(p, "defaultRequest", v.DefaultRequest)
-	c.resourceList(p, "min", v.Min)
-	c.resourceList(p, "max", v.Max)
-	c.resourceList(p, "maxLimitRequestRatio", v.MaxLimitRequestRatio)
-	for _, k := range sortedStringKeys(v.Min) {
-		if mx, ok := v.Max[k]; ok {
-			lo, err1 := resource.ParseQuantity(v.Min[k])
-			hi, err2 := resource.ParseQuantity(mx)
-			if err1 == nil && err2 == nil && lo.Cmp(hi) > 0 {
-				c.fail(p.Child("min").Child(k), "%s is above max %s", v.Min[k], mx)
-			}
-		}
-	}
-}
-
-func (c checker) resourceList(p Path, field string, list map[string]string) {
-	for k, v := range list {
-		if !isQualifiedName(k) {
-			if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
-				c.fail(p.lazyChild(field).Child(k), "%q is not a valid resource name: %s", k, strings.Join(msgs, "; "))
-				continue
-			}
-		}
-		if msg := quantityProblem(v); msg != "" {
-			c.fail(p.lazyChild(field).Child(k), "%s", msg)
-		}
-	}
-}
-
-func (c checker) quantity(p Path, field, v string) {
-	if msg := quantityProblem(v); msg != "" {
-		c.fail(p.lazyChild(field), "%s", msg)
-	}
-}
-
-// quantityProblem says what is wrong with a quantity, or "".
-func quantityProblem(v string) string {
-	q, err := resource.ParseQuantity(v)
-	if err != nil {
-		return fmt.Sprintf("%q is not a quantity (e.g. 500m, 2, 8Gi)", v)
-	}
-	if q.Sign() < 0 {
-		return fmt.Sprintf("%q must not be negative", v)
-	}
-	return ""
-}
-
 // --- RBAC ---
 
 func (c checker) role(r *Role, in *nested) {
@@ -294,6 +210,9 @@ func (c checker) clusterRole(r *ClusterRole) {
 	}
 	c.rules(Path{}.Child("rules"), r.Rules, false)
 	if r.AggregationRule != nil {
+		if len(r.AggregationRule.ClusterRoleSelectors) == 0 {
+			c.fail(Path{}.Child("aggregationRule").Child("clusterRoleSelectors"), "needs at least one selector")
+		}
 		for i, s := range r.AggregationRule.ClusterRoleSelectors {
 			c.selector(Path{}.Child("aggregationRule").Child("clusterRoleSelectors").Index(i), &s)
 		}
@@ -320,8 +239,8 @@ func (c checker) rules(p Path, rules []PolicyRule, namespaced bool) {
 		switch {
 		case len(rule.NonResourceURLs) > 0 && namespaced:
 			c.fail(rp.Child("nonResourceURLs"), "only cluster roles may grant nonResourceURLs")
-		case len(rule.NonResourceURLs) > 0 && len(rule.Resources) > 0:
-			c.fail(rp, "a rule grants either resources or nonResourceURLs, not both")
+		case len(rule.NonResourceURLs) > 0 && (len(rule.Resources) > 0 || len(rule.APIGroups) > 0 || len(rule.ResourceNames) > 0):
+			c.fail(rp, "a rule grants either resources (apiGroups, resources, resourceNames) or nonResourceURLs, not both")
 		case len(rule.NonResourceURLs) == 0 && len(rule.Resources) == 0:
 			c.fail(rp.Child("resources"), "at least one resource is required (or nonResourceURLs in a cluster role)")
 		case len(rule.Resources) > 0 && len(rule.APIGroups) == 0:
@@ -435,6 +354,9 @@ func (c checker) networkPolicy(np *NetworkPolicy, in *nested) {
 	c.meta(p, "", np.ObjectMeta)
 	if np.PodSelector != nil {
 		c.selector(p.Child("podSelector"), np.PodSelector)
+	}
+	if len(np.PolicyTypes) > 2 {
+		c.fail(p.Child("policyTypes"), "at most two policy types (Ingress and Egress)")
 	}
 	for i, t := range np.PolicyTypes {
 		if t != "Ingress" && t != "Egress" {
@@ -804,16 +726,6 @@ func (c checker) addon(a *Addon, m *Model) {
 	}
 }
 
-// namespacedKinds are the built-in kinds that must carry metadata.namespace in manifests.
-var namespacedKinds = map[string]bool{
-	"ConfigMap": true, "Service": true, "ServiceAccount": true, "Deployment": true, "StatefulSet": true,
-	"DaemonSet": true, "Job": true, "CronJob": true, "Pod": true, "Role": true, "RoleBinding": true,
-	"NetworkPolicy": true, "ResourceQuota": true, "LimitRange": true, "Ingress": true,
-	"PersistentVolumeClaim": true, "PodDisruptionBudget": true, "HorizontalPodAutoscaler": true,
-	"Endpoints": true, "EndpointSlice": true, "Lease": true, "Event": true, "ReplicaSet": true,
-	"ControllerRevision": true, "PodTemplate": true, "ReplicationController": true,
-}
-
 func (c checker) manifest(obj map[string]any) {
 	apiVersion, _ := obj["apiVersion"].(string)
 	kind, _ := obj["kind"].(string)
@@ -839,10 +751,22 @@ func (c checker) manifest(obj map[string]any) {
 	} else {
 		c.dnsSubdomain(mp, "name", name)
 	}
-	if ns != "" {
+	group, _, _ := strings.Cut(apiVersion, "/")
+	if !strings.Contains(apiVersion, "/") {
+		group = ""
+	}
+	ann, _ := md["annotations"].(map[string]any)
+	declared, _ := ann[ClusterScopedAnnotation].(string)
+	switch {
+	case ns != "" && (isClusterScoped(group, kind) || declared == "true"):
+		c.fail(mp.Child("namespace"), "%s is cluster-scoped: leave the namespace out", kind)
+	case ns != "":
 		c.dnsLabel(mp, "namespace", ns)
-	} else if namespacedKinds[kind] {
+	case kind == "" || apiVersion == "" || isClusterScoped(group, kind) || declared == "true":
+	case builtinGroup(group):
 		c.fail(mp.Child("namespace"), "is required: %s is namespaced, and Argo CD would otherwise put it in the Application's destination namespace", kind)
+	default:
+		c.fail(mp.Child("namespace"), "is required: %s is not a kind known to be cluster-scoped, and Argo CD would put a namespaced object in the Application's destination namespace (if %s is cluster-scoped, annotate it %s: \"true\")", groupKind(group, kind), kind, ClusterScopedAnnotation)
 	}
 	if md != nil {
 		var meta ObjectMeta
@@ -856,10 +780,6 @@ func (c checker) manifest(obj map[string]any) {
 			c.fail(p.path, "%s", p.msg)
 		}
 		c.meta(mp, "", meta)
-	}
-	group, _, _ := strings.Cut(apiVersion, "/")
-	if !strings.Contains(apiVersion, "/") {
-		group = ""
 	}
 	c.claimObject(qualifiedKind(group, kind), ns, name, nil)
 }

@@ -242,6 +242,133 @@ calico:
 			},
 		},
 		{
+			name: "quota resources and integers (ValidateResourceQuotaSpec)",
+			doc: clusterHead + `namespaces:
+  - namespace: ns
+    resourceQuota:
+      hard: {foo: "1", pods: "1.5", services: 500m, "nvidia.com/gpu": "0.5", "requests.nvidia.com/gpu": "0.5", "count/deployments.apps": "2", "hugepages-2Mi": 1Gi, storage: 1Gi}`,
+			want: []string{
+				`cluster/c1: namespaces[ns].resourceQuota.hard.foo: "foo" is not a resource a quota can limit: use a standard one (cpu, memory, pods, requests.storage, services ...) or a qualified name (requests.nvidia.com/gpu, count/deployments.apps)`,
+				`cluster/c1: namespaces[ns].resourceQuota.hard.pods: "1.5" must be a whole number: pods counts objects or devices`,
+				`cluster/c1: namespaces[ns].resourceQuota.hard.services: "500m" must be a whole number: services counts objects or devices`,
+				`cluster/c1: namespaces[ns].resourceQuota.hard.storage: "storage" is not a resource a quota can limit: use a standard one (cpu, memory, pods, requests.storage, services ...) or a qualified name (requests.nvidia.com/gpu, count/deployments.apps)`,
+				`cluster/c1: namespaces[ns].resourceQuota.hard["nvidia.com/gpu"]: "0.5" must be a whole number: nvidia.com/gpu counts objects or devices`,
+			},
+		},
+		{
+			name: "quota scopes (validateResourceQuotaScopes, validateScopeSelector)",
+			doc: clusterHead + `namespaces:
+  - namespace: a
+    resourceQuota: {hard: {cpu: "1", pods: "2"}, scopes: [BestEffort, NotBestEffort, Sometimes]}
+  - namespace: b
+    resourceQuota:
+      hard: {requests.storage: 1Gi, persistentvolumeclaims: "3"}
+      scopes: [Terminating, VolumeAttributesClass]
+  - namespace: c
+    resourceQuota:
+      hard: {pods: "4"}
+      scopeSelector:
+        matchExpressions:
+          - {scopeName: BestEffort, operator: In, values: [x]}
+          - {scopeName: PriorityClass, operator: In}
+          - {scopeName: PriorityClass, operator: Equals, values: [high]}
+          - {scopeName: NotBestEffort, operator: Exists}
+          - {scopeName: Forever, operator: Exists}`,
+			want: []string{
+				`cluster/c1: namespaces[a].resourceQuota.scopes: BestEffort and NotBestEffort exclude each other`,
+				`cluster/c1: namespaces[a].resourceQuota.scopes[0]: scope BestEffort cannot limit cpu (it limits only pods)`,
+				`cluster/c1: namespaces[a].resourceQuota.scopes[2]: "Sometimes" is not a quota scope (BestEffort, CrossNamespacePodAffinity, NotBestEffort, NotTerminating, PriorityClass, Terminating, VolumeAttributesClass)`,
+				`cluster/c1: namespaces[b].resourceQuota.scopes[0]: scope Terminating cannot limit persistentvolumeclaims (it limits only pods, cpu, memory, requests.cpu, requests.memory, limits.cpu, limits.memory)`,
+				`cluster/c1: namespaces[b].resourceQuota.scopes[0]: scope Terminating cannot limit requests.storage (it limits only pods, cpu, memory, requests.cpu, requests.memory, limits.cpu, limits.memory)`,
+				`cluster/c1: namespaces[c].resourceQuota.scopeSelector.matchExpressions: BestEffort and NotBestEffort exclude each other`,
+				`cluster/c1: namespaces[c].resourceQuota.scopeSelector.matchExpressions[0].operator: must be Exists for scope BestEffort (it takes no values)`,
+				`cluster/c1: namespaces[c].resourceQuota.scopeSelector.matchExpressions[1].values: operator In needs values`,
+				`cluster/c1: namespaces[c].resourceQuota.scopeSelector.matchExpressions[2].operator: "Equals" is not an operator (In, NotIn, Exists, DoesNotExist)`,
+				`cluster/c1: namespaces[c].resourceQuota.scopeSelector.matchExpressions[4].scopeName: "Forever" is not a quota scope (BestEffort, CrossNamespacePodAffinity, NotBestEffort, NotTerminating, PriorityClass, Terminating, VolumeAttributesClass)`,
+			},
+		},
+		{
+			name: "limit range relations (ValidateLimitRange)",
+			doc: clusterHead + `namespaces:
+  - namespace: ns
+    limitRange:
+      container:
+        min: {cpu: 200m, memory: 1Gi}
+        max: {cpu: "1", memory: 512Mi}
+        default: {cpu: "2", memory: 100Mi}
+        defaultRequest: {cpu: "3", memory: 50Mi}
+        maxLimitRequestRatio: {cpu: 500m}
+      pod:
+        min: {cpu: 100m}
+        max: {cpu: 200m}
+        maxLimitRequestRatio: {cpu: "3"}
+      persistentVolumeClaim:
+        max: {requests.storage: 1Gi}`,
+			want: []string{
+				`cluster/c1: namespaces[ns].limitRange.container.default.cpu: 2 is above max 1`,
+				`cluster/c1: namespaces[ns].limitRange.container.default.memory: 100Mi is below min 1Gi`,
+				`cluster/c1: namespaces[ns].limitRange.container.defaultRequest.cpu: 3 is above max 1`,
+				`cluster/c1: namespaces[ns].limitRange.container.defaultRequest.cpu: 3 is above the default limit 2`,
+				`cluster/c1: namespaces[ns].limitRange.container.defaultRequest.memory: 50Mi is below min 1Gi`,
+				`cluster/c1: namespaces[ns].limitRange.container.maxLimitRequestRatio.cpu: 500m is below 1`,
+				`cluster/c1: namespaces[ns].limitRange.container.min.memory: 1Gi is above max 512Mi`,
+				`cluster/c1: namespaces[ns].limitRange.persistentVolumeClaim: persistentVolumeClaim limits need min or max storage`,
+				`cluster/c1: namespaces[ns].limitRange.pod.maxLimitRequestRatio.cpu: 3 is above max/min = 2 (200m/100m)`,
+			},
+		},
+		{
+			name: "limit range resource names",
+			doc: clusterHead + `namespaces:
+  - namespace: ns
+    limitRange:
+      container:
+        max: {pods: "3", storage: 1Gi, "requests.nvidia.com/gpu": "1", "example.com/foo": "1", "hugepages-2Mi": 1Gi}
+        default: {"example.com/foo": "1"}
+        defaultRequest: {"example.com/foo": "2"}
+      persistentVolumeClaim:
+        min: {storage: 1Gi, disks: "2"}`,
+			want: []string{
+				`cluster/c1: namespaces[ns].limitRange.container.defaultRequest["example.com/foo"]: 2 is above max 1`,
+				`cluster/c1: namespaces[ns].limitRange.container.defaultRequest["example.com/foo"]: 2 is above the default limit 1`,
+				`cluster/c1: namespaces[ns].limitRange.container.defaultRequest["example.com/foo"]: 2 must equal the default 1: example.com/foo cannot be overcommitted`,
+				`cluster/c1: namespaces[ns].limitRange.container.max.pods: "pods" is not a resource for containers (cpu, memory, ephemeral-storage, hugepages-<size>) or a qualified name`,
+				`cluster/c1: namespaces[ns].limitRange.container.max.storage: "storage" is not a resource for containers (cpu, memory, ephemeral-storage, hugepages-<size>) or a qualified name`,
+				`cluster/c1: namespaces[ns].limitRange.container.max["requests.nvidia.com/gpu"]: "requests.nvidia.com/gpu" is not an extended resource name (such as nvidia.com/gpu)`,
+				`cluster/c1: namespaces[ns].limitRange.persistentVolumeClaim.min.disks: "disks" is not a standard resource (storage) or a qualified name`,
+			},
+		},
+		{
+			name: "rbac and network policy shapes",
+			doc: clusterHead + `clusterRoles:
+  - name: agg
+    aggregationRule: {clusterRoleSelectors: []}
+  - name: mixed
+    rules: [{apiGroups: [""], nonResourceURLs: [/metrics], verbs: [get]}]
+networkPolicies:
+  - {name: np, namespace: ns, policyTypes: [Ingress, Egress, Ingress]}`,
+			want: []string{
+				`cluster/c1: clusterRoles[agg].aggregationRule.clusterRoleSelectors: needs at least one selector`,
+				`cluster/c1: clusterRoles[mixed].rules[0]: a rule grants either resources (apiGroups, resources, resourceNames) or nonResourceURLs, not both`,
+				`cluster/c1: networkPolicies[ns/np].policyTypes: at most two policy types (Ingress and Egress)`,
+			},
+		},
+		{
+			name: "manifests of kinds not known to be cluster-scoped need a namespace",
+			doc: clusterHead + `manifests:
+  - {apiVersion: argoproj.io/v1alpha1, kind: Application, metadata: {name: app}, spec: {}}
+  - {apiVersion: projectcalico.org/v3, kind: NetworkSet, metadata: {name: set}}
+  - {apiVersion: apps/v1, kind: Deployment, metadata: {name: d}}
+  - {apiVersion: projectcalico.org/v3, kind: GlobalNetworkSet, metadata: {name: gset}}
+  - {apiVersion: storage.k8s.io/v1, kind: StorageClass, metadata: {name: sc, namespace: ns}, provisioner: x}
+  - {apiVersion: cert-manager.io/v1, kind: ClusterIssuer, metadata: {name: ci, annotations: {dynamo-cmp.io/cluster-scoped: "true"}}}`,
+			want: []string{
+				`cluster/c1: manifests[Application/app].metadata.namespace: is required: Application.argoproj.io is not a kind known to be cluster-scoped, and Argo CD would put a namespaced object in the Application's destination namespace (if Application is cluster-scoped, annotate it dynamo-cmp.io/cluster-scoped: "true")`,
+				`cluster/c1: manifests[Deployment/d].metadata.namespace: is required: Deployment is namespaced, and Argo CD would otherwise put it in the Application's destination namespace`,
+				`cluster/c1: manifests[NetworkSet/set].metadata.namespace: is required: NetworkSet is namespaced, and Argo CD would otherwise put it in the Application's destination namespace`,
+				`cluster/c1: manifests[StorageClass/ns/sc].metadata.namespace: StorageClass is cluster-scoped: leave the namespace out`,
+			},
+		},
+		{
 			name: "cluster record",
 			doc: `layer: cluster/c1
 cluster: {region: "EU West", colour: blue}`,
@@ -289,7 +416,21 @@ patches:
 func TestValidConfigurationsResolve(t *testing.T) {
 	doc := clusterHead + `namespaces:
   - namespace: ns
-    resourceQuota: {cpu: 4, memory: 8Gi, "requests.nvidia.com/gpu": "2"}
+    resourceQuota: {cpu: 4, memory: 8Gi, "requests.nvidia.com/gpu": "2", "hugepages-2Mi": 1Gi, "count/pods": "3"}
+  - namespace: scoped
+    resourceQuota:
+      hard: {pods: "10", requests.cpu: "2", "count/deployments.apps": "3", "requests.nvidia.com/gpu": "0.5"}
+      scopes: [NotBestEffort, NotTerminating]
+      scopeSelector:
+        matchExpressions: [{scopeName: PriorityClass, operator: In, values: [high]}]
+    limitRange:
+      container:
+        min: {cpu: 100m}
+        max: {cpu: "2", "nvidia.com/gpu": "2"}
+        default: {cpu: "1", "nvidia.com/gpu": "1"}
+        defaultRequest: {cpu: 500m, "nvidia.com/gpu": "1"}
+        maxLimitRequestRatio: {cpu: "4"}
+      persistentVolumeClaim: {min: {storage: 1Gi}, max: {storage: 10Gi}}
 roles:
   - name: "system:reader"
     namespace: ns
@@ -302,7 +443,11 @@ networkPolicies:
     namespace: ns
     ingress:
       - from: [{ipBlock: {cidr: "2001:db8::/32", except: ["2001:db8:1::/48"]}}]
-        ports: [{protocol: SCTP, port: 1, endPort: 65535}]`
+        ports: [{protocol: SCTP, port: 1, endPort: 65535}]
+manifests:
+  - {apiVersion: argoproj.io/v1alpha1, kind: Application, metadata: {name: app, namespace: argocd}, spec: {}}
+  - {apiVersion: projectcalico.org/v3, kind: GlobalNetworkSet, metadata: {name: gset}}
+  - {apiVersion: cert-manager.io/v1, kind: ClusterIssuer, metadata: {name: ci, annotations: {dynamo-cmp.io/cluster-scoped: "true"}}}`
 	m, err := resolveYAML(t, doc)
 	if err != nil {
 		t.Fatalf("valid configuration refused:\n%v", err)
