@@ -103,6 +103,7 @@ func start() (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	closeInheritedOnExec()
 	stateDir, err := os.MkdirTemp("", "dynamolocal-")
 	if err != nil {
 		return nil, fmt.Errorf("dynamolocal: %w", err)
