@@ -119,6 +119,11 @@ type PublishRequest struct {
 	Message string
 	Actor   string
 	TraceID string
+	// Base, when set, is the head version the caller read and edited (config get's
+	// version, --base-version): the publish is refused with a *store.ConflictError if the
+	// layer's head is elsewhere, and the store moves the head only on condition that it is
+	// still there. Nil publishes over whatever the head is when the publish runs.
+	Base *int
 	// DryRun validates and diffs but writes nothing.
 	DryRun   bool
 	Progress Progress
@@ -147,6 +152,9 @@ func Publish(ctx context.Context, st Store, req PublishRequest) (*PublishResult,
 		return nil, err
 	}
 	base := inv.Heads[req.Ref].Version
+	if req.Base != nil && *req.Base != base {
+		return nil, &store.ConflictError{Ref: req.Ref, Expected: *req.Base, Actual: base}
+	}
 	current, err := newLayerCache(st).get(ctx, req.Ref, base)
 	if err != nil {
 		return nil, err
@@ -183,11 +191,14 @@ func Publish(ctx context.Context, st Store, req PublishRequest) (*PublishResult,
 
 // RollbackRequest moves a layer's head back to an earlier published version.
 type RollbackRequest struct {
-	Ref      config.LayerRef
-	To       int
-	Message  string
-	Actor    string
-	TraceID  string
+	Ref     config.LayerRef
+	To      int
+	Message string
+	Actor   string
+	TraceID string
+	// Base, when set, is the head version the caller expects the layer to be at (see
+	// PublishRequest.Base).
+	Base     *int
 	DryRun   bool
 	Progress Progress
 }
@@ -202,6 +213,9 @@ func Rollback(ctx context.Context, st Store, req RollbackRequest) (*PublishResul
 	head, ok := inv.Heads[req.Ref]
 	if !ok {
 		return nil, fmt.Errorf("layer %s has never been published: %w", req.Ref, store.ErrNotFound)
+	}
+	if req.Base != nil && *req.Base != head.Version {
+		return nil, &store.ConflictError{Ref: req.Ref, Expected: *req.Base, Actual: head.Version}
 	}
 	if req.To == head.Version {
 		return &PublishResult{Ref: req.Ref, Base: head.Version}, nil

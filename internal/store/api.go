@@ -158,7 +158,7 @@ type ConflictError struct {
 }
 
 func (e *ConflictError) Error() string {
-	return fmt.Sprintf("layer %s moved from version %d to %d while this change was prepared; re-read it and try again", e.Ref, e.Expected, e.Actual)
+	return fmt.Sprintf("conflict: layer %s is at version %d, not at version %d that this change was based on (someone published or rolled it back meanwhile); nothing was changed: re-read it (dynamo-cmp config get --layer %s), redo the change on version %d and publish again", e.Ref, e.Actual, e.Expected, e.Ref, e.Actual)
 }
 
 // Is makes errors.Is(err, ErrConflict) true.
