@@ -144,7 +144,8 @@ var (
 	ErrThrottled = errors.New("throttled")
 	// ErrUnavailable: DynamoDB could not be reached or failed (network, 5xx, timeout).
 	ErrUnavailable = errors.New("unavailable")
-	// ErrTooLarge: an entry is over DynamoDB's 400 KB item limit.
+	// ErrTooLarge: an entry breaks one of DynamoDB's item limits (400 KB, 32 levels of
+	// nesting, name lengths, number range): DynamoDB would refuse to store it.
 	ErrTooLarge = errors.New("too large")
 	// ErrInvalidItem: an item in the table is malformed (e.g. a console edit broke it).
 	ErrInvalidItem = errors.New("invalid item")
