@@ -31,3 +31,32 @@ func TestPublishRefusesWhatDynamoDBCannotStore(t *testing.T) {
 		t.Errorf("a refused publish must claim no version:\n%s", h.stdout)
 	}
 }
+
+// Issue 10 §5: a cluster layer without its cluster record published with exit 0 ("0
+// clusters validated") and every generate then failed. It is refused, exit 1, whether the
+// layer is new or published (the record is not inherited: the file is the whole layer).
+func TestClusterLayerNeedsItsRecord(t *testing.T) {
+	env, _ := tableEnv(t)
+	run(t, env, "table", "create")
+	publishExamples(t, env)
+	f := filepath.Join(t.TempDir(), "no-record.yaml")
+	writeFile(t, f, "namespaces:\n  - namespace: web\n")
+	r := run(t, env, "config", "publish", "-f", f, "--layer", "cluster/new-one")
+	if r.code != 1 || !strings.Contains(r.stderr, `cluster/new-one: the publish has no cluster record (the "cluster:" section naming its environment and region)`) {
+		t.Errorf("new cluster layer without a record: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if g := run(t, env, "config", "history", "--layer", "cluster/new-one"); g.code != 1 {
+		t.Errorf("the refused layer must not exist: exit %d %s", g.code, g.stdout)
+	}
+	r = run(t, env, "config", "publish", "-f", f, "--layer", "cluster/dev-k3s")
+	if r.code != 1 || !strings.Contains(r.stderr, "the published version 1 has cluster: {environment: dev, region: eu-west-1}: keep it in the file (dynamo-cmp config get --layer cluster/dev-k3s prints it)") {
+		t.Errorf("published cluster layer without a record: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	writeFile(t, f, "cluster: {region: eu-west-1}\nnamespaces:\n  - namespace: web\n")
+	if r := run(t, env, "config", "publish", "-f", f, "--layer", "cluster/new-one"); r.code != 1 || !strings.Contains(r.stderr, "cluster.environment is required") {
+		t.Errorf("record without environment: exit %d\n%s", r.code, r.stderr)
+	}
+	if g := run(t, argocdEnv(env, `[{"name":"cluster","string":"dev-k3s"}]`), "generate"); g.code != 0 {
+		t.Errorf("generate after the refusals: exit %d %s", g.code, g.stderr)
+	}
+}

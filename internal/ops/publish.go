@@ -163,6 +163,9 @@ func Publish(ctx context.Context, st Store, req PublishRequest) (*PublishResult,
 	if len(res.Changes) == 0 {
 		return res, nil
 	}
+	if err := requireRecord(inv, req.Ref, req.Entries, "publish"); err != nil {
+		return res, err
+	}
 	proposed := config.Layer{Ref: req.Ref, Entries: req.Entries}
 	clusters := inv.Affected(req.Ref, clusterRecord(req.Entries, req.Ref.Name))
 	for _, c := range clusters {
@@ -230,6 +233,9 @@ func Rollback(ctx context.Context, st Store, req RollbackRequest) (*PublishResul
 		return nil, err
 	}
 	res := &PublishResult{Ref: req.Ref, Base: head.Version, Changes: Diff(current.Entries, target.Entries)}
+	if err := requireRecord(inv, req.Ref, target.Entries, fmt.Sprintf("version %d", req.To)); err != nil {
+		return res, err
+	}
 	clusters := inv.Affected(req.Ref, clusterRecord(target.Entries, req.Ref.Name))
 	for _, c := range clusters {
 		res.Clusters = append(res.Clusters, c.Name)
@@ -300,4 +306,30 @@ func JoinUnified(changes []Change) string {
 		b.WriteString(c.Unified())
 	}
 	return b.String()
+}
+
+// requireRecord refuses a cluster layer without its cluster record: the record registers the
+// cluster (its environment, region, projects), so a version without it makes every generate
+// of the cluster fail. A layer's entries are the whole layer — publishing a file without the
+// record would remove it — so the record is not inherited from the head: it must be in the
+// file (config get and config export print it).
+func requireRecord(inv *Inventory, ref config.LayerRef, entries []config.Entry, what string) error {
+	if ref.Scope != config.ScopeCluster {
+		return nil
+	}
+	rec := clusterRecord(entries, ref.Name)
+	var problem error
+	switch {
+	case rec == nil:
+		hint := "add it: cluster: {environment: dev, region: eu-west-1, projects: [platform]}"
+		if h, ok := inv.Heads[ref]; ok && h.Cluster != nil {
+			hint = fmt.Sprintf("the published version %d has cluster: {environment: %s, region: %s}: keep it in the file (dynamo-cmp config get --layer %s prints it)", h.Version, h.Cluster.Environment, h.Cluster.Region, ref)
+		}
+		problem = fmt.Errorf("%s: the %s has no cluster record (the \"cluster:\" section naming its environment and region), so the cluster could not be rendered: %s", ref, what, hint)
+	case rec.Environment == "":
+		problem = fmt.Errorf("%s: cluster.environment is required: the environment whose layer the cluster merges (e.g. dev)", ref)
+	default:
+		return nil
+	}
+	return &RefusedError{Ref: ref, Problems: []ClusterProblem{{Cluster: ref.Name, Err: problem}}, Checked: 1}
 }
