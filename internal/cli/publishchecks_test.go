@@ -60,3 +60,38 @@ func TestClusterLayerNeedsItsRecord(t *testing.T) {
 		t.Errorf("generate after the refusals: exit %d %s", g.code, g.stderr)
 	}
 }
+
+// Issue 10 §6: a hand-written configVersion pinning a published layer to 0 rendered the
+// cluster without that layer (17 of 22 objects: auto-prune deletes the rest), and c0 said
+// the cluster "has never been published". Both are refused, saying what is published.
+func TestPinToZeroOfAPublishedLayer(t *testing.T) {
+	env, _ := tableEnv(t)
+	run(t, env, "table", "create")
+	publishExamples(t, env)
+	gen := func(params string) result {
+		return run(t, argocdEnv(env, `[{"name":"cluster","string":"dev-k3s"}`+params+`]`), "generate")
+	}
+	for _, envParam := range []string{"", `,{"name":"environment","string":"dev"}`} {
+		assertFailedCleanly(t, gen(`,{"name":"configVersion","string":"g1.e0.c1"}`+envParam), 1,
+			"configVersion g1.e0.c1 pins env/dev to version 0 (no layer), but env/dev has published version 1")
+		assertFailedCleanly(t, gen(`,{"name":"configVersion","string":"g0.e1.c1"}`+envParam), 1,
+			"pins global to version 0 (no layer), but global has published version 1")
+		r := gen(`,{"name":"configVersion","string":"g1.e1.c0"}` + envParam)
+		assertFailedCleanly(t, r, 1, "configVersion g1.e1.c0 pins cluster/dev-k3s to version 0, but a cluster always renders its own layer: cluster/dev-k3s is at version 1")
+		if strings.Contains(r.stderr, "never been published") {
+			t.Errorf("c0 of a published cluster must not say it was never published: %s", r.stderr)
+		}
+		if r := gen(`,{"name":"configVersion","string":"g1.e1.c1"}` + envParam); r.code != 0 || strings.Count(r.stdout, "\n") != 22 {
+			t.Errorf("the full pin: exit %d, %d objects: %s", r.code, strings.Count(r.stdout, "\n"), r.stderr)
+		}
+	}
+	// A layer that was never published may be pinned to 0: here no env/prod exists.
+	f := filepath.Join(t.TempDir(), "prod.yaml")
+	writeFile(t, f, "cluster: {environment: prod, region: eu-west-1, projects: [platform]}\nnamespaces: [{namespace: web}]\n")
+	if r := run(t, env, "config", "publish", "-f", f, "--layer", "cluster/prod-one"); r.code != 0 {
+		t.Fatalf("publish prod-one: %s", r.stderr)
+	}
+	if r := run(t, argocdEnv(env, `[{"name":"cluster","string":"prod-one"},{"name":"configVersion","string":"g1.e0.c1"}]`), "generate"); r.code != 0 {
+		t.Errorf("g1.e0.c1 for a cluster whose env layer was never published: exit %d %s", r.code, r.stderr)
+	}
+}
