@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -56,6 +57,8 @@ type changeFlags struct {
 	actor   string
 	dryRun  bool
 	base    baseVersionFlag
+	// allowEmpty permits publishing no entries (publish, drafts publish).
+	allowEmpty bool
 	// expected is the head version the change is based on (nil: whatever the head is).
 	expected *int
 }
@@ -95,7 +98,7 @@ func newPublishCommand(streams IOStreams, env Env) *cobra.Command {
 	var c changeFlags
 	var files []string
 	cmd := &cobra.Command{
-		Use:   "publish -f PATH --layer LAYER [--base-version N] [-m MESSAGE] [--dry-run]",
+		Use:   "publish -f PATH --layer LAYER [--base-version N] [--allow-empty] [-m MESSAGE] [--dry-run]",
 		Short: "Publish layer files as the next version of a layer",
 		Long: `Publish reads the layer's files (documents without a "layer" field belong to --layer), shows
 the diff against the current version entry by entry, validates every cluster the layer affects
@@ -108,7 +111,10 @@ still at that version, so an edit of a stale copy cannot overwrite someone else'
 --base-version N says the same explicitly and overrides the header. If the head has moved,
 the publish is refused with a conflict (exit 3) and nothing is written: re-read the layer,
 redo the change and publish again. Without a header or --base-version (files kept in Git,
-CI), the publish goes over whatever version is the head when it runs.`,
+CI), the publish goes over whatever version is the head when it runs.
+
+Files that hold no entries for the layer (an empty file, a bare "---") would remove every
+entry: that is refused (exit 1) unless --allow-empty is given.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ref, err := parseLayerFlag(c.layer)
@@ -136,6 +142,7 @@ CI), the publish goes over whatever version is the head when it runs.`,
 		},
 	}
 	cmd.Flags().StringArrayVarP(&files, "file", "f", nil, "layer file or directory (repeatable)")
+	cmd.Flags().BoolVar(&c.allowEmpty, "allow-empty", false, "publish even if the files hold no entries (removes every entry of the layer)")
 	c.add(cmd)
 	o.addFlags(cmd)
 	return cmd
@@ -146,10 +153,14 @@ func (o *operator) publish(ctx context.Context, st *store.Store, ref config.Laye
 	trace := newTraceID()
 	res, err := ops.Publish(ctx, st, ops.PublishRequest{
 		Ref: ref, Entries: entries, Message: c.message, Actor: o.actor(ctx, st, c.actor),
-		TraceID: trace, Base: c.expected, DryRun: c.dryRun, Progress: o.progress(),
+		TraceID: trace, Base: c.expected, AllowEmpty: c.allowEmpty, DryRun: c.dryRun, Progress: o.progress(),
 	})
 	if res != nil && err == nil {
 		reportChange(o.streams, "publish", res, c.dryRun, trace)
+	}
+	var empty *ops.EmptyLayerError
+	if errors.As(err, &empty) {
+		return withCode(ExitInvalid, err)
 	}
 	if err != nil {
 		return storeError(err)
@@ -221,6 +232,7 @@ head is not at N, the version you reviewed the drafts against.`,
 		},
 	}
 	c.add(publish)
+	publish.Flags().BoolVar(&c.allowEmpty, "allow-empty", false, "publish even if the drafts remove every entry of the layer")
 	o.addFlags(publish)
 
 	lo := &operator{streams: streams, env: env}

@@ -95,3 +95,27 @@ func TestPinToZeroOfAPublishedLayer(t *testing.T) {
 		t.Errorf("g1.e0.c1 for a cluster whose env layer was never published: exit %d %s", r.code, r.stderr)
 	}
 }
+
+// Issue 10 §7: publishing an empty file (or a bare "---") removed every entry with exit 0.
+// It is refused unless --allow-empty is given.
+func TestEmptyPublishNeedsAllowEmpty(t *testing.T) {
+	env, _ := tableEnv(t)
+	run(t, env, "table", "create")
+	publishExamples(t, env)
+	dir := t.TempDir()
+	for name, content := range map[string]string{"empty.yaml": "", "dashes.yaml": "---\n", "comment.yaml": "# nothing here\n"} {
+		f := filepath.Join(dir, name)
+		writeFile(t, f, content)
+		r := run(t, env, "config", "publish", "-f", f, "--layer", "env/dev")
+		if r.code != 1 || !strings.Contains(r.stderr, "refused: the files hold no entries for env/dev, so publishing them would remove all") || !strings.Contains(r.stderr, "pass --allow-empty") {
+			t.Errorf("%s: exit %d\n%s%s", name, r.code, r.stdout, r.stderr)
+		}
+	}
+	if got := namespacesOf(t, env, "env/dev"); len(got) == 0 {
+		t.Fatalf("a refused empty publish emptied the layer")
+	}
+	f := filepath.Join(dir, "empty.yaml")
+	if r := run(t, env, "config", "publish", "-f", f, "--layer", "env/dev", "--allow-empty", "-m", "empty it"); r.code != 0 || !strings.Contains(r.stdout, "published env/dev version 2 (was 1): 0 added, 0 changed,") {
+		t.Errorf("--allow-empty: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -124,9 +124,24 @@ type PublishRequest struct {
 	// layer's head is elsewhere, and the store moves the head only on condition that it is
 	// still there. Nil publishes over whatever the head is when the publish runs.
 	Base *int
+	// AllowEmpty permits a publish without entries over a layer that has some (it removes
+	// them all); without it such a publish is an *EmptyLayerError.
+	AllowEmpty bool
 	// DryRun validates and diffs but writes nothing.
 	DryRun   bool
 	Progress Progress
+}
+
+// EmptyLayerError refuses a publish of no entries over a layer that has some: an empty file
+// (or a bare "---") is far more often a mistake than a wish to remove every entry.
+type EmptyLayerError struct {
+	Ref     config.LayerRef
+	Version int
+	Removed int
+}
+
+func (e *EmptyLayerError) Error() string {
+	return fmt.Sprintf("refused: the files hold no entries for %s, so publishing them would remove all %d entries of version %d; nothing was changed (to empty the layer on purpose, pass --allow-empty)", e.Ref, e.Removed, e.Version)
 }
 
 // PublishResult says what a publish (or rollback) did or would do.
@@ -162,6 +177,9 @@ func Publish(ctx context.Context, st Store, req PublishRequest) (*PublishResult,
 	res := &PublishResult{Ref: req.Ref, Base: base, Changes: Diff(current.Entries, req.Entries)}
 	if len(res.Changes) == 0 {
 		return res, nil
+	}
+	if len(req.Entries) == 0 && !req.AllowEmpty {
+		return res, &EmptyLayerError{Ref: req.Ref, Version: base, Removed: len(current.Entries)}
 	}
 	if err := requireRecord(inv, req.Ref, req.Entries, "publish"); err != nil {
 		return res, err
