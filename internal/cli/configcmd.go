@@ -162,6 +162,9 @@ func (o *operator) publish(ctx context.Context, st *store.Store, ref config.Laye
 	if errors.As(err, &empty) {
 		return withCode(ExitInvalid, err)
 	}
+	if f := deadlineFailure("publish", ref, o.so.timeout, trace, err); f != nil {
+		return f
+	}
 	if err != nil {
 		return storeError(err)
 	}
@@ -598,6 +601,9 @@ by the dynamo-cmp ApplicationSet generator pick up the new configVersion at its 
 			return o.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {
 				trace := newTraceID()
 				res, err := ops.Rollback(ctx, st, ops.RollbackRequest{Ref: ref, To: to, Message: c.message, Actor: o.actor(ctx, st, c.actor), TraceID: trace, Base: expected, DryRun: c.dryRun, Progress: o.progress()})
+				if f := deadlineFailure("roll back", ref, o.so.timeout, trace, err); f != nil {
+					return f
+				}
 				if err != nil {
 					return storeError(err)
 				}

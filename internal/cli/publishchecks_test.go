@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/faultproxy"
 )
 
 // deepYAML is a flow map nested depth levels deep.
@@ -117,5 +119,31 @@ func TestEmptyPublishNeedsAllowEmpty(t *testing.T) {
 	f := filepath.Join(dir, "empty.yaml")
 	if r := run(t, env, "config", "publish", "-f", f, "--layer", "env/dev", "--allow-empty", "-m", "empty it"); r.code != 0 || !strings.Contains(r.stdout, "published env/dev version 2 (was 1): 0 added, 0 changed,") {
 		t.Errorf("--allow-empty: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// Issue 10 §7: a publish that ran out of time printed "write entries: context deadline
+// exceeded". It says, in one paragraph like generate's, what failed, what state the layer is
+// in and what to do.
+func TestPublishDeadlineIsReadable(t *testing.T) {
+	env, cfg := tableEnv(t)
+	run(t, env, "table", "create")
+	publishExamples(t, env)
+	p := faultproxy.Start(t, cfg.Endpoint)
+	p.Inject(faultproxy.Always(faultproxy.NoAnswer()).On("BatchWriteItem"))
+	f := filepath.Join(t.TempDir(), "dev.yaml")
+	writeFile(t, f, strings.Replace(readFile(t, "../../examples/layers/env/dev.yaml"), `"cpu": "4"`, `"cpu": "6"`, 1))
+	r := run(t, with(env, "AWS_ENDPOINT_URL_DYNAMODB", p.URL()), "config", "publish", "-f", f, "--layer", "env/dev", "--timeout", "3s")
+	if r.code != 3 {
+		t.Fatalf("publish past its deadline: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"error: dynamo-cmp could not publish env/dev: the command did not finish within its 3s deadline (publish env/dev version 2: write entries: dynamodb BatchWriteItem",
+		"dynamo-cmp config history --layer env/dev shows which version is the head", "--timeout (env DYNAMO_CMP_TIMEOUT). [trace "} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "context deadline exceeded") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("not one readable paragraph:\n%s", r.stderr)
 	}
 }

@@ -115,7 +115,7 @@ func (s *Store) Publish(ctx context.Context, in PublishInput) (Head, error) {
 		items[i][attrSK] = &types.AttributeValueMemberS{Value: entrySK(version, e.Kind, e.Key)}
 	}
 	if err := s.writeItems(ctx, items); err != nil {
-		return Head{}, fmt.Errorf("publish %s version %d: write entries: %w", in.Ref, version, err)
+		return Head{}, fmt.Errorf("publish %s version %d: write entries: %w", in.Ref, version, s.mapError("BatchWriteItem", err))
 	}
 	if hook := s.testHooks.afterEntries; hook != nil {
 		if err := hook(version); err != nil {
