@@ -1,11 +1,15 @@
 package cli_test
 
 import (
+	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/faultproxy"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
 
 // deepYAML is a flow map nested depth levels deep.
@@ -145,5 +149,73 @@ func TestPublishDeadlineIsReadable(t *testing.T) {
 	}
 	if strings.Contains(r.stderr, "context deadline exceeded") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 		t.Errorf("not one readable paragraph:\n%s", r.stderr)
+	}
+}
+
+// tamper edits a published entry item as a person would in the console: one more label on
+// the first namespace entry of the version.
+func tamper(t *testing.T, st *store.Store, cfg store.Config, ref config.LayerRef, pk string, version int) {
+	t.Helper()
+	l, err := st.ReadVersion(context.Background(), ref, version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range l.Entries {
+		if e.Kind != config.KindNamespace {
+			continue
+		}
+		item := map[string]any{"pk": pk, "sk": fmt.Sprintf("v#%010d#%s#%s", version, e.Kind, e.Key)}
+		for k, v := range e.Body {
+			item[k] = v
+		}
+		item["labels"] = map[string]any{"edited": "in-the-console"}
+		putRawItem(t, cfg, item)
+		return
+	}
+	t.Fatalf("%s version %d has no namespace entry", ref, version)
+}
+
+// Issue 10 §7: after a hand edit of a published version, generate advised "restore the
+// edited items or publish a new version", but publish (and rollback) failed the same way,
+// reading the edited version for the diff. Both recoveries the message names now work.
+func TestRecoveryFromAHandEditedVersion(t *testing.T) {
+	env, cfg := tableEnv(t)
+	run(t, env, "table", "create")
+	publishExamples(t, env)
+	st, err := store.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	saved := filepath.Join(dir, "dev.yaml")
+	writeFile(t, saved, run(t, env, "config", "get", "--layer", "env/dev").stdout)
+	changed := filepath.Join(dir, "changed.yaml")
+	writeFile(t, changed, strings.Replace(readFile(t, "../../examples/layers/env/dev.yaml"), `"cpu": "4"`, `"cpu": "6"`, 1))
+	if r := run(t, env, "config", "publish", "-f", changed, "--layer", "env/dev"); r.code != 0 {
+		t.Fatalf("publish v2: %s", r.stderr)
+	}
+	gen := func() result { return run(t, argocdEnv(env, `[{"name":"cluster","string":"dev-k3s"}]`), "generate") }
+
+	// Version 2 edited by hand: roll back to 1, as the message says.
+	tamper(t, st, cfg, config.EnvLayer("dev"), "env#dev", 2)
+	assertFailedCleanly(t, gen(), 1, "version 2 of layer env/dev was changed after it was published",
+		"dynamo-cmp config rollback --layer env/dev --to N", "dynamo-cmp config publish --layer env/dev -f FILE")
+	r := run(t, env, "config", "rollback", "--layer", "env/dev", "--to", "1", "-m", "undo the console edit")
+	if r.code != 0 || !strings.Contains(r.stdout, "rolled back env/dev from version 2 to 1") || !strings.Contains(r.stderr, "the current version 2 of env/dev cannot be read") {
+		t.Fatalf("rollback away from the edited version: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if g := gen(); g.code != 0 || strings.Count(g.stdout, "\n") != 22 {
+		t.Errorf("generate after the rollback: exit %d %s", g.code, g.stderr)
+	}
+
+	// Version 1 (now the head) edited by hand: publish a new version from the saved files.
+	tamper(t, st, cfg, config.EnvLayer("dev"), "env#dev", 1)
+	assertFailedCleanly(t, gen(), 1, "version 1 of layer env/dev was changed after it was published")
+	r = run(t, env, "config", "publish", "-f", saved, "--layer", "env/dev", "-m", "replace the edited version")
+	if r.code != 0 || !strings.Contains(r.stdout, "published env/dev version 3 (was 1)") {
+		t.Fatalf("publish over the edited version: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if g := gen(); g.code != 0 || strings.Count(g.stdout, "\n") != 22 || strings.Contains(g.stdout, "in-the-console") {
+		t.Errorf("generate after the new publish: exit %d %s", g.code, g.stderr)
 	}
 }

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -170,7 +171,7 @@ func Publish(ctx context.Context, st Store, req PublishRequest) (*PublishResult,
 	if req.Base != nil && *req.Base != base {
 		return nil, &store.ConflictError{Ref: req.Ref, Expected: *req.Base, Actual: base}
 	}
-	current, err := newLayerCache(st).get(ctx, req.Ref, base)
+	current, err := readReplaced(ctx, newLayerCache(st), req.Ref, base, req.Progress)
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +247,7 @@ func Rollback(ctx context.Context, st Store, req RollbackRequest) (*PublishResul
 	if err != nil {
 		return nil, err
 	}
-	current, err := cache.get(ctx, req.Ref, head.Version)
+	current, err := readReplaced(ctx, cache, req.Ref, head.Version, req.Progress)
 	if err != nil {
 		return nil, err
 	}
@@ -350,4 +351,19 @@ func requireRecord(inv *Inventory, ref config.LayerRef, entries []config.Entry, 
 		return nil
 	}
 	return &RefusedError{Ref: ref, Problems: []ClusterProblem{{Cluster: ref.Name, Err: problem}}, Checked: 1}
+}
+
+// readReplaced reads the version a publish or rollback replaces, for the diff. A version that
+// no longer reads (its items were edited by hand after it was published) is what such a
+// change repairs, so it does not stop the change: the diff is then against an empty layer,
+// and progress says why. Nothing of the unreadable version is used.
+func readReplaced(ctx context.Context, cache *layerCache, ref config.LayerRef, version int, progress Progress) (config.Layer, error) {
+	l, err := cache.get(ctx, ref, version)
+	if err == nil || !errors.Is(err, store.ErrInvalidItem) {
+		return l, err
+	}
+	if progress != nil {
+		progress("the current version %d of %s cannot be read (%v); the diff below is against an empty layer, and this change replaces that version", version, ref, err)
+	}
+	return config.Layer{Ref: ref}, nil
 }

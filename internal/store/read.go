@@ -214,7 +214,7 @@ func (s *Store) readVersion(ctx context.Context, ref config.LayerRef, version in
 	// publish time catches it.
 	if meta.Digest != "" {
 		if got := config.Digest([]config.Layer{{Ref: ref, Entries: entries}}); got != meta.Digest {
-			return layer, pages, invalidItem(pk, metaSK, "version %d of layer %s was changed after it was published (its entries no longer match the digest %s recorded then): restore the edited items or publish a new version", version, ref, meta.Digest)
+			return layer, pages, invalidItem(pk, metaSK, "version %d of layer %s was changed after it was published (its entries no longer match the digest %s recorded then): restore the edited items, or replace the version: roll back to an earlier one (dynamo-cmp config rollback --layer %s --to N; config history lists them) or publish a new one from your files (dynamo-cmp config publish --layer %s -f FILE)", version, ref, meta.Digest, ref, ref)
 		}
 	}
 	layer.Entries = entries
