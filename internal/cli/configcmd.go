@@ -35,6 +35,7 @@ func newConfigCommand(streams IOStreams, env Env) *cobra.Command {
 		newRollbackCommand(streams, env),
 		newValidateCommand(streams, env),
 		newConfigRenderCommand(streams, env),
+		newOrphansCommand(streams, env),
 	)
 	return cmd
 }

@@ -219,3 +219,33 @@ func TestRecoveryFromAHandEditedVersion(t *testing.T) {
 		t.Errorf("generate after the new publish: exit %d %s", g.code, g.stderr)
 	}
 }
+
+// Issue 10 §7: interrupted versions stayed forever with no command to find them. config
+// orphans lists them (here one left by a publish whose head move failed); a recent one is
+// kept even with --delete (its removal is tested with a clock in the store's tests).
+func TestOrphansCommand(t *testing.T) {
+	env, cfg := tableEnv(t)
+	run(t, env, "table", "create")
+	publishExamples(t, env)
+	if r := run(t, env, "config", "orphans"); r.code != 0 || r.stdout != "no interrupted versions in 3 layers\n" {
+		t.Errorf("no orphans: exit %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	p := faultproxy.Start(t, cfg.Endpoint)
+	p.Inject(faultproxy.Always(faultproxy.Status(500)).On("TransactWriteItems"))
+	f := filepath.Join(t.TempDir(), "dev.yaml")
+	writeFile(t, f, strings.Replace(readFile(t, "../../examples/layers/env/dev.yaml"), `"cpu": "4"`, `"cpu": "6"`, 1))
+	if r := run(t, with(env, "AWS_ENDPOINT_URL_DYNAMODB", p.URL()), "config", "publish", "-f", f, "--layer", "env/dev"); r.code != 3 {
+		t.Fatalf("publish with a failing head move: exit %d %s", r.code, r.stderr)
+	}
+	r := run(t, env, "config", "orphans")
+	if r.code != 0 || !strings.Contains(r.stdout, "env/dev  2        ") || !strings.Contains(r.stdout, "1 interrupted version holding") || !strings.Contains(r.stdout, "run with --delete to remove those older than 1h0m0s") {
+		t.Errorf("orphans: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, env, "config", "orphans", "--layer", "env/dev", "--delete")
+	if r.code != 0 || !strings.Contains(r.stdout, "recent (kept: its publish may still be running)") || !strings.Contains(r.stdout, "removed 0 (0 items), 1 recent kept") {
+		t.Errorf("orphans --delete of a recent one: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, env, "config", "orphans", "--older-than", "1m"); r.code != 2 || !strings.Contains(r.stderr, "at least 5m0s") {
+		t.Errorf("a grace shorter than a publish may run: exit %d %s", r.code, r.stderr)
+	}
+}

@@ -77,6 +77,10 @@ type VersionInfo struct {
 	Digest    string
 	Entries   int
 	Published bool // false for versions whose publish never moved the head
+	// Removed is true for an interrupted version whose entries were removed (config
+	// orphans --delete): its metadata item stays as a tombstone, so the number is never
+	// claimed again.
+	Removed bool
 }
 
 // AuditRecord is one publish or rollback.

@@ -126,10 +126,12 @@ func (s *Store) Publish(ctx context.Context, in PublishInput) (Head, error) {
 	head.At = s.now().UTC() // the moment the version becomes visible
 	err = s.moveHead(ctx, head, in.Base, traceID, []types.TransactWriteItem{{
 		Update: &types.Update{
-			TableName:           aws.String(s.table),
-			Key:                 key(pk, versionSK(version)),
-			UpdateExpression:    aws.String("SET published = :true"),
-			ConditionExpression: aws.String("attribute_exists(pk)"),
+			TableName:        aws.String(s.table),
+			Key:              key(pk, versionSK(version)),
+			UpdateExpression: aws.String("SET published = :true"),
+			// An orphan removal (RemoveOrphan) marks the item first: then this version
+			// must never become visible.
+			ConditionExpression: aws.String("attribute_exists(pk) AND attribute_not_exists(" + attrRemoving + ")"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":true": &types.AttributeValueMemberBOOL{Value: true},
 			},
