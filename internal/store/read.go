@@ -371,7 +371,7 @@ func (s *Store) clusterPinnedToZero(ctx context.Context, req ClusterRequest) err
 // layer"): the cluster would render without that layer — fewer objects, which Argo CD's
 // auto-prune deletes. It reads the heads only when a 0 is pinned (the generator never pins one
 // for a published layer), so the usual pinned read keeps its single round trip.
-func (s *Store) checkZeroPins(ctx context.Context, v config.ConfigVersion, env string) error {
+func (s *Store) checkZeroPins(ctx context.Context, v config.ConfigVersion, env string) (calls int, err error) {
 	var refs []config.LayerRef
 	if v.Global == 0 {
 		refs = append(refs, config.GlobalLayer)
@@ -380,18 +380,18 @@ func (s *Store) checkZeroPins(ctx context.Context, v config.ConfigVersion, env s
 		refs = append(refs, config.EnvLayer(env))
 	}
 	if len(refs) == 0 {
-		return nil
+		return 0, nil
 	}
-	heads, _, err := s.heads(ctx, refs)
+	heads, calls, err := s.heads(ctx, refs)
 	if err != nil {
-		return err
+		return calls, err
 	}
 	for _, ref := range refs {
 		if h, ok := heads[ref]; ok && h.Version > 0 {
-			return newError(ErrNotFound, "configVersion %s pins %s to version 0 (no layer), but %s has published version %d: the cluster would render without it; pin a published version of every published layer, or use latest", v, ref, ref, h.Version)
+			return calls, newError(ErrNotFound, "configVersion %s pins %s to version 0 (no layer), but %s has published version %d: the cluster would render without it; pin a published version of every published layer, or use latest", v, ref, ref, h.Version)
 		}
 	}
-	return nil
+	return calls, nil
 }
 
 func (s *Store) readPinned(ctx context.Context, req ClusterRequest) (*ClusterLayers, error) {
@@ -429,9 +429,11 @@ func (s *Store) readPinned(ctx context.Context, req ClusterRequest) (*ClusterLay
 			return nil, err
 		}
 	}
-	if err := s.checkZeroPins(ctx, v, req.Environment); err != nil {
+	calls, err := s.checkZeroPins(ctx, v, req.Environment)
+	if err != nil {
 		return nil, err
 	}
+	out.RoundTrips += calls
 	return out, nil
 }
 
@@ -467,9 +469,11 @@ func (s *Store) readPinnedFindEnv(ctx context.Context, req ClusterRequest) (*Clu
 	if err := s.fillRecord(out, req, nil); err != nil {
 		return nil, err
 	}
-	if err := s.checkZeroPins(ctx, v, rec.Environment); err != nil {
+	calls, err := s.checkZeroPins(ctx, v, rec.Environment)
+	if err != nil {
 		return nil, err
 	}
+	out.RoundTrips += calls
 	return out, nil
 }
 
