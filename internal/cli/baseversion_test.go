@@ -62,9 +62,7 @@ func namespacesOf(t *testing.T, env cli.Env, layer string) map[string]bool {
 // them pass the version back with --base-version (a script reading the header), half rely
 // on the header in the file. Every namespace must be in the final head.
 func TestReadModifyWriteKeepsEveryUpdate(t *testing.T) {
-	env, _ := tableEnv(t)
-	run(t, env, "table", "create")
-	publishExamples(t, env)
+	env, _ := examplesEnv(t)
 	dir := t.TempDir()
 	const workers = 10
 	var wg sync.WaitGroup
@@ -134,9 +132,7 @@ func TestReadModifyWriteKeepsEveryUpdate(t *testing.T) {
 // while the header is there — and silently overwrites the first change once it is removed,
 // which is what a publish without a base does (files from Git, CI).
 func TestStaleCopyIsRefused(t *testing.T) {
-	env, cfg := tableEnv(t)
-	run(t, env, "table", "create")
-	publishExamples(t, env)
+	env, cfg := examplesEnv(t)
 	dir := t.TempDir()
 	a := run(t, env, "config", "get", "--layer", "env/dev")
 	b := run(t, env, "config", "get", "--layer", "env/dev")

@@ -7,10 +7,23 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/cli"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/faultproxy"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
+
+// examplesEnv returns the environment of a fresh table holding examples/layers as version 1
+// of each layer.
+func examplesEnv(t *testing.T) (cli.Env, store.Config) {
+	t.Helper()
+	env, cfg := tableEnv(t)
+	if r := run(t, env, "table", "create"); r.code != 0 {
+		t.Fatalf("table create: exit %d %s", r.code, r.stderr)
+	}
+	publishExamples(t, env)
+	return env, cfg
+}
 
 // deepYAML is a flow map nested depth levels deep.
 func deepYAML(depth int) string {
@@ -21,9 +34,7 @@ func deepYAML(depth int) string {
 // it. The publish must exit 1 naming the entry and the path, and claim no version (before,
 // it exited 3 "retry" and left an interrupted version on every retry).
 func TestPublishRefusesWhatDynamoDBCannotStore(t *testing.T) {
-	env, _ := tableEnv(t)
-	run(t, env, "table", "create")
-	publishExamples(t, env)
+	env, _ := examplesEnv(t)
 	f := filepath.Join(t.TempDir(), "deep.yaml")
 	writeFile(t, f, readFile(t, "../../examples/layers/env/dev.yaml")+
 		"manifests:\n  - {apiVersion: example.com/v1, kind: Deep, metadata: {name: deep, namespace: dev-team}, spec: "+deepYAML(40)+"}\n")
@@ -42,9 +53,7 @@ func TestPublishRefusesWhatDynamoDBCannotStore(t *testing.T) {
 // clusters validated") and every generate then failed. It is refused, exit 1, whether the
 // layer is new or published (the record is not inherited: the file is the whole layer).
 func TestClusterLayerNeedsItsRecord(t *testing.T) {
-	env, _ := tableEnv(t)
-	run(t, env, "table", "create")
-	publishExamples(t, env)
+	env, _ := examplesEnv(t)
 	f := filepath.Join(t.TempDir(), "no-record.yaml")
 	writeFile(t, f, "namespaces:\n  - namespace: web\n")
 	r := run(t, env, "config", "publish", "-f", f, "--layer", "cluster/new-one")
@@ -71,9 +80,7 @@ func TestClusterLayerNeedsItsRecord(t *testing.T) {
 // cluster without that layer (17 of 22 objects: auto-prune deletes the rest), and c0 said
 // the cluster "has never been published". Both are refused, saying what is published.
 func TestPinToZeroOfAPublishedLayer(t *testing.T) {
-	env, _ := tableEnv(t)
-	run(t, env, "table", "create")
-	publishExamples(t, env)
+	env, _ := examplesEnv(t)
 	gen := func(params string) result {
 		return run(t, argocdEnv(env, `[{"name":"cluster","string":"dev-k3s"}`+params+`]`), "generate")
 	}
@@ -105,9 +112,7 @@ func TestPinToZeroOfAPublishedLayer(t *testing.T) {
 // Issue 10 §7: publishing an empty file (or a bare "---") removed every entry with exit 0.
 // It is refused unless --allow-empty is given.
 func TestEmptyPublishNeedsAllowEmpty(t *testing.T) {
-	env, _ := tableEnv(t)
-	run(t, env, "table", "create")
-	publishExamples(t, env)
+	env, _ := examplesEnv(t)
 	dir := t.TempDir()
 	for name, content := range map[string]string{"empty.yaml": "", "dashes.yaml": "---\n", "comment.yaml": "# nothing here\n"} {
 		f := filepath.Join(dir, name)
@@ -130,9 +135,7 @@ func TestEmptyPublishNeedsAllowEmpty(t *testing.T) {
 // exceeded". It says, in one paragraph like generate's, what failed, what state the layer is
 // in and what to do.
 func TestPublishDeadlineIsReadable(t *testing.T) {
-	env, cfg := tableEnv(t)
-	run(t, env, "table", "create")
-	publishExamples(t, env)
+	env, cfg := examplesEnv(t)
 	p := faultproxy.Start(t, cfg.Endpoint)
 	p.Inject(faultproxy.Always(faultproxy.NoAnswer()).On("BatchWriteItem"))
 	f := filepath.Join(t.TempDir(), "dev.yaml")
@@ -179,9 +182,7 @@ func tamper(t *testing.T, st *store.Store, cfg store.Config, ref config.LayerRef
 // edited items or publish a new version", but publish (and rollback) failed the same way,
 // reading the edited version for the diff. Both recoveries the message names now work.
 func TestRecoveryFromAHandEditedVersion(t *testing.T) {
-	env, cfg := tableEnv(t)
-	run(t, env, "table", "create")
-	publishExamples(t, env)
+	env, cfg := examplesEnv(t)
 	st, err := store.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -224,9 +225,7 @@ func TestRecoveryFromAHandEditedVersion(t *testing.T) {
 // orphans lists them (here one left by a publish whose head move failed); a recent one is
 // kept even with --delete (its removal is tested with a clock in the store's tests).
 func TestOrphansCommand(t *testing.T) {
-	env, cfg := tableEnv(t)
-	run(t, env, "table", "create")
-	publishExamples(t, env)
+	env, cfg := examplesEnv(t)
 	if r := run(t, env, "config", "orphans"); r.code != 0 || r.stdout != "no interrupted versions in 3 layers\n" {
 		t.Errorf("no orphans: exit %d %q %s", r.code, r.stdout, r.stderr)
 	}

@@ -2,8 +2,9 @@ package store
 
 import (
 	"fmt"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -41,12 +42,7 @@ const (
 // messages never quote values.
 func itemProblems(item map[string]types.AttributeValue) []string {
 	var problems []string
-	names := make([]string, 0, len(item))
-	for name := range item {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(item)) {
 		if name == attrPK || name == attrSK {
 			continue
 		}
@@ -68,12 +64,7 @@ func checkValue(problems []string, path []string, name string, v types.Attribute
 			return append(problems, fmt.Sprintf("%s…: nested deeper than DynamoDB's limit of %d levels: flatten the value", joinPath(path), maxNesting))
 		}
 		if m, ok := t.(*types.AttributeValueMemberM); ok {
-			keys := make([]string, 0, len(m.Value))
-			for k := range m.Value {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
+			for _, k := range slices.Sorted(maps.Keys(m.Value)) {
 				problems = checkValue(problems, append(path, showName(k)), k, m.Value[k])
 			}
 		} else {
