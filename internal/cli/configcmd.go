@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,6 +35,7 @@ func newConfigCommand(streams IOStreams, env Env) *cobra.Command {
 		newRollbackCommand(streams, env),
 		newValidateCommand(streams, env),
 		newConfigRenderCommand(streams, env),
+		newOrphansCommand(streams, env),
 	)
 	return cmd
 }
@@ -55,6 +57,11 @@ type changeFlags struct {
 	message string
 	actor   string
 	dryRun  bool
+	base    baseVersionFlag
+	// allowEmpty permits publishing no entries (publish, drafts publish).
+	allowEmpty bool
+	// expected is the head version the change is based on (nil: whatever the head is).
+	expected *int
 }
 
 func (c *changeFlags) add(cmd *cobra.Command) {
@@ -63,6 +70,7 @@ func (c *changeFlags) add(cmd *cobra.Command) {
 	f.StringVarP(&c.message, "message", "m", "", "why: recorded in the version and the audit trail")
 	f.StringVar(&c.actor, "actor", "", "who: recorded in the audit trail (default: the AWS caller identity)")
 	f.BoolVar(&c.dryRun, "dry-run", false, "show the diff and validate every affected cluster, but change nothing")
+	c.base.add(cmd)
 }
 
 // reportChange prints the diff and the outcome of a publish or rollback.
@@ -91,13 +99,23 @@ func newPublishCommand(streams IOStreams, env Env) *cobra.Command {
 	var c changeFlags
 	var files []string
 	cmd := &cobra.Command{
-		Use:   "publish -f PATH --layer LAYER [-m MESSAGE] [--dry-run]",
+		Use:   "publish -f PATH --layer LAYER [--base-version N] [--allow-empty] [-m MESSAGE] [--dry-run]",
 		Short: "Publish layer files as the next version of a layer",
 		Long: `Publish reads the layer's files (documents without a "layer" field belong to --layer), shows
 the diff against the current version entry by entry, validates every cluster the layer affects
 with the change in place, and then moves the layer's head to the new version. A change that
-would break any cluster is refused (exit 1) and nothing is written. If someone else publishes
-the layer meanwhile, the publish fails with a conflict (exit 3): run it again.`,
+would break any cluster is refused (exit 1) and nothing is written.
+
+A file printed by "config get" or "config export" starts with a version header
+("# dynamo-cmp: layer=env/dev version=7"): publishing it changes the layer only if its head is
+still at that version, so an edit of a stale copy cannot overwrite someone else's publish.
+--base-version N says the same explicitly and overrides the header. If the head has moved,
+the publish is refused with a conflict (exit 3) and nothing is written: re-read the layer,
+redo the change and publish again. Without a header or --base-version (files kept in Git,
+CI), the publish goes over whatever version is the head when it runs.
+
+Files that hold no entries for the layer (an empty file, a bare "---") would remove every
+entry: that is refused (exit 1) unless --allow-empty is given.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ref, err := parseLayerFlag(c.layer)
@@ -111,12 +129,21 @@ the layer meanwhile, the publish fails with a conflict (exit 3): run it again.`,
 			if err != nil {
 				return withCode(ExitInvalid, err)
 			}
+			if c.expected, err = c.base.get(); err != nil {
+				return err
+			}
+			if c.expected == nil {
+				if c.expected, err = baseFromFiles(files, ref); err != nil {
+					return err
+				}
+			}
 			return o.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {
 				return o.publish(ctx, st, ref, layer.Entries, c, nil)
 			})
 		},
 	}
 	cmd.Flags().StringArrayVarP(&files, "file", "f", nil, "layer file or directory (repeatable)")
+	cmd.Flags().BoolVar(&c.allowEmpty, "allow-empty", false, "publish even if the files hold no entries (removes every entry of the layer)")
 	c.add(cmd)
 	o.addFlags(cmd)
 	return cmd
@@ -127,10 +154,17 @@ func (o *operator) publish(ctx context.Context, st *store.Store, ref config.Laye
 	trace := newTraceID()
 	res, err := ops.Publish(ctx, st, ops.PublishRequest{
 		Ref: ref, Entries: entries, Message: c.message, Actor: o.actor(ctx, st, c.actor),
-		TraceID: trace, DryRun: c.dryRun, Progress: o.progress(),
+		TraceID: trace, Base: c.expected, AllowEmpty: c.allowEmpty, DryRun: c.dryRun, Progress: o.progress(),
 	})
 	if res != nil && err == nil {
 		reportChange(o.streams, "publish", res, c.dryRun, trace)
+	}
+	var empty *ops.EmptyLayerError
+	if errors.As(err, &empty) {
+		return withCode(ExitInvalid, err)
+	}
+	if f := deadlineFailure("publish", ref, o.so.timeout, trace, err); f != nil {
+		return f
 	}
 	if err != nil {
 		return storeError(err)
@@ -152,11 +186,19 @@ replaces the entry with the same kind and key in the next version; a draft with 
 	o := &operator{streams: streams, env: env}
 	var c changeFlags
 	publish := &cobra.Command{
-		Use:   "publish --layer LAYER [-m MESSAGE] [--dry-run]",
+		Use:   "publish --layer LAYER [--base-version N] [-m MESSAGE] [--dry-run]",
 		Short: "Publish the layer's drafts as its next version, then delete them",
-		Args:  cobra.NoArgs,
+		Long: `Drafts publish applies the layer's drafts to its head version and publishes the result,
+on condition that the head is still at the version the drafts were applied to (a concurrent
+publish makes it exit 3 and change nothing). --base-version N also refuses (exit 3) when the
+head is not at N, the version you reviewed the drafts against.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ref, err := parseLayerFlag(c.layer)
+			if err != nil {
+				return err
+			}
+			expected, err := c.base.get()
 			if err != nil {
 				return err
 			}
@@ -173,10 +215,16 @@ replaces the entry with the same kind and key in the next version; a draft with 
 				if err != nil {
 					return storeError(err)
 				}
-				current, err := st.ReadVersion(ctx, ref, heads[ref].Version)
+				base := heads[ref].Version
+				if expected != nil && *expected != base {
+					return storeError(&store.ConflictError{Ref: ref, Expected: *expected, Actual: base})
+				}
+				current, err := st.ReadVersion(ctx, ref, base)
 				if err != nil {
 					return storeError(err)
 				}
+				// The drafts were applied to version base: publish them only over base.
+				c.expected = &base
 				entries := ops.ApplyDrafts(current.Entries, drafts)
 				return o.publish(ctx, st, ref, entries, c, func() error {
 					if err := st.DeleteDrafts(ctx, ref, drafts); err != nil {
@@ -188,6 +236,7 @@ replaces the entry with the same kind and key in the next version; a draft with 
 		},
 	}
 	c.add(publish)
+	publish.Flags().BoolVar(&c.allowEmpty, "allow-empty", false, "publish even if the drafts remove every entry of the layer")
 	o.addFlags(publish)
 
 	lo := &operator{streams: streams, env: env}
@@ -254,7 +303,10 @@ func newGetCommand(streams IOStreams, env Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "get --layer LAYER [--version N] [-o yaml|json]",
 		Short: "Print a version of a layer (default: the published head) as a layer document",
-		Args:  cobra.NoArgs,
+		Long: `Get prints a version of a layer as a layer document. In YAML it starts with the header
+"# dynamo-cmp: layer=LAYER version=N" (with -o json that line goes to stderr): edit the file and
+"config publish -f" it, and the publish is refused (exit 3) if someone published meanwhile.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ref, err := parseLayerFlag(layer)
 			if err != nil {
@@ -279,6 +331,13 @@ func newGetCommand(streams IOStreams, env Env) *cobra.Command {
 				if err != nil {
 					return storeError(err)
 				}
+				// The version read, for "config publish" to check (see baseversion.go):
+				// a comment header in YAML, a line on stderr with JSON.
+				if output == render.FormatJSON {
+					fmt.Fprint(streams.ErrOut, versionHeader(ref, l.Version))
+				} else {
+					fmt.Fprint(streams.Out, versionHeader(ref, l.Version))
+				}
 				return writeLayer(streams, l, output)
 			})
 		},
@@ -299,7 +358,9 @@ func newExportCommand(streams IOStreams, env Env) *cobra.Command {
 		Short: "Export the published head of layers as layer files (they publish back unchanged)",
 		Long: `Export writes the head version of every layer (or of the given ones) as layer documents:
 to stdout as one YAML stream, or with --dir as DIR/global.yaml, DIR/env/<env>.yaml and
-DIR/cluster/<name>.yaml, which "dynamo-cmp render -f DIR" and "config publish" read back.`,
+DIR/cluster/<name>.yaml, which "dynamo-cmp render -f DIR" and "config publish" read back.
+Each document starts with "# dynamo-cmp: layer=LAYER version=N": publishing the file back is
+refused (exit 3) if the layer moved since the export.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {
@@ -332,7 +393,7 @@ DIR/cluster/<name>.yaml, which "dynamo-cmp render -f DIR" and "config publish" r
 					if err != nil {
 						return err
 					}
-					header := fmt.Sprintf("# %s version %d, exported %s\n", ref, l.Version, time.Now().UTC().Format(time.RFC3339))
+					header := versionHeader(ref, l.Version)
 					if dir == "" {
 						if i > 0 {
 							fmt.Fprintln(streams.Out, "---")
@@ -519,11 +580,12 @@ func newRollbackCommand(streams IOStreams, env Env) *cobra.Command {
 	var c changeFlags
 	var to int
 	cmd := &cobra.Command{
-		Use:   "rollback --layer LAYER --to N [-m MESSAGE] [--dry-run]",
+		Use:   "rollback --layer LAYER --to N [--base-version N] [-m MESSAGE] [--dry-run]",
 		Short: "Move a layer's head back to an earlier published version",
 		Long: `Rollback validates every cluster the layer affects at version N, shows the diff, and moves
 the layer's head to N (no new version is written; the move is audited). Applications pinned
-by the dynamo-cmp ApplicationSet generator pick up the new configVersion at its next poll.`,
+by the dynamo-cmp ApplicationSet generator pick up the new configVersion at its next poll.
+--base-version M refuses (exit 3, nothing changed) unless the head is at M when the head moves.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ref, err := parseLayerFlag(c.layer)
@@ -533,9 +595,16 @@ by the dynamo-cmp ApplicationSet generator pick up the new configVersion at its 
 			if to <= 0 {
 				return withCode(ExitUsage, fmt.Errorf("--to is required: the version to roll back to (see config history)"))
 			}
+			expected, err := c.base.get()
+			if err != nil {
+				return err
+			}
 			return o.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {
 				trace := newTraceID()
-				res, err := ops.Rollback(ctx, st, ops.RollbackRequest{Ref: ref, To: to, Message: c.message, Actor: o.actor(ctx, st, c.actor), TraceID: trace, DryRun: c.dryRun, Progress: o.progress()})
+				res, err := ops.Rollback(ctx, st, ops.RollbackRequest{Ref: ref, To: to, Message: c.message, Actor: o.actor(ctx, st, c.actor), TraceID: trace, Base: expected, DryRun: c.dryRun, Progress: o.progress()})
+				if f := deadlineFailure("roll back", ref, o.so.timeout, trace, err); f != nil {
+					return f
+				}
 				if err != nil {
 					return storeError(err)
 				}

@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -119,9 +120,29 @@ type PublishRequest struct {
 	Message string
 	Actor   string
 	TraceID string
+	// Base, when set, is the head version the caller read and edited (config get's
+	// version, --base-version): the publish is refused with a *store.ConflictError if the
+	// layer's head is elsewhere, and the store moves the head only on condition that it is
+	// still there. Nil publishes over whatever the head is when the publish runs.
+	Base *int
+	// AllowEmpty permits a publish without entries over a layer that has some (it removes
+	// them all); without it such a publish is an *EmptyLayerError.
+	AllowEmpty bool
 	// DryRun validates and diffs but writes nothing.
 	DryRun   bool
 	Progress Progress
+}
+
+// EmptyLayerError refuses a publish of no entries over a layer that has some: an empty file
+// (or a bare "---") is far more often a mistake than a wish to remove every entry.
+type EmptyLayerError struct {
+	Ref     config.LayerRef
+	Version int
+	Removed int
+}
+
+func (e *EmptyLayerError) Error() string {
+	return fmt.Sprintf("refused: the files hold no entries for %s, so publishing them would remove all %d entries of version %d; nothing was changed (to empty the layer on purpose, pass --allow-empty)", e.Ref, e.Removed, e.Version)
 }
 
 // PublishResult says what a publish (or rollback) did or would do.
@@ -147,13 +168,22 @@ func Publish(ctx context.Context, st Store, req PublishRequest) (*PublishResult,
 		return nil, err
 	}
 	base := inv.Heads[req.Ref].Version
-	current, err := newLayerCache(st).get(ctx, req.Ref, base)
+	if req.Base != nil && *req.Base != base {
+		return nil, &store.ConflictError{Ref: req.Ref, Expected: *req.Base, Actual: base}
+	}
+	current, err := readReplaced(ctx, newLayerCache(st), req.Ref, base, req.Progress)
 	if err != nil {
 		return nil, err
 	}
 	res := &PublishResult{Ref: req.Ref, Base: base, Changes: Diff(current.Entries, req.Entries)}
 	if len(res.Changes) == 0 {
 		return res, nil
+	}
+	if len(req.Entries) == 0 && !req.AllowEmpty {
+		return res, &EmptyLayerError{Ref: req.Ref, Version: base, Removed: len(current.Entries)}
+	}
+	if err := requireRecord(inv, req.Ref, req.Entries, "publish"); err != nil {
+		return res, err
 	}
 	proposed := config.Layer{Ref: req.Ref, Entries: req.Entries}
 	clusters := inv.Affected(req.Ref, clusterRecord(req.Entries, req.Ref.Name))
@@ -183,11 +213,14 @@ func Publish(ctx context.Context, st Store, req PublishRequest) (*PublishResult,
 
 // RollbackRequest moves a layer's head back to an earlier published version.
 type RollbackRequest struct {
-	Ref      config.LayerRef
-	To       int
-	Message  string
-	Actor    string
-	TraceID  string
+	Ref     config.LayerRef
+	To      int
+	Message string
+	Actor   string
+	TraceID string
+	// Base, when set, is the head version the caller expects the layer to be at (see
+	// PublishRequest.Base).
+	Base     *int
 	DryRun   bool
 	Progress Progress
 }
@@ -203,6 +236,9 @@ func Rollback(ctx context.Context, st Store, req RollbackRequest) (*PublishResul
 	if !ok {
 		return nil, fmt.Errorf("layer %s has never been published: %w", req.Ref, store.ErrNotFound)
 	}
+	if req.Base != nil && *req.Base != head.Version {
+		return nil, &store.ConflictError{Ref: req.Ref, Expected: *req.Base, Actual: head.Version}
+	}
 	if req.To == head.Version {
 		return &PublishResult{Ref: req.Ref, Base: head.Version}, nil
 	}
@@ -211,11 +247,14 @@ func Rollback(ctx context.Context, st Store, req RollbackRequest) (*PublishResul
 	if err != nil {
 		return nil, err
 	}
-	current, err := cache.get(ctx, req.Ref, head.Version)
+	current, err := readReplaced(ctx, cache, req.Ref, head.Version, req.Progress)
 	if err != nil {
 		return nil, err
 	}
 	res := &PublishResult{Ref: req.Ref, Base: head.Version, Changes: Diff(current.Entries, target.Entries)}
+	if err := requireRecord(inv, req.Ref, target.Entries, fmt.Sprintf("version %d", req.To)); err != nil {
+		return res, err
+	}
 	clusters := inv.Affected(req.Ref, clusterRecord(target.Entries, req.Ref.Name))
 	for _, c := range clusters {
 		res.Clusters = append(res.Clusters, c.Name)
@@ -286,4 +325,45 @@ func JoinUnified(changes []Change) string {
 		b.WriteString(c.Unified())
 	}
 	return b.String()
+}
+
+// requireRecord refuses a cluster layer without its cluster record: the record registers the
+// cluster (its environment, region, projects), so a version without it makes every generate
+// of the cluster fail. A layer's entries are the whole layer — publishing a file without the
+// record would remove it — so the record is not inherited from the head: it must be in the
+// file (config get and config export print it).
+func requireRecord(inv *Inventory, ref config.LayerRef, entries []config.Entry, what string) error {
+	if ref.Scope != config.ScopeCluster {
+		return nil
+	}
+	rec := clusterRecord(entries, ref.Name)
+	var problem error
+	switch {
+	case rec == nil:
+		hint := "add it: cluster: {environment: dev, region: eu-west-1, projects: [platform]}"
+		if h, ok := inv.Heads[ref]; ok && h.Cluster != nil {
+			hint = fmt.Sprintf("the published version %d has cluster: {environment: %s, region: %s}: keep it in the file (dynamo-cmp config get --layer %s prints it)", h.Version, h.Cluster.Environment, h.Cluster.Region, ref)
+		}
+		problem = fmt.Errorf("%s: the %s has no cluster record (the \"cluster:\" section naming its environment and region), so the cluster could not be rendered: %s", ref, what, hint)
+	case rec.Environment == "":
+		problem = fmt.Errorf("%s: cluster.environment is required: the environment whose layer the cluster merges (e.g. dev)", ref)
+	default:
+		return nil
+	}
+	return &RefusedError{Ref: ref, Problems: []ClusterProblem{{Cluster: ref.Name, Err: problem}}, Checked: 1}
+}
+
+// readReplaced reads the version a publish or rollback replaces, for the diff. A version that
+// no longer reads (its items were edited by hand after it was published) is what such a
+// change repairs, so it does not stop the change: the diff is then against an empty layer,
+// and progress says why. Nothing of the unreadable version is used.
+func readReplaced(ctx context.Context, cache *layerCache, ref config.LayerRef, version int, progress Progress) (config.Layer, error) {
+	l, err := cache.get(ctx, ref, version)
+	if err == nil || !errors.Is(err, store.ErrInvalidItem) {
+		return l, err
+	}
+	if progress != nil {
+		progress("the current version %d of %s cannot be read (%v); the diff below is against an empty layer, and this change replaces that version", version, ref, err)
+	}
+	return config.Layer{Ref: ref}, nil
 }

@@ -77,6 +77,10 @@ type VersionInfo struct {
 	Digest    string
 	Entries   int
 	Published bool // false for versions whose publish never moved the head
+	// Removed is true for an interrupted version whose entries were removed (config
+	// orphans --delete): its metadata item stays as a tombstone, so the number is never
+	// claimed again.
+	Removed bool
 }
 
 // AuditRecord is one publish or rollback.
@@ -144,7 +148,8 @@ var (
 	ErrThrottled = errors.New("throttled")
 	// ErrUnavailable: DynamoDB could not be reached or failed (network, 5xx, timeout).
 	ErrUnavailable = errors.New("unavailable")
-	// ErrTooLarge: an entry is over DynamoDB's 400 KB item limit.
+	// ErrTooLarge: an entry breaks one of DynamoDB's item limits (400 KB, 32 levels of
+	// nesting, name lengths, number range): DynamoDB would refuse to store it.
 	ErrTooLarge = errors.New("too large")
 	// ErrInvalidItem: an item in the table is malformed (e.g. a console edit broke it).
 	ErrInvalidItem = errors.New("invalid item")
@@ -158,7 +163,7 @@ type ConflictError struct {
 }
 
 func (e *ConflictError) Error() string {
-	return fmt.Sprintf("layer %s moved from version %d to %d while this change was prepared; re-read it and try again", e.Ref, e.Expected, e.Actual)
+	return fmt.Sprintf("conflict: layer %s is at version %d, not at version %d that this change was based on (someone published or rolled it back meanwhile); nothing was changed: re-read it (dynamo-cmp config get --layer %s), redo the change on version %d and publish again", e.Ref, e.Actual, e.Expected, e.Ref, e.Actual)
 }
 
 // Is makes errors.Is(err, ErrConflict) true.

@@ -110,8 +110,8 @@ func (s *Store) PutDrafts(ctx context.Context, ref config.LayerRef, drafts []Dra
 		if d.Delete {
 			item[attrDraft] = &types.AttributeValueMemberS{Value: draftDelete}
 		}
-		if size := itemSize(item); size > maxItemSize {
-			return newError(ErrTooLarge, "put drafts of %s: draft %s takes %d KB as a DynamoDB item, over DynamoDB's 400 KB item limit: split it into smaller entries", ref, e.ID(), (size+1023)/1024)
+		if err := checkEntryItem("put drafts of "+ref.String()+": draft "+e.ID(), draftSK(e.Kind, e.Key), item); err != nil {
+			return err
 		}
 		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
 	}

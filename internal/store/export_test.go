@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -31,3 +32,9 @@ func PutRawItem(ctx context.Context, s *Store, item map[string]any) error {
 
 // HighestVersion exposes the highest claimed version number of a layer.
 var HighestVersion = (*Store).highestVersion
+
+// SetClock replaces the store's clock.
+func SetClock(s *Store, now func() time.Time) { s.now = now }
+
+// AfterEntries runs hook after a publish wrote its entries, before the head moves.
+func AfterEntries(s *Store, hook func(version int) error) { s.testHooks.afterEntries = hook }

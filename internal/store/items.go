@@ -279,6 +279,8 @@ type versionItem struct {
 	Entries   int            `dynamodbav:"entries"`
 	Published bool           `dynamodbav:"published"`
 	Cluster   *clusterRecord `dynamodbav:"cluster,omitempty"`
+	// Removing marks an interrupted version whose entries RemoveOrphan deletes (or deleted).
+	Removing bool `dynamodbav:"removing,omitempty"`
 }
 
 func decodeVersion(item map[string]types.AttributeValue) (versionItem, error) {
@@ -301,7 +303,7 @@ func (it versionItem) info(ref config.LayerRef) VersionInfo {
 	return VersionInfo{
 		Ref: ref, Version: it.Version, Based: it.Based, At: at, Actor: it.Actor,
 		Message: it.Message, TraceID: it.TraceID, Digest: it.Digest, Entries: it.Entries,
-		Published: it.Published,
+		Published: it.Published, Removed: it.Removing,
 	}
 }
 

@@ -55,15 +55,20 @@ func (s *Store) Publish(ctx context.Context, in PublishInput) (Head, error) {
 	}
 	pk := layerPK(in.Ref)
 	items := make([]map[string]types.AttributeValue, len(entries))
+	var unstorable []error
 	for i, e := range entries {
 		// The version number is not known yet: sk is filled in after the claim.
 		if items[i], err = bodyItem(pk, "", e); err != nil {
 			return Head{}, fmt.Errorf("publish %s: %w", in.Ref, err)
 		}
-		// Refuse an entry DynamoDB would refuse, before claiming a version, and say which.
-		if size := itemSize(items[i]) + len(entrySK(9_999_999_999, e.Kind, e.Key)); size > maxItemSize {
-			return Head{}, newError(ErrTooLarge, "publish %s: entry %s/%s takes %d KB as a DynamoDB item, over DynamoDB's 400 KB item limit: split it into smaller entries", in.Ref, e.Kind, e.Key, (size+1023)/1024)
+		// Refuse an entry DynamoDB would refuse, before claiming a version, and say which
+		// and where (every such entry at once).
+		if err := checkEntryItem("entry "+e.ID(), entrySK(9_999_999_999, e.Kind, e.Key), items[i]); err != nil {
+			unstorable = append(unstorable, err)
 		}
+	}
+	if len(unstorable) > 0 {
+		return Head{}, &storeError{msg: fmt.Sprintf("publish %s: %v", in.Ref, errors.Join(unstorable...)), kind: ErrTooLarge}
 	}
 	var record *clusterRecord
 	if in.Ref.Scope == config.ScopeCluster {
@@ -110,7 +115,7 @@ func (s *Store) Publish(ctx context.Context, in PublishInput) (Head, error) {
 		items[i][attrSK] = &types.AttributeValueMemberS{Value: entrySK(version, e.Kind, e.Key)}
 	}
 	if err := s.writeItems(ctx, items); err != nil {
-		return Head{}, fmt.Errorf("publish %s version %d: write entries: %w", in.Ref, version, err)
+		return Head{}, fmt.Errorf("publish %s version %d: write entries: %w", in.Ref, version, s.mapError("BatchWriteItem", err))
 	}
 	if hook := s.testHooks.afterEntries; hook != nil {
 		if err := hook(version); err != nil {
@@ -121,10 +126,12 @@ func (s *Store) Publish(ctx context.Context, in PublishInput) (Head, error) {
 	head.At = s.now().UTC() // the moment the version becomes visible
 	err = s.moveHead(ctx, head, in.Base, traceID, []types.TransactWriteItem{{
 		Update: &types.Update{
-			TableName:           aws.String(s.table),
-			Key:                 key(pk, versionSK(version)),
-			UpdateExpression:    aws.String("SET published = :true"),
-			ConditionExpression: aws.String("attribute_exists(pk)"),
+			TableName:        aws.String(s.table),
+			Key:              key(pk, versionSK(version)),
+			UpdateExpression: aws.String("SET published = :true"),
+			// An orphan removal (RemoveOrphan) marks the item first: then this version
+			// must never become visible.
+			ConditionExpression: aws.String("attribute_exists(pk) AND attribute_not_exists(" + attrRemoving + ")"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":true": &types.AttributeValueMemberBOOL{Value: true},
 			},
@@ -432,51 +439,5 @@ func (s *Store) bumpChangeSeq(at time.Time) *types.Update {
 			":one": &types.AttributeValueMemberN{Value: "1"},
 			":at":  &types.AttributeValueMemberS{Value: at.UTC().Format(timeFormat)},
 		},
-	}
-}
-
-// maxItemSize is DynamoDB's item size limit.
-const maxItemSize = 400 * 1024
-
-// itemSize is the size DynamoDB counts for an item: attribute names and values, with its
-// per-type overheads (documented in the DynamoDB developer guide, "Item sizes").
-func itemSize(item map[string]types.AttributeValue) int {
-	n := 0
-	for name, v := range item {
-		n += len(name) + valueSize(v)
-	}
-	return n
-}
-
-func valueSize(v types.AttributeValue) int {
-	switch t := v.(type) {
-	case *types.AttributeValueMemberS:
-		return len(t.Value)
-	case *types.AttributeValueMemberN:
-		return (len(t.Value)+1)/2 + 1
-	case *types.AttributeValueMemberB:
-		return len(t.Value)
-	case *types.AttributeValueMemberBOOL, *types.AttributeValueMemberNULL:
-		return 1
-	case *types.AttributeValueMemberM:
-		n := 3
-		for k, e := range t.Value {
-			n += len(k) + valueSize(e) + 1
-		}
-		return n
-	case *types.AttributeValueMemberL:
-		n := 3
-		for _, e := range t.Value {
-			n += valueSize(e) + 1
-		}
-		return n
-	case *types.AttributeValueMemberSS:
-		n := 0
-		for _, e := range t.Value {
-			n += len(e)
-		}
-		return n
-	default:
-		return 0
 	}
 }

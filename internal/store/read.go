@@ -214,7 +214,7 @@ func (s *Store) readVersion(ctx context.Context, ref config.LayerRef, version in
 	// publish time catches it.
 	if meta.Digest != "" {
 		if got := config.Digest([]config.Layer{{Ref: ref, Entries: entries}}); got != meta.Digest {
-			return layer, pages, invalidItem(pk, metaSK, "version %d of layer %s was changed after it was published (its entries no longer match the digest %s recorded then): restore the edited items or publish a new version", version, ref, meta.Digest)
+			return layer, pages, invalidItem(pk, metaSK, "version %d of layer %s was changed after it was published (its entries no longer match the digest %s recorded then): restore the edited items, or replace the version: roll back to an earlier one (dynamo-cmp config rollback --layer %s --to N; config history lists them) or publish a new one from your files (dynamo-cmp config publish --layer %s -f FILE)", version, ref, meta.Digest, ref, ref)
 		}
 	}
 	layer.Entries = entries
@@ -353,10 +353,51 @@ func (s *Store) notRegistered(cluster string) error {
 	return newError(ErrNotFound, "cluster %s is not registered: its layer cluster/%s has never been published in table %s", cluster, cluster, s.table)
 }
 
+// clusterPinnedToZero is the error of a configVersion pinning the cluster's own layer to 0.
+func (s *Store) clusterPinnedToZero(ctx context.Context, req ClusterRequest) error {
+	cref := config.ClusterLayer(req.Cluster)
+	heads, _, err := s.heads(ctx, []config.LayerRef{cref})
+	if err != nil {
+		return err
+	}
+	h, ok := heads[cref]
+	if !ok {
+		return s.notRegistered(req.Cluster)
+	}
+	return newError(ErrNotFound, "configVersion %s pins %s to version 0, but a cluster always renders its own layer: %s is at version %d; pin a published version of it, or use latest", req.Version, cref, cref, h.Version)
+}
+
+// checkZeroPins refuses a configVersion that pins a published global or env layer to 0 ("no
+// layer"): the cluster would render without that layer — fewer objects, which Argo CD's
+// auto-prune deletes. It reads the heads only when a 0 is pinned (the generator never pins one
+// for a published layer), so the usual pinned read keeps its single round trip.
+func (s *Store) checkZeroPins(ctx context.Context, v config.ConfigVersion, env string) (calls int, err error) {
+	var refs []config.LayerRef
+	if v.Global == 0 {
+		refs = append(refs, config.GlobalLayer)
+	}
+	if v.Env == 0 {
+		refs = append(refs, config.EnvLayer(env))
+	}
+	if len(refs) == 0 {
+		return 0, nil
+	}
+	heads, calls, err := s.heads(ctx, refs)
+	if err != nil {
+		return calls, err
+	}
+	for _, ref := range refs {
+		if h, ok := heads[ref]; ok && h.Version > 0 {
+			return calls, newError(ErrNotFound, "configVersion %s pins %s to version 0 (no layer), but %s has published version %d: the cluster would render without it; pin a published version of every published layer, or use latest", v, ref, ref, h.Version)
+		}
+	}
+	return calls, nil
+}
+
 func (s *Store) readPinned(ctx context.Context, req ClusterRequest) (*ClusterLayers, error) {
 	v := *req.Version
 	if v.Cluster == 0 {
-		return nil, s.notRegistered(req.Cluster)
+		return nil, s.clusterPinnedToZero(ctx, req)
 	}
 	pins := []Pin{
 		{config.GlobalLayer, v.Global},
@@ -388,13 +429,18 @@ func (s *Store) readPinned(ctx context.Context, req ClusterRequest) (*ClusterLay
 			return nil, err
 		}
 	}
+	calls, err := s.checkZeroPins(ctx, v, req.Environment)
+	if err != nil {
+		return nil, err
+	}
+	out.RoundTrips += calls
 	return out, nil
 }
 
 func (s *Store) readPinnedFindEnv(ctx context.Context, req ClusterRequest) (*ClusterLayers, error) {
 	v := *req.Version
 	if v.Cluster == 0 {
-		return nil, s.notRegistered(req.Cluster)
+		return nil, s.clusterPinnedToZero(ctx, req)
 	}
 	first, pages, err := s.readVersions(ctx, []Pin{
 		{config.GlobalLayer, v.Global},
@@ -420,7 +466,15 @@ func (s *Store) readPinnedFindEnv(ctx context.Context, req ClusterRequest) (*Clu
 		Version:     v,
 		RoundTrips:  pages + envPages,
 	}
-	return out, s.fillRecord(out, req, nil)
+	if err := s.fillRecord(out, req, nil); err != nil {
+		return nil, err
+	}
+	calls, err := s.checkZeroPins(ctx, v, rec.Environment)
+	if err != nil {
+		return nil, err
+	}
+	out.RoundTrips += calls
+	return out, nil
 }
 
 func (s *Store) readLatest(ctx context.Context, req ClusterRequest) (*ClusterLayers, error) {

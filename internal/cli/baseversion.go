@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+)
+
+// A layer document printed by `config get` or `config export` starts with a version header,
+// kubectl's resourceVersion idea in a YAML comment:
+//
+//	# dynamo-cmp: layer=env/dev version=7
+//
+// `config publish -f` of a file that carries it publishes on condition that the layer is
+// still at that version (the read-modify-write guard); --base-version overrides it.
+
+// versionHeader is the header line of version v of layer ref.
+func versionHeader(ref config.LayerRef, v int) string {
+	return fmt.Sprintf("# dynamo-cmp: layer=%s version=%d\n", ref, v)
+}
+
+var versionHeaderLine = regexp.MustCompile(`(?m)^#\s*dynamo-cmp:\s*layer=(\S+)\s+version=(\d+)\s*$`)
+
+// baseVersionFlag adds --base-version to a command that changes a layer.
+type baseVersionFlag struct {
+	value int
+	cmd   *cobra.Command
+}
+
+func (b *baseVersionFlag) add(cmd *cobra.Command) {
+	b.cmd = cmd
+	cmd.Flags().IntVar(&b.value, "base-version", 0, "change the layer only if its head is still at this version (the version config get printed); otherwise exit 3 and change nothing")
+}
+
+// get returns the flag's value, or nil when it was not given.
+func (b *baseVersionFlag) get() (*int, error) {
+	if b.cmd == nil || !b.cmd.Flags().Changed("base-version") {
+		return nil, nil
+	}
+	if b.value < 0 {
+		return nil, withCode(ExitUsage, fmt.Errorf("--base-version %d: a version number (0: the layer was never published)", b.value))
+	}
+	v := b.value
+	return &v, nil
+}
+
+// baseFromFiles returns the version named by the version headers for ref in the layer files
+// (nil when none carries one). Headers naming ref with different versions are an error:
+// the files were read from different versions of the layer.
+func baseFromFiles(paths []string, ref config.LayerRef) (*int, error) {
+	var found []int
+	var where []string
+	for _, p := range paths {
+		err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				return nil
+			}
+			if path != p {
+				switch strings.ToLower(filepath.Ext(path)) {
+				case ".yaml", ".yml", ".json":
+				default:
+					return nil
+				}
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			for _, m := range versionHeaderLine.FindAllSubmatch(data, -1) {
+				if string(m[1]) != ref.String() {
+					continue
+				}
+				v, err := strconv.Atoi(string(m[2]))
+				if err != nil {
+					return fmt.Errorf("%s: version header %q: %w", path, m[0], err)
+				}
+				found = append(found, v)
+				where = append(where, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, withCode(ExitInvalid, fmt.Errorf("read %s: %w", p, err))
+		}
+	}
+	if len(found) == 0 {
+		return nil, nil
+	}
+	if vs := slices.Compact(slices.Sorted(slices.Values(found))); len(vs) > 1 {
+		return nil, withCode(ExitInvalid, fmt.Errorf("the files were read from different versions of %s (version headers %v in %s): publish one version's files, or say which version you edited with --base-version", ref, vs, strings.Join(slices.Compact(where), ", ")))
+	}
+	return &found[0], nil
+}
