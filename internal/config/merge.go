@@ -276,7 +276,16 @@ func stripCOW(v any) (any, bool) {
 // Origin returns the layer that set the value at path within an entry: of the layers holding
 // the entry, the one whose own body reaches deepest along path (the highest layer on a tie).
 func (m *Merged) Origin(kind, key string, path Path) string {
-	best, bestDepth := "", -1
+	if li := m.originIndex(kind, key, path); li >= 0 {
+		return m.Layers[li].Ref.String()
+	}
+	return ""
+}
+
+// originIndex is Origin as an index into m.Layers (the highest layer when none holds the
+// entry; -1 without layers).
+func (m *Merged) originIndex(kind, key string, path Path) int {
+	best, bestDepth := -1, -1
 	for _, li := range m.index[kind+"/"+key] {
 		l := m.Layers[li]
 		for _, e := range l.Entries {
@@ -284,15 +293,15 @@ func (m *Merged) Origin(kind, key string, path Path) string {
 				continue
 			}
 			if d := reach(e.Body, path); d > bestDepth {
-				best, bestDepth = l.Ref.String(), d
+				best, bestDepth = li, d
 			}
 		}
 		if bestDepth == len(path) {
 			break
 		}
 	}
-	if best == "" && len(m.Layers) > 0 {
-		best = m.Layers[len(m.Layers)-1].Ref.String()
+	if best < 0 {
+		best = len(m.Layers) - 1
 	}
 	return best
 }
