@@ -34,6 +34,7 @@ func newConfigCommand(streams IOStreams, env Env) *cobra.Command {
 		newRollbackCommand(streams, env),
 		newValidateCommand(streams, env),
 		newConfigRenderCommand(streams, env),
+		newExplainCommand(streams, env),
 	)
 	return cmd
 }
@@ -609,6 +610,7 @@ func newConfigRenderCommand(streams IOStreams, env Env) *cobra.Command {
 type storeRender struct {
 	out     *render.Manifests
 	version string
+	layers  []config.Layer // as read, lowest first
 }
 
 // renderFromStore reads, resolves and renders a cluster at a configVersion ("latest" or
@@ -638,5 +640,5 @@ func renderFromStore(ctx context.Context, st *store.Store, cluster, version stri
 	if err != nil {
 		return nil, withCode(ExitInvalid, fmt.Errorf("cluster %s at %s: %w", cluster, resolved, err))
 	}
-	return &storeRender{out: out, version: resolved}, nil
+	return &storeRender{out: out, version: resolved, layers: read.Layers}, nil
 }

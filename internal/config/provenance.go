@@ -251,8 +251,8 @@ func (p *Provenance) attribute(src *objectSource, lf leaf) (*Source, []VariableS
 			return p.entrySource(src.entry, bl.path)
 		}
 		if identity {
-			if bl, ok := bestMatch(lf, src.whole, 1, true); ok {
-				return p.entrySource(src.entry, bl.path)
+			if path, ok := p.identityField(src, lf); ok {
+				return p.entrySource(src.entry, path)
 			}
 		}
 	}
@@ -264,6 +264,23 @@ func (p *Provenance) attribute(src *objectSource, lf leaf) (*Source, []VariableS
 		}
 	}
 	return nil, nil
+}
+
+// identityField finds the entry field a rendered metadata.name or metadata.namespace came
+// from: the name or namespace of the claimed part of the entry, else of the entry itself.
+func (p *Provenance) identityField(src *objectSource, lf leaf) (Path, bool) {
+	field := lf.fields[1]
+	candidates := []Path{src.base.Child(field), Path{}.Child(field)}
+	if spec, ok := lookupKind(src.entry.Kind); ok && spec.nameField != "" && field == "name" {
+		candidates = append(candidates, Path{}.Child(spec.nameField))
+	}
+	body := p.body(src.entry)
+	for _, c := range candidates {
+		if v, ok := valueAt(body, c); ok && repr(v) == lf.repr {
+			return c, true
+		}
+	}
+	return nil, false
 }
 
 func (p *Provenance) entrySource(e *Entry, path Path) (*Source, []VariableSource) {
