@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -174,13 +175,20 @@ func writeExplainTable(w io.Writer, cluster, version string, objects []ops.Expla
 			head += "  (patched by " + strings.Join(names, ", ") + ")"
 		}
 		fmt.Fprintf(w, "\n%s\n", head)
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		var table bytes.Buffer
+		tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "  FIELD\tVALUE\tORIGIN\tSET IN\n")
 		for _, f := range o.Fields {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", f.Path, displayValue(f.Value), f.Origin(), setIn(f))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
+		}
+		// Defaults have nothing in the last column: no padding after them.
+		for _, line := range strings.SplitAfter(table.String(), "\n") {
+			if line != "" {
+				fmt.Fprintln(w, strings.TrimRight(line, " \n"))
+			}
 		}
 	}
 	return nil
