@@ -153,3 +153,20 @@ func TestConfigExplainFiles(t *testing.T) {
 		t.Errorf("--version with -f: exit %d, want 2: %s", r.code, r.stderr)
 	}
 }
+
+// TestConfigExplainEscapes shows a value with control characters quoted, on one line.
+func TestConfigExplainEscapes(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "layers.yaml")
+	writeFile(t, file, "layer: cluster/c\ncluster: {environment: dev, region: r}\nnamespaces:\n  - namespace: a\n    annotations: {note: \"one\\ttwo\\nthree\\u001b[31mred\"}\n")
+	r := run(t, cli.Env{}, "config", "explain", "-f", file, "--cluster", "c", "--object", "Namespace/a")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	got := strings.Join(explainLine(t, r.stdout, "metadata.annotations.note"), " ")
+	if want := `metadata.annotations.note "one\ttwo\nthree\x1b[31mred" cluster/c namespaces[a].annotations.note`; got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	if strings.ContainsAny(r.stdout, "\t\x1b") {
+		t.Errorf("stdout holds raw control characters:\n%q", r.stdout)
+	}
+}

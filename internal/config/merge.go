@@ -308,20 +308,29 @@ func (m *Merged) originIndex(kind, key string, path Path) int {
 
 // reach returns how many elements of path resolve in v.
 func reach(v any, path Path) int {
+	_, n := descend(v, path)
+	return n
+}
+
+// descend follows path in v as far as it resolves (fields of maps, elements of keyed lists
+// by name, other elements by index) and returns where it got and how many elements it took.
+func descend(v any, path Path) (any, int) {
 	for i, el := range path {
 		switch {
 		case el.Field != "":
 			mm, ok := v.(map[string]any)
 			if !ok {
-				return i
+				return v, i
 			}
-			if v, ok = mm[el.Field]; !ok {
-				return i
+			next, ok := mm[el.Field]
+			if !ok {
+				return v, i
 			}
+			v = next
 		case el.Key != "":
 			list, ok := v.([]any)
 			if !ok {
-				return i
+				return v, i
 			}
 			found := false
 			for _, e := range list {
@@ -331,17 +340,17 @@ func reach(v any, path Path) int {
 				}
 			}
 			if !found {
-				return i
+				return v, i
 			}
 		default:
 			list, ok := v.([]any)
 			if !ok || el.Index >= len(list) {
-				return i
+				return v, i
 			}
 			v = list[el.Index]
 		}
 	}
-	return len(path)
+	return v, len(path)
 }
 
 // LayerRefs returns the references of the merged layers, lowest first.

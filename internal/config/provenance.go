@@ -523,40 +523,8 @@ func hasPrefix(p, prefix Path) bool {
 // valueAt returns the value at path in v: fields of maps, list elements by index, elements
 // of keyed lists by name.
 func valueAt(v any, path Path) (any, bool) {
-	for _, el := range path {
-		switch {
-		case el.Field != "":
-			m, ok := v.(map[string]any)
-			if !ok {
-				return nil, false
-			}
-			if v, ok = m[el.Field]; !ok {
-				return nil, false
-			}
-		case el.Key != "":
-			list, ok := v.([]any)
-			if !ok {
-				return nil, false
-			}
-			found := false
-			for _, e := range list {
-				if em, ok := e.(map[string]any); ok && em["name"] == el.Key {
-					v, found = em, true
-					break
-				}
-			}
-			if !found {
-				return nil, false
-			}
-		default:
-			list, ok := v.([]any)
-			if !ok || el.Index >= len(list) {
-				return nil, false
-			}
-			v = list[el.Index]
-		}
-	}
-	return v, true
+	v, n := descend(v, path)
+	return v, n == len(path)
 }
 
 // repr is the comparable text of a leaf value: a number written by a layer as 16 and

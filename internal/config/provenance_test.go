@@ -49,6 +49,9 @@ namespaces:
   - namespace: legacy
     labels: {owner: ops}
 patches:
+  - name: ns-label
+    target: {kind: Namespace, name: team-a}
+    json6902: [{op: add, path: /metadata/labels/istio-injection, value: enabled}]
   - name: quota-extra
     target: {kind: ResourceQuota, namespace: team-a}
     strategicMerge:
@@ -107,6 +110,8 @@ func TestExplainOrigins(t *testing.T) {
 		{"re-added after $patch: delete", "Namespace/legacy metadata.name", "legacy", "cluster/prod-eu1@12", "namespaces[legacy].namespace", ""},
 		{"re-added after $patch: delete, its own label", "Namespace/legacy metadata.labels.owner", "ops", "cluster/prod-eu1@12", "namespaces[legacy].labels.owner", ""},
 		{"a field a patch set", "ResourceQuota/team-a/prod-quota spec.hard.services", "10", "patch quota-extra (cluster/prod-eu1@12)", "", ""},
+		{"a field a JSON 6902 patch set", "Namespace/team-a metadata.labels.istio-injection", "enabled", "patch ns-label (cluster/prod-eu1@12)", "", ""},
+		{"a field next to a patched one keeps its layer", "Namespace/team-a metadata.labels.team", "a", "global@7", "namespaces[team-a].labels.team", ""},
 		{"a derived name is the renderer's", "ResourceQuota/team-a/prod-quota metadata.name", "prod-quota", "default", "", ""},
 		{"the version stamp is the renderer's", "ResourceQuota/team-a/prod-quota metadata.annotations[\"dynamo-cmp.io/config-version\"]", "g7.e3.c12", "default", "", ""},
 		{"kind is the renderer's", "Role/team-a/reader kind", "Role", "default", "", ""},
@@ -151,10 +156,7 @@ func TestExplainOrigins(t *testing.T) {
 		}
 	}
 	for _, o := range objects {
-		want := ""
-		if o.ID() == "ResourceQuota/team-a/prod-quota" {
-			want = "quota-extra"
-		}
+		want := map[string]string{"ResourceQuota/team-a/prod-quota": "quota-extra", "Namespace/team-a": "ns-label"}[o.ID()]
 		if got := strings.Join(o.Patches, ","); got != want {
 			t.Errorf("%s: patches = %q, want %q", o.ID(), got, want)
 		}
