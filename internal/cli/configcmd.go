@@ -36,6 +36,7 @@ func newConfigCommand(streams IOStreams, env Env) *cobra.Command {
 		newValidateCommand(streams, env),
 		newConfigRenderCommand(streams, env),
 		newOrphansCommand(streams, env),
+		newExplainCommand(streams, env),
 	)
 	return cmd
 }
@@ -678,6 +679,7 @@ func newConfigRenderCommand(streams IOStreams, env Env) *cobra.Command {
 type storeRender struct {
 	out     *render.Manifests
 	version string
+	layers  []config.Layer // as read, lowest first
 }
 
 // renderFromStore reads, resolves and renders a cluster at a configVersion ("latest" or
@@ -707,5 +709,5 @@ func renderFromStore(ctx context.Context, st *store.Store, cluster, version stri
 	if err != nil {
 		return nil, withCode(ExitInvalid, fmt.Errorf("cluster %s at %s: %w", cluster, resolved, err))
 	}
-	return &storeRender{out: out, version: resolved}, nil
+	return &storeRender{out: out, version: resolved, layers: read.Layers}, nil
 }

@@ -276,7 +276,16 @@ func stripCOW(v any) (any, bool) {
 // Origin returns the layer that set the value at path within an entry: of the layers holding
 // the entry, the one whose own body reaches deepest along path (the highest layer on a tie).
 func (m *Merged) Origin(kind, key string, path Path) string {
-	best, bestDepth := "", -1
+	if li := m.originIndex(kind, key, path); li >= 0 {
+		return m.Layers[li].Ref.String()
+	}
+	return ""
+}
+
+// originIndex is Origin as an index into m.Layers (the highest layer when none holds the
+// entry; -1 without layers).
+func (m *Merged) originIndex(kind, key string, path Path) int {
+	best, bestDepth := -1, -1
 	for _, li := range m.index[kind+"/"+key] {
 		l := m.Layers[li]
 		for _, e := range l.Entries {
@@ -284,35 +293,44 @@ func (m *Merged) Origin(kind, key string, path Path) string {
 				continue
 			}
 			if d := reach(e.Body, path); d > bestDepth {
-				best, bestDepth = l.Ref.String(), d
+				best, bestDepth = li, d
 			}
 		}
 		if bestDepth == len(path) {
 			break
 		}
 	}
-	if best == "" && len(m.Layers) > 0 {
-		best = m.Layers[len(m.Layers)-1].Ref.String()
+	if best < 0 {
+		best = len(m.Layers) - 1
 	}
 	return best
 }
 
 // reach returns how many elements of path resolve in v.
 func reach(v any, path Path) int {
+	_, n := descend(v, path)
+	return n
+}
+
+// descend follows path in v as far as it resolves (fields of maps, elements of keyed lists
+// by name, other elements by index) and returns where it got and how many elements it took.
+func descend(v any, path Path) (any, int) {
 	for i, el := range path {
 		switch {
 		case el.Field != "":
 			mm, ok := v.(map[string]any)
 			if !ok {
-				return i
+				return v, i
 			}
-			if v, ok = mm[el.Field]; !ok {
-				return i
+			next, ok := mm[el.Field]
+			if !ok {
+				return v, i
 			}
+			v = next
 		case el.Key != "":
 			list, ok := v.([]any)
 			if !ok {
-				return i
+				return v, i
 			}
 			found := false
 			for _, e := range list {
@@ -322,17 +340,17 @@ func reach(v any, path Path) int {
 				}
 			}
 			if !found {
-				return i
+				return v, i
 			}
 		default:
 			list, ok := v.([]any)
 			if !ok || el.Index >= len(list) {
-				return i
+				return v, i
 			}
 			v = list[el.Index]
 		}
 	}
-	return len(path)
+	return v, len(path)
 }
 
 // LayerRefs returns the references of the merged layers, lowest first.

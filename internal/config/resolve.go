@@ -53,6 +53,13 @@ func Resolve(layers []Layer, cluster string) (*Model, error) {
 
 // Resolve turns the merge into the validated Model of the named cluster.
 func (m *Merged) Resolve(cluster string) (*Model, error) {
+	model, _, err := m.resolve(cluster)
+	return model, err
+}
+
+// resolve is Resolve that also returns the resolver, whose claims say which entry renders
+// which object (provenance uses them).
+func (m *Merged) resolve(cluster string) (*Model, *resolver, error) {
 	r := &resolver{merged: m}
 	model := &Model{}
 	for _, l := range m.Layers {
@@ -73,7 +80,7 @@ func (m *Merged) Resolve(cluster string) (*Model, error) {
 		}
 	}
 	if clusterEntry == nil {
-		return nil, fmt.Errorf("%w for %q: the cluster/%s layer must hold a cluster record (environment, region)", ErrNoClusterRecord, cluster, cluster)
+		return nil, nil, fmt.Errorf("%w for %q: the cluster/%s layer must hold a cluster record (environment, region)", ErrNoClusterRecord, cluster, cluster)
 	}
 	r.decodeEntry(clusterEntry, clusterEntry.Body, &model.Cluster)
 	model.Cluster.Name = cluster
@@ -153,9 +160,9 @@ func (m *Merged) Resolve(cluster string) (*Model, error) {
 	}
 	r.checkOverlappingPools(model)
 	if len(r.problems) > 0 {
-		return nil, &ValidationError{Problems: sortProblems(r.problems)}
+		return nil, nil, &ValidationError{Problems: sortProblems(r.problems)}
 	}
-	return model, nil
+	return model, r, nil
 }
 
 // resolver collects the problems of one Resolve.
