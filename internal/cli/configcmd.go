@@ -49,6 +49,18 @@ func parseLayerFlag(s string) (config.LayerRef, error) {
 	return ref, nil
 }
 
+// parseClusterFlag checks a --cluster value: a wrong name is a usage error (exit 2), caught
+// before anything is read.
+func parseClusterFlag(s string) error {
+	if s == "" {
+		return withCode(ExitUsage, fmt.Errorf("--cluster is required"))
+	}
+	if _, err := config.ParseLayerRef(config.ClusterLayer(s).String()); err != nil {
+		return withCode(ExitUsage, fmt.Errorf("--cluster: %w", err))
+	}
+	return nil
+}
+
 // change flags shared by publish, drafts publish and rollback.
 type changeFlags struct {
 	layer   string
@@ -458,6 +470,11 @@ manifests object by object (without the version annotation, which always differs
 			if from == "" || to == "" {
 				return withCode(ExitUsage, fmt.Errorf("--from and --to are required"))
 			}
+			if cluster != "" {
+				if err := parseClusterFlag(cluster); err != nil {
+					return err
+				}
+			}
 			return o.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {
 				var changes []ops.Change
 				if layer != "" {
@@ -530,8 +547,11 @@ by the dynamo-cmp ApplicationSet generator pick up the new configVersion at its 
 			if err != nil {
 				return err
 			}
-			if to <= 0 {
+			switch {
+			case !cmd.Flags().Changed("to"):
 				return withCode(ExitUsage, fmt.Errorf("--to is required: the version to roll back to (see config history)"))
+			case to <= 0:
+				return withCode(ExitUsage, fmt.Errorf("--to %d: versions are numbered from 1 (see config history)", to))
 			}
 			return o.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {
 				trace := newTraceID()
@@ -558,6 +578,9 @@ func newValidateCommand(streams IOStreams, env Env) *cobra.Command {
 		Short: "Validate a cluster's published configuration and list every problem",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := parseClusterFlag(cluster); err != nil {
+				return err
+			}
 			return o.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {
 				r, err := renderFromStore(ctx, st, cluster, version, render.Options{})
 				if err != nil {
@@ -585,6 +608,9 @@ func newConfigRenderCommand(streams IOStreams, env Env) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkFormat(output); err != nil {
+				return err
+			}
+			if err := parseClusterFlag(cluster); err != nil {
 				return err
 			}
 			return o.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {

@@ -181,6 +181,12 @@ func storeFailure(err error, req plugin.Request, timeout time.Duration) *generat
 	case errors.Is(err, store.ErrInvalidItem):
 		f.code = ExitInvalid
 		f.hint = "An item of a published version was edited by hand; published versions never change: restore the item, or roll the layer back (dynamo-cmp config rollback) and make changes as drafts or a new publish"
+	case errors.Is(err, store.ErrWrongEnvironment):
+		f.code = ExitInvalid
+		f.hint = "Remove the Application's environment parameter (the cluster record's is used) or correct it"
+	case errors.Is(err, config.ErrNoClusterRecord):
+		f.code = ExitInvalid
+		f.hint = "Publish the cluster's layer with its cluster record (environment, region)"
 	case errors.Is(err, store.ErrUnavailable):
 		f.hint = "Argo CD retries at the next refresh; check the sidecar's network access to DynamoDB"
 	}
