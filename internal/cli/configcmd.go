@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -223,7 +222,7 @@ replaces the entry with the same kind and key in the next version; a draft with 
 					if d.Delete {
 						action = "delete"
 					}
-					fmt.Fprintf(streams.Out, "%s\t%s\n", action, d.Entry.ID())
+					fmt.Fprintf(streams.Out, "%s\t%s\n", action, cell(d.Entry.ID()))
 				}
 				return nil
 			})
@@ -412,8 +411,7 @@ func newHistoryCommand(streams IOStreams, env Env) *cobra.Command {
 				if err != nil {
 					return storeError(err)
 				}
-				tw := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-				fmt.Fprintf(tw, "VERSION\tHEAD\tPUBLISHED\tAT\tACTOR\tENTRIES\tMESSAGE\n")
+				tw := newTable(streams.Out, "VERSION", "HEAD", "PUBLISHED", "AT", "ACTOR", "ENTRIES", "MESSAGE")
 				for i, v := range versions {
 					if limit > 0 && i >= limit {
 						break
@@ -426,16 +424,15 @@ func newHistoryCommand(streams IOStreams, env Env) *cobra.Command {
 					if !v.Published {
 						published = "no (interrupted)"
 					}
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", v.Version, head, published, v.At.UTC().Format(time.RFC3339), v.Actor, v.Entries, oneLine(v.Message))
+					tw.row(v.Version, head, published, v.At.UTC().Format(time.RFC3339), v.Actor, v.Entries, oneLine(v.Message))
 				}
-				tw.Flush()
+				tw.flush()
 				fmt.Fprintln(streams.Out)
-				tw = tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-				fmt.Fprintf(tw, "AT\tACTION\tFROM\tTO\tACTOR\tTRACE\tMESSAGE\n")
+				tw = newTable(streams.Out, "AT", "ACTION", "FROM", "TO", "ACTOR", "TRACE", "MESSAGE")
 				for _, a := range audit {
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", a.At.UTC().Format(time.RFC3339), a.Action, a.From, a.To, a.Actor, a.TraceID, oneLine(a.Message))
+					tw.row(a.At.UTC().Format(time.RFC3339), a.Action, a.From, a.To, a.Actor, a.TraceID, oneLine(a.Message))
 				}
-				return tw.Flush()
+				return tw.flush()
 			})
 		},
 	}
@@ -445,10 +442,12 @@ func newHistoryCommand(streams IOStreams, env Env) *cobra.Command {
 	return cmd
 }
 
+// oneLine shortens a message to its first 72 characters on one line (a table escapes
+// what is left).
 func oneLine(s string) string {
-	s = strings.ReplaceAll(s, "\n", " ")
-	if len(s) > 72 {
-		s = s[:72] + "…"
+	s = strings.NewReplacer("\r\n", " ", "\n", " ").Replace(s)
+	if r := []rune(s); len(r) > 72 {
+		s = string(r[:72]) + "…"
 	}
 	return s
 }
