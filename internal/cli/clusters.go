@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -49,12 +48,11 @@ func newClustersCommand(streams IOStreams, env Env) *cobra.Command {
 					enc.SetIndent("", "  ")
 					return enc.Encode(rows)
 				}
-				tw := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-				fmt.Fprintf(tw, "CLUSTER\tENVIRONMENT\tREGION\tCONFIG VERSION\tLABELS\n")
+				tw := newTable(streams.Out, "CLUSTER", "ENVIRONMENT", "REGION", "CONFIG VERSION", "LABELS")
 				for _, c := range inv.Clusters {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Name, c.Record.Environment, c.Record.Region, c.Version, labelString(c.Record.Labels))
+					tw.row(c.Name, c.Record.Environment, c.Record.Region, c.Version.String(), labelString(c.Record.Labels))
 				}
-				return tw.Flush()
+				return tw.flush()
 			})
 		},
 	}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,6 +49,18 @@ func parseLayerFlag(s string) (config.LayerRef, error) {
 		return ref, withCode(ExitUsage, err)
 	}
 	return ref, nil
+}
+
+// parseClusterFlag checks a --cluster value: a wrong name is a usage error (exit 2), caught
+// before anything is read.
+func parseClusterFlag(s string) error {
+	if s == "" {
+		return withCode(ExitUsage, fmt.Errorf("--cluster is required"))
+	}
+	if _, err := config.ParseLayerRef(config.ClusterLayer(s).String()); err != nil {
+		return withCode(ExitUsage, fmt.Errorf("--cluster: %w", err))
+	}
+	return nil
 }
 
 // change flags shared by publish, drafts publish and rollback.
@@ -261,7 +272,7 @@ head is not at N, the version you reviewed the drafts against.`,
 					if d.Delete {
 						action = "delete"
 					}
-					fmt.Fprintf(streams.Out, "%s\t%s\n", action, d.Entry.ID())
+					fmt.Fprintf(streams.Out, "%s\t%s\n", action, cell(d.Entry.ID()))
 				}
 				return nil
 			})
@@ -462,8 +473,7 @@ func newHistoryCommand(streams IOStreams, env Env) *cobra.Command {
 				if err != nil {
 					return storeError(err)
 				}
-				tw := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-				fmt.Fprintf(tw, "VERSION\tHEAD\tPUBLISHED\tAT\tACTOR\tENTRIES\tMESSAGE\n")
+				tw := newTable(streams.Out, "VERSION", "HEAD", "PUBLISHED", "AT", "ACTOR", "ENTRIES", "MESSAGE")
 				for i, v := range versions {
 					if limit > 0 && i >= limit {
 						break
@@ -476,16 +486,15 @@ func newHistoryCommand(streams IOStreams, env Env) *cobra.Command {
 					if !v.Published {
 						published = "no (interrupted)"
 					}
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", v.Version, head, published, v.At.UTC().Format(time.RFC3339), v.Actor, v.Entries, oneLine(v.Message))
+					tw.row(v.Version, head, published, v.At.UTC().Format(time.RFC3339), v.Actor, v.Entries, oneLine(v.Message))
 				}
-				tw.Flush()
+				tw.flush()
 				fmt.Fprintln(streams.Out)
-				tw = tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-				fmt.Fprintf(tw, "AT\tACTION\tFROM\tTO\tACTOR\tTRACE\tMESSAGE\n")
+				tw = newTable(streams.Out, "AT", "ACTION", "FROM", "TO", "ACTOR", "TRACE", "MESSAGE")
 				for _, a := range audit {
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", a.At.UTC().Format(time.RFC3339), a.Action, a.From, a.To, a.Actor, a.TraceID, oneLine(a.Message))
+					tw.row(a.At.UTC().Format(time.RFC3339), a.Action, a.From, a.To, a.Actor, a.TraceID, oneLine(a.Message))
 				}
-				return tw.Flush()
+				return tw.flush()
 			})
 		},
 	}
@@ -495,10 +504,12 @@ func newHistoryCommand(streams IOStreams, env Env) *cobra.Command {
 	return cmd
 }
 
+// oneLine shortens a message to its first 72 characters on one line (a table escapes
+// what is left).
 func oneLine(s string) string {
-	s = strings.ReplaceAll(s, "\n", " ")
-	if len(s) > 72 {
-		s = s[:72] + "…"
+	s = strings.NewReplacer("\r\n", " ", "\n", " ").Replace(s)
+	if r := []rune(s); len(r) > 72 {
+		s = string(r[:72]) + "…"
 	}
 	return s
 }
@@ -519,6 +530,11 @@ manifests object by object (without the version annotation, which always differs
 			}
 			if from == "" || to == "" {
 				return withCode(ExitUsage, fmt.Errorf("--from and --to are required"))
+			}
+			if cluster != "" {
+				if err := parseClusterFlag(cluster); err != nil {
+					return err
+				}
 			}
 			return o.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {
 				var changes []ops.Change
@@ -593,8 +609,11 @@ by the dynamo-cmp ApplicationSet generator pick up the new configVersion at its 
 			if err != nil {
 				return err
 			}
-			if to <= 0 {
+			switch {
+			case !cmd.Flags().Changed("to"):
 				return withCode(ExitUsage, fmt.Errorf("--to is required: the version to roll back to (see config history)"))
+			case to <= 0:
+				return withCode(ExitUsage, fmt.Errorf("--to %d: versions are numbered from 1 (see config history)", to))
 			}
 			expected, err := c.base.get()
 			if err != nil {
@@ -628,6 +647,9 @@ func newValidateCommand(streams IOStreams, env Env) *cobra.Command {
 		Short: "Validate a cluster's published configuration and list every problem",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := parseClusterFlag(cluster); err != nil {
+				return err
+			}
 			return o.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {
 				r, err := renderFromStore(ctx, st, cluster, version, render.Options{})
 				if err != nil {
@@ -655,6 +677,9 @@ func newConfigRenderCommand(streams IOStreams, env Env) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkFormat(output); err != nil {
+				return err
+			}
+			if err := parseClusterFlag(cluster); err != nil {
 				return err
 			}
 			return o.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {

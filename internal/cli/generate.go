@@ -117,14 +117,9 @@ func runGenerate(ctx context.Context, streams IOStreams, env Env, so storeOption
 	version := read.Version.String()
 	log.step("dynamodb-e10", "config pull", "cluster", req.Cluster, "environment", read.Environment, "configVersion", version, "roundTrips", read.RoundTrips)
 
-	if len(read.Cluster.Projects) > 0 && !contains(read.Cluster.Projects, req.Project) {
-		project := req.Project
-		if project == "" {
-			project = "(none: ARGOCD_APP_PROJECT_NAME is not set)"
-		}
-		return fail(&generateFailure{code: ExitInvalid, cluster: req.Cluster, version: version,
-			reason: fmt.Sprintf("Argo CD project %s may not render this cluster (allowed projects: %s)", quoteProject(project), strings.Join(read.Cluster.Projects, ", ")),
-			hint:   "Render it from an Application in one of those projects, or add the project to the cluster record's projects (cluster/" + req.Cluster + ")"})
+	if err := checkProject(read.Cluster, req.Project); err != nil {
+		return fail(&generateFailure{code: ExitInvalid, cluster: req.Cluster, version: version, reason: err.Error(),
+			hint: "Render it from an Application in one of those projects, or add the project to the cluster record's projects (cluster/" + req.Cluster + ")"})
 	}
 
 	merged, err := config.Merge(read.Layers)
@@ -150,11 +145,18 @@ func runGenerate(ctx context.Context, streams IOStreams, env Env, so storeOption
 	return nil
 }
 
-func quoteProject(p string) string {
-	if strings.HasPrefix(p, "(") {
-		return p
+// checkProject refuses an Application whose Argo CD project the cluster record's projects
+// does not list (an empty list allows every project). generate and parameters both ask it
+// before they show anything of the cluster.
+func checkProject(c config.Cluster, project string) error {
+	if len(c.Projects) == 0 || contains(c.Projects, project) {
+		return nil
 	}
-	return fmt.Sprintf("%q", p)
+	p := "(none: ARGOCD_APP_PROJECT_NAME is not set)"
+	if project != "" {
+		p = fmt.Sprintf("%q", project)
+	}
+	return fmt.Errorf("Argo CD project %s may not render this cluster (allowed projects: %s)", p, strings.Join(c.Projects, ", "))
 }
 
 // storeFailure explains a failed DynamoDB read.
@@ -181,6 +183,12 @@ func storeFailure(err error, req plugin.Request, timeout time.Duration) *generat
 	case errors.Is(err, store.ErrInvalidItem):
 		f.code = ExitInvalid
 		f.hint = "An item of a published version was edited by hand; published versions never change: restore the item, or roll the layer back (dynamo-cmp config rollback) and make changes as drafts or a new publish"
+	case errors.Is(err, store.ErrWrongEnvironment):
+		f.code = ExitInvalid
+		f.hint = "Remove the Application's environment parameter (the cluster record's is used) or correct it"
+	case errors.Is(err, config.ErrNoClusterRecord):
+		f.code = ExitInvalid
+		f.hint = "Publish the cluster's layer with its cluster record (environment, region)"
 	case errors.Is(err, store.ErrUnavailable):
 		f.hint = "Argo CD retries at the next refresh; check the sidecar's network access to DynamoDB"
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
@@ -73,7 +74,8 @@ func storeError(err error) error {
 		return nil
 	case errors.As(err, &refused):
 		return withCode(ExitInvalid, err)
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalidItem), errors.Is(err, store.ErrTooLarge):
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalidItem), errors.Is(err, store.ErrTooLarge),
+		errors.Is(err, store.ErrWrongEnvironment), errors.Is(err, config.ErrNoClusterRecord):
 		return withCode(ExitInvalid, err)
 	default:
 		return withCode(ExitFailed, err)

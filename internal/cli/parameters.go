@@ -23,8 +23,9 @@ func newParametersCommand(streams IOStreams, env Env) *cobra.Command {
 		Short: "Print the plugin's dynamic parameter announcements (what is published for the cluster)",
 		Long: `Parameters is the dynamic parameters command of plugin.yaml. For the Application's cluster it
 announces, for display in the Argo CD UI, the configVersion "latest" renders now and the head
-of each layer (version, who, when, why). Without a cluster parameter, or when DynamoDB cannot
-be read, it prints [] (and a warning on stderr): the announcements are information, and the
+of each layer (version, who, when, why). Without a cluster parameter, when DynamoDB cannot be
+read, or when the Application's Argo CD project is not in the cluster record's projects, it
+prints [] (and the reason on stderr): the announcements are information, and the
 Application must stay editable.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -68,6 +69,11 @@ func announcements(ctx context.Context, env Env, so storeOptions) ([]plugin.Anno
 	read, err := st.ReadCluster(ctx, store.ClusterRequest{Cluster: req.Cluster, Environment: req.Environment})
 	if err != nil {
 		return nil, err
+	}
+	// An Application of a project the cluster does not allow learns nothing of it: no
+	// versions, actors or messages, only why.
+	if err := checkProject(read.Cluster, req.Project); err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", req.Cluster, err)
 	}
 	refs := []config.LayerRef{config.GlobalLayer, config.EnvLayer(read.Environment), config.ClusterLayer(req.Cluster)}
 	heads, err := st.Heads(ctx, refs...)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -32,7 +33,7 @@ Invalid input exits with code 1, prints nothing on stdout and lists every proble
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			tuneGC(env)
-			return runRender(streams, o)
+			return runRender(cmd.Context(), streams, o)
 		},
 	}
 	f := cmd.Flags()
@@ -46,13 +47,13 @@ Invalid input exits with code 1, prints nothing on stdout and lists every proble
 	return cmd
 }
 
-func runRender(streams IOStreams, o renderOptions) error {
+func runRender(ctx context.Context, streams IOStreams, o renderOptions) error {
 	if err := checkFormat(o.output); err != nil {
 		return err
 	}
-	all, err := config.ReadLayerFiles(o.files)
+	all, err := readInterruptibly(ctx, func() ([]config.Layer, error) { return config.ReadLayerFiles(o.files) })
 	if err != nil {
-		return withCode(ExitInvalid, err)
+		return err
 	}
 	layers, err := config.SelectLayers(all, o.cluster, o.environment)
 	if err != nil {
@@ -68,6 +69,29 @@ func runRender(streams IOStreams, o renderOptions) error {
 	}
 	_, err = out.WriteTo(streams.Out)
 	return err
+}
+
+// readInterruptibly runs read (reading layer files) and gives up when ctx ends: opening or
+// reading a FIFO or a terminal nobody writes to blocks in a system call that no deadline
+// reaches, and SIGINT/SIGTERM must still stop the command. The abandoned read ends with the
+// process. A failed read is invalid input (exit 1); an interrupted one exit 3.
+func readInterruptibly[T any](ctx context.Context, read func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := read()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, withCode(ExitInvalid, r.err)
+	case <-ctx.Done():
+		var zero T
+		return zero, withCode(ExitFailed, fmt.Errorf("reading the layer files was interrupted: %w", context.Cause(ctx)))
+	}
 }
 
 // describeInvalid prefixes validation errors with a count so the list reads as one report.

@@ -13,13 +13,24 @@ type PathElem struct {
 	Field string
 	Key   string
 	Index int
+	// Empty marks a field or key that is the empty string (a map key ""), which Field and
+	// Key alone cannot tell from an index; it shows as [""].
+	Empty bool
 }
 
 // Path locates a value inside an entry body, e.g. resourceQuota.hard.cpu.
 type Path []PathElem
 
 // Child returns the path extended by a field. The result never shares memory with p.
-func (p Path) Child(field string) Path { return p.with(PathElem{Field: field}) }
+func (p Path) Child(field string) Path { return p.with(fieldElem(field)) }
+
+// fieldElem is the path element of a map key or struct field.
+func fieldElem(field string) PathElem {
+	if field == "" {
+		return PathElem{Empty: true}
+	}
+	return PathElem{Field: field}
+}
 
 // lazyChild returns the path extended by field, or p itself when field is empty. Validation
 // helpers take (parent, field) and call it only when they report a problem, so that checking
@@ -32,7 +43,12 @@ func (p Path) lazyChild(field string) Path {
 }
 
 // Keyed returns the path extended by the element of a keyed list.
-func (p Path) Keyed(name string) Path { return p.with(PathElem{Key: name}) }
+func (p Path) Keyed(name string) Path {
+	if name == "" {
+		return p.with(PathElem{Empty: true})
+	}
+	return p.with(PathElem{Key: name})
+}
 
 // Index returns the path extended by a list index.
 func (p Path) Index(i int) Path { return p.with(PathElem{Index: i}) }
@@ -49,6 +65,8 @@ func (p Path) String() string {
 	var b strings.Builder
 	for _, e := range p {
 		switch {
+		case e.Empty:
+			b.WriteString(`[""]`)
 		case e.Field != "" && len(e.Field) <= maxNameInMessage && plainField(e.Field):
 			if b.Len() > 0 {
 				b.WriteByte('.')

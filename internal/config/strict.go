@@ -121,7 +121,7 @@ func (d *decoder) decode(raw any, dst reflect.Value) {
 		out := reflect.MakeMapWithSize(dst.Type(), len(m))
 		for k, raw := range m {
 			v := reflect.New(dst.Type().Elem()).Elem()
-			d.push(PathElem{Field: k})
+			d.push(fieldElem(k))
 			d.decode(raw, v)
 			d.pop()
 			out.SetMapIndex(reflect.ValueOf(k), v)
@@ -139,7 +139,7 @@ func (d *decoder) decode(raw any, dst reflect.Value) {
 		fields := structFields(dst.Type())
 		for k, raw := range m {
 			f, known := fields.byName[k]
-			d.push(PathElem{Field: k})
+			d.push(fieldElem(k))
 			if known {
 				d.decode(raw, dst.FieldByIndex(f))
 			} else {

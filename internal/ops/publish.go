@@ -27,13 +27,35 @@ type Change struct {
 // ID returns "<kind>/<key>".
 func (c Change) ID() string { return c.Kind + "/" + c.Key }
 
-// Unified returns the change as a unified diff.
+// Unified returns the change as a unified diff, as git writes one: an added entry is
+// "--- /dev/null" and "@@ -0,0 +1,N @@", a removed one "+++ /dev/null" and "@@ -1,N +0,0 @@".
 func (c Change) Unified() string {
+	from, to := "a/"+c.ID(), "b/"+c.ID()
+	if c.Before == "" {
+		from = "/dev/null"
+	}
+	if c.After == "" {
+		to = "/dev/null"
+	}
 	text, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: difflib.SplitLines(c.Before), B: difflib.SplitLines(c.After),
-		FromFile: "a/" + c.ID(), ToFile: "b/" + c.ID(), Context: 3,
+		A: diffLines(c.Before), B: diffLines(c.After),
+		FromFile: from, ToFile: to, Context: 3,
 	})
 	return text
+}
+
+// diffLines splits text into lines that each end in "\n": none for "", and no empty line
+// after the last newline (difflib.SplitLines adds one, which shows as a blank context line).
+func diffLines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	lines := strings.SplitAfter(s, "\n")
+	if lines[len(lines)-1] == "" {
+		return lines[:len(lines)-1]
+	}
+	lines[len(lines)-1] += "\n"
+	return lines
 }
 
 // Diff compares the entries of two versions of a layer.

@@ -63,6 +63,9 @@ type value struct {
 	str    string
 	list   []string
 	isList bool
+	// bad marks a value given in a shape no parameter takes (a map): already reported, it
+	// counts as given but has no value.
+	bad    bool
 	source string // where it came from, for messages
 }
 
@@ -83,7 +86,7 @@ func ParseRequest(env map[string]string) (Request, error) {
 	r := Request{Project: env["ARGOCD_APP_PROJECT_NAME"], App: env["ARGOCD_APP_NAME"]}
 	str := func(name string) string {
 		v, ok := values[name]
-		if !ok {
+		if !ok || v.bad {
 			return ""
 		}
 		if v.isList {
@@ -93,7 +96,10 @@ func ParseRequest(env map[string]string) (Request, error) {
 		return strings.TrimSpace(v.str)
 	}
 	r.Cluster = str(ParamCluster)
+	_, given := values[ParamCluster]
 	switch {
+	case r.Cluster == "" && given && (values[ParamCluster].isList || values[ParamCluster].bad):
+		// Given in the wrong shape: that is the problem reported, not a missing cluster.
 	case r.Cluster == "":
 		errs = append(errs, fmt.Errorf("parameter %q is required: set it in the Application's spec.source.plugin.parameters (an ApplicationSet passes {{.name}} of its cluster generator)", ParamCluster))
 	default:
@@ -110,7 +116,7 @@ func ParseRequest(env map[string]string) (Request, error) {
 			r.Version = &cv
 		}
 	}
-	if v, ok := values[ParamComponents]; ok {
+	if v, ok := values[ParamComponents]; ok && !v.bad {
 		list := v.list
 		if !v.isList {
 			list = strings.Split(v.str, ",")
@@ -157,7 +163,12 @@ func parameters(env map[string]string) (map[string]value, []error) {
 			}
 			switch {
 			case p.Map != nil:
-				errs = append(errs, fmt.Errorf("parameter %q: must be a string or a list, not a map", p.Name))
+				shape := "a string"
+				if p.Name == ParamComponents {
+					shape = "a string or a list"
+				}
+				errs = append(errs, fmt.Errorf("parameter %q: must be %s, not a map", p.Name, shape))
+				values[p.Name] = value{bad: true, source: "ARGOCD_APP_PARAMETERS"}
 			case p.Array != nil:
 				values[p.Name] = value{list: p.Array, isList: true, source: "ARGOCD_APP_PARAMETERS"}
 			case p.String != nil:

@@ -91,3 +91,33 @@ func FuzzParseRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestParseRequestWrongShape: a parameter given in the wrong shape is reported as that, and
+// only as that: a cluster given as a list or a map is not also "required".
+func TestParseRequestWrongShape(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"cluster as a list", map[string]string{"ARGOCD_APP_PARAMETERS": `[{"name":"cluster","array":["a","b"]}]`},
+			`parameter "cluster" (ARGOCD_APP_PARAMETERS): must be a string, not a list`},
+		{"cluster as an empty list", map[string]string{"ARGOCD_APP_PARAMETERS": `[{"name":"cluster","array":[]}]`},
+			`parameter "cluster" (ARGOCD_APP_PARAMETERS): must be a string, not a list`},
+		{"cluster as a map", map[string]string{"ARGOCD_APP_PARAMETERS": `[{"name":"cluster","map":{"a":"b"}}]`},
+			`parameter "cluster": must be a string, not a map`},
+		{"cluster as PARAM_ list", map[string]string{"PARAM_CLUSTER_0": "a"},
+			`parameter "cluster" (PARAM_CLUSTER_<i>): must be a string, not a list`},
+		{"components as a map", map[string]string{"ARGOCD_APP_PARAMETERS": `[{"name":"cluster","string":"c"},{"name":"components","map":{"a":"b"}}]`},
+			`parameter "components": must be a string or a list, not a map`},
+		{"environment as a list, cluster missing", map[string]string{"ARGOCD_APP_PARAMETERS": `[{"name":"environment","array":["dev"]}]`},
+			`parameter "cluster" is required: set it in the Application's spec.source.plugin.parameters (an ApplicationSet passes {{.name}} of its cluster generator); parameter "environment" (ARGOCD_APP_PARAMETERS): must be a string, not a list`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := plugin.ParseRequest(tt.env)
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("got  %v\nwant %s", err, tt.want)
+			}
+		})
+	}
+}

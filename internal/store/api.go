@@ -153,6 +153,9 @@ var (
 	ErrTooLarge = errors.New("too large")
 	// ErrInvalidItem: an item in the table is malformed (e.g. a console edit broke it).
 	ErrInvalidItem = errors.New("invalid item")
+	// ErrWrongEnvironment: the cluster record names another environment than the one asked
+	// for (a configuration error, not a failure to read).
+	ErrWrongEnvironment = errors.New("wrong environment")
 )
 
 // ConflictError says who moved the head first.

@@ -147,8 +147,8 @@ func TestReadCluster(t *testing.T) {
 		{"unregistered, environment known", store.ClusterRequest{Cluster: "ghost", Environment: "dev"}, store.ErrNotFound, "not registered"},
 		{"pinned version 0", store.ClusterRequest{Cluster: "ghost", Environment: "dev", Version: &config.ConfigVersion{Global: 1}}, store.ErrNotFound, "not registered"},
 		{"pinned version missing", store.ClusterRequest{Cluster: "dev-k3s", Environment: "dev", Version: &config.ConfigVersion{Global: 1, Env: 1, Cluster: 9}}, store.ErrNotFound, "has no version 9"},
-		{"wrong environment", store.ClusterRequest{Cluster: "dev-k3s", Environment: "prod"}, nil, "belongs to environment dev, not prod"},
-		{"wrong pinned environment", store.ClusterRequest{Cluster: "dev-k3s", Environment: "prod", Version: pin}, nil, "belongs to environment dev, not prod"},
+		{"wrong environment", store.ClusterRequest{Cluster: "dev-k3s", Environment: "prod"}, store.ErrWrongEnvironment, "belongs to environment dev, not prod"},
+		{"wrong pinned environment", store.ClusterRequest{Cluster: "dev-k3s", Environment: "prod", Version: pin}, store.ErrWrongEnvironment, "belongs to environment dev, not prod"},
 		{"invalid name", store.ClusterRequest{Cluster: "Dev K3s"}, nil, "not a valid name"},
 	}
 	for _, tt := range errTests {

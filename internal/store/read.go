@@ -451,7 +451,7 @@ func (s *Store) readPinnedFindEnv(ctx context.Context, req ClusterRequest) (*Clu
 	}
 	rec := recordOf(first[1].Entries)
 	if rec == nil || rec.Environment == "" {
-		return nil, newError(nil, "cluster/%s version %d holds no cluster record naming the environment: pass the environment, or publish a cluster record", req.Cluster, v.Cluster)
+		return nil, newError(config.ErrNoClusterRecord, "cluster/%s version %d holds no cluster record naming the environment: pass the environment, or publish a cluster record", req.Cluster, v.Cluster)
 	}
 	if err := checkRef(config.EnvLayer(rec.Environment)); err != nil {
 		return nil, fmt.Errorf("cluster/%s version %d: environment: %w", req.Cluster, v.Cluster, err)
@@ -488,7 +488,7 @@ func (s *Store) readLatest(ctx context.Context, req ClusterRequest) (*ClusterLay
 		return nil, s.notRegistered(req.Cluster)
 	}
 	if ch.Cluster != nil && ch.Cluster.Environment != "" && ch.Cluster.Environment != req.Environment {
-		return nil, newError(nil, "cluster %s belongs to environment %s, not %s", req.Cluster, ch.Cluster.Environment, req.Environment)
+		return nil, newError(ErrWrongEnvironment, "cluster %s belongs to environment %s, not %s", req.Cluster, ch.Cluster.Environment, req.Environment)
 	}
 	v := config.ConfigVersion{Global: heads[refs[0]].Version, Env: heads[refs[1]].Version, Cluster: ch.Version}
 	layers, pages, err := s.readVersions(ctx, []Pin{{refs[0], v.Global}, {refs[1], v.Env}, {refs[2], v.Cluster}})
@@ -510,7 +510,7 @@ func (s *Store) readLatestFindEnv(ctx context.Context, req ClusterRequest) (*Clu
 		return nil, s.notRegistered(req.Cluster)
 	}
 	if ch.Cluster == nil || ch.Cluster.Environment == "" {
-		return nil, newError(nil, "cluster/%s (version %d) holds no cluster record naming the environment: publish one (cluster: {environment: ..., region: ...})", req.Cluster, ch.Version)
+		return nil, newError(config.ErrNoClusterRecord, "cluster/%s (version %d) holds no cluster record naming the environment: publish one (cluster: {environment: ..., region: ...})", req.Cluster, ch.Version)
 	}
 	eref := config.EnvLayer(ch.Cluster.Environment)
 	if err := checkRef(eref); err != nil {
@@ -575,7 +575,7 @@ func (s *Store) fillRecord(out *ClusterLayers, req ClusterRequest, fromHead *con
 		c.Environment = out.Environment
 	}
 	if c.Environment != out.Environment {
-		return newError(nil, "cluster %s version %d belongs to environment %s, not %s", req.Cluster, out.Version.Cluster, c.Environment, out.Environment)
+		return newError(ErrWrongEnvironment, "cluster %s version %d belongs to environment %s, not %s", req.Cluster, out.Version.Cluster, c.Environment, out.Environment)
 	}
 	out.Cluster = c
 	return nil
