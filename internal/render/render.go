@@ -132,11 +132,19 @@ func Render(m *config.Model, opts Options) (*Manifests, error) {
 	if opts.Version != "" {
 		p.filters = append(p.filters, stamp{annotation: pairs(map[string]string{VersionAnnotation: opts.Version})})
 	}
+	// A patch's target is checked against the full render, so that splitting a cluster's
+	// Applications by component never turns a valid patch into an error. With components
+	// selected and patches present, the other components are still built and patched — their
+	// objects count as matches and their patch errors are reported as in a full render — but
+	// they are not encoded.
+	checkOthers := len(selected) > 0 && len(p.patches) > 0
 	b := &builder{}
 	for _, g := range generators {
-		if len(selected) > 0 && !selected[g.component] {
+		emit := len(selected) == 0 || selected[g.component]
+		if !emit && !checkOthers {
 			continue
 		}
+		p.discard = !emit
 		g.build(b, m, p)
 		if p.err != nil {
 			return nil, p.err
@@ -160,6 +168,9 @@ func Render(m *config.Model, opts Options) (*Manifests, error) {
 type pipeline struct {
 	filters []kio.Filter
 	patches []*patchFilter
+	// discard runs objects through the filters up to the patches and drops them: the objects
+	// of components that are not selected, which patches must still see.
+	discard bool
 	enc     encoder
 	buf     []byte
 	items   []item
@@ -177,12 +188,19 @@ func (p *pipeline) add(n *yaml.Node) {
 		return
 	}
 	nodes := []*yaml.RNode{yaml.NewRNode(n)}
-	for _, f := range p.filters {
+	filters := p.filters
+	if p.discard {
+		filters = filters[:1+len(p.patches)] // common metadata and the patches
+	}
+	for _, f := range filters {
 		var err error
 		if nodes, err = f.Filter(nodes); err != nil {
 			p.err = err
 			return
 		}
+	}
+	if p.discard {
+		return
 	}
 	for _, rn := range nodes {
 		// Grow the buffer by doubling: append grows large slices by only about a quarter,
