@@ -105,12 +105,12 @@ func TestComponentRenderStillRefusesBadPatches(t *testing.T) {
   - name: typo
     target: {kind: ResourceQuota, namespace: wbe}
     strategicMerge: {spec: {hard: {cpu: "1"}}}
-`, "patches[typo]: the target kind ResourceQuota namespace wbe matches no rendered object"},
+`, "cluster/split: patches[typo].target: kind ResourceQuota namespace wbe matches no rendered object"},
 		"fails on an object of another component": {`
   - name: broken
     target: {kind: Namespace}
     json6902: [{op: remove, path: /spec/nothing}]
-`, "patches[broken]: applying to Namespace web:"},
+`, "cluster/split: patches[broken].json6902: applying to Namespace web:"},
 	}
 	for name, tt := range tests {
 		model := resolveSplit(t, tt.patch)

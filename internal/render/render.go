@@ -152,7 +152,7 @@ func Render(m *config.Model, opts Options) (*Manifests, error) {
 	}
 	for _, pf := range p.patches {
 		if pf.matched == 0 {
-			return nil, fmt.Errorf("patches[%s]: the target %s matches no rendered object", pf.patch.Name, pf.describeTarget())
+			return nil, pf.patch.Problem("target", "%s matches no rendered object", pf.describeTarget())
 		}
 	}
 	if len(p.items) == 0 {
@@ -332,7 +332,7 @@ func (f *patchFilter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 		} else {
 			ops, err := yaml.NewRNode(jsonPatchNode(f.patch.JSON6902)).MarshalJSON()
 			if err != nil {
-				return nil, fmt.Errorf("patches[%s]: %w", f.patch.Name, err)
+				return nil, f.patch.Problem(f.patch.OpsField(), "%v", err)
 			}
 			f.apply = patchjson6902.Filter{Patch: string(ops)}
 		}
@@ -348,13 +348,13 @@ func (f *patchFilter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 		// Generated objects share their scalar nodes; patch a private copy.
 		res, err := f.apply.Filter([]*yaml.RNode{n.Copy()})
 		if err != nil {
-			return nil, fmt.Errorf("patches[%s]: applying to %s: %w", f.patch.Name, before, err)
+			return nil, f.patch.Problem(f.patch.OpsField(), "applying to %s: %v", before, err)
 		}
 		if len(res) == 0 {
 			continue // a strategic-merge "$patch: delete" removes the object
 		}
 		if after := identity(res[0]); after != before {
-			return nil, fmt.Errorf("patches[%s]: must not change the identity of %s (it became %s)", f.patch.Name, before, after)
+			return nil, f.patch.Problem(f.patch.OpsField(), "must not change the identity of %s (it became %s)", before, after)
 		}
 		out = append(out, res[0])
 	}

@@ -171,23 +171,43 @@ func TestEmptyConfigurationIsAnError(t *testing.T) {
 	}
 }
 
+// TestPatchErrors: the problems only rendering finds name the layer that set the offending
+// field, the entry and the field, like every other validation problem.
 func TestPatchErrors(t *testing.T) {
-	tests := []struct{ patches, want string }{
-		{`[{name: p, target: {kind: Deployment}, strategicMerge: {spec: {}}}]`, "patches[p]: the target kind Deployment matches no rendered object"},
-		{`[{name: p, target: {kind: Namespace}, strategicMerge: {metadata: {name: other}}}]`, "patches[p]: must not change the identity of Namespace a (it became Namespace other)"},
-		{`[{name: p, target: {kind: Namespace}, json6902: [{op: remove, path: /spec/nothing}]}]`, "patches[p]: applying to Namespace a:"},
+	const cluster = "layer: cluster/dev-k3s\ncluster: {environment: dev, region: r}\nnamespaces: [{namespace: a}]\n"
+	tests := []struct {
+		name, global, cluster, want string
+	}{
+		{"target matches nothing", "", `patches: [{name: p, target: {kind: Deployment}, strategicMerge: {spec: {}}}]`,
+			"cluster/dev-k3s: patches[p].target: kind Deployment matches no rendered object"},
+		{"identity change", "", `patches: [{name: p, target: {kind: Namespace}, strategicMerge: {metadata: {name: other}}}]`,
+			"cluster/dev-k3s: patches[p].strategicMerge: must not change the identity of Namespace a (it became Namespace other)"},
+		{"operation fails", "", `patches: [{name: p, target: {kind: Namespace}, json6902: [{op: remove, path: /spec/nothing}]}]`,
+			"cluster/dev-k3s: patches[p].json6902: applying to Namespace a: "},
+		{"target set by a lower layer", `patches: [{name: p, target: {kind: Deployment}, strategicMerge: {spec: {}}}]`, "",
+			"global: patches[p].target: kind Deployment matches no rendered object"},
+		{"target overridden by a higher layer", `patches: [{name: p, target: {kind: Namespace}, strategicMerge: {spec: {}}}]`,
+			`patches: [{name: p, target: {kind: Deployment}}]`,
+			"cluster/dev-k3s: patches[p].target: kind Deployment matches no rendered object"},
+		{"operations set by a lower layer", `patches: [{name: p, target: {kind: Namespace}, json6902: [{op: remove, path: /spec/nothing}]}]`,
+			`patches: [{name: p, target: {kind: Namespace, name: a}}]`,
+			"global: patches[p].json6902: applying to Namespace a: "},
 	}
 	for _, tt := range tests {
-		layers, err := config.ParseLayers("x", []byte("layer: cluster/dev-k3s\ncluster: {environment: dev, region: r}\nnamespaces: [{namespace: a}]\npatches: "+tt.patches+"\n"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		model, err := config.Resolve(layers, "dev-k3s")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := render.Render(model, render.Options{}); err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("want %q, got %v", tt.want, err)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			layers, err := config.ParseLayers("x", []byte("layer: global\n"+tt.global+"\n---\n"+cluster+tt.cluster+"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			model, err := config.Resolve(layers, "dev-k3s")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = render.Render(model, render.Options{})
+			var ve *config.ValidationError
+			if !errors.As(err, &ve) || len(ve.Problems) != 1 || !strings.HasPrefix(ve.Problems[0].Error(), tt.want) {
+				t.Errorf("want one problem %q..., got %v", tt.want, err)
+			}
+		})
 	}
 }
