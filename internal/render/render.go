@@ -19,21 +19,21 @@ import (
 
 // Annotations dynamo-cmp sets.
 const (
-	// VersionAnnotation carries the resolved configuration version on every object.
-	VersionAnnotation = "dynamo-cmp.io/config-version"
 	// SyncOptionsAnnotation is Argo CD's per-object sync options annotation.
 	SyncOptionsAnnotation = "argocd.argoproj.io/sync-options"
 	// SkipDryRunOption lets Argo CD sync Calico objects before the Calico CRDs exist.
 	SkipDryRunOption = "SkipDryRunOnMissingResource=true"
 )
 
-// Options select what is rendered and how objects are stamped.
+// Options select what is rendered and how.
+//
+// Nothing that changes with every published version is written on the objects: Argo CD
+// diffs and re-applies every object whose bytes change, so an object's bytes depend only on
+// the entries that render it (and the settings and variables they use). The version a
+// cluster runs is carried by its Application (the configVersion parameter).
 type Options struct {
 	// Components limits rendering to these components; empty renders all.
 	Components []string
-	// Version is written to the VersionAnnotation of every object: the resolved layer
-	// versions ("g7.e3.c12") or, for offline renders, a content digest.
-	Version string
 	// Format is the output format: FormatJSON (default) or FormatYAML.
 	Format string
 }
@@ -107,7 +107,7 @@ func (m *Manifests) WriteTo(w io.Writer) (int64, error) {
 
 // Render builds the objects of a model and encodes them as one sorted stream. Each object
 // goes through the pipeline on its own — generator, cross-cutting filters (common metadata,
-// patches, Calico sync options, version stamp), encoder — so memory stays proportional to the
+// patches, Calico sync options), encoder — so memory stays proportional to the
 // encoded output, not to the object trees. Any failure returns no stream at all.
 func Render(m *config.Model, opts Options) (*Manifests, error) {
 	selected := map[string]bool{}
@@ -129,9 +129,6 @@ func Render(m *config.Model, opts Options) (*Manifests, error) {
 		p.filters = append(p.filters, pf)
 	}
 	p.filters = append(p.filters, calicoSyncOptions{})
-	if opts.Version != "" {
-		p.filters = append(p.filters, stamp{annotation: pairs(map[string]string{VersionAnnotation: opts.Version})})
-	}
 	// A patch's target is checked against the full render, so that splitting a cluster's
 	// Applications by component never turns a valid patch into an error. With components
 	// selected and patches present, the other components are still built and patched — their
@@ -263,18 +260,6 @@ func (f commonMetadata) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 		md := metadata(n)
 		mergePairs(md, "labels", f.labels, false)
 		mergePairs(md, "annotations", f.annotations, false)
-	}
-	return nodes, nil
-}
-
-// stamp records the configuration version on every object.
-type stamp struct{ annotation []pair }
-
-var _ kio.Filter = stamp{}
-
-func (f stamp) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
-	for _, n := range nodes {
-		mergePairs(metadata(n), "annotations", f.annotation, true)
 	}
 	return nodes, nil
 }
