@@ -145,7 +145,7 @@ spec:
 		found := false
 		for _, m := range manifests {
 			if strings.Contains(m, `"name":"dev-quota","namespace":"dev-team"`) {
-				found = strings.Contains(m, `"cpu":"6"`) && strings.Contains(m, `"dynamo-cmp.io/config-version":"g1.e2.c1"`)
+				found = strings.Contains(m, `"cpu":"6"`)
 			}
 		}
 		if !found {

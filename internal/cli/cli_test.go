@@ -157,8 +157,8 @@ func TestGenerateRendersWhatWasPublished(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &obj); err != nil {
 			t.Fatalf("not a JSON object: %s", line)
 		}
-		if v := obj.Metadata.Annotations["dynamo-cmp.io/config-version"]; v != "g1.e1.c1" {
-			t.Fatalf("config-version %q, want g1.e1.c1", v)
+		if v, ok := obj.Metadata.Annotations["dynamo-cmp.io/config-version"]; ok {
+			t.Fatalf("config-version %q on an object: a stamp that changes with every publish changes every object", v)
 		}
 	}
 	// generate and the operators' render agree byte for byte.

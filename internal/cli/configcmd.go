@@ -522,7 +522,7 @@ func newDiffCommand(streams IOStreams, env Env) *cobra.Command {
 		Short: "Diff two versions of a layer, or a cluster's rendered manifests at two configVersions",
 		Long: `With --layer, diff compares two versions of a layer entry by entry. With --cluster, it
 renders the cluster at two configVersions (g7.e3.c12, or "latest") and compares the
-manifests object by object (without the version annotation, which always differs).`,
+manifests object by object.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if (layer == "") == (cluster == "") {
@@ -683,7 +683,7 @@ func newConfigRenderCommand(streams IOStreams, env Env) *cobra.Command {
 				return err
 			}
 			return o.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {
-				r, err := renderFromStore(ctx, st, cluster, version, render.Options{Format: output, Components: components, Version: "auto"})
+				r, err := renderFromStore(ctx, st, cluster, version, render.Options{Format: output, Components: components})
 				if err != nil {
 					return err
 				}
@@ -708,7 +708,7 @@ type storeRender struct {
 }
 
 // renderFromStore reads, resolves and renders a cluster at a configVersion ("latest" or
-// g7.e3.c12). opts.Version "auto" stamps the resolved version.
+// g7.e3.c12).
 func renderFromStore(ctx context.Context, st *store.Store, cluster, version string, opts render.Options) (*storeRender, error) {
 	req := store.ClusterRequest{Cluster: cluster}
 	if version != "" && version != config.LatestVersion {
@@ -726,9 +726,6 @@ func renderFromStore(ctx context.Context, st *store.Store, cluster, version stri
 	model, err := config.Resolve(read.Layers, cluster)
 	if err != nil {
 		return nil, withCode(ExitInvalid, fmt.Errorf("cluster %s at %s: %w", cluster, resolved, describeInvalid(err)))
-	}
-	if opts.Version == "auto" {
-		opts.Version = resolved
 	}
 	out, err := render.Render(model, opts)
 	if err != nil {

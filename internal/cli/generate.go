@@ -133,7 +133,7 @@ func runGenerate(ctx context.Context, streams IOStreams, env Env, so storeOption
 	}
 	read.Layers, merged = nil, nil // the model has what rendering needs; let the raw items go
 	log.step("validate-e25", "validate")
-	out, err := render.Render(model, render.Options{Components: req.Components, Version: version, Format: output})
+	out, err := render.Render(model, render.Options{Components: req.Components, Format: output})
 	if err != nil {
 		return fail(invalidFailure(err, req, version))
 	}

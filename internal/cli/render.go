@@ -63,7 +63,7 @@ func runRender(ctx context.Context, streams IOStreams, o renderOptions) error {
 	if err != nil {
 		return withCode(ExitInvalid, describeInvalid(err))
 	}
-	out, err := render.Render(model, render.Options{Components: o.components, Version: config.Digest(layers), Format: o.output})
+	out, err := render.Render(model, render.Options{Components: o.components, Format: o.output})
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}

@@ -31,7 +31,7 @@ func hostilePipeline(data []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	out, err := render.Render(model, render.Options{Version: "g1.e1.c1", Format: render.FormatYAML})
+	out, err := render.Render(model, render.Options{Format: render.FormatYAML})
 	if err != nil {
 		return 0, err
 	}

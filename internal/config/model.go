@@ -379,6 +379,11 @@ type Patch struct {
 	Target         PatchTarget    `json:"target"`
 	StrategicMerge map[string]any `json:"strategicMerge,omitempty"`
 	JSON6902       []JSONPatchOp  `json:"json6902,omitempty"`
+
+	// TargetLayer and OpsLayer name the layers that set the target and the operations
+	// (strategicMerge or json6902), for the problems only rendering finds. Set by Resolve.
+	TargetLayer string `json:"-"`
+	OpsLayer    string `json:"-"`
 }
 
 // PatchTarget selects objects by kind, and optionally name, namespace and API group.

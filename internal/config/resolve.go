@@ -153,6 +153,8 @@ func (m *Merged) resolve(cluster string) (*Model, *resolver, error) {
 		case KindPatch:
 			v := decodeAs[Patch](r, e, body)
 			c.patch(&v)
+			v.TargetLayer = m.Origin(e.Kind, e.Key, Path{}.Child("target"))
+			v.OpsLayer = m.Origin(e.Kind, e.Key, Path{}.Child(v.OpsField()))
 			model.Patches = append(model.Patches, v)
 		default:
 			r.problem(e, nil, "unknown entry kind %q", e.Kind)

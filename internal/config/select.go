@@ -47,8 +47,8 @@ func ClusterEnvironment(l Layer) string {
 	return ""
 }
 
-// Digest is a content digest of layers ("sha256:" and 16 hex digits), the version stamp of
-// offline renders: equal inputs give equal digests.
+// Digest is a content digest of layers ("sha256:" and 16 hex digits), recorded with each
+// published version and checked on read: equal inputs give equal digests.
 func Digest(layers []Layer) string {
 	type entry struct {
 		Layer string         `json:"layer"`

@@ -50,7 +50,7 @@ func BenchmarkRender(b *testing.B) {
 						b.Fatal(err)
 					}
 					layers = nil
-					out, err := render.Render(model, render.Options{Version: "g1.e1.c1", Format: format})
+					out, err := render.Render(model, render.Options{Format: format})
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -50,7 +50,7 @@ func FuzzPipeline(f *testing.F) {
 			}
 			return
 		}
-		out, err := render.Render(model, render.Options{Version: "g1.e1.c1"})
+		out, err := render.Render(model, render.Options{})
 		if err != nil {
 			return
 		}
@@ -73,7 +73,7 @@ func FuzzPipeline(f *testing.F) {
 				t.Fatalf("rendered object lacks apiVersion, kind or name: %s", line)
 			}
 		}
-		ys, err := render.Render(model, render.Options{Version: "g1.e1.c1", Format: render.FormatYAML})
+		ys, err := render.Render(model, render.Options{Format: render.FormatYAML})
 		if err != nil {
 			t.Fatalf("YAML rendering failed where JSON succeeded: %v", err)
 		}

@@ -36,7 +36,7 @@ func renderFiles(t *testing.T, format string, inputs ...string) []byte {
 	if err != nil {
 		t.Fatalf("resolve: %v", err)
 	}
-	out, err := render.Render(model, render.Options{Version: config.Digest(layers), Format: format})
+	out, err := render.Render(model, render.Options{Format: format})
 	if err != nil {
 		t.Fatalf("render: %v", err)
 	}

@@ -19,21 +19,21 @@ import (
 
 // Annotations dynamo-cmp sets.
 const (
-	// VersionAnnotation carries the resolved configuration version on every object.
-	VersionAnnotation = "dynamo-cmp.io/config-version"
 	// SyncOptionsAnnotation is Argo CD's per-object sync options annotation.
 	SyncOptionsAnnotation = "argocd.argoproj.io/sync-options"
 	// SkipDryRunOption lets Argo CD sync Calico objects before the Calico CRDs exist.
 	SkipDryRunOption = "SkipDryRunOnMissingResource=true"
 )
 
-// Options select what is rendered and how objects are stamped.
+// Options select what is rendered and how.
+//
+// Nothing that changes with every published version is written on the objects: Argo CD
+// diffs and re-applies every object whose bytes change, so an object's bytes depend only on
+// the entries that render it (and the settings and variables they use). The version a
+// cluster runs is carried by its Application (the configVersion parameter).
 type Options struct {
 	// Components limits rendering to these components; empty renders all.
 	Components []string
-	// Version is written to the VersionAnnotation of every object: the resolved layer
-	// versions ("g7.e3.c12") or, for offline renders, a content digest.
-	Version string
 	// Format is the output format: FormatJSON (default) or FormatYAML.
 	Format string
 }
@@ -107,7 +107,7 @@ func (m *Manifests) WriteTo(w io.Writer) (int64, error) {
 
 // Render builds the objects of a model and encodes them as one sorted stream. Each object
 // goes through the pipeline on its own — generator, cross-cutting filters (common metadata,
-// patches, Calico sync options, version stamp), encoder — so memory stays proportional to the
+// patches, Calico sync options), encoder — so memory stays proportional to the
 // encoded output, not to the object trees. Any failure returns no stream at all.
 func Render(m *config.Model, opts Options) (*Manifests, error) {
 	selected := map[string]bool{}
@@ -129,14 +129,19 @@ func Render(m *config.Model, opts Options) (*Manifests, error) {
 		p.filters = append(p.filters, pf)
 	}
 	p.filters = append(p.filters, calicoSyncOptions{})
-	if opts.Version != "" {
-		p.filters = append(p.filters, stamp{annotation: pairs(map[string]string{VersionAnnotation: opts.Version})})
-	}
+	// A patch's target is checked against the full render, so that splitting a cluster's
+	// Applications by component never turns a valid patch into an error. With components
+	// selected and patches present, the other components are still built and patched — their
+	// objects count as matches and their patch errors are reported as in a full render — but
+	// they are not encoded.
+	checkOthers := len(selected) > 0 && len(p.patches) > 0
 	b := &builder{}
 	for _, g := range generators {
-		if len(selected) > 0 && !selected[g.component] {
+		emit := len(selected) == 0 || selected[g.component]
+		if !emit && !checkOthers {
 			continue
 		}
+		p.discard = !emit
 		g.build(b, m, p)
 		if p.err != nil {
 			return nil, p.err
@@ -144,7 +149,7 @@ func Render(m *config.Model, opts Options) (*Manifests, error) {
 	}
 	for _, pf := range p.patches {
 		if pf.matched == 0 {
-			return nil, fmt.Errorf("patches[%s]: the target %s matches no rendered object", pf.patch.Name, pf.describeTarget())
+			return nil, pf.patch.Problem("target", "%s matches no rendered object", pf.describeTarget())
 		}
 	}
 	if len(p.items) == 0 {
@@ -160,6 +165,9 @@ func Render(m *config.Model, opts Options) (*Manifests, error) {
 type pipeline struct {
 	filters []kio.Filter
 	patches []*patchFilter
+	// discard runs objects through the filters up to the patches and drops them: the objects
+	// of components that are not selected, which patches must still see.
+	discard bool
 	enc     encoder
 	buf     []byte
 	items   []item
@@ -177,12 +185,19 @@ func (p *pipeline) add(n *yaml.Node) {
 		return
 	}
 	nodes := []*yaml.RNode{yaml.NewRNode(n)}
-	for _, f := range p.filters {
+	filters := p.filters
+	if p.discard {
+		filters = filters[:1+len(p.patches)] // common metadata and the patches
+	}
+	for _, f := range filters {
 		var err error
 		if nodes, err = f.Filter(nodes); err != nil {
 			p.err = err
 			return
 		}
+	}
+	if p.discard {
+		return
 	}
 	for _, rn := range nodes {
 		// Grow the buffer by doubling: append grows large slices by only about a quarter,
@@ -249,18 +264,6 @@ func (f commonMetadata) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	return nodes, nil
 }
 
-// stamp records the configuration version on every object.
-type stamp struct{ annotation []pair }
-
-var _ kio.Filter = stamp{}
-
-func (f stamp) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
-	for _, n := range nodes {
-		mergePairs(metadata(n), "annotations", f.annotation, true)
-	}
-	return nodes, nil
-}
-
 // calicoSyncOptions lets Argo CD skip the dry run of Calico objects whose CRDs are not
 // installed yet, keeping any sync options already set.
 type calicoSyncOptions struct{}
@@ -314,7 +317,7 @@ func (f *patchFilter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 		} else {
 			ops, err := yaml.NewRNode(jsonPatchNode(f.patch.JSON6902)).MarshalJSON()
 			if err != nil {
-				return nil, fmt.Errorf("patches[%s]: %w", f.patch.Name, err)
+				return nil, f.patch.Problem(f.patch.OpsField(), "%v", err)
 			}
 			f.apply = patchjson6902.Filter{Patch: string(ops)}
 		}
@@ -330,13 +333,13 @@ func (f *patchFilter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 		// Generated objects share their scalar nodes; patch a private copy.
 		res, err := f.apply.Filter([]*yaml.RNode{n.Copy()})
 		if err != nil {
-			return nil, fmt.Errorf("patches[%s]: applying to %s: %w", f.patch.Name, before, err)
+			return nil, f.patch.Problem(f.patch.OpsField(), "applying to %s: %v", before, err)
 		}
 		if len(res) == 0 {
 			continue // a strategic-merge "$patch: delete" removes the object
 		}
 		if after := identity(res[0]); after != before {
-			return nil, fmt.Errorf("patches[%s]: must not change the identity of %s (it became %s)", f.patch.Name, before, after)
+			return nil, f.patch.Problem(f.patch.OpsField(), "must not change the identity of %s (it became %s)", before, after)
 		}
 		out = append(out, res[0])
 	}

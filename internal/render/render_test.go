@@ -47,7 +47,7 @@ func renderLayers(t testing.TB, layers []config.Layer, opts render.Options, form
 // the output.
 func TestDeterministic(t *testing.T) {
 	layers := exampleLayers(t)
-	want := renderLayers(t, layers, render.Options{Version: "g1.e1.c1"}, render.FormatJSON)
+	want := renderLayers(t, layers, render.Options{}, render.FormatJSON)
 	rng := rand.New(rand.NewSource(1))
 	for i := 0; i < 20; i++ {
 		shuffled := make([]config.Layer, len(layers))
@@ -56,7 +56,7 @@ func TestDeterministic(t *testing.T) {
 			rng.Shuffle(len(entries), func(a, b int) { entries[a], entries[b] = entries[b], entries[a] })
 			shuffled[j] = config.Layer{Ref: l.Ref, Version: l.Version, Entries: entries}
 		}
-		if got := renderLayers(t, shuffled, render.Options{Version: "g1.e1.c1"}, render.FormatJSON); !bytes.Equal(got, want) {
+		if got := renderLayers(t, shuffled, render.Options{}, render.FormatJSON); !bytes.Equal(got, want) {
 			t.Fatalf("render %d differs after shuffling entries", i)
 		}
 	}
@@ -65,8 +65,8 @@ func TestDeterministic(t *testing.T) {
 // TestJSONAndYAMLCarryTheSameObjects: Argo CD parses either; both must describe the same objects.
 func TestJSONAndYAMLCarryTheSameObjects(t *testing.T) {
 	layers := exampleLayers(t)
-	js := renderLayers(t, layers, render.Options{Version: "v"}, render.FormatJSON)
-	ys := renderLayers(t, layers, render.Options{Version: "v"}, render.FormatYAML)
+	js := renderLayers(t, layers, render.Options{}, render.FormatJSON)
+	ys := renderLayers(t, layers, render.Options{}, render.FormatYAML)
 	var fromJSON []map[string]any
 	for _, line := range strings.Split(strings.TrimSpace(string(js)), "\n") {
 		var obj map[string]any
@@ -94,8 +94,8 @@ func TestJSONAndYAMLCarryTheSameObjects(t *testing.T) {
 	}
 }
 
-func TestEveryObjectIsStampedAndNamespaced(t *testing.T) {
-	out := renderLayers(t, exampleLayers(t), render.Options{Version: "g7.e3.c12"}, render.FormatJSON)
+func TestEveryObjectIsNamespacedAndUnstamped(t *testing.T) {
+	out := renderLayers(t, exampleLayers(t), render.Options{}, render.FormatJSON)
 	clusterScoped := map[string]bool{"Namespace": true, "ClusterRole": true, "ClusterRoleBinding": true, "IPPool": true, "GlobalNetworkPolicy": true, "BGPConfiguration": true}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		var obj struct {
@@ -110,8 +110,10 @@ func TestEveryObjectIsStampedAndNamespaced(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &obj); err != nil {
 			t.Fatal(err)
 		}
-		if obj.Metadata.Annotations[render.VersionAnnotation] != "g7.e3.c12" {
-			t.Errorf("%s %s: no version annotation", obj.Kind, obj.Metadata.Name)
+		for k := range obj.Metadata.Annotations {
+			if strings.HasPrefix(k, "dynamo-cmp.io/") {
+				t.Errorf("%s %s: annotation %s: nothing of dynamo-cmp's own may churn objects", obj.Kind, obj.Metadata.Name, k)
+			}
 		}
 		if !clusterScoped[obj.Kind] && obj.Metadata.Namespace == "" {
 			t.Errorf("%s %s: namespaced object without metadata.namespace", obj.Kind, obj.Metadata.Name)
@@ -171,23 +173,43 @@ func TestEmptyConfigurationIsAnError(t *testing.T) {
 	}
 }
 
+// TestPatchErrors: the problems only rendering finds name the layer that set the offending
+// field, the entry and the field, like every other validation problem.
 func TestPatchErrors(t *testing.T) {
-	tests := []struct{ patches, want string }{
-		{`[{name: p, target: {kind: Deployment}, strategicMerge: {spec: {}}}]`, "patches[p]: the target kind Deployment matches no rendered object"},
-		{`[{name: p, target: {kind: Namespace}, strategicMerge: {metadata: {name: other}}}]`, "patches[p]: must not change the identity of Namespace a (it became Namespace other)"},
-		{`[{name: p, target: {kind: Namespace}, json6902: [{op: remove, path: /spec/nothing}]}]`, "patches[p]: applying to Namespace a:"},
+	const cluster = "layer: cluster/dev-k3s\ncluster: {environment: dev, region: r}\nnamespaces: [{namespace: a}]\n"
+	tests := []struct {
+		name, global, cluster, want string
+	}{
+		{"target matches nothing", "", `patches: [{name: p, target: {kind: Deployment}, strategicMerge: {spec: {}}}]`,
+			"cluster/dev-k3s: patches[p].target: kind Deployment matches no rendered object"},
+		{"identity change", "", `patches: [{name: p, target: {kind: Namespace}, strategicMerge: {metadata: {name: other}}}]`,
+			"cluster/dev-k3s: patches[p].strategicMerge: must not change the identity of Namespace a (it became Namespace other)"},
+		{"operation fails", "", `patches: [{name: p, target: {kind: Namespace}, json6902: [{op: remove, path: /spec/nothing}]}]`,
+			"cluster/dev-k3s: patches[p].json6902: applying to Namespace a: "},
+		{"target set by a lower layer", `patches: [{name: p, target: {kind: Deployment}, strategicMerge: {spec: {}}}]`, "",
+			"global: patches[p].target: kind Deployment matches no rendered object"},
+		{"target overridden by a higher layer", `patches: [{name: p, target: {kind: Namespace}, strategicMerge: {spec: {}}}]`,
+			`patches: [{name: p, target: {kind: Deployment}}]`,
+			"cluster/dev-k3s: patches[p].target: kind Deployment matches no rendered object"},
+		{"operations set by a lower layer", `patches: [{name: p, target: {kind: Namespace}, json6902: [{op: remove, path: /spec/nothing}]}]`,
+			`patches: [{name: p, target: {kind: Namespace, name: a}}]`,
+			"global: patches[p].json6902: applying to Namespace a: "},
 	}
 	for _, tt := range tests {
-		layers, err := config.ParseLayers("x", []byte("layer: cluster/dev-k3s\ncluster: {environment: dev, region: r}\nnamespaces: [{namespace: a}]\npatches: "+tt.patches+"\n"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		model, err := config.Resolve(layers, "dev-k3s")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := render.Render(model, render.Options{}); err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("want %q, got %v", tt.want, err)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			layers, err := config.ParseLayers("x", []byte("layer: global\n"+tt.global+"\n---\n"+cluster+tt.cluster+"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			model, err := config.Resolve(layers, "dev-k3s")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = render.Render(model, render.Options{})
+			var ve *config.ValidationError
+			if !errors.As(err, &ve) || len(ve.Problems) != 1 || !strings.HasPrefix(ve.Problems[0].Error(), tt.want) {
+				t.Errorf("want one problem %q..., got %v", tt.want, err)
+			}
+		})
 	}
 }
