@@ -40,7 +40,7 @@ leaf field of every rendered object (or of the one --object names: Kind/namespac
 Kind/name for a cluster-scoped object), its value and where it came from: the layer and
 version that set it (global@7, env/prod@3, cluster/prod-eu1@12) and the entry field, the
 variables it was written with, the patch that changed it, or "default" for what the
-renderer adds itself (derived names, the version stamp, defaults). With -f it explains
+renderer adds itself (derived names, defaults). With -f it explains
 layer files instead, like render.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -109,7 +109,7 @@ func (o *operator) explain(ctx context.Context, f explainFlags) error {
 		version = config.Digest(layers)
 	} else {
 		err := o.withStore(ctx, func(ctx context.Context, st *store.Store) error {
-			r, err := renderFromStore(ctx, st, f.cluster, f.version, render.Options{Format: render.FormatJSON, Version: "auto"})
+			r, err := renderFromStore(ctx, st, f.cluster, f.version, render.Options{Format: render.FormatJSON})
 			if err != nil {
 				return err
 			}
@@ -120,7 +120,7 @@ func (o *operator) explain(ctx context.Context, f explainFlags) error {
 			return err
 		}
 	}
-	objects, err := ops.Explain(layers, f.cluster, version, filter.keep)
+	objects, err := ops.Explain(layers, f.cluster, filter.keep)
 	if err != nil {
 		return withCode(ExitInvalid, fmt.Errorf("cluster %s at %s: %w", f.cluster, version, describeInvalid(err)))
 	}

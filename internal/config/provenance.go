@@ -78,7 +78,7 @@ type FieldOrigin struct {
 	// Value is the rendered value: a string, json.Number, bool or nil, or an empty map or list.
 	Value any `json:"value"`
 	// Source is the entry field that set the value; nil when the renderer set it (a default,
-	// a derived name, the version stamp) or a patch did.
+	// a derived name) or a patch did.
 	Source *Source `json:"source,omitempty"`
 	// Variables are the references the entry's value was written with.
 	Variables []VariableSource `json:"variables,omitempty"`

@@ -81,7 +81,7 @@ func provenanceLayers(t *testing.T) []config.Layer {
 // globally, overridden by env and by cluster, deleted, from a keyed-list element, from a
 // variable, from the settings' common labels, from a patch, and the renderer's own fields.
 func TestExplainOrigins(t *testing.T) {
-	objects, err := ops.Explain(provenanceLayers(t), "prod-eu1", "g7.e3.c12", nil)
+	objects, err := ops.Explain(provenanceLayers(t), "prod-eu1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,6 @@ func TestExplainOrigins(t *testing.T) {
 		{"a field a JSON 6902 patch set", "Namespace/team-a metadata.labels.istio-injection", "enabled", "patch ns-label (cluster/prod-eu1@12)", "", ""},
 		{"a field next to a patched one keeps its layer", "Namespace/team-a metadata.labels.team", "a", "global@7", "namespaces[team-a].labels.team", ""},
 		{"a derived name is the renderer's", "ResourceQuota/team-a/prod-quota metadata.name", "prod-quota", "default", "", ""},
-		{"the version stamp is the renderer's", "ResourceQuota/team-a/prod-quota metadata.annotations[\"dynamo-cmp.io/config-version\"]", "g7.e3.c12", "default", "", ""},
 		{"kind is the renderer's", "Role/team-a/reader kind", "Role", "default", "", ""},
 	}
 	for _, tt := range tests {

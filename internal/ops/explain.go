@@ -30,11 +30,10 @@ func (o ExplainedObject) ID() string {
 	return o.Kind + "/" + o.Namespace + "/" + o.Name
 }
 
-// Explain renders a cluster's layers (lowest first) as generate does, stamped with version,
-// and says for every leaf field of every rendered object which layer and version set it. To
+// Explain renders a cluster's layers (lowest first) as generate does and says for every leaf field of every rendered object which layer and version set it. To
 // tell what patches set, it renders once more without patches and once after each patch;
 // none of this touches the generate path. keep, when not nil, selects the objects to explain.
-func Explain(layers []config.Layer, cluster, version string, keep func(ExplainedObject) bool) ([]ExplainedObject, error) {
+func Explain(layers []config.Layer, cluster string, keep func(ExplainedObject) bool) ([]ExplainedObject, error) {
 	prov, err := config.NewProvenance(layers, cluster)
 	if err != nil {
 		return nil, err
@@ -46,7 +45,7 @@ func Explain(layers []config.Layer, cluster, version string, keep func(Explained
 	for i := range stages {
 		m := *model
 		m.Patches = model.Patches[:i]
-		out, err := render.Render(&m, render.Options{Version: version, Format: render.FormatJSON})
+		out, err := render.Render(&m, render.Options{Format: render.FormatJSON})
 		if err != nil {
 			return nil, err
 		}

@@ -13,7 +13,7 @@ func BenchmarkExplain(b *testing.B) {
 	layers := configtest.Layers(100)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		objs, err := ops.Explain(layers, "bench", "g1.e1.c1", nil)
+		objs, err := ops.Explain(layers, "bench", nil)
 		if err != nil {
 			b.Fatal(err)
 		}
