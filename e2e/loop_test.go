@@ -14,8 +14,9 @@ package e2e
 //     (file://…) instead of https://git.example.com/platform/bootstrap.git — no network here;
 //   - generator ConfigMap: baseUrl is serve's loopback address instead of the in-cluster
 //     Service URL — serve runs as a process, not behind a Service;
-//   - argocd-cm: timeout.reconciliation 20s (default 120s) so "recovers by itself" after an
-//     outage is seen within a test's patience; nothing else is tuned.
+//   - the application controller's reconciliation period (argocd-cm timeout.reconciliation,
+//     --app-resync) is 20 s instead of 120 s, so "recovers by itself" after an outage is seen
+//     within a test's patience; nothing else is tuned.
 
 import (
 	"bytes"
@@ -151,8 +152,6 @@ func startLoop(t testing.TB) *loop {
 
 	// Argo CD's config objects, with the account and RBAC lines docs/serve.md tells users to add.
 	cm, policy := serveRBACFromDocs(t)
-	cm["timeout.reconciliation"] = "20s"
-	cm["timeout.reconciliation.jitter"] = "0s"
 	l.argo = harness.StartArgoCD(t, l.mgmt, harness.ArgoCDOptions{
 		PluginDir: harness.PluginDir(t),
 		PluginEnv: append(harness.DynamoEnv(l.dbProxy.URL, loopTable), harness.PathWith(bin)),
@@ -160,6 +159,9 @@ func startLoop(t testing.TB) *loop {
 			"argocd-cm":      cm,
 			"argocd-rbac-cm": {"policy.csv": policy},
 		},
+		// timeout.reconciliation of argocd-cm, which reaches the controller as this flag's
+		// environment variable in a real install: 20 s instead of 120 s.
+		ControllerArgs: []string{"--app-resync", "20"},
 	})
 	for name, k := range l.clusters {
 		l.argo.RegisterCluster(t, name, k)
@@ -351,6 +353,7 @@ func eventually(t testing.TB, timeout time.Duration, what string, cond func() (b
 func TestArgoCDLoop(t *testing.T) {
 	l := startLoop(t)
 	ctx := context.Background()
+	top := t // servers started by a scenario serve the ones after it: their cleanup is the test's
 
 	t.Run("1 bootstrap: one Application per cluster, Synced and Healthy, every rendered object present", func(t *testing.T) {
 		for _, c := range []string{cluster, prodCluster} {
@@ -384,17 +387,31 @@ func TestArgoCDLoop(t *testing.T) {
 		if len(got) != len(want) {
 			t.Fatalf("argocd app manifests: %d objects, config render %d", len(got), len(want))
 		}
-		for i := range want {
-			g := got[i].DeepCopy()
+		// Argo CD lists them in its own order: compare by object.
+		byRef := map[string]*unstructured.Unstructured{}
+		for _, o := range want {
+			byRef[harness.ObjectRef(o)] = o
+		}
+		for _, o := range got {
+			g := o.DeepCopy()
 			ann := g.GetAnnotations()
 			delete(ann, "argocd.argoproj.io/tracking-id") // Argo CD's own tracking, added to every object
 			if len(ann) == 0 {
 				ann = nil
 			}
 			g.SetAnnotations(ann)
-			if !jsonEqual(t, g.Object, want[i].Object) {
-				t.Errorf("object %d differs from config render:\nargo: %v\nwant: %v", i, g.Object, want[i].Object)
+			w := byRef[harness.ObjectRef(o)]
+			if w == nil {
+				t.Errorf("argocd app manifests shows %s, which config render does not print", harness.ObjectRef(o))
+				continue
 			}
+			delete(byRef, harness.ObjectRef(o))
+			if !jsonEqual(t, g.Object, w.Object) {
+				t.Errorf("%s differs from config render:\nargo: %v\nwant: %v", harness.ObjectRef(o), g.Object, w.Object)
+			}
+		}
+		for ref := range byRef {
+			t.Errorf("argocd app manifests lacks %s", ref)
 		}
 		if out, errOut, err := l.argo.CLI(t, "app", "diff", "argocd/"+appName(cluster)); err != nil {
 			t.Errorf("argocd app diff of a synced Application: %v (want no difference)\n%s%s", err, out, errOut)
@@ -408,7 +425,7 @@ func TestArgoCDLoop(t *testing.T) {
 	})
 
 	t.Run("2 new cluster: published and registered, its Application appears and its objects arrive", func(t *testing.T) {
-		l.clusters[newCluster] = harness.StartKubeAPIServer(t)
+		l.clusters[newCluster] = harness.StartKubeAPIServer(top)
 		l.argo.RegisterCluster(t, newCluster, l.clusters[newCluster])
 		l.publishText(t, "cluster/"+newCluster, extraLayers["cluster/"+newCluster], "new cluster")
 		eventually(t, patience, appName(newCluster)+" settled", func() (bool, string) { return l.settled(t, newCluster) })
@@ -556,6 +573,14 @@ func TestArgoCDLoop(t *testing.T) {
 					t.Errorf("%s lost objects with the generator down: %v", c, miss)
 				}
 			}
+			// The controller leaves the refresh annotation in place after a failed reconcile, and
+			// serve's next annotations ("true" again) are then no-op patches that wake nothing:
+			// the ApplicationSet would wait for the controller's 3-minute error requeue. Remove
+			// the annotation this test set (see the report on issue 11).
+			unset := []byte(`{"metadata":{"annotations":{"` + refreshAnnotation + `":null}}}`)
+			if _, err := appsets.Patch(ctx, appSetName, ktypes.MergePatchType, unset, metav1.PatchOptions{}); err != nil {
+				t.Fatal(err)
+			}
 			l.serve.start(t)
 		})
 	})
@@ -590,7 +615,7 @@ func TestArgoCDLoop(t *testing.T) {
 	// Needs serve to request the sync of latest-following automated Applications (engineer B's
 	// change): a hard refresh alone leaves an already-synced revision unsynced until selfHeal.
 	t.Run("7 latest-following Application: a publish reaches the cluster", func(t *testing.T) {
-		l.addLatestApp(t)
+		l.addLatestApp(top)
 		eventually(t, patience, appName(labCluster)+" settled", func() (bool, string) { return l.settled(t, labCluster) })
 		l.publishText(t, "cluster/"+labCluster, strings.Replace(extraLayers["cluster/"+labCluster], `cpu: "1"`, `cpu: "3"`, 1), "lab cpu 3")
 		// selfHeal is off: only a sync requested after the publish brings the change.

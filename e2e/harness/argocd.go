@@ -209,17 +209,16 @@ func StartArgoCD(t testing.TB, kube *KubeAPI, opts ArgoCDOptions) *ArgoCD {
 		"ARGOCD_PLUGINSOCKFILEPATH="+a.PluginSocketDir,
 		"ARGOCD_GPG_ENABLED=false",
 		"ARGOCD_GNUPGHOME="+filepath.Join(a.dir, ArgoRepoServer, "gnupg"),
-		"ARGOCD_ASK_PASS_SOCK="+filepath.Join(a.dir, ArgoRepoServer, "askpass.sock"),
-		"ARGOCD_REPO_SERVER_DISABLE_TLS=true")
+		"ARGOCD_ASK_PASS_SOCK="+filepath.Join(a.dir, ArgoRepoServer, "askpass.sock"))
 	rp := a.start(t, ArgoRepoServer, env, "--address", "127.0.0.1", "--port", strconv.Itoa(repoPort),
 		"--metrics-address", "127.0.0.1", "--metrics-port", strconv.Itoa(repoMetrics), "--redis", a.redis.Addr,
-		"--disable-tls", "--loglevel", "info")
+		"--loglevel", "info")
 	if err := waitFor(rp, 60*time.Second, 50*time.Millisecond, func() bool { return tcpOpen(a.RepoServerAddr) }); err != nil {
 		t.Fatalf("harness: %s: %v", ArgoRepoServer, err)
 	}
 
 	ctrlMetrics := freePort(t)
-	args := append([]string{"--redis", a.redis.Addr, "--repo-server", a.RepoServerAddr, "--repo-server-plaintext",
+	args := append([]string{"--redis", a.redis.Addr, "--repo-server", a.RepoServerAddr,
 		"--metrics-port", strconv.Itoa(ctrlMetrics), "--loglevel", "info"}, opts.ControllerArgs...)
 	cp := a.start(t, ArgoAppController, a.baseEnv(t, ArgoAppController, false), args...)
 
@@ -227,7 +226,7 @@ func StartArgoCD(t testing.TB, kube *KubeAPI, opts ArgoCDOptions) *ArgoCD {
 	ap := a.start(t, ArgoAppSetCtrl, a.baseEnv(t, ArgoAppSetCtrl, false),
 		"--metrics-addr", "127.0.0.1:"+strconv.Itoa(asMetrics), "--probe-addr", "127.0.0.1:"+strconv.Itoa(asProbe),
 		"--webhook-addr", "127.0.0.1:"+strconv.Itoa(asWebhook), "--argocd-repo-server", a.RepoServerAddr,
-		"--repo-server-plaintext", "--loglevel", "info")
+		"--loglevel", "info")
 
 	srvPort, srvMetrics := freePort(t), freePort(t)
 	a.ServerAddr = "127.0.0.1:" + strconv.Itoa(srvPort)
@@ -235,7 +234,7 @@ func StartArgoCD(t testing.TB, kube *KubeAPI, opts ArgoCDOptions) *ArgoCD {
 	sp := a.start(t, ArgoAPIServer, a.baseEnv(t, ArgoAPIServer, false),
 		"--insecure", "--address", "127.0.0.1", "--port", strconv.Itoa(srvPort),
 		"--metrics-address", "127.0.0.1", "--metrics-port", strconv.Itoa(srvMetrics),
-		"--redis", a.redis.Addr, "--repo-server", a.RepoServerAddr, "--repo-server-plaintext",
+		"--redis", a.redis.Addr, "--repo-server", a.RepoServerAddr,
 		"--dex-server", "http://127.0.0.1:1", "--loglevel", "info")
 
 	// The controllers' readiness: their /metrics (the applicationset controller's probe
