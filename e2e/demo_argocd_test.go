@@ -35,7 +35,8 @@ func TestDemoArgoCD(t *testing.T) {
 		for _, n := range ns.Items {
 			names = append(names, n.Name)
 		}
-		say("cluster %s (%s): namespaces %s; dev-team quota cpu: %s", c, l.clusters[c].Config.Host, strings.Join(names, ", "), l.quotaCPU(t, c, "dev-team"))
+		team := map[string]string{cluster: "dev-team", prodCluster: "prod-team"}[c]
+		say("cluster %s (%s): namespaces %s; ResourceQuota %s cpu: %s", c, l.clusters[c].Config.Host, strings.Join(names, ", "), team, l.quotaCPU(t, c, team))
 	}
 	say("dynamo-cmp config publish --layer env/dev  (dev-team quota cpu 4 → 6)")
 	changed := strings.Replace(readRepoFile(t, "examples/layers/env/dev.yaml"), `"cpu": "4"`, `"cpu": "6"`, 1)

@@ -12,5 +12,6 @@ kube=$!
 "$root/e2e/argocdbin/build.sh" >/dev/null
 wait $kube
 cd "$root/e2e"
-DYNAMO_CMP_DEMO=1 go test -count=1 -timeout 30m -run '^TestDemoArgoCD$' . 2>&1 |
-  grep -v '^ok \|^PASS$\|^=== RUN\|^--- PASS'
+# -v streams the demo's lines as they happen; the harness's own log lines are filtered out.
+DYNAMO_CMP_DEMO=1 go test -count=1 -timeout 30m -v -run '^TestDemoArgoCD$' . 2>&1 |
+  { grep -v '^ok \|^PASS$\|^=== RUN\|^--- PASS\|^harness: \|^    \|^go: downloading\|Adding GroupVersion' || true; }
