@@ -331,7 +331,7 @@ func containsObject(manifests []string, name string) bool {
 	return false
 }
 
-func readRepoFile(t *testing.T, rel string) string {
+func readRepoFile(t testing.TB, rel string) string {
 	t.Helper()
 	data, err := os.ReadFile(harness.RepoRoot(t) + "/" + rel)
 	if err != nil {
@@ -340,7 +340,7 @@ func readRepoFile(t *testing.T, rel string) string {
 	return string(data)
 }
 
-func writeFile(t *testing.T, path, content string) {
+func writeFile(t testing.TB, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
