@@ -13,9 +13,10 @@ all: build
 build:
 	scripts/build.sh $(BIN) $(VERSION)
 
-## demo: DynamoDB Local + example layers + generate as Argo CD runs it
+## demo: DynamoDB Local + example layers + generate as Argo CD runs it; prints a summary and the
+## objects as YAML, keeps the exact JSON stream in bin/demo/generate.jsonl
 demo: build
-	scripts/demo.sh
+	@scripts/demo.sh
 
 ## test: lint, unit and store tests (DynamoDB Local), a short fuzz of every target, the e2e suite.
 ## kube-apiserver and etcd for the e2e suite build in the background from the start (a no-op
