@@ -13,9 +13,10 @@ all: build
 build:
 	scripts/build.sh $(BIN) $(VERSION)
 
-## demo: DynamoDB Local + example layers + generate as Argo CD runs it
+## demo: DynamoDB Local + example layers + generate as Argo CD runs it; prints a summary and the
+## objects as YAML, keeps the exact JSON stream in bin/demo/generate.jsonl
 demo: build
-	scripts/demo.sh
+	@scripts/demo.sh
 
 ## demo-argocd: the whole loop with the real Argo CD control plane — ApplicationSet → clusters,
 ## a publish arriving in the clusters — printed for a newcomer, then torn down

@@ -67,7 +67,7 @@ func TestManifestsDryRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		if filepath.Base(f) == "helm-values.yaml" {
-			sets[rel] = helmChartPod(t, data, argoVersion)
+			sets[rel] = helmChartPod(t, data)
 			continue
 		}
 		sets[rel] = parse(t, rel, data)
@@ -188,9 +188,8 @@ func TestManifestsHelmServiceAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, argoVersion := argoModule(t)
 	var runsAs, annotated string
-	for _, o := range helmChartPod(t, data, argoVersion) {
+	for _, o := range helmChartPod(t, data) {
 		switch o.GetKind() {
 		case "Deployment":
 			name, _, _ := unstructured.NestedString(o.Object, "spec", "template", "spec", "serviceAccountName")
@@ -208,6 +207,100 @@ func TestManifestsHelmServiceAccount(t *testing.T) {
 		if got := trustedServiceAccount(t, filepath.Join(root, "manifests", "iam", file)); got != runsAs {
 			t.Errorf("release %q: manifests/iam/%s trusts the ServiceAccount %s, the chart's repo-server runs as %s (pin repoServer.serviceAccount.name)", helmRelease, file, got, runsAs)
 		}
+	}
+}
+
+// In the pod the chart renders with helm-values.yaml, the sidecar can start and be reached:
+// its command is the argocd-cmp-server the chart's copyutil init container links into a
+// volume the sidecar mounts at the same path (the link is absolute, to the copied binary in
+// that volume), its plugins mount is the repo-server's (the socket argocd-repo-server
+// dials), and the IRSA webhook skips every container but dynamo-cmp.
+func TestManifestsHelmPod(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(harness.RepoRoot(t), "manifests", "examples", "helm-values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var deploy *unstructured.Unstructured
+	for _, o := range helmChartPod(t, data) {
+		if o.GetKind() == "Deployment" {
+			deploy = o
+		}
+	}
+	var pod struct {
+		Metadata struct {
+			Annotations map[string]string `json:"annotations"`
+		} `json:"metadata"`
+		Spec struct {
+			Containers, InitContainers []struct {
+				Name, Image  string
+				Command      []string
+				Args         []string
+				VolumeMounts []struct{ Name, MountPath string }
+			}
+		} `json:"spec"`
+	}
+	tmpl, _, _ := unstructured.NestedMap(deploy.Object, "spec", "template")
+	raw, _ := json.Marshal(tmpl)
+	if err := json.Unmarshal(raw, &pod); err != nil {
+		t.Fatal(err)
+	}
+	mounts := func(name string) map[string]string { // volume -> mount path
+		out := map[string]string{}
+		for _, c := range append(pod.Spec.Containers, pod.Spec.InitContainers...) {
+			if c.Name == name {
+				for _, m := range c.VolumeMounts {
+					out[m.Name] = m.MountPath
+				}
+			}
+		}
+		return out
+	}
+	sidecar, copyutil, repo := mounts("dynamo-cmp"), mounts("copyutil"), mounts("repo-server")
+	var command string
+	for _, c := range pod.Spec.Containers {
+		if c.Name == "dynamo-cmp" && len(c.Command) > 0 {
+			command = c.Command[0]
+		}
+	}
+	var script string
+	for _, c := range pod.Spec.InitContainers {
+		if c.Name == "copyutil" {
+			script = strings.Join(c.Args, " ")
+		}
+	}
+	// copyutil: cp ... /usr/local/bin/argocd <bin> && ln -sf <bin> <link>
+	link := regexp.MustCompile(`ln -sf (\S+) (\S+)$`).FindStringSubmatch(script)
+	if link == nil || link[2] != command {
+		t.Fatalf("the sidecar runs %q; %s's copyutil provides %v (%q)", command, helmChart, link, script)
+	}
+	for _, file := range []string{link[1], link[2]} { // the link and its absolute target
+		ok := false
+		for vol, path := range copyutil {
+			if strings.HasPrefix(file, path+"/") && sidecar[vol] == path {
+				ok = true
+			}
+		}
+		if !ok {
+			t.Errorf("%s: written by copyutil (mounts %v), not at that path in the sidecar (mounts %v)", file, copyutil, sidecar)
+		}
+	}
+	if sidecar["plugins"] == "" || sidecar["plugins"] != repo["plugins"] {
+		t.Errorf("plugins volume: the sidecar mounts it at %q, argocd-repo-server at %q", sidecar["plugins"], repo["plugins"])
+	}
+	var others []string
+	for _, c := range append(pod.Spec.Containers, pod.Spec.InitContainers...) {
+		if c.Name != "dynamo-cmp" {
+			others = append(others, c.Name)
+		}
+	}
+	skipped := strings.Split(pod.Metadata.Annotations["eks.amazonaws.com/skip-containers"], ",")
+	slices.Sort(others)
+	slices.Sort(skipped)
+	if !slices.Equal(skipped, others) {
+		t.Errorf("eks.amazonaws.com/skip-containers is %v; the pod's containers other than dynamo-cmp are %v", skipped, others)
+	}
+	if got := pod.Metadata.Annotations["kubectl.kubernetes.io/default-container"]; got != "repo-server" {
+		t.Errorf("kubectl.kubernetes.io/default-container is %q, want the chart's repo-server container", got)
 	}
 }
 
@@ -357,13 +450,240 @@ func parse(t *testing.T, source string, data []byte) []*unstructured.Unstructure
 // upstream manifests.
 const helmRelease = "platform"
 
-// helmChartPod lays the Helm values out as the community argo-cd chart does with them: the
-// chart's repo-server Deployment (its container "repo-server", the copyutil init container,
-// the var-files and plugins volumes it always defines) with repoServer.extraContainers,
-// repoServer.volumes and repoServer.podAnnotations added, and its ServiceAccount with
-// repoServer.serviceAccount.annotations. The values' own fields are taken verbatim, so the
-// strict dry-run checks every field of the snippet.
-func helmChartPod(t *testing.T, data []byte, argoVersion string) []*unstructured.Unstructured {
+// helmChart is the community argo-cd chart helmChartPod stands in for. It deploys Argo CD
+// v3.4.4 by default (its appVersion; helm-values.yaml sets no image tag).
+const helmChart = "argo-cd-10.1.1"
+
+// chartRepoServer is the repo-server Deployment and ServiceAccount that the community argo-cd
+// chart 10.1.1 (argoproj/argo-helm, charts/argo-cd/templates/argocd-repo-server/deployment.yaml
+// and serviceaccount.yaml, defaults from charts/argo-cd/values.yaml) renders with its defaults,
+// transcribed field for field, before the values of helm-values.yaml are added: $FULLNAME,
+// $RELEASE and $SERVICEACCOUNT are the names derived from the release, the repo-server
+// container's env is chartRepoServerEnv. The checksum/* pod annotations are hashes of other
+// templates (placeholders here). The chart cannot be rendered in CI: argo-helm is no Go
+// module and no registry CI reaches serves it.
+const chartRepoServer = `
+apiVersion: v1
+kind: ServiceAccount
+automountServiceAccountToken: true
+metadata:
+  name: $SERVICEACCOUNT
+  namespace: argocd
+  labels:
+    helm.sh/chart: argo-cd-10.1.1
+    app.kubernetes.io/name: argocd-repo-server
+    app.kubernetes.io/instance: $RELEASE
+    app.kubernetes.io/component: repo-server
+    app.kubernetes.io/managed-by: Helm
+    app.kubernetes.io/part-of: argocd
+    app.kubernetes.io/version: v3.4.4
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: $FULLNAME-repo-server
+  namespace: argocd
+  labels: &labels
+    helm.sh/chart: argo-cd-10.1.1
+    app.kubernetes.io/name: argocd-repo-server
+    app.kubernetes.io/instance: $RELEASE
+    app.kubernetes.io/component: repo-server
+    app.kubernetes.io/managed-by: Helm
+    app.kubernetes.io/part-of: argocd
+    app.kubernetes.io/version: v3.4.4
+spec:
+  replicas: 1
+  revisionHistoryLimit: 3
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: argocd-repo-server
+      app.kubernetes.io/instance: $RELEASE
+      app.kubernetes.io/component: repo-server
+  template:
+    metadata:
+      annotations:
+        checksum/cmd-params: "0000000000000000000000000000000000000000000000000000000000000000"
+        checksum/cm: "0000000000000000000000000000000000000000000000000000000000000000"
+      labels: *labels
+    spec:
+      serviceAccountName: $SERVICEACCOUNT
+      automountServiceAccountToken: true
+      containers:
+      - name: repo-server
+        image: quay.io/argoproj/argocd:v3.4.4
+        imagePullPolicy: IfNotPresent
+        args:
+        - /usr/local/bin/argocd-repo-server
+        - --port=8081
+        - --metrics-port=8084
+        volumeMounts:
+        - mountPath: /app/config/ssh
+          name: ssh-known-hosts
+        - mountPath: /app/config/tls
+          name: tls-certs
+        - mountPath: /app/config/gpg/source
+          name: gpg-keys
+        - mountPath: /app/config/gpg/keys
+          name: gpg-keyring
+        - mountPath: /app/config/reposerver/tls
+          name: argocd-repo-server-tls
+        - mountPath: /helm-working-dir
+          name: helm-working-dir
+        - mountPath: /home/argocd/cmp-server/plugins
+          name: plugins
+        - mountPath: /tmp
+          name: tmp
+        ports:
+        - name: repo-server
+          containerPort: 8081
+          protocol: TCP
+        - name: metrics
+          containerPort: 8084
+          protocol: TCP
+        livenessProbe:
+          httpGet:
+            path: /healthz?full=true
+            port: metrics
+          initialDelaySeconds: 10
+          periodSeconds: 10
+          timeoutSeconds: 1
+          successThreshold: 1
+          failureThreshold: 3
+        readinessProbe:
+          httpGet:
+            path: /healthz
+            port: metrics
+          initialDelaySeconds: 10
+          periodSeconds: 10
+          timeoutSeconds: 1
+          successThreshold: 1
+          failureThreshold: 3
+        resources: {}
+        securityContext: &containerSecurityContext
+          runAsNonRoot: true
+          readOnlyRootFilesystem: true
+          allowPrivilegeEscalation: false
+          seccompProfile:
+            type: RuntimeDefault
+          capabilities:
+            drop:
+            - ALL
+      initContainers:
+      - command:
+        - sh
+        - '-c'
+        args:
+        - /bin/cp --update=none /usr/local/bin/argocd /var/run/argocd/argocd && /bin/ln -sf /var/run/argocd/argocd /var/run/argocd/argocd-cmp-server
+        image: quay.io/argoproj/argocd:v3.4.4
+        imagePullPolicy: IfNotPresent
+        name: copyutil
+        resources: {}
+        securityContext: *containerSecurityContext
+        volumeMounts:
+        - mountPath: /var/run/argocd
+          name: var-files
+      affinity:
+        podAntiAffinity:
+          preferredDuringSchedulingIgnoredDuringExecution:
+          - weight: 100
+            podAffinityTerm:
+              labelSelector:
+                matchLabels:
+                  app.kubernetes.io/name: argocd-repo-server
+              topologyKey: kubernetes.io/hostname
+      volumes:
+      - name: helm-working-dir
+        emptyDir: {}
+      - name: plugins
+        emptyDir: {}
+      - name: var-files
+        emptyDir: {}
+      - name: tmp
+        emptyDir: {}
+      - name: ssh-known-hosts
+        configMap:
+          name: argocd-ssh-known-hosts-cm
+      - name: tls-certs
+        configMap:
+          name: argocd-tls-certs-cm
+      - name: gpg-keys
+        configMap:
+          name: argocd-gpg-keys-cm
+      - name: gpg-keyring
+        emptyDir: {}
+      - name: argocd-repo-server-tls
+        secret:
+          secretName: argocd-repo-server-tls
+          optional: true
+          items:
+          - key: tls.crt
+            path: tls.crt
+          - key: tls.key
+            path: tls.key
+          - key: ca.crt
+            path: ca.crt
+      dnsPolicy: ClusterFirst
+`
+
+// chartRepoServerEnv is the repo-server container's env in the chart's deployment.yaml, in
+// its order: ConfigMap keys (optional) as {name, configMap, key}, and the entries that are
+// not, by name.
+var chartRepoServerEnv = [][3]string{
+	{"ARGOCD_REPO_SERVER_NAME"}, // value: the Deployment's name
+	{"ARGOCD_RECONCILIATION_TIMEOUT", "argocd-cm", "timeout.reconciliation"},
+	{"ARGOCD_REPO_SERVER_LOGFORMAT", "argocd-cmd-params-cm", "reposerver.log.format"},
+	{"ARGOCD_REPO_SERVER_LOGLEVEL", "argocd-cmd-params-cm", "reposerver.log.level"},
+	{"ARGOCD_LOG_FORMAT_TIMESTAMP", "argocd-cmd-params-cm", "log.format.timestamp"},
+	{"ARGOCD_REPO_SERVER_PARALLELISM_LIMIT", "argocd-cmd-params-cm", "reposerver.parallelism.limit"},
+	{"ARGOCD_REPO_SERVER_LISTEN_ADDRESS", "argocd-cmd-params-cm", "reposerver.listen.address"},
+	{"ARGOCD_REPO_SERVER_LISTEN_METRICS_ADDRESS", "argocd-cmd-params-cm", "reposerver.metrics.listen.address"},
+	{"ARGOCD_REPO_SERVER_DISABLE_TLS", "argocd-cmd-params-cm", "reposerver.disable.tls"},
+	{"ARGOCD_TLS_MIN_VERSION", "argocd-cmd-params-cm", "reposerver.tls.minversion"},
+	{"ARGOCD_TLS_MAX_VERSION", "argocd-cmd-params-cm", "reposerver.tls.maxversion"},
+	{"ARGOCD_TLS_CIPHERS", "argocd-cmd-params-cm", "reposerver.tls.ciphers"},
+	{"ARGOCD_REPO_CACHE_EXPIRATION", "argocd-cmd-params-cm", "reposerver.repo.cache.expiration"},
+	{"REDIS_SERVER", "argocd-cmd-params-cm", "redis.server"},
+	{"REDIS_COMPRESSION", "argocd-cmd-params-cm", "redis.compression"},
+	{"REDISDB", "argocd-cmd-params-cm", "redis.db"},
+	{"REDIS_USERNAME"},          // secretKeyRef argocd-redis redis-username, optional
+	{"REDIS_PASSWORD"},          // secretKeyRef argocd-redis auth, required (redisSecretInit)
+	{"REDIS_SENTINEL_USERNAME"}, // secretKeyRef <fullname>-redis redis-sentinel-username, optional
+	{"REDIS_SENTINEL_PASSWORD"}, // secretKeyRef <fullname>-redis redis-sentinel-password, optional
+	{"ARGOCD_DEFAULT_CACHE_EXPIRATION", "argocd-cmd-params-cm", "reposerver.default.cache.expiration"},
+	{"ARGOCD_REPO_SERVER_OTLP_ADDRESS", "argocd-cmd-params-cm", "otlp.address"},
+	{"ARGOCD_REPO_SERVER_OTLP_INSECURE", "argocd-cmd-params-cm", "otlp.insecure"},
+	{"ARGOCD_REPO_SERVER_OTLP_HEADERS", "argocd-cmd-params-cm", "otlp.headers"},
+	{"ARGOCD_REPO_SERVER_OTLP_ATTRS", "argocd-cmd-params-cm", "otlp.attrs"},
+	{"ARGOCD_REPO_SERVER_MAX_COMBINED_DIRECTORY_MANIFESTS_SIZE", "argocd-cmd-params-cm", "reposerver.max.combined.directory.manifests.size"},
+	{"ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS", "argocd-cmd-params-cm", "reposerver.plugin.tar.exclusions"},
+	{"ARGOCD_REPO_SERVER_PLUGIN_USE_MANIFEST_GENERATE_PATHS", "argocd-cmd-params-cm", "reposerver.plugin.use.manifest.generate.paths"},
+	{"ARGOCD_REPO_SERVER_ALLOW_OUT_OF_BOUNDS_SYMLINKS", "argocd-cmd-params-cm", "reposerver.allow.oob.symlinks"},
+	{"ARGOCD_REPO_SERVER_STREAMED_MANIFEST_MAX_TAR_SIZE", "argocd-cmd-params-cm", "reposerver.streamed.manifest.max.tar.size"},
+	{"ARGOCD_REPO_SERVER_STREAMED_MANIFEST_MAX_EXTRACTED_SIZE", "argocd-cmd-params-cm", "reposerver.streamed.manifest.max.extracted.size"},
+	{"ARGOCD_REPO_SERVER_HELM_MANIFEST_MAX_EXTRACTED_SIZE", "argocd-cmd-params-cm", "reposerver.helm.manifest.max.extracted.size"},
+	{"ARGOCD_REPO_SERVER_DISABLE_HELM_MANIFEST_MAX_EXTRACTED_SIZE", "argocd-cmd-params-cm", "reposerver.disable.helm.manifest.max.extracted.size"},
+	{"ARGOCD_GIT_MODULES_ENABLED", "argocd-cmd-params-cm", "reposerver.enable.git.submodule"},
+	{"ARGOCD_GIT_LS_REMOTE_PARALLELISM_LIMIT", "argocd-cmd-params-cm", "reposerver.git.lsremote.parallelism.limit"},
+	{"ARGOCD_GIT_REQUEST_TIMEOUT", "argocd-cmd-params-cm", "reposerver.git.request.timeout"},
+	{"ARGOCD_REPO_SERVER_OCI_MANIFEST_MAX_EXTRACTED_SIZE", "argocd-cmd-params-cm", "reposerver.oci.manifest.max.extracted.size"},
+	{"ARGOCD_REPO_SERVER_DISABLE_OCI_MANIFEST_MAX_EXTRACTED_SIZE", "argocd-cmd-params-cm", "reposerver.disable.oci.manifest.max.extracted.size"},
+	{"ARGOCD_REPO_SERVER_OCI_LAYER_MEDIA_TYPES", "argocd-cmd-params-cm", "reposerver.oci.layer.media.types"},
+	{"ARGOCD_REVISION_CACHE_LOCK_TIMEOUT", "argocd-cmd-params-cm", "reposerver.revision.cache.lock.timeout"},
+	{"ARGOCD_REPO_SERVER_ENABLE_BUILTIN_GIT_CONFIG", "argocd-cmd-params-cm", "reposerver.enable.builtin.git.config"},
+	{"ARGOCD_GRPC_MAX_SIZE_MB", "argocd-cmd-params-cm", "reposerver.grpc.max.size"},
+	{"ARGOCD_REPO_SERVER_INCLUDE_HIDDEN_DIRECTORIES", "argocd-cmd-params-cm", "reposerver.include.hidden.directories"},
+	{"HELM_CACHE_HOME"}, // value: /helm-working-dir (useEphemeralHelmWorkingDir)
+	{"HELM_CONFIG_HOME"},
+	{"HELM_DATA_HOME"},
+}
+
+// helmChartPod renders the repo-server as the community argo-cd chart does with the Helm
+// values (chartRepoServer) for release helmRelease: repoServer.extraContainers after the
+// chart's repo-server container, repoServer.volumes before the chart's nine volumes,
+// repoServer.podAnnotations after its checksums, repoServer.serviceAccount name and
+// annotations on its ServiceAccount. The values' own fields are taken verbatim, so the strict
+// dry-run checks every field of the snippet.
+func helmChartPod(t *testing.T, data []byte) []*unstructured.Unstructured {
 	t.Helper()
 	var values struct {
 		RepoServer struct {
@@ -380,54 +700,69 @@ func helmChartPod(t *testing.T, data []byte, argoVersion string) []*unstructured
 		t.Fatalf("helm-values.yaml: %v", err)
 	}
 	rs := values.RepoServer
-	// The chart's names: argo-cd.fullname is the release name when it contains nameOverride
-	// ("argocd"), else <release>-argocd; the ServiceAccount is serviceAccount.name or
-	// <fullname>-repo-server.
+	if len(rs.ExtraContainers) == 0 {
+		t.Fatal("helm-values.yaml: no repoServer.extraContainers")
+	}
+	// argo-cd.fullname is the release name when it contains nameOverride ("argocd"), else
+	// <release>-argocd; the ServiceAccount is serviceAccount.name or <fullname>-repo-server.
 	fullname := helmRelease + "-argocd"
 	if strings.Contains(helmRelease, "argocd") {
 		fullname = helmRelease
 	}
 	saName := cmp.Or(rs.ServiceAccount.Name, fullname+"-repo-server")
-	image := "quay.io/argoproj/argocd:" + argoVersion
-	labels := map[string]any{"app.kubernetes.io/name": "argocd-repo-server", "app.kubernetes.io/instance": helmRelease}
-	volumes := []any{
-		map[string]any{"name": "var-files", "emptyDir": map[string]any{}},
-		map[string]any{"name": "plugins", "emptyDir": map[string]any{}},
-		map[string]any{"name": "tmp", "emptyDir": map[string]any{}},
+	rendered := strings.NewReplacer("$FULLNAME", fullname, "$RELEASE", helmRelease, "$SERVICEACCOUNT", saName).Replace(chartRepoServer)
+	objs := parse(t, helmChart, []byte(rendered))
+	sa, deploy := objs[0], objs[1]
+	if len(rs.ServiceAccount.Annotations) > 0 {
+		sa.SetAnnotations(stringMap(rs.ServiceAccount.Annotations))
 	}
-	containers := []any{map[string]any{
-		"name": "repo-server", "image": image, "args": []any{"/usr/local/bin/argocd-repo-server"},
-		"volumeMounts": []any{
-			map[string]any{"name": "plugins", "mountPath": "/home/argocd/cmp-server/plugins"},
-			map[string]any{"name": "tmp", "mountPath": "/tmp"},
-		},
-	}}
-	deploy := map[string]any{
-		"apiVersion": "apps/v1", "kind": "Deployment",
-		"metadata": map[string]any{"name": fullname + "-repo-server", "namespace": "argocd"},
-		"spec": map[string]any{
-			"selector": map[string]any{"matchLabels": labels},
-			"template": map[string]any{
-				"metadata": map[string]any{"labels": labels, "annotations": rs.PodAnnotations},
-				"spec": map[string]any{
-					"serviceAccountName": saName,
-					"initContainers": []any{map[string]any{
-						"name": "copyutil", "image": image,
-						"command":      []any{"/bin/cp", "-n", "/usr/local/bin/argocd", "/var/run/argocd/argocd-cmp-server"},
-						"volumeMounts": []any{map[string]any{"name": "var-files", "mountPath": "/var/run/argocd"}},
-					}},
-					"containers": append(containers, rs.ExtraContainers...),
-					"volumes":    append(volumes, rs.Volumes...),
-				},
-			},
-		},
+
+	pod := deploy.Object["spec"].(map[string]any)["template"].(map[string]any)
+	annotations := pod["metadata"].(map[string]any)["annotations"].(map[string]any)
+	for k, v := range rs.PodAnnotations {
+		annotations[k] = fmt.Sprint(v) // the chart quotes every value
 	}
-	sa := map[string]any{
-		"apiVersion": "v1", "kind": "ServiceAccount",
-		"metadata": map[string]any{"name": saName, "namespace": "argocd", "annotations": rs.ServiceAccount.Annotations},
+	spec := pod["spec"].(map[string]any)
+	containers := spec["containers"].([]any)
+	containers[0].(map[string]any)["env"] = chartEnv(fullname)
+	spec["containers"] = append(containers, rs.ExtraContainers...)
+	spec["volumes"] = append(slices.Clone(rs.Volumes), spec["volumes"].([]any)...)
+	return objs
+}
+
+// chartEnv is the repo-server container's env as the chart renders it for fullname.
+func chartEnv(fullname string) []any {
+	secretRef := func(name, key string, optional bool) map[string]any {
+		return map[string]any{"secretKeyRef": map[string]any{"name": name, "key": key, "optional": optional}}
 	}
-	if len(rs.ExtraContainers) == 0 {
-		t.Fatal("helm-values.yaml: no repoServer.extraContainers")
+	var env []any
+	for _, e := range chartRepoServerEnv {
+		entry := map[string]any{"name": e[0]}
+		switch e[0] {
+		case "ARGOCD_REPO_SERVER_NAME":
+			entry["value"] = fullname + "-repo-server"
+		case "HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME":
+			entry["value"] = "/helm-working-dir"
+		case "REDIS_USERNAME":
+			entry["valueFrom"] = secretRef("argocd-redis", "redis-username", true)
+		case "REDIS_PASSWORD":
+			entry["valueFrom"] = secretRef("argocd-redis", "auth", false)
+		case "REDIS_SENTINEL_USERNAME":
+			entry["valueFrom"] = secretRef(fullname+"-redis", "redis-sentinel-username", true)
+		case "REDIS_SENTINEL_PASSWORD":
+			entry["valueFrom"] = secretRef(fullname+"-redis", "redis-sentinel-password", true)
+		default:
+			entry["valueFrom"] = map[string]any{"configMapKeyRef": map[string]any{"name": e[1], "key": e[2], "optional": true}}
+		}
+		env = append(env, entry)
 	}
-	return []*unstructured.Unstructured{{Object: sa}, {Object: deploy}}
+	return env
+}
+
+func stringMap(m map[string]any) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = fmt.Sprint(v)
+	}
+	return out
 }
