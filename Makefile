@@ -4,6 +4,8 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN := bin/dynamo-cmp
 FUZZTIME ?= 60s
+# staticcheck, pinned; `go run` fetches it through the module proxy, so CI installs nothing.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: all build demo demo-argocd test lint unit e2e fuzz fuzz-short bench bench-loop load shipcheck clean
 
@@ -34,6 +36,7 @@ lint:
 	@out=$$(gofmt -l cmd internal e2e); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	cd e2e && $(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 
 unit:
 	$(GO) test -count=1 ./...
