@@ -8,7 +8,9 @@ package e2e
 // a kind the server does not serve: each fails the test, naming the file and the object.
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -177,6 +179,66 @@ func TestManifestsDryRun(t *testing.T) {
 	})
 }
 
+// The chart names the repo-server's ServiceAccount after the release unless the values pin
+// it; the IAM trust policies name one ServiceAccount. Rendered for a release not called
+// argocd, the pod must still run as the ServiceAccount the policies trust.
+func TestManifestsHelmServiceAccount(t *testing.T) {
+	root := harness.RepoRoot(t)
+	data, err := os.ReadFile(filepath.Join(root, "manifests", "examples", "helm-values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, argoVersion := argoModule(t)
+	var runsAs, annotated string
+	for _, o := range helmChartPod(t, data, argoVersion) {
+		switch o.GetKind() {
+		case "Deployment":
+			name, _, _ := unstructured.NestedString(o.Object, "spec", "template", "spec", "serviceAccountName")
+			runsAs = o.GetNamespace() + ":" + name
+		case "ServiceAccount":
+			if o.GetAnnotations()["eks.amazonaws.com/role-arn"] != "" {
+				annotated = o.GetNamespace() + ":" + o.GetName()
+			}
+		}
+	}
+	if runsAs != annotated {
+		t.Errorf("release %q: the repo-server runs as %s, the role is annotated on %q", helmRelease, runsAs, annotated)
+	}
+	for _, file := range []string{"irsa-trust-policy.json", "pod-identity-trust-policy.json"} {
+		if got := trustedServiceAccount(t, filepath.Join(root, "manifests", "iam", file)); got != runsAs {
+			t.Errorf("release %q: manifests/iam/%s trusts the ServiceAccount %s, the chart's repo-server runs as %s (pin repoServer.serviceAccount.name)", helmRelease, file, got, runsAs)
+		}
+	}
+}
+
+// trustedServiceAccount returns namespace:name of the ServiceAccount a trust policy (IRSA's
+// sub condition, or EKS Pod Identity's session tags) lets assume the role.
+func trustedServiceAccount(t *testing.T, file string) string {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Statement []struct {
+			Condition map[string]map[string]string
+		}
+	}
+	if err := json.Unmarshal(data, &p); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	if len(p.Statement) != 1 {
+		t.Fatalf("%s: want one statement", file)
+	}
+	eq := p.Statement[0].Condition["StringEquals"]
+	for k, v := range eq {
+		if strings.HasSuffix(k, ":sub") {
+			return strings.TrimPrefix(v, "system:serviceaccount:")
+		}
+	}
+	return eq["aws:RequestTag/kubernetes-namespace"] + ":" + eq["aws:RequestTag/kubernetes-service-account"]
+}
+
 // argoModule returns the directory of the Argo CD module this module builds against (its
 // manifests/install.yaml is the real one) and its version.
 func argoModule(t *testing.T) (dir, version string) {
@@ -290,6 +352,11 @@ func parse(t *testing.T, source string, data []byte) []*unstructured.Unstructure
 	return objs
 }
 
+// helmRelease is the release name helmChartPod renders for: not "argocd", as many installs
+// name theirs, so that every name the chart derives from the release differs from Argo CD's
+// upstream manifests.
+const helmRelease = "platform"
+
 // helmChartPod lays the Helm values out as the community argo-cd chart does with them: the
 // chart's repo-server Deployment (its container "repo-server", the copyutil init container,
 // the var-files and plugins volumes it always defines) with repoServer.extraContainers,
@@ -301,6 +368,7 @@ func helmChartPod(t *testing.T, data []byte, argoVersion string) []*unstructured
 	var values struct {
 		RepoServer struct {
 			ServiceAccount struct {
+				Name        string         `json:"name"`
 				Annotations map[string]any `json:"annotations"`
 			} `json:"serviceAccount"`
 			PodAnnotations  map[string]any `json:"podAnnotations"`
@@ -312,8 +380,16 @@ func helmChartPod(t *testing.T, data []byte, argoVersion string) []*unstructured
 		t.Fatalf("helm-values.yaml: %v", err)
 	}
 	rs := values.RepoServer
+	// The chart's names: argo-cd.fullname is the release name when it contains nameOverride
+	// ("argocd"), else <release>-argocd; the ServiceAccount is serviceAccount.name or
+	// <fullname>-repo-server.
+	fullname := helmRelease + "-argocd"
+	if strings.Contains(helmRelease, "argocd") {
+		fullname = helmRelease
+	}
+	saName := cmp.Or(rs.ServiceAccount.Name, fullname+"-repo-server")
 	image := "quay.io/argoproj/argocd:" + argoVersion
-	labels := map[string]any{"app.kubernetes.io/name": "argocd-repo-server", "app.kubernetes.io/instance": "argocd"}
+	labels := map[string]any{"app.kubernetes.io/name": "argocd-repo-server", "app.kubernetes.io/instance": helmRelease}
 	volumes := []any{
 		map[string]any{"name": "var-files", "emptyDir": map[string]any{}},
 		map[string]any{"name": "plugins", "emptyDir": map[string]any{}},
@@ -328,13 +404,13 @@ func helmChartPod(t *testing.T, data []byte, argoVersion string) []*unstructured
 	}}
 	deploy := map[string]any{
 		"apiVersion": "apps/v1", "kind": "Deployment",
-		"metadata": map[string]any{"name": "argocd-repo-server", "namespace": "argocd"},
+		"metadata": map[string]any{"name": fullname + "-repo-server", "namespace": "argocd"},
 		"spec": map[string]any{
 			"selector": map[string]any{"matchLabels": labels},
 			"template": map[string]any{
 				"metadata": map[string]any{"labels": labels, "annotations": rs.PodAnnotations},
 				"spec": map[string]any{
-					"serviceAccountName": "argocd-repo-server",
+					"serviceAccountName": saName,
 					"initContainers": []any{map[string]any{
 						"name": "copyutil", "image": image,
 						"command":      []any{"/bin/cp", "-n", "/usr/local/bin/argocd", "/var/run/argocd/argocd-cmp-server"},
@@ -348,7 +424,7 @@ func helmChartPod(t *testing.T, data []byte, argoVersion string) []*unstructured
 	}
 	sa := map[string]any{
 		"apiVersion": "v1", "kind": "ServiceAccount",
-		"metadata": map[string]any{"name": "argocd-repo-server", "namespace": "argocd", "annotations": rs.ServiceAccount.Annotations},
+		"metadata": map[string]any{"name": saName, "namespace": "argocd", "annotations": rs.ServiceAccount.Annotations},
 	}
 	if len(rs.ExtraContainers) == 0 {
 		t.Fatal("helm-values.yaml: no repoServer.extraContainers")

@@ -226,7 +226,7 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() boo
 	}
 }
 
-func writeSecret(t *testing.T, dir, name, value string) string {
+func writeSecret(t testing.TB, dir, name, value string) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, []byte(value+"\n"), 0o600); err != nil {
@@ -237,7 +237,7 @@ func writeSecret(t *testing.T, dir, name, value string) string {
 
 // serverCA writes the certificates the API server presents as a CA bundle, so serve can
 // verify it (the test API server's certificate is self-signed).
-func serverCA(t *testing.T, host, path string) string {
+func serverCA(t testing.TB, host, path string) string {
 	t.Helper()
 	addr := strings.TrimPrefix(host, "https://")
 	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})

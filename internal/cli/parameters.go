@@ -71,9 +71,15 @@ func announcements(ctx context.Context, env Env, so storeOptions) ([]plugin.Anno
 		return nil, err
 	}
 	// An Application of a project the cluster does not allow learns nothing of it: no
-	// versions, actors or messages, only why.
-	if err := checkProject(read.Cluster, req.Project); err != nil {
-		return nil, fmt.Errorf("cluster %s: %w", req.Cluster, err)
+	// versions, actors or messages, only why. Argo CD v3.5 sends no ARGOCD_APP_PROJECT_NAME
+	// to the parameters command (reposerver/repository populatePluginAppDetails passes only
+	// the app name and source), so for a project-limited cluster an unknown project gets
+	// the versions, which the generator serves anyway, but not who published them or why.
+	withhold := req.Project == "" && len(read.Cluster.Projects) > 0
+	if !withhold {
+		if err := checkProject(read.Cluster, req.Project); err != nil {
+			return nil, fmt.Errorf("cluster %s: %w", req.Cluster, err)
+		}
 	}
 	refs := []config.LayerRef{config.GlobalLayer, config.EnvLayer(read.Environment), config.ClusterLayer(req.Cluster)}
 	heads, err := st.Heads(ctx, refs...)
@@ -83,7 +89,11 @@ func announcements(ctx context.Context, env Env, so storeOptions) ([]plugin.Anno
 	var lh []plugin.LayerHead
 	for _, ref := range refs {
 		h := heads[ref]
-		lh = append(lh, plugin.LayerHead{Ref: ref, Version: h.Version, At: h.At, Actor: h.Actor, Message: h.Message})
+		head := plugin.LayerHead{Ref: ref, Version: h.Version, At: h.At, Actor: h.Actor, Message: h.Message}
+		if withhold {
+			head.Actor, head.Message, head.Withheld = "", "", true
+		}
+		lh = append(lh, head)
 	}
 	return plugin.Published(req.Cluster, read.Version, lh), nil
 }

@@ -37,6 +37,8 @@ type LayerHead struct {
 	At      time.Time
 	Actor   string
 	Message string
+	// Withheld says Actor and Message were left out on purpose (see Published's tooltip).
+	Withheld bool
 }
 
 // Published announces what "latest" renders for a cluster now: the configVersion and, per
@@ -50,7 +52,10 @@ func Published(cluster string, version config.ConfigVersion, heads []LayerHead) 
 			layers[h.Ref.String()] = "never published"
 			continue
 		}
-		desc := fmt.Sprintf("version %d, %s by %s", h.Version, h.At.UTC().Format("2006-01-02 15:04 MST"), h.Actor)
+		desc := fmt.Sprintf("version %d, %s", h.Version, h.At.UTC().Format("2006-01-02 15:04 MST"))
+		if h.Actor != "" {
+			desc += " by " + h.Actor
+		}
 		if h.Message != "" {
 			desc += ": " + oneLine(h.Message)
 		}
@@ -69,12 +74,25 @@ func Published(cluster string, version config.ConfigVersion, heads []LayerHead) 
 		{
 			Name:           InfoPublishedLayers,
 			Title:          "Published layers (information only)",
-			Tooltip:        "The head version of each layer cluster " + cluster + " merges, with who published it, when and why.",
+			Tooltip:        layersTooltip(cluster, heads),
 			ItemType:       "string",
 			CollectionType: "map",
 			Map:            layers,
 		},
 	}
+}
+
+// layersTooltip says what the published-layers map holds, and why who and why are missing
+// when the parameters command withheld them (see WithholdAuthors).
+func layersTooltip(cluster string, heads []LayerHead) string {
+	for _, h := range heads {
+		if h.Withheld {
+			return "The head version of each layer cluster " + cluster + " merges, and when it was published. " +
+				"Who published it and why are withheld: the cluster is limited to some Argo CD projects, and Argo CD " +
+				"does not tell the plugin the Application's project when it asks for parameters."
+		}
+	}
+	return "The head version of each layer cluster " + cluster + " merges, with who published it, when and why."
 }
 
 func oneLine(s string) string {

@@ -394,6 +394,7 @@ func TestHelmValuesMatchBase(t *testing.T) {
 	var values struct {
 		RepoServer struct {
 			ServiceAccount struct {
+				Name        string            `json:"name"`
 				Annotations map[string]string `json:"annotations"`
 			} `json:"serviceAccount"`
 			PodAnnotations  map[string]string `json:"podAnnotations"`
@@ -425,6 +426,11 @@ func TestHelmValuesMatchBase(t *testing.T) {
 	}
 	if len(rs.Volumes) != 1 || !reflect.DeepEqual(rs.Volumes[0], tmpVolume) {
 		t.Errorf("repoServer.volumes %v, want %v", rs.Volumes, tmpVolume)
+	}
+	// The chart names the ServiceAccount after the release unless serviceAccount.name is set;
+	// the trust policies name the one of manifests/base (TestIAMPolicies checks that).
+	if rs.ServiceAccount.Name != sa.Metadata.Name {
+		t.Errorf("repoServer.serviceAccount.name %q, want %q: the ServiceAccount the IAM trust policies name", rs.ServiceAccount.Name, sa.Metadata.Name)
 	}
 	if rs.ServiceAccount.Annotations["eks.amazonaws.com/role-arn"] != sa.Metadata.Annotations["eks.amazonaws.com/role-arn"] {
 		t.Errorf("serviceAccount annotations %v", rs.ServiceAccount.Annotations)

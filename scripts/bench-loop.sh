@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Figures of the whole loop with the real Argo CD v3.5.7 control plane (e2e BenchmarkLoop):
+# publish → objects changed in the cluster (p50/p95 over DYNAMO_CMP_BENCH_SAMPLES publishes,
+# default 20, pinned and latest), new cluster published → all its objects present, bad
+# publish → auto-rollback → objects back. Printed, never asserted.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/e2e/kubebin/build.sh" >/dev/null &
+kube=$!
+"$root/e2e/argocdbin/build.sh" >/dev/null
+wait $kube
+cd "$root/e2e"
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+if go test -count=1 -timeout 60m -run '^$' -bench '^BenchmarkLoop$' -benchtime 1x . >"$out" 2>&1; then
+  grep '^loop:' "$out"
+else
+  cat "$out"
+  exit 1
+fi
