@@ -20,6 +20,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -141,6 +142,9 @@ func withoutGit(t *testing.T) func() string {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	if got, err := exec.LookPath("git"); err != nil || got != filepath.Join(dir, "git") {
+		t.Fatalf("git on PATH is %q (%v), want the recording stand-in", got, err)
+	}
 	return func() string {
 		data, _ := os.ReadFile(calls)
 		return string(data)
