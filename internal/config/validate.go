@@ -1,7 +1,9 @@
 package config
 
 import (
+	"maps"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -97,7 +99,7 @@ func (r *resolver) checkSettings(m *Model) {
 }
 
 func (c checker) varNames(p Path, vars map[string]string) {
-	for _, k := range sortedStringKeys(vars) {
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		if !isIdentifier(k) {
 			c.fail(p.Child(k), "%q is not a valid variable name (letters, digits and _, not starting with a digit)", k)
 		}
@@ -276,7 +278,7 @@ func (c checker) roleRef(p Path, ref *RoleRef, kinds ...string) {
 	if ref.APIGroup == "" {
 		ref.APIGroup = rbacAPIGroup
 	}
-	if !contains(kinds, ref.Kind) {
+	if !slices.Contains(kinds, ref.Kind) {
 		c.fail(p.Child("kind"), "%q is not allowed here (%s)", ref.Kind, strings.Join(kinds, " or "))
 	}
 	if ref.APIGroup != rbacAPIGroup {
@@ -933,28 +935,5 @@ func printable(s string) bool {
 }
 
 func keysOf(m map[string]bool) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return strings.Join(keys, ", ")
-}
-
-func sortedStringKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
+	return strings.Join(slices.Sorted(maps.Keys(m)), ", ")
 }

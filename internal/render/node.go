@@ -1,7 +1,8 @@
 package render
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -152,11 +153,7 @@ func (b *builder) emptyMap() *yaml.Node { return b.node(yaml.MappingNode, yaml.N
 
 // stringMap renders a map with its keys sorted.
 func (b *builder) stringMap(v map[string]string) *yaml.Node {
-	keys := make([]string, 0, len(v))
-	for k := range v {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(v))
 	m := b.mapping(len(keys))
 	for _, k := range keys {
 		m.set(k, b.str(v[k]))
@@ -192,7 +189,7 @@ type pair struct{ key, value *yaml.Node }
 // set the same (never modified) nodes in every object.
 func pairs(m map[string]string) []pair {
 	out := make([]pair, 0, len(m))
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, pair{str(k), str(m[k])})
 	}
 	return out

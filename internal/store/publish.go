@@ -321,7 +321,7 @@ func (s *Store) moveHead(ctx context.Context, head Head, expected int, auditID s
 			return s.mapError("TransactWriteItems", err)
 		}
 		reasons := tce.CancellationReasons
-		if len(reasons) > 0 && derefString(reasons[0].Code) == "ConditionalCheckFailed" {
+		if len(reasons) > 0 && aws.ToString(reasons[0].Code) == "ConditionalCheckFailed" {
 			current := reasons[0].Item
 			if current == nil {
 				out, err := s.getItem(ctx, &dynamodb.GetItemInput{Key: key(pk, headSK), ConsistentRead: aws.Bool(true)})
@@ -356,7 +356,7 @@ func stringAttr(item map[string]types.AttributeValue, name string) string {
 
 func transactionConflict(reasons []types.CancellationReason) bool {
 	for _, r := range reasons {
-		if derefString(r.Code) == "TransactionConflict" {
+		if aws.ToString(r.Code) == "TransactionConflict" {
 			return true
 		}
 	}
