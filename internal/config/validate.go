@@ -810,7 +810,6 @@ func (c checker) patch(pt *Patch) {
 		c.fail(Path{}.Child("strategicMerge"), "a patch needs strategicMerge (a partial object) or json6902 (operations)")
 	}
 	for i, op := range pt.JSON6902 {
-		op := op
 		p := Path{}.Child("json6902").Index(i)
 		if !jsonPatchOps[op.Op] {
 			c.fail(p.Child("op"), "%q is not a JSON patch operation (%s)", op.Op, keysOf(jsonPatchOps))

@@ -17,8 +17,11 @@ import (
 // lives only as long as the few objects built from it.
 //
 // String scalars (map keys such as "apiVersion", and repeated values such as "v1" or "get")
-// are shared between the objects of one render: nothing in the pipeline modifies a scalar node
-// in place, and the one filter that could — a patch — works on a deep copy of its target.
+// are shared between the objects of one render. Sharing is safe because the only change made
+// to a scalar node in place depends on its value alone: the YAML writer double-quotes a string
+// scalar that YAML 1.1 would read as another type (write.go, quoteYAML11), which gives every
+// object sharing the node the same, right, style. No filter changes a scalar node: a patch
+// works on a deep copy of its target.
 type builder struct {
 	nodes   []yaml.Node
 	ptrs    []*yaml.Node
