@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/testkit"
 )
 
 // startTimeout bounds the start, including the one-time download of the server.
@@ -176,21 +177,13 @@ func (s *server) logTail() string {
 	return "server log:\n" + strings.Join(lines, "\n")
 }
 
-// repoRoot finds the repository root: the nearest directory above the working directory
-// (a test's package directory) that holds scripts/dynamodb-local.sh.
+// repoRoot finds the repository root, which holds scripts/dynamodb-local.sh.
 func repoRoot() (string, error) {
-	dir, err := os.Getwd()
+	root, err := testkit.FindRepoRoot()
 	if err != nil {
 		return "", fmt.Errorf("dynamolocal: %w", err)
 	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "scripts", "dynamodb-local.sh")); err == nil {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("dynamolocal: no scripts/dynamodb-local.sh in %s or any directory above it", dir)
-		}
-	}
+	return root, nil
 }
 
 var tableSeq atomic.Int64

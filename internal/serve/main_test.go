@@ -29,6 +29,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/outbound"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/testkit"
 )
 
 func TestMain(m *testing.M) { dynamolocal.Main(m) }
@@ -41,11 +42,11 @@ const (
 	deadline = 30 * time.Second
 )
 
-func testContext(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
+// testContext ends after two minutes or with the test; entry builds an entry from a raw body.
+var (
+	testContext = testkit.Context
+	entry       = testkit.Entry
+)
 
 // testLogger writes the service's log to the test log (shown on failure or with -v).
 func testLogger(t testing.TB) *slog.Logger {
@@ -65,15 +66,6 @@ func (w testWriter) Write(p []byte) (int, error) {
 func newStore(t testing.TB) (*store.Store, *store.CallCounter) {
 	t.Helper()
 	return dynamolocal.NewStore(t)
-}
-
-func entry(t testing.TB, kind string, body map[string]any) config.Entry {
-	t.Helper()
-	e, err := config.NewEntry(kind, body)
-	if err != nil {
-		t.Fatalf("NewEntry(%s): %v", kind, err)
-	}
-	return e
 }
 
 func namespaceEntry(t testing.TB, name string) config.Entry {
