@@ -2,7 +2,13 @@
 // the packages that read them.
 package argocdtest
 
-import "time"
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
+)
 
 // PluginName is the default CMP name of the service ("dynamo-cmp-v1").
 const PluginName = "dynamo-cmp-v1"
@@ -69,4 +75,19 @@ func (a *App) JSON() map[string]any {
 		status["conditions"] = []any{map[string]any{"type": "ComparisonError", "message": a.Condition}}
 	}
 	return map[string]any{"metadata": map[string]any{"name": a.Name, "namespace": a.Namespace}, "spec": spec, "status": status}
+}
+
+// Application decodes the Application as the service's Argo CD client would read it from the
+// API, failing the test when it cannot.
+func (a *App) Application(tb testing.TB) *argocd.Application {
+	tb.Helper()
+	data, err := json.Marshal(a.JSON())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var app argocd.Application
+	if err := json.Unmarshal(data, &app); err != nil {
+		tb.Fatal(err)
+	}
+	return &app
 }
