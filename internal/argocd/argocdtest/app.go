@@ -1,5 +1,5 @@
-// Package argocdtest builds Argo CD Applications as the API answers them, for the tests of
-// the packages that read them.
+// Package argocdtest builds Argo CD Applications as the API answers them, and ApplicationSet
+// generators as they are written, for the tests of the packages that read them.
 package argocdtest
 
 import (
@@ -90,4 +90,19 @@ func (a *App) Application(tb testing.TB) *argocd.Application {
 		tb.Fatal(err)
 	}
 	return &app
+}
+
+// PluginGenerator is an ApplicationSet plugin generator naming configMap, with input
+// parameters (nil: none).
+func PluginGenerator(configMap string, params map[string]any) map[string]any {
+	p := map[string]any{"configMapRef": map[string]any{"name": configMap}, "requeueAfterSeconds": 1800}
+	if params != nil {
+		p["input"] = map[string]any{"parameters": params}
+	}
+	return map[string]any{"plugin": p}
+}
+
+// ListGenerator is an ApplicationSet list generator of one element.
+func ListGenerator() map[string]any {
+	return map[string]any{"list": map[string]any{"elements": []any{map[string]any{"component": "namespaces"}}}}
 }
