@@ -14,7 +14,9 @@ func ToNode(v any) *yaml.Node {
 	switch t := v.(type) {
 	case map[string]any:
 		n := &yaml.Node{Kind: yaml.MappingNode, Tag: yaml.NodeTagMap, Content: make([]*yaml.Node, 0, 2*len(t))}
-		for _, k := range slices.Sorted(maps.Keys(t)) {
+		keys := slices.AppendSeq(make([]string, 0, len(t)), maps.Keys(t)) // sized: one allocation
+		slices.Sort(keys)
+		for _, k := range keys {
 			n.Content = append(n.Content, StringNode(k), ToNode(t[k]))
 		}
 		return n

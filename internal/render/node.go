@@ -156,7 +156,8 @@ func (b *builder) emptyMap() *yaml.Node { return b.node(yaml.MappingNode, yaml.N
 
 // stringMap renders a map with its keys sorted.
 func (b *builder) stringMap(v map[string]string) *yaml.Node {
-	keys := slices.Sorted(maps.Keys(v))
+	keys := slices.AppendSeq(make([]string, 0, len(v)), maps.Keys(v)) // sized: one allocation per object
+	slices.Sort(keys)
 	m := b.mapping(len(keys))
 	for _, k := range keys {
 		m.set(k, b.str(v[k]))
