@@ -100,9 +100,9 @@ func start() (*server, error) {
 		return nil, errors.New("dynamolocal: java is not installed: DynamoDB Local needs a Java 17 runtime " +
 			"(Debian/Ubuntu: apt-get install openjdk-17-jre-headless; CI installs it)")
 	}
-	root, err := repoRoot()
+	root, err := testkit.FindRepoRoot() // it holds scripts/dynamodb-local.sh
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("dynamolocal: %w", err)
 	}
 	closeInheritedOnExec()
 	stateDir, err := os.MkdirTemp("", "dynamolocal-")
@@ -175,15 +175,6 @@ func (s *server) logTail() string {
 		lines = lines[len(lines)-20:]
 	}
 	return "server log:\n" + strings.Join(lines, "\n")
-}
-
-// repoRoot finds the repository root, which holds scripts/dynamodb-local.sh.
-func repoRoot() (string, error) {
-	root, err := testkit.FindRepoRoot()
-	if err != nil {
-		return "", fmt.Errorf("dynamolocal: %w", err)
-	}
-	return root, nil
 }
 
 var tableSeq atomic.Int64

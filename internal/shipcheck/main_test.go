@@ -22,10 +22,7 @@ func TestMain(m *testing.M) {
 }
 
 // repoRoot is the repository's root directory.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	return testkit.RepoRoot(t)
-}
+var repoRoot = testkit.RepoRoot
 
 func readRepoFile(t testing.TB, rel string) string {
 	t.Helper()
