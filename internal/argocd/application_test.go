@@ -1,25 +1,10 @@
 package argocd_test
 
 import (
-	"encoding/json"
 	"testing"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd/argocdtest"
 )
-
-func decodeApp(t *testing.T, a *argocdtest.App) *argocd.Application {
-	t.Helper()
-	data, err := json.Marshal(a.JSON())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var app argocd.Application
-	if err := json.Unmarshal(data, &app); err != nil {
-		t.Fatal(err)
-	}
-	return &app
-}
 
 func TestApplicationMatching(t *testing.T) {
 	for _, tc := range []struct {
@@ -35,7 +20,7 @@ func TestApplicationMatching(t *testing.T) {
 		{argocdtest.App{Cluster: "dev-a", MultiSource: true}, "dev-a", true},
 		{argocdtest.App{Cluster: "dev-a", Plugin: "dynamo-cmp-v2"}, "", false},
 	} {
-		app := decodeApp(t, &tc.app)
+		app := tc.app.Application(t)
 		if c, l := app.Cluster(argocdtest.PluginName), app.FollowsLatest(argocdtest.PluginName); c != tc.cluster || l != tc.latest {
 			t.Errorf("%+v: cluster %q latest %v, want %q %v", tc.app, c, l, tc.cluster, tc.latest)
 		}

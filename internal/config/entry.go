@@ -61,34 +61,91 @@ type kindSpec struct {
 	nameField string
 	// namespaced kinds are keyed "<namespace>/<name>".
 	namespaced bool
+	// resolve decodes an entry of the kind (its variables already substituted), checks it
+	// and adds it to the model; nil for the kinds resolved first (cluster, settings).
+	resolve func(c checker, body map[string]any, m *Model)
 }
 
-// kinds lists every entry kind in the order layer files and exports present them.
-var kinds = []kindSpec{
-	{kind: KindCluster, section: "cluster", single: true, nameField: "name"},
-	{kind: KindSettings, section: "settings", single: true},
-	{kind: KindNamespace, section: "namespaces", nameField: "namespace"},
-	{kind: KindRole, section: "roles", nameField: "name", namespaced: true},
-	{kind: KindRoleBinding, section: "roleBindings", nameField: "name", namespaced: true},
-	{kind: KindClusterRole, section: "clusterRoles", nameField: "name"},
-	{kind: KindClusterRoleBinding, section: "clusterRoleBindings", nameField: "name"},
-	{kind: KindNetworkPolicy, section: "networkPolicies", nameField: "name", namespaced: true},
-	{kind: KindCalicoIPPool, section: "calico.ipPools", nameField: "name"},
-	{kind: KindCalicoNetworkPolicy, section: "calico.networkPolicies", nameField: "name", namespaced: true},
-	{kind: KindCalicoGlobalNetworkPolicy, section: "calico.globalNetworkPolicies", nameField: "name"},
-	{kind: KindCalicoBGPConfiguration, section: "calico.bgpConfigurations", nameField: "name"},
-	{kind: KindAddon, section: "addons", nameField: "name"},
-	{kind: KindManifest, section: "manifests"},
-	{kind: KindPatch, section: "patches", nameField: "name"},
-}
-
-var kindIndex = func() map[string]int {
-	m := make(map[string]int, len(kinds))
-	for i, k := range kinds {
-		m[k.kind] = i
+// resolveAs is the resolve of a kind decoded into a T, checked by check and added to the
+// model's list of them.
+func resolveAs[T any](check func(checker, *T, *Model), list func(*Model) *[]T) func(checker, map[string]any, *Model) {
+	return func(c checker, body map[string]any, m *Model) {
+		v := decodeAs[T](c.r, c.e, body)
+		check(c, &v, m)
+		*list(m) = append(*list(m), v)
 	}
-	return m
-}()
+}
+
+// kinds lists every entry kind in the order layer files and exports present them. Adding a
+// kind takes a line here and the kind's own code: its Model type and list, its checker and
+// its render generator. (The table is built in init: its resolve functions reach lookupKind,
+// which reads the table.)
+var (
+	kinds     []kindSpec
+	kindIndex map[string]int
+)
+
+func init() {
+	kinds = []kindSpec{
+		{kind: KindCluster, section: "cluster", single: true, nameField: "name"},
+		{kind: KindSettings, section: "settings", single: true},
+		{kind: KindNamespace, section: "namespaces", nameField: "namespace",
+			resolve: resolveAs(func(c checker, v *Namespace, m *Model) { c.namespace(v, m.Cluster.Environment) },
+				func(m *Model) *[]Namespace { return &m.Namespaces })},
+		{kind: KindRole, section: "roles", nameField: "name", namespaced: true,
+			resolve: resolveAs(func(c checker, v *Role, _ *Model) { c.role(v, nil) },
+				func(m *Model) *[]Role { return &m.Roles })},
+		{kind: KindRoleBinding, section: "roleBindings", nameField: "name", namespaced: true,
+			resolve: resolveAs(func(c checker, v *RoleBinding, _ *Model) { c.roleBinding(v, nil) },
+				func(m *Model) *[]RoleBinding { return &m.RoleBindings })},
+		{kind: KindClusterRole, section: "clusterRoles", nameField: "name",
+			resolve: resolveAs(func(c checker, v *ClusterRole, _ *Model) { c.clusterRole(v) },
+				func(m *Model) *[]ClusterRole { return &m.ClusterRoles })},
+		{kind: KindClusterRoleBinding, section: "clusterRoleBindings", nameField: "name",
+			resolve: resolveAs(func(c checker, v *ClusterRoleBinding, _ *Model) { c.clusterRoleBinding(v) },
+				func(m *Model) *[]ClusterRoleBinding { return &m.ClusterRoleBindings })},
+		{kind: KindNetworkPolicy, section: "networkPolicies", nameField: "name", namespaced: true,
+			resolve: resolveAs(func(c checker, v *NetworkPolicy, _ *Model) { c.networkPolicy(v, nil) },
+				func(m *Model) *[]NetworkPolicy { return &m.NetworkPolicies })},
+		{kind: KindCalicoIPPool, section: "calico.ipPools", nameField: "name",
+			resolve: resolveAs(func(c checker, v *IPPool, _ *Model) { c.ipPool(v) },
+				func(m *Model) *[]IPPool { return &m.IPPools })},
+		{kind: KindCalicoNetworkPolicy, section: "calico.networkPolicies", nameField: "name", namespaced: true,
+			resolve: resolveAs(func(c checker, v *CalicoNetworkPolicy, _ *Model) { c.calicoNetworkPolicy(v) },
+				func(m *Model) *[]CalicoNetworkPolicy { return &m.CalicoNetworkPolicies })},
+		{kind: KindCalicoGlobalNetworkPolicy, section: "calico.globalNetworkPolicies", nameField: "name",
+			resolve: resolveAs(func(c checker, v *CalicoGlobalNetworkPolicy, _ *Model) { c.calicoGlobalNetworkPolicy(v) },
+				func(m *Model) *[]CalicoGlobalNetworkPolicy { return &m.CalicoGlobalNetworkPolicies })},
+		{kind: KindCalicoBGPConfiguration, section: "calico.bgpConfigurations", nameField: "name",
+			resolve: resolveAs(func(c checker, v *BGPConfiguration, _ *Model) { c.bgpConfiguration(v) },
+				func(m *Model) *[]BGPConfiguration { return &m.BGPConfigurations })},
+		{kind: KindAddon, section: "addons", nameField: "name", resolve: resolveAddon},
+		{kind: KindManifest, section: "manifests", resolve: func(c checker, body map[string]any, m *Model) {
+			c.manifest(body)
+			m.Manifests = append(m.Manifests, body)
+		}},
+		{kind: KindPatch, section: "patches", nameField: "name",
+			resolve: resolveAs(func(c checker, v *Patch, _ *Model) {
+				c.patch(v)
+				v.TargetLayer = c.r.merged.Origin(c.e.Kind, c.e.Key, Path{}.Child("target"))
+				v.OpsLayer = c.r.merged.Origin(c.e.Kind, c.e.Key, Path{}.Child(v.OpsField()))
+			}, func(m *Model) *[]Patch { return &m.Patches })},
+	}
+	kindIndex = make(map[string]int, len(kinds))
+	for i, k := range kinds {
+		kindIndex[k.kind] = i
+	}
+}
+
+// resolveAddon adds an add-on to the model only when it is enabled (a disabled one in a
+// lower layer switches the add-on off).
+func resolveAddon(c checker, body map[string]any, m *Model) {
+	v := decodeAs[Addon](c.r, c.e, body)
+	c.addon(&v, m)
+	if v.IsEnabled() {
+		m.Addons = append(m.Addons, v)
+	}
+}
 
 func lookupKind(kind string) (kindSpec, bool) {
 	i, ok := kindIndex[kind]

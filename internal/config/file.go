@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -260,7 +262,7 @@ func DecodeLayerDocument(doc map[string]any, want *LayerRef) (LayerRef, []Entry,
 	for _, spec := range kinds {
 		known[strings.Split(spec.section, ".")[0]] = true
 	}
-	for _, k := range sortedKeys(doc) {
+	for _, k := range slices.Sorted(maps.Keys(doc)) {
 		if !known[k] && !topLevelFields[k] {
 			errs = append(errs, fmt.Errorf("%s: unknown field %q (fields: layer, %s)", ref, k, strings.Join(sectionNames(), ", ")))
 		}
@@ -270,7 +272,7 @@ func DecodeLayerDocument(doc map[string]any, want *LayerRef) (LayerRef, []Entry,
 		if !isMap {
 			errs = append(errs, fmt.Errorf("%s: calico: must be a map, not %s", ref, describe(cal)))
 		} else {
-			for _, k := range sortedKeys(cm) {
+			for _, k := range slices.Sorted(maps.Keys(cm)) {
 				if !known["calico."+k] && !isCalicoSection(k) {
 					errs = append(errs, fmt.Errorf("%s: calico: unknown field %q (fields: ipPools, networkPolicies, globalNetworkPolicies, bgpConfigurations)", ref, k))
 				}
@@ -365,15 +367,6 @@ func sectionValue(doc map[string]any, section string) (any, bool) {
 	}
 	v, ok = m[child]
 	return v, ok
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // Document returns the layer as a layer document (the inverse of DecodeLayerDocument): a

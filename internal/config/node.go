@@ -1,7 +1,8 @@
 package config
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -13,11 +14,8 @@ func ToNode(v any) *yaml.Node {
 	switch t := v.(type) {
 	case map[string]any:
 		n := &yaml.Node{Kind: yaml.MappingNode, Tag: yaml.NodeTagMap, Content: make([]*yaml.Node, 0, 2*len(t))}
-		keys := make([]string, 0, len(t))
-		for k := range t {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.AppendSeq(make([]string, 0, len(t)), maps.Keys(t)) // sized: one allocation
+		slices.Sort(keys)
 		for _, k := range keys {
 			n.Content = append(n.Content, StringNode(k), ToNode(t[k]))
 		}

@@ -88,7 +88,6 @@ func (m *Merged) resolve(cluster string) (*Model, *resolver, error) {
 
 	r.checkCluster(clusterEntry, &model.Cluster)
 	r.checkSettings(model)
-	env := model.Cluster.Environment
 	for i := range m.Entries {
 		e := &m.Entries[i]
 		if e.Kind == KindCluster || e.Kind == KindSettings {
@@ -99,66 +98,12 @@ func (m *Merged) resolve(cluster string) (*Model, *resolver, error) {
 			sub, _ := vars.substitute(body, nil, func(p Path, err error) { r.problem(e, p, "%v", err) })
 			body = sub.(map[string]any)
 		}
-		c := checker{r: r, e: e}
-		switch e.Kind {
-		case KindNamespace:
-			v := decodeAs[Namespace](r, e, body)
-			c.namespace(&v, env)
-			model.Namespaces = append(model.Namespaces, v)
-		case KindRole:
-			v := decodeAs[Role](r, e, body)
-			c.role(&v, nil)
-			model.Roles = append(model.Roles, v)
-		case KindRoleBinding:
-			v := decodeAs[RoleBinding](r, e, body)
-			c.roleBinding(&v, nil)
-			model.RoleBindings = append(model.RoleBindings, v)
-		case KindClusterRole:
-			v := decodeAs[ClusterRole](r, e, body)
-			c.clusterRole(&v)
-			model.ClusterRoles = append(model.ClusterRoles, v)
-		case KindClusterRoleBinding:
-			v := decodeAs[ClusterRoleBinding](r, e, body)
-			c.clusterRoleBinding(&v)
-			model.ClusterRoleBindings = append(model.ClusterRoleBindings, v)
-		case KindNetworkPolicy:
-			v := decodeAs[NetworkPolicy](r, e, body)
-			c.networkPolicy(&v, nil)
-			model.NetworkPolicies = append(model.NetworkPolicies, v)
-		case KindCalicoIPPool:
-			v := decodeAs[IPPool](r, e, body)
-			c.ipPool(&v)
-			model.IPPools = append(model.IPPools, v)
-		case KindCalicoNetworkPolicy:
-			v := decodeAs[CalicoNetworkPolicy](r, e, body)
-			c.calicoNetworkPolicy(&v)
-			model.CalicoNetworkPolicies = append(model.CalicoNetworkPolicies, v)
-		case KindCalicoGlobalNetworkPolicy:
-			v := decodeAs[CalicoGlobalNetworkPolicy](r, e, body)
-			c.calicoGlobalNetworkPolicy(&v)
-			model.CalicoGlobalNetworkPolicies = append(model.CalicoGlobalNetworkPolicies, v)
-		case KindCalicoBGPConfiguration:
-			v := decodeAs[BGPConfiguration](r, e, body)
-			c.bgpConfiguration(&v)
-			model.BGPConfigurations = append(model.BGPConfigurations, v)
-		case KindAddon:
-			v := decodeAs[Addon](r, e, body)
-			c.addon(&v, model)
-			if v.IsEnabled() {
-				model.Addons = append(model.Addons, v)
-			}
-		case KindManifest:
-			c.manifest(body)
-			model.Manifests = append(model.Manifests, body)
-		case KindPatch:
-			v := decodeAs[Patch](r, e, body)
-			c.patch(&v)
-			v.TargetLayer = m.Origin(e.Kind, e.Key, Path{}.Child("target"))
-			v.OpsLayer = m.Origin(e.Kind, e.Key, Path{}.Child(v.OpsField()))
-			model.Patches = append(model.Patches, v)
-		default:
+		spec, ok := lookupKind(e.Kind)
+		if !ok || spec.resolve == nil {
 			r.problem(e, nil, "unknown entry kind %q", e.Kind)
+			continue
 		}
+		spec.resolve(checker{r: r, e: e}, body, model)
 	}
 	r.checkOverlappingPools(model)
 	if len(r.problems) > 0 {

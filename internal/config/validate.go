@@ -1,7 +1,9 @@
 package config
 
 import (
+	"maps"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -97,7 +99,7 @@ func (r *resolver) checkSettings(m *Model) {
 }
 
 func (c checker) varNames(p Path, vars map[string]string) {
-	for _, k := range sortedStringKeys(vars) {
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		if !isIdentifier(k) {
 			c.fail(p.Child(k), "%q is not a valid variable name (letters, digits and _, not starting with a digit)", k)
 		}
@@ -276,7 +278,7 @@ func (c checker) roleRef(p Path, ref *RoleRef, kinds ...string) {
 	if ref.APIGroup == "" {
 		ref.APIGroup = rbacAPIGroup
 	}
-	if !contains(kinds, ref.Kind) {
+	if !slices.Contains(kinds, ref.Kind) {
 		c.fail(p.Child("kind"), "%q is not allowed here (%s)", ref.Kind, strings.Join(kinds, " or "))
 	}
 	if ref.APIGroup != rbacAPIGroup {
@@ -808,7 +810,6 @@ func (c checker) patch(pt *Patch) {
 		c.fail(Path{}.Child("strategicMerge"), "a patch needs strategicMerge (a partial object) or json6902 (operations)")
 	}
 	for i, op := range pt.JSON6902 {
-		op := op
 		p := Path{}.Child("json6902").Index(i)
 		if !jsonPatchOps[op.Op] {
 			c.fail(p.Child("op"), "%q is not a JSON patch operation (%s)", op.Op, keysOf(jsonPatchOps))
@@ -933,28 +934,5 @@ func printable(s string) bool {
 }
 
 func keysOf(m map[string]bool) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return strings.Join(keys, ", ")
-}
-
-func sortedStringKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
+	return strings.Join(slices.Sorted(maps.Keys(m)), ", ")
 }

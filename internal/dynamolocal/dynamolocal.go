@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/testkit"
 )
 
 // startTimeout bounds the start, including the one-time download of the server.
@@ -99,9 +100,9 @@ func start() (*server, error) {
 		return nil, errors.New("dynamolocal: java is not installed: DynamoDB Local needs a Java 17 runtime " +
 			"(Debian/Ubuntu: apt-get install openjdk-17-jre-headless; CI installs it)")
 	}
-	root, err := repoRoot()
+	root, err := testkit.FindRepoRoot() // it holds scripts/dynamodb-local.sh
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("dynamolocal: %w", err)
 	}
 	closeInheritedOnExec()
 	stateDir, err := os.MkdirTemp("", "dynamolocal-")
@@ -174,23 +175,6 @@ func (s *server) logTail() string {
 		lines = lines[len(lines)-20:]
 	}
 	return "server log:\n" + strings.Join(lines, "\n")
-}
-
-// repoRoot finds the repository root: the nearest directory above the working directory
-// (a test's package directory) that holds scripts/dynamodb-local.sh.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("dynamolocal: %w", err)
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "scripts", "dynamodb-local.sh")); err == nil {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("dynamolocal: no scripts/dynamodb-local.sh in %s or any directory above it", dir)
-		}
-	}
 }
 
 var tableSeq atomic.Int64

@@ -1,8 +1,6 @@
 package dynamolocal
 
 import (
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -26,15 +24,5 @@ func TestTableName(t *testing.T) {
 	}
 	if a, b := tableName("TestX"), tableName("TestX"); a == b {
 		t.Errorf("two tables of one test share the name %q", a)
-	}
-}
-
-func TestRepoRoot(t *testing.T) {
-	root, err := repoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Errorf("repository root %s has no go.mod: %v", root, err)
 	}
 }

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
-	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -50,12 +50,7 @@ func (e FieldError) Error() string { return e.Field + ": " + e.Message }
 func ParseFilter(params map[string]json.RawMessage) (Filter, []FieldError) {
 	var f Filter
 	var errs []FieldError
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(params)) {
 		raw := params[k]
 		field := "input.parameters." + k
 		fail := func(format string, args ...any) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd/argocdtest"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
@@ -101,15 +102,9 @@ func TestDiffSnapshots(t *testing.T) {
 	}
 }
 
-// pluginGen is a plugin generator naming configMap, with input parameters (nil: none).
-func pluginGen(configMap string, params map[string]any) map[string]any {
-	p := map[string]any{"configMapRef": map[string]any{"name": configMap}, "requeueAfterSeconds": 1800}
-	if params != nil {
-		p["input"] = map[string]any{"parameters": params}
-	}
-	return map[string]any{"plugin": p}
-}
-
-func listGen() map[string]any {
-	return map[string]any{"list": map[string]any{"elements": []any{map[string]any{"component": "namespaces"}}}}
-}
+// pluginGen is a plugin generator naming configMap, with input parameters (nil: none);
+// listGen is a list generator.
+var (
+	pluginGen = argocdtest.PluginGenerator
+	listGen   = argocdtest.ListGenerator
+)

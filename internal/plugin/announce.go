@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/oneline"
 )
 
 // Announcement is one parameter announcement, as Argo CD reads them from a plugin's dynamic
@@ -57,7 +58,7 @@ func Published(cluster string, version config.ConfigVersion, heads []LayerHead) 
 			desc += " by " + h.Actor
 		}
 		if h.Message != "" {
-			desc += ": " + oneLine(h.Message)
+			desc += ": " + oneline.Shorten(h.Message, 100)
 		}
 		layers[h.Ref.String()] = desc
 		parts = append(parts, fmt.Sprintf("%s v%d", h.Ref, h.Version))
@@ -93,12 +94,4 @@ func layersTooltip(cluster string, heads []LayerHead) string {
 		}
 	}
 	return "The head version of each layer cluster " + cluster + " merges, with who published it, when and why."
-}
-
-func oneLine(s string) string {
-	s = strings.ReplaceAll(s, "\n", " ")
-	if len(s) > 100 {
-		s = s[:100] + "…"
-	}
-	return s
 }

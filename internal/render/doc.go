@@ -1,6 +1,8 @@
 // Package render turns a validated configuration Model into Kubernetes objects: one generator
-// (a kio.Reader) per kind builds *yaml.RNode objects, cross-cutting kio.Filters (common
-// labels and annotations, the configuration version, Calico sync options, patches) run after
-// them, and the result is sorted and written as a JSON or YAML stream. Rendering is pure and
-// deterministic: the same Model and Options always give the same bytes.
+// per component (an emit function: it builds each object as a *yaml.Node and hands it to the
+// pipeline at once, so a large configuration never holds all its object trees in memory),
+// then cross-cutting kio.Filters (common labels and annotations, the patches, Calico sync
+// options, in that order) run on each object as it arrives, and the encoded objects are
+// sorted and written as a JSON or YAML stream. Rendering is pure and deterministic: the same
+// Model and Options always give the same bytes.
 package render

@@ -1,6 +1,8 @@
 package render
 
 import (
+	"slices"
+
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
@@ -460,19 +462,10 @@ func headFirst(n *yaml.Node, keys ...string) *yaml.Node {
 		}
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if !contains(keys, n.Content[i].Value) {
+		if !slices.Contains(keys, n.Content[i].Value) {
 			head = append(head, n.Content[i], n.Content[i+1])
 		}
 	}
 	n.Content = head
 	return n
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }

@@ -1,7 +1,8 @@
 package render
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -16,8 +17,11 @@ import (
 // lives only as long as the few objects built from it.
 //
 // String scalars (map keys such as "apiVersion", and repeated values such as "v1" or "get")
-// are shared between the objects of one render: nothing in the pipeline modifies a scalar node
-// in place, and the one filter that could — a patch — works on a deep copy of its target.
+// are shared between the objects of one render. Sharing is safe because the only change made
+// to a scalar node in place depends on its value alone: the YAML writer double-quotes a string
+// scalar that YAML 1.1 would read as another type (write.go, quoteYAML11), which gives every
+// object sharing the node the same, right, style. No filter changes a scalar node: a patch
+// works on a deep copy of its target.
 type builder struct {
 	nodes   []yaml.Node
 	ptrs    []*yaml.Node
@@ -152,11 +156,8 @@ func (b *builder) emptyMap() *yaml.Node { return b.node(yaml.MappingNode, yaml.N
 
 // stringMap renders a map with its keys sorted.
 func (b *builder) stringMap(v map[string]string) *yaml.Node {
-	keys := make([]string, 0, len(v))
-	for k := range v {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.AppendSeq(make([]string, 0, len(v)), maps.Keys(v)) // sized: one allocation per object
+	slices.Sort(keys)
 	m := b.mapping(len(keys))
 	for _, k := range keys {
 		m.set(k, b.str(v[k]))
@@ -192,7 +193,7 @@ type pair struct{ key, value *yaml.Node }
 // set the same (never modified) nodes in every object.
 func pairs(m map[string]string) []pair {
 	out := make([]pair, 0, len(m))
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, pair{str(k), str(m[k])})
 	}
 	return out

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sort"
 	"strings"
 
 	"sigs.k8s.io/kustomize/api/filters/patchjson6902"
@@ -112,7 +111,7 @@ func (m *Manifests) WriteTo(w io.Writer) (int64, error) {
 func Render(m *config.Model, opts Options) (*Manifests, error) {
 	selected := map[string]bool{}
 	for _, c := range opts.Components {
-		if !contains(Components, c) {
+		if !slices.Contains(Components, c) {
 			return nil, fmt.Errorf("unknown component %q (components: %s)", c, strings.Join(Components, ", "))
 		}
 		selected[c] = true
@@ -425,13 +424,4 @@ func value(n *yaml.Node) string {
 		return ""
 	}
 	return n.Value
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -1,27 +1,12 @@
 package rollout
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd/argocdtest"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 )
-
-func decodeApp(t *testing.T, a *argocdtest.App) *argocd.Application {
-	t.Helper()
-	data, err := json.Marshal(a.JSON())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var app argocd.Application
-	if err := json.Unmarshal(data, &app); err != nil {
-		t.Fatal(err)
-	}
-	return &app
-}
 
 func TestJudgeApplications(t *testing.T) {
 	target := config.ConfigVersion{Global: 1, Env: 2, Cluster: 3}
@@ -54,7 +39,7 @@ func TestJudgeApplications(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			a := tc.app
 			a.Namespace, a.Name, a.Cluster = "argocd", "app", "dev-a"
-			got, st := judge(decodeApp(t, &a), argocdtest.PluginName, target, since, tc.refreshed)
+			got, st := judge(a.Application(t), argocdtest.PluginName, target, since, tc.refreshed)
 			if got != tc.want {
 				t.Errorf("verdict %d (%s), want %d", got, st.Message, tc.want)
 			}

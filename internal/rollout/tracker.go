@@ -2,8 +2,6 @@ package rollout
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +16,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/traceid"
 )
 
 // Defaults of the tracker's options.
@@ -378,7 +377,7 @@ func (t *Tracker) autoRollback(ctx context.Context, o outcome) (retry bool) {
 			skip(fmt.Sprintf("%s version %d is not newer than its version in the last known good configVersion %s", ch.Ref, ch.Head.Version, lkg.Version))
 			continue
 		}
-		trace := newTraceID()
+		trace := traceid.New()
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		res, err := ops.Rollback(rctx, guardedStore{Store: t.o.Store, ref: ch.Ref, from: ch.Head.Version}, ops.RollbackRequest{
 			Ref: ch.Ref, To: target, Actor: AutoRollbackActor, TraceID: trace,
@@ -419,10 +418,3 @@ func (t *Tracker) autoRollback(ctx context.Context, o outcome) (retry bool) {
 }
 
 func (t *Tracker) forget(key string) { t.state.Forget(key) }
-
-// newTraceID returns 16 random hex digits naming one automatic rollback.
-func newTraceID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}

@@ -29,6 +29,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/outbound"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/testkit"
 )
 
 func TestMain(m *testing.M) { dynamolocal.Main(m) }
@@ -41,11 +42,11 @@ const (
 	deadline = 30 * time.Second
 )
 
-func testContext(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
+// testContext ends after two minutes or with the test; entry builds an entry from a raw body.
+var (
+	testContext = testkit.Context
+	entry       = testkit.Entry
+)
 
 // testLogger writes the service's log to the test log (shown on failure or with -v).
 func testLogger(t testing.TB) *slog.Logger {
@@ -65,15 +66,6 @@ func (w testWriter) Write(p []byte) (int, error) {
 func newStore(t testing.TB) (*store.Store, *store.CallCounter) {
 	t.Helper()
 	return dynamolocal.NewStore(t)
-}
-
-func entry(t testing.TB, kind string, body map[string]any) config.Entry {
-	t.Helper()
-	e, err := config.NewEntry(kind, body)
-	if err != nil {
-		t.Fatalf("NewEntry(%s): %v", kind, err)
-	}
-	return e
 }
 
 func namespaceEntry(t testing.TB, name string) config.Entry {
@@ -623,15 +615,9 @@ func (f *fakeKube) options(t testing.TB) *kube.Options {
 	return &kube.Options{URL: f.srv.URL, Token: secret.NewFile(tokenFile), CAFile: f.caFile, Namespaces: []string{"argocd"}, HTTP: fastHTTP}
 }
 
-// pluginGen is a plugin generator naming configMap, with input parameters (nil: none).
-func pluginGen(configMap string, params map[string]any) map[string]any {
-	p := map[string]any{"configMapRef": map[string]any{"name": configMap}, "requeueAfterSeconds": 1800}
-	if params != nil {
-		p["input"] = map[string]any{"parameters": params}
-	}
-	return map[string]any{"plugin": p}
-}
-
-func listGen() map[string]any {
-	return map[string]any{"list": map[string]any{"elements": []any{map[string]any{"component": "namespaces"}}}}
-}
+// pluginGen is a plugin generator naming configMap, with input parameters (nil: none);
+// listGen is a list generator.
+var (
+	pluginGen = argocdtest.PluginGenerator
+	listGen   = argocdtest.ListGenerator
+)

@@ -140,15 +140,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.ReannotateAfter == 0 {
 		o.ReannotateAfter = o.PollInterval + o.CacheTTL + time.Second
 	}
-	if o.StatusInterval <= 0 {
-		o.StatusInterval = DefaultStatusInterval
-	}
-	if o.RolloutTimeout <= 0 {
-		o.RolloutTimeout = DefaultRolloutTimeout
-	}
-	if o.AutoRollback.Window <= 0 {
-		o.AutoRollback.Window = DefaultRollbackWindow
-	}
+	// StatusInterval, RolloutTimeout and AutoRollback.Window are defaulted by rollout.New.
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = DefaultShutdownTimeout
 	}

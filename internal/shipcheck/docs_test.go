@@ -202,7 +202,7 @@ func TestTroubleshootingCoversGenerateErrors(t *testing.T) {
 	interrupted := startIAMProxy(t, endpoint, cfg.Table, noUpdate)
 	changed := filepath.Join(t.TempDir(), "dev-k3s.yaml")
 	writeFile(t, changed, readRepoFile(t, "examples/layers/cluster/dev-k3s.yaml")+"\n---\nnamespaces: [{namespace: extra}]\n")
-	if r := run(t, with(base, "AWS_ENDPOINT_URL_DYNAMODB", interrupted.URL()), "config", "publish", "-f", changed, "--layer", "cluster/dev-k3s", "--actor", "x"); r.code == 0 {
+	if r := run(t, with(base, "AWS_ENDPOINT_URL_DYNAMODB", interrupted.URL()), "config", "publish", "-f", changed, "--layer", "cluster/dev-k3s", "--actor", "x"); r.Code == 0 {
 		t.Fatalf("the publish without UpdateItem succeeded: %s", r)
 	}
 
@@ -276,7 +276,7 @@ func TestTroubleshootingCoversGenerateErrors(t *testing.T) {
 	produced := map[string]string{}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) { checkFailure(t, c, results[i]) })
-		produced[c.phrase] = results[i].stderr
+		produced[c.phrase] = results[i].Stderr
 	}
 
 	// The page and the failures agree.
@@ -368,26 +368,26 @@ func failGenerate(c errorCase, base cli.Env) result {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	code := cli.Run(ctx, streams, []string{"generate"}, c.env(base))
-	return result{code, out.String(), errOut.String()}
+	return result{Code: code, Stdout: out.String(), Stderr: errOut.String()}
 }
 
 // checkFailure checks the contract of a failed generate: the exit code, nothing on stdout,
 // one paragraph with a trace id on stderr, no request id or account.
 func checkFailure(t *testing.T, c errorCase, r result) {
 	t.Helper()
-	if r.code != c.code || r.stdout != "" || !strings.Contains(r.stderr, c.phrase) {
+	if r.Code != c.code || r.Stdout != "" || !strings.Contains(r.Stderr, c.phrase) {
 		t.Errorf("want exit %d, nothing on stdout and %q on stderr; got %s", c.code, c.phrase, r)
 	}
-	if lines := strings.Count(strings.TrimSpace(r.stderr), "\n"); lines > 0 {
-		t.Errorf("stderr is %d lines, want one paragraph:\n%s", lines+1, r.stderr)
+	if lines := strings.Count(strings.TrimSpace(r.Stderr), "\n"); lines > 0 {
+		t.Errorf("stderr is %d lines, want one paragraph:\n%s", lines+1, r.Stderr)
 	}
-	if c.code != cli.ExitUsage && !strings.Contains(r.stderr, "[trace ") {
-		t.Errorf("no trace id: %s", r.stderr)
+	if c.code != cli.ExitUsage && !strings.Contains(r.Stderr, "[trace ") {
+		t.Errorf("no trace id: %s", r.Stderr)
 	}
 	for _, leak := range []string{"SHIPCHECKREQ", faultproxy.RequestIDPrefix, "RequestID", "123456789012", "dynamo-cmp-shipcheck"} {
-		if strings.Contains(r.stderr, leak) {
-			t.Errorf("stderr leaks %q: %s", leak, r.stderr)
+		if strings.Contains(r.Stderr, leak) {
+			t.Errorf("stderr leaks %q: %s", leak, r.Stderr)
 		}
 	}
-	t.Logf("%s", strings.TrimSpace(r.stderr))
+	t.Logf("%s", strings.TrimSpace(r.Stderr))
 }

@@ -50,18 +50,18 @@ func TestSidecarPolicyCoversGenerate(t *testing.T) {
 	for name, params := range shapes {
 		t.Run("generate "+name, func(t *testing.T) {
 			want := run(t, argocd(direct, params), "generate")
-			if want.code != 0 || want.stdout == "" {
+			if want.Code != 0 || want.Stdout == "" {
 				t.Fatalf("generate without any policy: %s", want)
 			}
 			got := run(t, argocd(sidecar, params), "generate")
-			if got.code != 0 || got.stdout != want.stdout || got.stderr != "" {
+			if got.Code != 0 || got.Stdout != want.Stdout || got.Stderr != "" {
 				t.Errorf("generate with the sidecar policy differs from generate without policy:\n%s", got)
 			}
 		})
 	}
 	t.Run("parameters", func(t *testing.T) {
 		r := run(t, argocd(sidecar, shapes["latest"]), "parameters")
-		if r.code != 0 || !strings.Contains(r.stdout, `"g1.e1.c1"`) || r.stderr != "" {
+		if r.Code != 0 || !strings.Contains(r.Stdout, `"g1.e1.c1"`) || r.Stderr != "" {
 			t.Errorf("parameters with the sidecar policy: %s", r)
 		}
 	})
@@ -76,7 +76,7 @@ func TestSidecarPolicyCoversGenerate(t *testing.T) {
 
 	t.Run("another table", func(t *testing.T) {
 		r := run(t, argocd(with(sidecar, "DYNAMO_CMP_TABLE", "someone-elses-table"), shapes["latest"]), "generate")
-		if r.code != cli.ExitFailed || r.stdout != "" || !strings.Contains(r.stderr, "access denied: the caller may not dynamodb:BatchGetItem on table someone-elses-table") {
+		if r.Code != cli.ExitFailed || r.Stdout != "" || !strings.Contains(r.Stderr, "access denied: the caller may not dynamodb:BatchGetItem on table someone-elses-table") {
 			t.Errorf("a table the policy does not name must be refused: %s", r)
 		}
 	})
@@ -99,7 +99,7 @@ func TestReadOnlyPoliciesCannotChangeTheTable(t *testing.T) {
 	second, changed := filepath.Join(dir, "v2.yaml"), filepath.Join(dir, "v3.yaml")
 	writeFile(t, second, strings.Replace(readRepoFile(t, "examples/layers/env/dev.yaml"), `"cpu": "4"`, `"cpu": "6"`, 1))
 	writeFile(t, changed, strings.Replace(readRepoFile(t, "examples/layers/env/dev.yaml"), `"cpu": "4"`, `"cpu": "8"`, 1))
-	if r := run(t, direct, "config", "publish", "-f", second, "--layer", "env/dev", "--actor", "ops"); r.code != 0 {
+	if r := run(t, direct, "config", "publish", "-f", second, "--layer", "env/dev", "--actor", "ops"); r.Code != 0 {
 		t.Fatal(r)
 	}
 	before := heads(t, st)
@@ -115,7 +115,7 @@ func TestReadOnlyPoliciesCannotChangeTheTable(t *testing.T) {
 				{"table", "create"},
 			} {
 				r := run(t, env, args...)
-				if r.code == 0 || !strings.Contains(r.stderr, "access denied: the caller may not dynamodb:") {
+				if r.Code == 0 || !strings.Contains(r.Stderr, "access denied: the caller may not dynamodb:") {
 					t.Errorf("dynamo-cmp %s must be refused by %v: %s", strings.Join(args, " "), files, r)
 				}
 			}
@@ -145,7 +145,7 @@ func TestOperatorPolicyCoversOperatorCommands(t *testing.T) {
 
 	step := func(args ...string) {
 		t.Helper()
-		if r := run(t, env, args...); r.code != 0 {
+		if r := run(t, env, args...); r.Code != 0 {
 			t.Fatalf("dynamo-cmp %s with the operator policy: %s", strings.Join(args, " "), r)
 		}
 	}
@@ -195,7 +195,7 @@ func TestServePoliciesCoverServe(t *testing.T) {
 	// A second version of env/dev, so there is something to roll back.
 	changed := filepath.Join(t.TempDir(), "dev.yaml")
 	writeFile(t, changed, strings.Replace(readRepoFile(t, "examples/layers/env/dev.yaml"), `"cpu": "4"`, `"cpu": "6"`, 1))
-	if r := run(t, storeEnv(t, cfg, endpoint), "config", "publish", "-f", changed, "--layer", "env/dev", "--actor", "ops"); r.code != 0 {
+	if r := run(t, storeEnv(t, cfg, endpoint), "config", "publish", "-f", changed, "--layer", "env/dev", "--actor", "ops"); r.Code != 0 {
 		t.Fatal(r)
 	}
 	ctx := context.Background()

@@ -405,11 +405,11 @@ func TestImageBinary(t *testing.T) {
 		t.Run(r.name, func(t *testing.T) {
 			got := runInImage(t, root, r.argv, r.env, r.dir)
 			w := want[r.name]
-			if w.code != 0 || w.stdout == "" {
+			if w.Code != 0 || w.Stdout == "" {
 				t.Fatalf("reference run in process failed: %s", w)
 			}
-			if got.code != 0 || got.stdout != w.stdout || got.stderr != "" {
-				t.Errorf("in the image layout: %s\nwant the in-process output (%d bytes)", got.result, len(w.stdout))
+			if got.Code != 0 || got.Stdout != w.Stdout || got.Stderr != "" {
+				t.Errorf("in the image layout: %s\nwant the in-process output (%d bytes)", got.result, len(w.Stdout))
 			}
 			t.Logf("verified: %s", got.how)
 		})
@@ -482,7 +482,7 @@ func runInImage(t *testing.T, root string, argv []string, env map[string]string,
 	if after := listFiles(t, ro); !slices.Equal(before, after) {
 		t.Errorf("the binary wrote into its working directory or HOME: %v", after)
 	}
-	return imageRun{result{code, stdout.String(), stderr.String()}, fmt.Sprintf("uid %d, cwd and HOME in 0555 directories, environment of %d variables, nothing written", os.Geteuid(), len(environ))}
+	return imageRun{result{Code: code, Stdout: stdout.String(), Stderr: stderr.String()}, fmt.Sprintf("uid %d, cwd and HOME in 0555 directories, environment of %d variables, nothing written", os.Geteuid(), len(environ))}
 }
 
 func listFiles(t *testing.T, dir string) []string {

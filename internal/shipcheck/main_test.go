@@ -1,19 +1,15 @@
 package shipcheck_test
 
 import (
-	"bytes"
-	"context"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/cli"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/clitest"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
@@ -25,38 +21,8 @@ func TestMain(m *testing.M) {
 	dynamolocal.Main(m)
 }
 
-var (
-	rootOnce sync.Once
-	rootDir  string
-)
-
-// repoRoot is the repository's root directory (the one holding go.mod and Dockerfile).
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	rootOnce.Do(func() {
-		dir, err := os.Getwd()
-		if err != nil {
-			return
-		}
-		for {
-			if _, err := os.Stat(filepath.Join(dir, "Dockerfile")); err == nil {
-				if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-					rootDir = dir
-					return
-				}
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				return
-			}
-			dir = parent
-		}
-	})
-	if rootDir == "" {
-		t.Fatal("cannot find the repository root (a directory with go.mod and Dockerfile above the working directory)")
-	}
-	return rootDir
-}
+// repoRoot is the repository's root directory.
+var repoRoot = testkit.RepoRoot
 
 func readRepoFile(t testing.TB, rel string) string {
 	t.Helper()
@@ -68,30 +34,12 @@ func readRepoFile(t testing.TB, rel string) string {
 }
 
 // result is what a user sees of one command.
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("exit %d\nstdout: %s\nstderr: %s", r.code, truncate(r.stdout, 2000), truncate(r.stderr, 4000))
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
-}
+type result = clitest.Result
 
 // run runs a dynamo-cmp command in process, with env as its whole environment.
 func run(t testing.TB, env cli.Env, args ...string) result {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	code := cli.Run(ctx, cli.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, args, env)
-	return result{code, out.String(), errOut.String()}
+	return clitest.Run(t, env, args...)
 }
 
 // storeEnv is the environment that points the commands at a table through endpoint, with
@@ -149,7 +97,7 @@ func publishExamples(t testing.TB, env cli.Env) {
 	t.Helper()
 	for _, l := range exampleLayers {
 		r := run(t, env, "config", "publish", "-f", filepath.Join(repoRoot(t), "examples", "layers", l+".yaml"), "--layer", l, "-m", "shipcheck", "--actor", "shipcheck")
-		if r.code != 0 {
+		if r.Code != 0 {
 			t.Fatalf("publish %s: %s", l, r)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -38,7 +39,7 @@ func kustomizationDirs(t *testing.T) map[string]*types.Kustomization {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		if !slices.Contains([]string{"kustomization.yaml", "kustomization.yml", "Kustomization"}, d.Name()) {
+		if !slices.Contains(konfig.RecognizedKustomizationFileNames(), d.Name()) {
 			return nil
 		}
 		data, err := os.ReadFile(p)

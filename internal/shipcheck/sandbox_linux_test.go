@@ -91,7 +91,7 @@ func runConfined(t *testing.T, root string, argv []string, env map[string]string
 		t.Errorf("the binary left files in /tmp (HOME): %v", res.TmpFiles)
 	}
 	how := fmt.Sprintf("uid/gid 999 (no groups), chroot into the image layout, root a read-only bind mount (a write there fails: %s), /tmp a fresh tmpfs left empty, cwd %s, environment of %d variables", res.RootReadOnly, dir, len(spec.Env))
-	return imageRun{result{res.Code, res.Stdout, res.Stderr}, how}, nil
+	return imageRun{result{Code: res.Code, Stdout: res.Stdout, Stderr: res.Stderr}, how}, nil
 }
 
 func errnoOf(msg string) error {

@@ -203,26 +203,25 @@ func (s *Store) Table() string { return s.table }
 // queries).
 const defaultParallelism = 8
 
-// defaultBackoff is the delay before retrying unprocessed batch items or a transaction that
-// met another one: exponential from 25 ms, at most 1 s, with jitter.
 // attemptTimeout bounds the wait for the response headers of one DynamoDB request.
 const attemptTimeout = 10 * time.Second
 
-// retryBackoff is the delay before retry attempt n (1, 2 ...): exponential from 50 ms up to
-// max, with "equal jitter" (half fixed, half random).
+// retryBackoff is the SDK's delay before retry attempt n (1, 2 ...): exponential from 50 ms up
+// to max, with jitter.
 func retryBackoff(attempt int, max time.Duration) time.Duration {
-	d := 50 * time.Millisecond << min(attempt, 10)
-	if d > max {
-		d = max
-	}
-	return d/2 + time.Duration(jitter(int64(d/2)))
+	return jitteredBackoff(attempt, 50*time.Millisecond, max)
 }
 
+// defaultBackoff is the delay before retrying unprocessed batch items or a transaction that
+// met another one: exponential from 25 ms, at most 1 s, with jitter.
 func defaultBackoff(attempt int) time.Duration {
-	d := 25 * time.Millisecond << min(attempt, 6)
-	if d > time.Second {
-		d = time.Second
-	}
+	return jitteredBackoff(attempt, 25*time.Millisecond, time.Second)
+}
+
+// jitteredBackoff is base doubled attempt times (at most ten), at most max, with "equal
+// jitter": half of it fixed, half random.
+func jitteredBackoff(attempt int, base, max time.Duration) time.Duration {
+	d := min(base<<min(attempt, 10), max)
 	return d/2 + time.Duration(jitter(int64(d/2)))
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
@@ -166,7 +167,7 @@ func isThrottledTransaction(err error) bool {
 		return false
 	}
 	for _, r := range tce.CancellationReasons {
-		if c := derefString(r.Code); c == "ThrottlingError" || c == "ProvisionedThroughputExceeded" {
+		if c := aws.ToString(r.Code); c == "ThrottlingError" || c == "ProvisionedThroughputExceeded" {
 			return true
 		}
 	}
@@ -237,11 +238,4 @@ func shortReason(msg string) string {
 		return "request refused"
 	}
 	return msg
-}
-
-func derefString(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
 }

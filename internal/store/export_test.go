@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 )
 
 // ErrInterrupted is returned by a publish stopped by InterruptPublishes.
@@ -38,3 +40,10 @@ func SetClock(s *Store, now func() time.Time) { s.now = now }
 
 // AfterEntries runs hook after a publish wrote its entries, before the head moves.
 func AfterEntries(s *Store, hook func(version int) error) { s.testHooks.afterEntries = hook }
+
+// ReadVersions reads the pinned versions in parallel, as a pinned generation read does, and
+// returns them in pin order.
+func (s *Store) ReadVersions(ctx context.Context, pins []Pin) ([]config.Layer, error) {
+	layers, _, err := s.readVersions(ctx, pins)
+	return layers, err
+}

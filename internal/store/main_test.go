@@ -1,13 +1,12 @@
 package store_test
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/testkit"
 )
 
 func TestMain(m *testing.M) { dynamolocal.Main(m) }
@@ -19,20 +18,11 @@ func newStore(t testing.TB) (*store.Store, *store.CallCounter) {
 	return dynamolocal.NewStore(t)
 }
 
-func testContext(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func entry(t testing.TB, kind string, body map[string]any) config.Entry {
-	t.Helper()
-	e, err := config.NewEntry(kind, body)
-	if err != nil {
-		t.Fatalf("NewEntry(%s): %v", kind, err)
-	}
-	return e
-}
+// testContext ends after two minutes or with the test; entry builds an entry from a raw body.
+var (
+	testContext = testkit.Context
+	entry       = testkit.Entry
+)
 
 func namespace(t testing.TB, name string, extra map[string]any) config.Entry {
 	body := map[string]any{"namespace": name, "labels": map[string]any{"team": "t-" + name}}

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -14,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/traceid"
 )
 
 // maxBatchWrite is DynamoDB's limit of items per BatchWriteItem.
@@ -75,10 +74,6 @@ func (s *Store) Publish(ctx context.Context, in PublishInput) (Head, error) {
 		record = recordOf(entries)
 	}
 	at := s.now().UTC()
-	traceID := in.TraceID
-	if traceID == "" {
-		traceID = newID()
-	}
 	head := Head{
 		Ref:      in.Ref,
 		Previous: in.Base,
@@ -124,7 +119,7 @@ func (s *Store) Publish(ctx context.Context, in PublishInput) (Head, error) {
 	}
 
 	head.At = s.now().UTC() // the moment the version becomes visible
-	err = s.moveHead(ctx, head, in.Base, traceID, []types.TransactWriteItem{{
+	err = s.moveHead(ctx, head, in.Base, []types.TransactWriteItem{{
 		Update: &types.Update{
 			TableName:        aws.String(s.table),
 			Key:              key(pk, versionSK(version)),
@@ -264,9 +259,16 @@ func (s *Store) discard(ctx context.Context, pk string, version int, items []map
 }
 
 // moveHead runs the transaction that makes a version current: head (conditional on the
-// expected version), registry mirror, audit record, plus extra items.
-func (s *Store) moveHead(ctx context.Context, head Head, expected int, auditID string, extra []types.TransactWriteItem) error {
+// expected version), registry mirror, audit record, plus extra items. The audit record's sort
+// key ends in the caller's trace id, or in a random id when the caller passed none (then the
+// head's and the audit record's trace id stay empty: the random id only keeps two audit records
+// of the same instant apart).
+func (s *Store) moveHead(ctx context.Context, head Head, expected int, extra []types.TransactWriteItem) error {
 	pk := layerPK(head.Ref)
+	auditID := head.TraceID
+	if auditID == "" {
+		auditID = traceid.New()
+	}
 	hi := headItemOf(head)
 	headAV, err := marshalItem(hi)
 	if err != nil {
@@ -311,7 +313,7 @@ func (s *Store) moveHead(ctx context.Context, head Head, expected int, auditID s
 		// an explicit retry below is a new transaction with a new token.
 		_, err := s.transactWriteItemsRaw(ctx, &dynamodb.TransactWriteItemsInput{
 			TransactItems:      txItems,
-			ClientRequestToken: aws.String(newID() + newID()),
+			ClientRequestToken: aws.String(traceid.New() + traceid.New()),
 		})
 		if err == nil {
 			return nil
@@ -321,7 +323,7 @@ func (s *Store) moveHead(ctx context.Context, head Head, expected int, auditID s
 			return s.mapError("TransactWriteItems", err)
 		}
 		reasons := tce.CancellationReasons
-		if len(reasons) > 0 && derefString(reasons[0].Code) == "ConditionalCheckFailed" {
+		if len(reasons) > 0 && aws.ToString(reasons[0].Code) == "ConditionalCheckFailed" {
 			current := reasons[0].Item
 			if current == nil {
 				out, err := s.getItem(ctx, &dynamodb.GetItemInput{Key: key(pk, headSK), ConsistentRead: aws.Bool(true)})
@@ -356,7 +358,7 @@ func stringAttr(item map[string]types.AttributeValue, name string) string {
 
 func transactionConflict(reasons []types.CancellationReason) bool {
 	for _, r := range reasons {
-		if derefString(r.Code) == "TransactionConflict" {
+		if aws.ToString(r.Code) == "TransactionConflict" {
 			return true
 		}
 	}
@@ -407,11 +409,7 @@ func (s *Store) Rollback(ctx context.Context, in RollbackInput) (Head, error) {
 		Action:   ActionRollback,
 		Cluster:  meta.Cluster.cluster(),
 	}
-	auditID := in.TraceID
-	if auditID == "" {
-		auditID = newID()
-	}
-	if err := s.moveHead(ctx, head, in.From, auditID, nil); err != nil {
+	if err := s.moveHead(ctx, head, in.From, nil); err != nil {
 		var conflict *ConflictError
 		if errors.As(err, &conflict) {
 			return Head{}, err
@@ -419,13 +417,6 @@ func (s *Store) Rollback(ctx context.Context, in RollbackInput) (Head, error) {
 		return Head{}, fmt.Errorf("rollback %s to version %d: %w", in.Ref, in.To, err)
 	}
 	return head, nil
-}
-
-// newID returns 16 random hex digits.
-func newID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // bumpChangeSeq increments the registry's change counter (see ChangeSeq).

@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 )
@@ -221,14 +223,8 @@ func (s *Store) readVersion(ctx context.Context, ref config.LayerRef, version in
 	return layer, pages, nil
 }
 
-// ReadVersions reads the pinned versions in parallel and returns them in pin order.
-func (s *Store) ReadVersions(ctx context.Context, pins []Pin) ([]config.Layer, error) {
-	layers, _, err := s.readVersions(ctx, pins)
-	return layers, err
-}
-
-// readVersions returns the layers and the longest chain of sequential pages among the
-// parallel queries.
+// readVersions reads the pinned versions in parallel and returns them in pin order, with the
+// longest chain of sequential pages among the parallel queries.
 func (s *Store) readVersions(ctx context.Context, pins []Pin) ([]config.Layer, int, error) {
 	layers := make([]config.Layer, len(pins))
 	pages := make([]int, len(pins))
@@ -246,29 +242,18 @@ func (s *Store) inParallel(ctx context.Context, n int, fn func(context.Context, 
 	if n == 1 {
 		return fn(ctx, 0)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(s.parallel, 1))
 	errs := make([]error, n)
-	sem := make(chan struct{}, max(s.parallel, 1))
-	var wg sync.WaitGroup
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				errs[i] = ctx.Err()
-				return
+		g.Go(func() error {
+			if errs[i] = ctx.Err(); errs[i] == nil { // after a failure, the calls not started yet are not made
+				errs[i] = fn(ctx, i)
 			}
-			defer func() { <-sem }()
-			if err := fn(ctx, i); err != nil {
-				errs[i] = err
-				cancel()
-			}
-		}()
+			return errs[i]
+		})
 	}
-	wg.Wait()
+	_ = g.Wait() // errs holds every error, and the one to return is chosen below
 	// Prefer a real failure over the cancellations it caused.
 	for _, err := range errs {
 		if err != nil && !errors.Is(err, context.Canceled) {
@@ -283,12 +268,12 @@ func (s *Store) inParallel(ctx context.Context, n int, fn func(context.Context, 
 	return nil
 }
 
+// maxOf is the largest of xs, 0 for none.
 func maxOf(xs []int) int {
-	m := 0
-	for _, x := range xs {
-		m = max(m, x)
+	if len(xs) == 0 {
+		return 0
 	}
-	return m
+	return slices.Max(xs)
 }
 
 // ClusterRequest names the cluster of a generation read. Environment and Version are
@@ -409,15 +394,14 @@ func (s *Store) readPinned(ctx context.Context, req ClusterRequest) (*ClusterLay
 	errs := make([]error, len(pins))
 	// All three run to the end: when the cluster names another environment, that is the
 	// error to report, not the missing version of the requested environment.
-	var wg sync.WaitGroup
+	var g errgroup.Group
 	for i := range pins {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			layers[i], pages[i], errs[i] = s.readVersion(ctx, pins[i].Ref, pins[i].Version)
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait() // each call's error is in errs
 	out := &ClusterLayers{Layers: layers, Environment: req.Environment, Version: v, RoundTrips: maxOf(pages)}
 	if errs[2] == nil {
 		if err := s.fillRecord(out, req, nil); err != nil {

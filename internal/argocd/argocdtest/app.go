@@ -1,8 +1,14 @@
-// Package argocdtest builds Argo CD Applications as the API answers them, for the tests of
-// the packages that read them.
+// Package argocdtest builds Argo CD Applications as the API answers them, and ApplicationSet
+// generators as they are written, for the tests of the packages that read them.
 package argocdtest
 
-import "time"
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
+)
 
 // PluginName is the default CMP name of the service ("dynamo-cmp-v1").
 const PluginName = "dynamo-cmp-v1"
@@ -69,4 +75,34 @@ func (a *App) JSON() map[string]any {
 		status["conditions"] = []any{map[string]any{"type": "ComparisonError", "message": a.Condition}}
 	}
 	return map[string]any{"metadata": map[string]any{"name": a.Name, "namespace": a.Namespace}, "spec": spec, "status": status}
+}
+
+// Application decodes the Application as the service's Argo CD client would read it from the
+// API, failing the test when it cannot.
+func (a *App) Application(tb testing.TB) *argocd.Application {
+	tb.Helper()
+	data, err := json.Marshal(a.JSON())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var app argocd.Application
+	if err := json.Unmarshal(data, &app); err != nil {
+		tb.Fatal(err)
+	}
+	return &app
+}
+
+// PluginGenerator is an ApplicationSet plugin generator naming configMap, with input
+// parameters (nil: none).
+func PluginGenerator(configMap string, params map[string]any) map[string]any {
+	p := map[string]any{"configMapRef": map[string]any{"name": configMap}, "requeueAfterSeconds": 1800}
+	if params != nil {
+		p["input"] = map[string]any{"parameters": params}
+	}
+	return map[string]any{"plugin": p}
+}
+
+// ListGenerator is an ApplicationSet list generator of one element.
+func ListGenerator() map[string]any {
+	return map[string]any{"list": map[string]any{"elements": []any{map[string]any{"component": "namespaces"}}}}
 }

@@ -1,0 +1,31 @@
+package oneline
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestShorten(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		max      int
+		want     string
+	}{
+		{"short", "fix quota", 72, "fix quota"},
+		{"line breaks", "two\r\nlines\nhere\rnow", 72, "two lines here now"},
+		{"cut", strings.Repeat("a", 80), 72, strings.Repeat("a", 72) + "…"},
+		{"exactly max", strings.Repeat("a", 72), 72, strings.Repeat("a", 72)},
+		{"cut counts runes, not bytes", strings.Repeat("é", 120), 100, strings.Repeat("é", 100) + "…"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Shorten(tc.in, tc.max)
+			if got != tc.want {
+				t.Errorf("Shorten(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
+			}
+			if !utf8.ValidString(got) {
+				t.Errorf("Shorten(%q, %d) = %q is not valid UTF-8", tc.in, tc.max, got)
+			}
+		})
+	}
+}
