@@ -46,11 +46,10 @@ func canonicalQuota(rq map[string]any) error {
 	if len(flat) == 0 {
 		return nil
 	}
-	hard, _ := rq["hard"].(map[string]any)
 	if _, has := rq["hard"]; has {
 		return fmt.Errorf("write resource limits either flat ({cpu: \"4\"}) or under \"hard\", not both")
 	}
-	hard = make(map[string]any, len(flat))
+	hard := make(map[string]any, len(flat))
 	for _, k := range flat {
 		hard[k] = rq[k]
 		delete(rq, k)

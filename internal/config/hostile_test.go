@@ -172,7 +172,7 @@ func TestYAMLBreakingLabelValues(t *testing.T) {
 		}
 		_, err = config.Resolve([]config.Layer{{Ref: config.ClusterLayer("c"), Version: 1, Entries: []config.Entry{e, hostileClusterEntry(t)}}}, "c")
 		valid := v == "" || len(v) <= 63 && strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == "" &&
-			strings.IndexAny(v[:1], "-_.") < 0 && strings.IndexAny(v[len(v)-1:], "-_.") < 0
+			!strings.ContainsAny(v[:1], "-_.") && !strings.ContainsAny(v[len(v)-1:], "-_.")
 		switch {
 		case valid && err != nil:
 			t.Errorf("valid label value %q refused: %v", v, err)

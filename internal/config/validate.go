@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	pathvalidation "k8s.io/apimachinery/pkg/api/validation/path"
+	"k8s.io/apimachinery/pkg/api/validate/content"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -341,7 +341,7 @@ func (c checker) rbacName(p Path, field, name string) {
 		c.fail(p.lazyChild(field), "is required")
 		return
 	}
-	if msgs := pathvalidation.IsValidPathSegmentName(name); len(msgs) > 0 || !printable(name) || len(name) > 253 {
+	if msgs := content.IsPathSegmentName(name); len(msgs) > 0 || !printable(name) || len(name) > 253 {
 		c.fail(p.lazyChild(field), "%s is not a valid name", quoteShort(name))
 	}
 }
