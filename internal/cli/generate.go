@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/plugin"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
@@ -122,22 +124,14 @@ func runGenerate(ctx context.Context, streams IOStreams, env Env, so storeOption
 			hint: "Render it from an Application in one of those projects, or add the project to the cluster record's projects (cluster/" + req.Cluster + ")"})
 	}
 
-	merged, err := config.Merge(read.Layers)
+	layers := read.Layers
+	read.Layers = nil // ops.Render lets the raw items go once the model is resolved
+	out, err := ops.Render(layers, req.Cluster, render.Options{Components: req.Components, Format: output}, func(stage string, args ...any) {
+		log.step(generateSteps[stage], stage, args...)
+	})
 	if err != nil {
 		return fail(invalidFailure(err, req, version))
 	}
-	log.step("merge-e20", "merge", "entries", len(merged.Entries))
-	model, err := merged.Resolve(req.Cluster)
-	if err != nil {
-		return fail(invalidFailure(err, req, version))
-	}
-	read.Layers, merged = nil, nil // the model has what rendering needs; let the raw items go
-	log.step("validate-e25", "validate")
-	out, err := render.Render(model, render.Options{Components: req.Components, Format: output})
-	if err != nil {
-		return fail(invalidFailure(err, req, version))
-	}
-	log.step("render-e30", "render", "objects", out.Len(), "bytes", out.Size())
 	if _, err := out.WriteTo(streams.Out); err != nil {
 		return fail(&generateFailure{code: ExitFailed, cluster: req.Cluster, version: version, reason: "writing the manifests failed: " + err.Error()})
 	}
@@ -145,11 +139,14 @@ func runGenerate(ctx context.Context, streams IOStreams, env Env, so storeOption
 	return nil
 }
 
+// generateSteps names the step ids of ops.Render's stages in generate's log.
+var generateSteps = map[string]string{"merge": "merge-e20", "validate": "validate-e25", "render": "render-e30"}
+
 // checkProject refuses an Application whose Argo CD project the cluster record's projects
 // does not list (an empty list allows every project). generate and parameters both ask it
 // before they show anything of the cluster.
 func checkProject(c config.Cluster, project string) error {
-	if len(c.Projects) == 0 || contains(c.Projects, project) {
+	if len(c.Projects) == 0 || slices.Contains(c.Projects, project) {
 		return nil
 	}
 	p := "(none: ARGOCD_APP_PROJECT_NAME is not set)"
@@ -226,13 +223,4 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }

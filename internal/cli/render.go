@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
 )
 
@@ -59,13 +60,9 @@ func runRender(ctx context.Context, streams IOStreams, o renderOptions) error {
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
-	model, err := config.Resolve(layers, o.cluster)
+	out, err := ops.Render(layers, o.cluster, render.Options{Components: o.components, Format: o.output}, nil)
 	if err != nil {
 		return withCode(ExitInvalid, describeInvalid(err))
-	}
-	out, err := render.Render(model, render.Options{Components: o.components, Format: o.output})
-	if err != nil {
-		return withCode(ExitInvalid, err)
 	}
 	_, err = out.WriteTo(streams.Out)
 	return err
