@@ -220,17 +220,3 @@ func CheckLayers(layers []config.Layer, cluster string) error {
 	}
 	return err
 }
-
-// clusterRecord returns the cluster record among a layer's entries, if any.
-func clusterRecord(entries []config.Entry, name string) *config.Cluster {
-	for _, e := range entries {
-		if e.Kind == config.KindCluster {
-			var c config.Cluster
-			c.Name = name
-			c.Environment, _ = e.Body["environment"].(string)
-			c.Region, _ = e.Body["region"].(string)
-			return &c
-		}
-	}
-	return nil
-}
