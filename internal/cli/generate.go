@@ -20,9 +20,14 @@ import (
 // DefaultGenerateTimeout keeps generate well inside Argo CD's 60 s repo-server deadline.
 const DefaultGenerateTimeout = 30 * time.Second
 
+// generateFlags are generate's flags (the plugin parameters come from the environment).
+type generateFlags struct {
+	store  storeOptions
+	output string
+}
+
 func newGenerateCommand(streams IOStreams, env Env) *cobra.Command {
-	var so storeOptions
-	var output string
+	var f generateFlags
 	cmd := &cobra.Command{
 		Use:   "generate",
 		Short: "Render a cluster's manifests for Argo CD (the plugin's generate command)",
@@ -35,11 +40,11 @@ Any failure exits non-zero with nothing on stdout and one paragraph on stderr (A
 it in its UI). Set DYNAMO_CMP_LOG_LEVEL=info for a JSON line per step on stderr.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runGenerate(cmd.Context(), streams, env, so, output)
+			return runGenerate(cmd.Context(), streams, env, f)
 		},
 	}
-	so.addFlags(cmd.Flags(), env, DefaultGenerateTimeout)
-	cmd.Flags().StringVarP(&output, "output", "o", render.FormatJSON, "output format: json (one object per line) or yaml")
+	f.store.addFlags(cmd.Flags(), env, DefaultGenerateTimeout)
+	cmd.Flags().StringVarP(&f.output, "output", "o", render.FormatJSON, "output format: json (one object per line) or yaml")
 	return cmd
 }
 
@@ -81,7 +86,8 @@ func (f *generateFailure) Error() string {
 // maxFailureText bounds generate's failure paragraph (before the trace id).
 const maxFailureText = 4 << 10
 
-func runGenerate(ctx context.Context, streams IOStreams, env Env, so storeOptions, output string) error {
+func runGenerate(ctx context.Context, streams IOStreams, env Env, flags generateFlags) error {
+	so, output := flags.store, flags.output
 	if err := checkFormat(output); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -112,13 +113,4 @@ func checkFormat(format string) error {
 	return nil
 }
 
-func joinComponents() string {
-	s := ""
-	for i, c := range render.Components {
-		if i > 0 {
-			s += ", "
-		}
-		s += c
-	}
-	return s
-}
+func joinComponents() string { return strings.Join(render.Components, ", ") }
