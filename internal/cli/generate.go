@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/plugin"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
@@ -18,9 +20,14 @@ import (
 // DefaultGenerateTimeout keeps generate well inside Argo CD's 60 s repo-server deadline.
 const DefaultGenerateTimeout = 30 * time.Second
 
+// generateFlags are generate's flags (the plugin parameters come from the environment).
+type generateFlags struct {
+	store  storeOptions
+	output string
+}
+
 func newGenerateCommand(streams IOStreams, env Env) *cobra.Command {
-	var so storeOptions
-	var output string
+	var f generateFlags
 	cmd := &cobra.Command{
 		Use:   "generate",
 		Short: "Render a cluster's manifests for Argo CD (the plugin's generate command)",
@@ -33,11 +40,11 @@ Any failure exits non-zero with nothing on stdout and one paragraph on stderr (A
 it in its UI). Set DYNAMO_CMP_LOG_LEVEL=info for a JSON line per step on stderr.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runGenerate(cmd.Context(), streams, env, so, output)
+			return runGenerate(cmd.Context(), streams, env, f)
 		},
 	}
-	so.addFlags(cmd.Flags(), env, DefaultGenerateTimeout)
-	cmd.Flags().StringVarP(&output, "output", "o", render.FormatJSON, "output format: json (one object per line) or yaml")
+	f.store.addFlags(cmd.Flags(), env, DefaultGenerateTimeout)
+	cmd.Flags().StringVarP(&f.output, "output", "o", render.FormatJSON, "output format: json (one object per line) or yaml")
 	return cmd
 }
 
@@ -79,7 +86,8 @@ func (f *generateFailure) Error() string {
 // maxFailureText bounds generate's failure paragraph (before the trace id).
 const maxFailureText = 4 << 10
 
-func runGenerate(ctx context.Context, streams IOStreams, env Env, so storeOptions, output string) error {
+func runGenerate(ctx context.Context, streams IOStreams, env Env, flags generateFlags) error {
+	so, output := flags.store, flags.output
 	if err := checkFormat(output); err != nil {
 		return err
 	}
@@ -122,22 +130,14 @@ func runGenerate(ctx context.Context, streams IOStreams, env Env, so storeOption
 			hint: "Render it from an Application in one of those projects, or add the project to the cluster record's projects (cluster/" + req.Cluster + ")"})
 	}
 
-	merged, err := config.Merge(read.Layers)
+	layers := read.Layers
+	read.Layers = nil // ops.Render lets the raw items go once the model is resolved
+	out, err := ops.Render(layers, req.Cluster, render.Options{Components: req.Components, Format: output}, func(stage string, args ...any) {
+		log.step(generateSteps[stage], stage, args...)
+	})
 	if err != nil {
 		return fail(invalidFailure(err, req, version))
 	}
-	log.step("merge-e20", "merge", "entries", len(merged.Entries))
-	model, err := merged.Resolve(req.Cluster)
-	if err != nil {
-		return fail(invalidFailure(err, req, version))
-	}
-	read.Layers, merged = nil, nil // the model has what rendering needs; let the raw items go
-	log.step("validate-e25", "validate")
-	out, err := render.Render(model, render.Options{Components: req.Components, Format: output})
-	if err != nil {
-		return fail(invalidFailure(err, req, version))
-	}
-	log.step("render-e30", "render", "objects", out.Len(), "bytes", out.Size())
 	if _, err := out.WriteTo(streams.Out); err != nil {
 		return fail(&generateFailure{code: ExitFailed, cluster: req.Cluster, version: version, reason: "writing the manifests failed: " + err.Error()})
 	}
@@ -145,11 +145,14 @@ func runGenerate(ctx context.Context, streams IOStreams, env Env, so storeOption
 	return nil
 }
 
+// generateSteps names the step ids of ops.Render's stages in generate's log.
+var generateSteps = map[string]string{"merge": "merge-e20", "validate": "validate-e25", "render": "render-e30"}
+
 // checkProject refuses an Application whose Argo CD project the cluster record's projects
 // does not list (an empty list allows every project). generate and parameters both ask it
 // before they show anything of the cluster.
 func checkProject(c config.Cluster, project string) error {
-	if len(c.Projects) == 0 || contains(c.Projects, project) {
+	if len(c.Projects) == 0 || slices.Contains(c.Projects, project) {
 		return nil
 	}
 	p := "(none: ARGOCD_APP_PROJECT_NAME is not set)"
@@ -226,13 +229,4 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }

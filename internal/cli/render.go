@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
 )
 
@@ -59,13 +61,9 @@ func runRender(ctx context.Context, streams IOStreams, o renderOptions) error {
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
-	model, err := config.Resolve(layers, o.cluster)
+	out, err := ops.Render(layers, o.cluster, render.Options{Components: o.components, Format: o.output}, nil)
 	if err != nil {
 		return withCode(ExitInvalid, describeInvalid(err))
-	}
-	out, err := render.Render(model, render.Options{Components: o.components, Format: o.output})
-	if err != nil {
-		return withCode(ExitInvalid, err)
 	}
 	_, err = out.WriteTo(streams.Out)
 	return err
@@ -115,13 +113,4 @@ func checkFormat(format string) error {
 	return nil
 }
 
-func joinComponents() string {
-	s := ""
-	for i, c := range render.Components {
-		if i > 0 {
-			s += ", "
-		}
-		s += c
-	}
-	return s
-}
+func joinComponents() string { return strings.Join(render.Components, ", ") }

@@ -38,11 +38,8 @@ func SelectLayers(layers []Layer, cluster, environment string) ([]Layer, error) 
 
 // ClusterEnvironment returns the environment named by a cluster layer's record, or "".
 func ClusterEnvironment(l Layer) string {
-	for _, e := range l.Entries {
-		if e.Kind == KindCluster {
-			env, _ := e.Body["environment"].(string)
-			return env
-		}
+	if c := RecordOf(l.Entries); c != nil {
+		return c.Environment
 	}
 	return ""
 }

@@ -214,27 +214,9 @@ func validateCluster(ctx context.Context, cache *layerCache, inv *Inventory, pro
 
 // CheckLayers resolves and renders a cluster's layers and returns what is wrong, or nil.
 func CheckLayers(layers []config.Layer, cluster string) error {
-	model, err := config.Resolve(layers, cluster)
-	if err != nil {
-		return err
-	}
-	_, err = render.Render(model, render.Options{})
+	_, err := Render(layers, cluster, render.Options{}, nil)
 	if errors.Is(err, render.ErrNoObjects) {
 		return nil // an empty cluster is not broken; generate refuses to serve it on its own
 	}
 	return err
-}
-
-// clusterRecord returns the cluster record among a layer's entries, if any.
-func clusterRecord(entries []config.Entry, name string) *config.Cluster {
-	for _, e := range entries {
-		if e.Kind == config.KindCluster {
-			var c config.Cluster
-			c.Name = name
-			c.Environment, _ = e.Body["environment"].(string)
-			c.Region, _ = e.Body["region"].(string)
-			return &c
-		}
-	}
-	return nil
 }

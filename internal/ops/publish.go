@@ -208,7 +208,7 @@ func Publish(ctx context.Context, st Store, req PublishRequest) (*PublishResult,
 		return res, err
 	}
 	proposed := config.Layer{Ref: req.Ref, Entries: req.Entries}
-	clusters := inv.Affected(req.Ref, clusterRecord(req.Entries, req.Ref.Name))
+	clusters := inv.Affected(req.Ref, config.RecordOf(req.Entries))
 	for _, c := range clusters {
 		res.Clusters = append(res.Clusters, c.Name)
 	}
@@ -277,7 +277,7 @@ func Rollback(ctx context.Context, st Store, req RollbackRequest) (*PublishResul
 	if err := requireRecord(inv, req.Ref, target.Entries, fmt.Sprintf("version %d", req.To)); err != nil {
 		return res, err
 	}
-	clusters := inv.Affected(req.Ref, clusterRecord(target.Entries, req.Ref.Name))
+	clusters := inv.Affected(req.Ref, config.RecordOf(target.Entries))
 	for _, c := range clusters {
 		res.Clusters = append(res.Clusters, c.Name)
 	}
@@ -358,7 +358,7 @@ func requireRecord(inv *Inventory, ref config.LayerRef, entries []config.Entry, 
 	if ref.Scope != config.ScopeCluster {
 		return nil
 	}
-	rec := clusterRecord(entries, ref.Name)
+	rec := config.RecordOf(entries)
 	var problem error
 	switch {
 	case rec == nil:

@@ -142,42 +142,14 @@ func (r *clusterRecord) cluster() *config.Cluster {
 	}
 }
 
-// recordOf extracts the cluster record from a cluster layer's entries (nil when there is no
-// entry of kind cluster). Fields of the wrong type are left out: validation reports them.
+// recordOf is the cluster record of a cluster layer's entries as config.RecordOf reads it
+// (nil when there is no entry of kind cluster), in the shape the items carry.
 func recordOf(entries []config.Entry) *clusterRecord {
-	for _, e := range entries {
-		if e.Kind != config.KindCluster {
-			continue
-		}
-		r := &clusterRecord{Name: e.Key}
-		r.Environment, _ = e.Body["environment"].(string)
-		r.Region, _ = e.Body["region"].(string)
-		if list, ok := e.Body["projects"].([]any); ok {
-			for _, p := range list {
-				if s, ok := p.(string); ok {
-					r.Projects = append(r.Projects, s)
-				}
-			}
-		}
-		r.Labels = stringMap(e.Body["labels"])
-		r.Vars = stringMap(e.Body["vars"])
-		return r
-	}
-	return nil
-}
-
-func stringMap(v any) map[string]string {
-	m, ok := v.(map[string]any)
-	if !ok || len(m) == 0 {
+	c := config.RecordOf(entries)
+	if c == nil {
 		return nil
 	}
-	out := make(map[string]string, len(m))
-	for k, e := range m {
-		if s, ok := e.(string); ok {
-			out[k] = s
-		}
-	}
-	return out
+	return &clusterRecord{Name: c.Name, Environment: c.Environment, Region: c.Region, Projects: c.Projects, Labels: c.Labels, Vars: c.Vars}
 }
 
 func copyStrings(m map[string]string) map[string]string {

@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+)
+
+// draftsListFlags are config drafts list's flags.
+type draftsListFlags struct {
+	layer string
+}
+
+func newDraftsCommand(streams IOStreams, env Env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "drafts",
+		Short: "Publish or list the draft entries operators edited in the DynamoDB console",
+		Long: `Draft items (sort key draft#<kind>#<key>) are edits made in the AWS console. A draft
+replaces the entry with the same kind and key in the next version; a draft with the attribute
+"$draft": "delete" removes it. See docs/dynamodb.md.`,
+	}
+	o := &operator{streams: streams, env: env}
+	var c changeFlags
+	publish := &cobra.Command{
+		Use:   "publish --layer LAYER [--base-version N] [-m MESSAGE] [--dry-run]",
+		Short: "Publish the layer's drafts as its next version, then delete them",
+		Long: `Drafts publish applies the layer's drafts to its head version and publishes the result,
+on condition that the head is still at the version the drafts were applied to (a concurrent
+publish makes it exit 3 and change nothing). --base-version N also refuses (exit 3) when the
+head is not at N, the version you reviewed the drafts against.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.runDraftsPublish(cmd.Context(), c)
+		},
+	}
+	c.add(publish)
+	publish.Flags().BoolVar(&c.allowEmpty, "allow-empty", false, "publish even if the drafts remove every entry of the layer")
+	o.addFlags(publish)
+
+	lo := &operator{streams: streams, env: env}
+	var lf draftsListFlags
+	list := &cobra.Command{
+		Use:   "list --layer LAYER",
+		Short: "List a layer's drafts",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return lo.runDraftsList(cmd.Context(), lf)
+		},
+	}
+	list.Flags().StringVar(&lf.layer, "layer", "", "layer (required)")
+	lo.addFlags(list)
+	cmd.AddCommand(publish, list)
+	return cmd
+}
+
+// runDraftsPublish publishes a layer's drafts over its head and then deletes them.
+func (o *operator) runDraftsPublish(ctx context.Context, c changeFlags) error {
+	ref, err := parseLayerFlag(c.layer)
+	if err != nil {
+		return err
+	}
+	expected, err := c.base.get()
+	if err != nil {
+		return err
+	}
+	return o.withStore(ctx, func(ctx context.Context, st *store.Store) error {
+		drafts, err := st.Drafts(ctx, ref)
+		if err != nil {
+			return storeError(err)
+		}
+		if len(drafts) == 0 {
+			fmt.Fprintf(o.streams.Out, "no drafts for %s\n", ref)
+			return nil
+		}
+		heads, err := st.Heads(ctx, ref)
+		if err != nil {
+			return storeError(err)
+		}
+		base := heads[ref].Version
+		if expected != nil && *expected != base {
+			return storeError(&store.ConflictError{Ref: ref, Expected: *expected, Actual: base})
+		}
+		current, err := st.ReadVersion(ctx, ref, base)
+		if err != nil {
+			return storeError(err)
+		}
+		// The drafts were applied to version base: publish them only over base.
+		c.expected = &base
+		entries := ops.ApplyDrafts(current.Entries, drafts)
+		return o.publish(ctx, st, ref, entries, c, func() error {
+			if err := st.DeleteDrafts(ctx, ref, drafts); err != nil {
+				return storeError(fmt.Errorf("published, but deleting the %d drafts failed (delete them in the console): %w", len(drafts), err))
+			}
+			return nil
+		})
+	})
+}
+
+// runDraftsList lists a layer's drafts, one line each.
+func (o *operator) runDraftsList(ctx context.Context, f draftsListFlags) error {
+	ref, err := parseLayerFlag(f.layer)
+	if err != nil {
+		return err
+	}
+	return o.withStore(ctx, func(ctx context.Context, st *store.Store) error {
+		drafts, err := st.Drafts(ctx, ref)
+		if err != nil {
+			return storeError(err)
+		}
+		for _, d := range drafts {
+			action := "replace"
+			if d.Delete {
+				action = "delete"
+			}
+			fmt.Fprintf(o.streams.Out, "%s\t%s\n", action, cell(d.Entry.ID()))
+		}
+		return nil
+	})
+}
