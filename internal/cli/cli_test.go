@@ -1,15 +1,14 @@
 package cli_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/cli"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/clitest"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
@@ -23,13 +22,11 @@ type result struct {
 	stdout, stderr string
 }
 
+// run runs one command in process (clitest.Run), with fields short enough for the many tests.
 func run(t *testing.T, env cli.Env, args ...string) result {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	code := cli.Run(ctx, cli.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, args, env)
-	return result{code, out.String(), errOut.String()}
+	r := clitest.Run(t, env, args...)
+	return result{r.Code, r.Stdout, r.Stderr}
 }
 
 // tableEnv returns the sidecar-like environment of a fresh table on DynamoDB Local.

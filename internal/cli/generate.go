@@ -15,6 +15,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/plugin"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/traceid"
 )
 
 // DefaultGenerateTimeout keeps generate well inside Argo CD's 60 s repo-server deadline.
@@ -92,7 +93,7 @@ func runGenerate(ctx context.Context, streams IOStreams, env Env, flags generate
 		return err
 	}
 	tuneGC(env)
-	trace := newTraceID()
+	trace := traceid.New()
 	log := newStepLogger(streams.ErrOut, logLevel(env), trace)
 	fail := func(f *generateFailure) error {
 		f.trace = trace
@@ -159,6 +160,7 @@ func checkProject(c config.Cluster, project string) error {
 	if project != "" {
 		p = fmt.Sprintf("%q", project)
 	}
+	//lint:ignore ST1005 "Argo CD" is a proper noun; the message is documented in operations.md
 	return fmt.Errorf("Argo CD project %s may not render this cluster (allowed projects: %s)", p, strings.Join(c.Projects, ", "))
 }
 

@@ -3,11 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/oneline"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
 
@@ -69,24 +69,14 @@ func (o *operator) runHistory(ctx context.Context, f historyFlags) error {
 			if !v.Published {
 				published = "no (interrupted)"
 			}
-			tw.row(v.Version, head, published, v.At.UTC().Format(time.RFC3339), v.Actor, v.Entries, oneLine(v.Message))
+			tw.row(v.Version, head, published, v.At.UTC().Format(time.RFC3339), v.Actor, v.Entries, oneline.Shorten(v.Message, 72))
 		}
 		tw.flush()
 		fmt.Fprintln(o.streams.Out)
 		tw = newTable(o.streams.Out, "AT", "ACTION", "FROM", "TO", "ACTOR", "TRACE", "MESSAGE")
 		for _, a := range audit {
-			tw.row(a.At.UTC().Format(time.RFC3339), a.Action, a.From, a.To, a.Actor, a.TraceID, oneLine(a.Message))
+			tw.row(a.At.UTC().Format(time.RFC3339), a.Action, a.From, a.To, a.Actor, a.TraceID, oneline.Shorten(a.Message, 72))
 		}
 		return tw.flush()
 	})
-}
-
-// oneLine shortens a message to its first 72 characters on one line (a table escapes
-// what is left); it counts and cuts runes, never bytes.
-func oneLine(s string) string {
-	s = strings.NewReplacer("\r\n", " ", "\n", " ").Replace(s)
-	if r := []rune(s); len(r) > 72 {
-		s = string(r[:72]) + "…"
-	}
-	return s
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/traceid"
 )
 
 // publishFlags are config publish's flags.
@@ -80,7 +81,7 @@ func (o *operator) runPublish(ctx context.Context, f publishFlags) error {
 
 // publish runs the publish workflow; after a successful publish, done (if set) runs.
 func (o *operator) publish(ctx context.Context, st *store.Store, ref config.LayerRef, entries []config.Entry, c changeFlags, done func() error) error {
-	trace := newTraceID()
+	trace := traceid.New()
 	res, err := ops.Publish(ctx, st, ops.PublishRequest{
 		Ref: ref, Entries: entries, Message: c.message, Actor: o.actor(ctx, st, c.actor),
 		TraceID: trace, Base: c.expected, AllowEmpty: c.allowEmpty, DryRun: c.dryRun, Progress: o.progress(),

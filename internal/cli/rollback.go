@@ -8,6 +8,7 @@ import (
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/traceid"
 )
 
 // rollbackFlags are config rollback's flags.
@@ -57,7 +58,7 @@ func (o *operator) runRollback(ctx context.Context, f rollbackFlags) error {
 		return err
 	}
 	return o.withStore(ctx, func(ctx context.Context, st *store.Store) error {
-		trace := newTraceID()
+		trace := traceid.New()
 		res, err := ops.Rollback(ctx, st, ops.RollbackRequest{Ref: ref, To: f.to, Message: f.message, Actor: o.actor(ctx, st, f.actor), TraceID: trace, Base: expected, DryRun: f.dryRun, Progress: o.progress()})
 		if fail := deadlineFailure("roll back", ref, o.so.timeout, trace, err); fail != nil {
 			return fail

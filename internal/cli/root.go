@@ -72,7 +72,7 @@ func withCode(code int, err error) error {
 	return &exitError{code: code, err: err}
 }
 
-// silentError is a failure whose message the command already printed.
+// errReported is a failure whose message the command already printed.
 var errReported = errors.New("reported")
 
 // Run executes the command line args and returns the process exit code.

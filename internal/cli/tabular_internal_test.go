@@ -37,13 +37,3 @@ func TestTableRowsStayInColumns(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }
-
-func TestOneLine(t *testing.T) {
-	long := strings.Repeat("é", 80)
-	if got := oneLine(long); got != strings.Repeat("é", 72)+"…" {
-		t.Errorf("oneLine cut a character: %q", got)
-	}
-	if got := oneLine("two\r\nlines\nhere"); got != "two lines here" {
-		t.Errorf("oneLine = %q", got)
-	}
-}

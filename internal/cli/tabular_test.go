@@ -29,7 +29,8 @@ func TestHistoryEscapesControlCharacters(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		`evil \x1b[2J\x1b[31mred\tcolumn\rback\u202egnp.exe\a`,
+		// A lone carriage return is a line break: the message goes on one line (oneline).
+		`evil \x1b[2J\x1b[31mred\tcolumn back\u202egnp.exe\a`,
 		`mallory\t\x1b]0;owned\a`,
 	} {
 		if !strings.Contains(r.stdout, want) {

@@ -1,20 +1,11 @@
 package cli
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	"log/slog"
 	"strings"
 	"time"
 )
-
-// newTraceID returns a random 16-hex-digit id naming one run in logs, audit items and errors.
-func newTraceID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
 
 // levelOff disables the JSON step log.
 const levelOff = slog.Level(100)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
@@ -161,35 +163,31 @@ func validateClusters(ctx context.Context, st Store, inv *Inventory, proposed co
 	var (
 		mu       sync.Mutex
 		problems []ClusterProblem
-		firstErr error
 		done     int
 	)
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
+	// A read error stops the work (the first one is returned); a cluster's problem does not.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
 	for _, c := range clusters {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(c ClusterInfo) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			perr, err := validateCluster(ctx, cache, inv, proposed, c)
+		g.Go(func() error {
+			perr, err := validateCluster(gctx, cache, inv, proposed, c)
+			if err != nil {
+				return err
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			done++
 			if progress != nil && len(clusters) >= 20 && (done%50 == 0 || done == len(clusters)) {
 				progress("validated %d/%d clusters", done, len(clusters))
 			}
-			switch {
-			case err != nil && firstErr == nil:
-				firstErr = err
-			case perr != nil:
+			if perr != nil {
 				problems = append(problems, ClusterProblem{Cluster: c.Name, Err: perr})
 			}
-		}(c)
+			return nil
+		})
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	sort.Slice(problems, func(i, j int) bool { return problems[i].Cluster < problems[j].Cluster })
 	return problems, nil
