@@ -452,7 +452,8 @@ func parse(t *testing.T, source string, data []byte) []*unstructured.Unstructure
 const helmRelease = "platform"
 
 // helmChart is the community argo-cd chart helmChartPod stands in for. It deploys Argo CD
-// v3.4.4 by default (its appVersion; helm-values.yaml sets no image tag).
+// v3.4.4 by default (its appVersion); helm-values.yaml sets global.image.tag v3.5.7, which the
+// chart uses for every image and for the app.kubernetes.io/version label, as below.
 const helmChart = "argo-cd-10.1.1"
 
 // chartRepoServer is the repo-server Deployment and ServiceAccount that the community argo-cd
@@ -477,7 +478,7 @@ metadata:
     app.kubernetes.io/component: repo-server
     app.kubernetes.io/managed-by: Helm
     app.kubernetes.io/part-of: argocd
-    app.kubernetes.io/version: v3.4.4
+    app.kubernetes.io/version: v3.5.7
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -491,7 +492,7 @@ metadata:
     app.kubernetes.io/component: repo-server
     app.kubernetes.io/managed-by: Helm
     app.kubernetes.io/part-of: argocd
-    app.kubernetes.io/version: v3.4.4
+    app.kubernetes.io/version: v3.5.7
 spec:
   replicas: 1
   revisionHistoryLimit: 3
@@ -511,7 +512,7 @@ spec:
       automountServiceAccountToken: true
       containers:
       - name: repo-server
-        image: quay.io/argoproj/argocd:v3.4.4
+        image: quay.io/argoproj/argocd:v3.5.7
         imagePullPolicy: IfNotPresent
         args:
         - /usr/local/bin/argocd-repo-server
@@ -575,7 +576,7 @@ spec:
         - '-c'
         args:
         - /bin/cp --update=none /usr/local/bin/argocd /var/run/argocd/argocd && /bin/ln -sf /var/run/argocd/argocd /var/run/argocd/argocd-cmp-server
-        image: quay.io/argoproj/argocd:v3.4.4
+        image: quay.io/argoproj/argocd:v3.5.7
         imagePullPolicy: IfNotPresent
         name: copyutil
         resources: {}

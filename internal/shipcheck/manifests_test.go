@@ -393,6 +393,11 @@ func TestBaseAddsSidecar(t *testing.T) {
 // repo-server container is "repo-server", and the chart defines var-files and plugins.
 func TestHelmValuesMatchBase(t *testing.T) {
 	var values struct {
+		Global struct {
+			Image struct {
+				Tag string `json:"tag"`
+			} `json:"image"`
+		} `json:"global"`
 		RepoServer struct {
 			ServiceAccount struct {
 				Name        string            `json:"name"`
@@ -405,6 +410,11 @@ func TestHelmValuesMatchBase(t *testing.T) {
 	}
 	if err := yaml.UnmarshalStrict([]byte(readRepoFile(t, "manifests/examples/helm-values.yaml")), &values); err != nil {
 		t.Fatal(err)
+	}
+	// The chart's default Argo CD (v3.4.4 for chart 10.1.1) is not the supported one: the
+	// values pin the version the e2e suite runs (e2e/go.mod).
+	if tested := e2eArgoCDVersion(t); values.Global.Image.Tag != tested {
+		t.Errorf("global.image.tag %q, want %s: the Argo CD version the e2e suite tests (docs/install.md)", values.Global.Image.Tag, tested)
 	}
 	deploy, sa := builtBase(t)
 	var want map[string]any
@@ -580,4 +590,16 @@ func dig(v any, path ...string) any {
 		v = m[p]
 	}
 	return v
+}
+
+// e2eArgoCDVersion is the Argo CD version the e2e module requires (github.com/argoproj/argo-cd/v3).
+func e2eArgoCDVersion(t *testing.T) string {
+	t.Helper()
+	for _, line := range strings.Split(readRepoFile(t, "e2e/go.mod"), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "github.com/argoproj/argo-cd/v3" {
+			return f[1]
+		}
+	}
+	t.Fatal("e2e/go.mod requires no github.com/argoproj/argo-cd/v3")
+	return ""
 }
