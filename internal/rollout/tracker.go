@@ -276,12 +276,13 @@ func (t *Tracker) carryOut(ctx context.Context, o outcome) {
 	case notify.EventDegraded, notify.EventSyncFailed:
 		m.Rollouts.WithLabelValues("failed").Inc()
 		t.o.Log.Warn("rollout failed", "cluster", o.r.Cluster, "configVersion", o.r.Target.String(), "reason", o.reason)
+		// The failure is queued before the rollback it causes: the webhook delivers in order.
+		t.emit(t.clusterEvent(o, o.kind))
 		if len(t.o.AutoRollback.Layers) > 0 {
 			if retry := t.autoRollback(ctx, o); retry && o.retryFn != nil {
 				o.retryFn()
 			}
 		}
-		t.emit(t.clusterEvent(o, o.kind))
 	case notify.EventRolloutTimeout:
 		m.Rollouts.WithLabelValues("timeout").Inc()
 		t.o.Log.Warn("rollout timed out", "cluster", o.r.Cluster, "configVersion", o.r.Target.String())

@@ -348,8 +348,18 @@ func TestAutoRollbackWithinTheWindow(t *testing.T) {
 	if h := heads[config.EnvLayer("dev")]; err != nil || h.Version != 1 || h.Action != store.ActionRollback || h.Actor != rollout.AutoRollbackActor {
 		t.Fatalf("env/dev head %+v, %v; want rolled back to version 1 by %q", h, err, rollout.AutoRollbackActor)
 	}
-	// The degraded state is reported too, and the watcher reports the rollback like any other.
+	// The degraded state is reported too, before the rollback it caused (by the replica that
+	// rolled back), and the watcher reports the rollback like any other.
 	f.hook.wait(t, "the degraded event", func(e notify.Event) bool { return e.Type == notify.EventDegraded && e.ConfigVersion == "g1.e2.c1" })
+	var order []string
+	for _, e := range f.hook.events() {
+		if e.Replica == ev.Replica && (e.Type == notify.EventDegraded || e.Type == notify.EventAutoRollback) {
+			order = append(order, e.Type)
+		}
+	}
+	if len(order) < 2 || order[0] != notify.EventDegraded || order[1] != notify.EventAutoRollback {
+		t.Errorf("replica %s reported %v, want degraded before auto-rollback", ev.Replica, order)
+	}
 	rb := f.hook.wait(t, "the rollback event", func(e notify.Event) bool { return e.Type == notify.EventRollback && e.Layer == "env/dev" })
 	if rb.Version != 1 || rb.PreviousVersion != 2 || rb.Actor != rollout.AutoRollbackActor {
 		t.Errorf("rollback event %+v", rb)
