@@ -114,6 +114,25 @@ func TestPublishAnnotatesTheApplicationSetsUsingTheGenerator(t *testing.T) {
 	}
 }
 
+// After a failed reconcile the ApplicationSet controller leaves the refresh annotation in
+// place, and it reconciles only when the annotation appears: setting "true" again would wake
+// nothing.
+func TestAStuckRefreshAnnotationStillWakesTheController(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t)
+	seed(t, st)
+	kube := newFakeKube(t)
+	kube.apply = true
+	kube.add("argocd", "platform", pluginGen(DefaultConfigMapName, nil))
+	kube.annotate("argocd", "platform", "argocd.argoproj.io/application-set-refresh", "true")
+	opts := baseOptions(t, st)
+	opts.Kube = kube.options(t)
+	runServer(t, opts)
+	eventually(t, "the startup refresh wakes the controller", func() bool { return kube.woken("argocd/platform") == 1 })
+	publish(t, st, config.GlobalLayer, namespaceEntry(t, "x"))
+	eventually(t, "the publish wakes the controller again", func() bool { return kube.woken("argocd/platform") == 2 })
+}
+
 func TestAnnotationsAreRepeatedOnceForOtherReplicas(t *testing.T) {
 	t.Parallel()
 	st, _ := newStore(t)
