@@ -186,9 +186,11 @@ func (t *Tracker) evaluate(ctx context.Context) error {
 	for _, r := range t.state.Rollouts() {
 		list := byCluster[r.Cluster]
 		if len(list) == 0 {
-			// A cluster without Applications has nothing to follow. After a change its
-			// Applications may still be on their way (a new cluster): wait until the deadline.
-			if r.Baseline || now.After(r.Deadline) {
+			// A cluster without Applications has nothing to follow yet. Its Applications may
+			// be on their way: a new cluster after a change, or every cluster when serve starts
+			// with Argo CD (the ApplicationSet creates them after the baseline was taken, and a
+			// cluster without a last known good is never rolled back). Wait until the deadline.
+			if now.After(r.Deadline) {
 				t.state.End(r)
 			}
 			continue

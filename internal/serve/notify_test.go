@@ -417,6 +417,33 @@ func TestAutoRollbackWithinTheWindow(t *testing.T) {
 	f.hook.wait(t, "synced after the rollback", func(e notify.Event) bool { return e.Type == notify.EventSynced && e.ConfigVersion == "g1.e1.c1" })
 }
 
+// serve usually starts with Argo CD: the ApplicationSet creates the Applications after serve
+// took its baseline. Their version, once Synced and Healthy, is still the last known good, so
+// a bad publish after that is rolled back.
+func TestApplicationsCreatedAfterStartRecordTheLastKnownGood(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t)
+	seed(t, st)
+	argo, hook := newFakeArgo(t), newFakeHook(t)
+	opts := baseOptions(t, st)
+	opts.ArgoCD, opts.Webhook = argo.options(), hook.options()
+	opts.AutoRollback = rollout.AutoRollbackOptions{Layers: rollout.LayerPatterns{"env/*"}, Window: time.Hour}
+	runServer(t, opts)
+	eventually(t, "Applications listed (none yet)", func() bool { argo.mu.Lock(); defer argo.mu.Unlock(); return argo.lists > 0 })
+
+	argo.mu.Lock()
+	for _, name := range []string{"dev-a-namespaces", "dev-a-rbac"} {
+		argo.apps[name] = &argocdtest.App{Namespace: "argocd", Name: name, Cluster: "dev-a", Pinned: "g1.e1.c1", Compared: "g1.e1.c1", Sync: "Synced", Health: "Healthy"}
+	}
+	argo.mu.Unlock()
+	f := &rolloutFixture{st: st, argo: argo, hook: hook}
+	f.waitLastKnownGood(t, "dev-a", "g1.e1.c1")
+
+	publish(t, st, config.EnvLayer("dev"), namespaceEntry(t, "dev-tools"), namespaceEntry(t, "broken"))
+	f.rollTo("g1.e2.c1", "Synced", "Degraded")
+	hook.wait(t, "the auto-rollback event", func(e notify.Event) bool { return e.Type == notify.EventAutoRollback && e.Version == 1 })
+}
+
 func TestAutoRollbackOutsideTheWindowOrLayer(t *testing.T) {
 	t.Parallel()
 	f := newRolloutFixture(t, func(o *Options) {
