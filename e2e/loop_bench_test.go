@@ -73,7 +73,7 @@ func BenchmarkLoop(b *testing.B) {
 
 	good := l.appVersion(b, prodCluster)
 	t0 = time.Now()
-	l.publishText(b, "env/prod", extraLayers["env/prod"]+"manifests:\n  - apiVersion: widgets.example.com/v1\n    kind: Widget\n    metadata: {name: no-such-crd}\n", "bad")
+	l.publishText(b, "env/prod", extraLayers["env/prod"]+"manifests:\n  - apiVersion: widgets.example.com/v1\n    kind: Widget\n    metadata: {name: no-such-crd, namespace: prod-team}\n", "bad")
 	eventually(b, 2*patience, prodCluster+" rolled back", func() (bool, string) {
 		ok, why := l.settled(b, prodCluster)
 		v := l.appVersion(b, prodCluster)

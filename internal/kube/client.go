@@ -57,12 +57,20 @@ func New(o Options, m *outbound.Metrics, log *slog.Logger) (*Client, error) {
 // ApplicationSet is the part of an ApplicationSet the service reads.
 type ApplicationSet struct {
 	Metadata struct {
-		Name      string `json:"name"`
-		Namespace string `json:"namespace"`
+		Name        string            `json:"name"`
+		Namespace   string            `json:"namespace"`
+		Annotations map[string]string `json:"annotations"`
 	} `json:"metadata"`
 	Spec struct {
 		Generators []json.RawMessage `json:"generators"`
 	} `json:"spec"`
+}
+
+// RefreshPending reports whether the ApplicationSet carries the refresh annotation already
+// (a refresh not yet done, or one whose reconcile failed: the controller then leaves it).
+func (a ApplicationSet) RefreshPending() bool {
+	_, ok := a.Metadata.Annotations[RefreshAnnotation]
+	return ok
 }
 
 // Key names the ApplicationSet: "<namespace>/<name>".
@@ -99,10 +107,24 @@ func (k *Client) ListApplicationSets(ctx context.Context, ns string) ([]Applicat
 }
 
 // Annotate sets the refresh annotation with a JSON merge patch, as Argo CD's webhook handler
-// does. An ApplicationSet deleted meanwhile is not an error.
-func (k *Client) Annotate(ctx context.Context, ns, name string) error {
-	path := fmt.Sprintf(appSetResource, url.PathEscape(ns)) + "/" + url.PathEscape(name)
-	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{RefreshAnnotation: "true"}}})
+// does. The ApplicationSet controller reconciles when the annotation appears (not when it
+// is set again, nor when it goes), and leaves it in place when a reconcile fails: when set
+// (as listed) carries it already, it is removed first, so that setting it wakes the
+// controller. An ApplicationSet deleted meanwhile is not an error.
+func (k *Client) Annotate(ctx context.Context, set ApplicationSet) error {
+	if set.RefreshPending() {
+		if err := k.patchRefresh(ctx, set, nil); err != nil {
+			return err
+		}
+	}
+	v := "true"
+	return k.patchRefresh(ctx, set, &v)
+}
+
+// patchRefresh sets the refresh annotation to *value, or removes it (nil).
+func (k *Client) patchRefresh(ctx context.Context, set ApplicationSet, value *string) error {
+	path := fmt.Sprintf(appSetResource, url.PathEscape(set.Metadata.Namespace)) + "/" + url.PathEscape(set.Metadata.Name)
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]*string{RefreshAnnotation: value}}})
 	c := outbound.Call{Target: outbound.TargetKube, Method: http.MethodPatch, URL: k.base + path, Path: path, Token: k.token,
 		Body: patch, ContentType: "application/merge-patch+json"}
 	err := c.Do(ctx, k.http, nil)

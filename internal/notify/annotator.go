@@ -18,7 +18,7 @@ import (
 // ApplicationSets is what the annotator needs of the Kubernetes API (*kube.Client).
 type ApplicationSets interface {
 	ListApplicationSets(ctx context.Context, ns string) ([]kube.ApplicationSet, error)
-	Annotate(ctx context.Context, ns, name string) error
+	Annotate(ctx context.Context, set kube.ApplicationSet) error
 }
 
 var _ ApplicationSets = (*kube.Client)(nil)
@@ -221,7 +221,7 @@ func (a *Annotator) annotate(ctx context.Context, all bool, clusters map[string]
 			if len(inputs) == 0 || (!all && !selects(inputs, clusters)) {
 				continue
 			}
-			if err := a.o.Kube.Annotate(ctx, set.Metadata.Namespace, set.Metadata.Name); err != nil {
+			if err := a.o.Kube.Annotate(ctx, set); err != nil {
 				a.o.Metrics.Annotations.WithLabelValues("error").Inc()
 				errs = append(errs, fmt.Errorf("annotate ApplicationSet %s: %w", set.Key(), err))
 				continue

@@ -185,9 +185,11 @@ func (t *Tracker) evaluate(ctx context.Context) error {
 	for _, r := range t.state.Rollouts() {
 		list := byCluster[r.Cluster]
 		if len(list) == 0 {
-			// A cluster without Applications has nothing to follow. After a change its
-			// Applications may still be on their way (a new cluster): wait until the deadline.
-			if r.Baseline || now.After(r.Deadline) {
+			// A cluster without Applications has nothing to follow yet. Its Applications may
+			// be on their way: a new cluster after a change, or every cluster when serve starts
+			// with Argo CD (the ApplicationSet creates them after the baseline was taken, and a
+			// cluster without a last known good is never rolled back). Wait until the deadline.
+			if now.After(r.Deadline) {
 				t.state.End(r)
 			}
 			continue
@@ -275,12 +277,13 @@ func (t *Tracker) carryOut(ctx context.Context, o outcome) {
 	case notify.EventDegraded, notify.EventSyncFailed:
 		m.Rollouts.WithLabelValues("failed").Inc()
 		t.o.Log.Warn("rollout failed", "cluster", o.r.Cluster, "configVersion", o.r.Target.String(), "reason", o.reason)
+		// The failure is queued before the rollback it causes: the webhook delivers in order.
+		t.emit(t.clusterEvent(o, o.kind))
 		if len(t.o.AutoRollback.Layers) > 0 {
 			if retry := t.autoRollback(ctx, o); retry && o.retryFn != nil {
 				o.retryFn()
 			}
 		}
-		t.emit(t.clusterEvent(o, o.kind))
 	case notify.EventRolloutTimeout:
 		m.Rollouts.WithLabelValues("timeout").Inc()
 		t.o.Log.Warn("rollout timed out", "cluster", o.r.Cluster, "configVersion", o.r.Target.String())

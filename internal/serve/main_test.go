@@ -532,10 +532,16 @@ type fakeKube struct {
 	sets    map[string][]map[string]any // by namespace
 	patches []patchRecord
 	lists   map[string]int
+	// apply: patches change the annotations of the stored ApplicationSets, as the API server
+	// does (no controller removes the refresh annotation: it stays, as after a failed
+	// reconcile); wakes counts, by "<namespace>/<name>", the patches that made the refresh
+	// annotation appear, which is what the ApplicationSet controller reconciles on.
+	apply bool
+	wakes map[string]int
 }
 
 func newFakeKube(t testing.TB) *fakeKube {
-	f := &fakeKube{sets: map[string][]map[string]any{}, lists: map[string]int{}}
+	f := &fakeKube{sets: map[string][]map[string]any{}, lists: map[string]int{}, wakes: map[string]int{}}
 	f.srv = httptest.NewTLSServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	f.caFile = filepath.Join(t.TempDir(), "ca.crt")
@@ -574,7 +580,10 @@ func (f *fakeKube) serve(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		f.patches = append(f.patches, patchRecord{namespace: ns, name: parts[2], contentType: r.Header.Get("Content-Type"), body: string(body)})
 		for _, s := range f.sets[ns] {
-			if s["metadata"].(map[string]any)["name"] == parts[2] {
+			if md := s["metadata"].(map[string]any); md["name"] == parts[2] {
+				if f.apply {
+					f.applyAnnotations(ns, md, body)
+				}
 				writeJSON(w, s)
 				return
 			}
@@ -582,6 +591,52 @@ func (f *fakeKube) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"kind":"Status","code":404}`, http.StatusNotFound)
 	default:
 		http.Error(w, `{"kind":"Status","code":405}`, http.StatusMethodNotAllowed)
+	}
+}
+
+// applyAnnotations applies the annotations of a JSON merge patch to md (f.mu held).
+func (f *fakeKube) applyAnnotations(ns string, md map[string]any, body []byte) {
+	var p struct {
+		Metadata struct {
+			Annotations map[string]*string `json:"annotations"`
+		} `json:"metadata"`
+	}
+	if json.Unmarshal(body, &p) != nil {
+		return
+	}
+	ann, _ := md["annotations"].(map[string]any)
+	if ann == nil {
+		ann = map[string]any{}
+	}
+	_, had := ann[kube.RefreshAnnotation]
+	for k, v := range p.Metadata.Annotations {
+		if v == nil {
+			delete(ann, k)
+		} else {
+			ann[k] = *v
+		}
+	}
+	if _, has := ann[kube.RefreshAnnotation]; has && !had {
+		f.wakes[ns+"/"+md["name"].(string)]++
+	}
+	md["annotations"] = ann
+}
+
+// woken is how often the refresh annotation appeared on the ApplicationSet ns/name.
+func (f *fakeKube) woken(key string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.wakes[key]
+}
+
+// annotate sets an annotation on a stored ApplicationSet.
+func (f *fakeKube) annotate(ns, name, key, value string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.sets[ns] {
+		if md := s["metadata"].(map[string]any); md["name"] == name {
+			md["annotations"] = map[string]any{key: value}
+		}
 	}
 }
 

@@ -114,6 +114,25 @@ func TestPublishAnnotatesTheApplicationSetsUsingTheGenerator(t *testing.T) {
 	}
 }
 
+// After a failed reconcile the ApplicationSet controller leaves the refresh annotation in
+// place, and it reconciles only when the annotation appears: setting "true" again would wake
+// nothing.
+func TestAStuckRefreshAnnotationStillWakesTheController(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t)
+	seed(t, st)
+	kube := newFakeKube(t)
+	kube.apply = true
+	kube.add("argocd", "platform", pluginGen(DefaultConfigMapName, nil))
+	kube.annotate("argocd", "platform", "argocd.argoproj.io/application-set-refresh", "true")
+	opts := baseOptions(t, st)
+	opts.Kube = kube.options(t)
+	runServer(t, opts)
+	eventually(t, "the startup refresh wakes the controller", func() bool { return kube.woken("argocd/platform") == 1 })
+	publish(t, st, config.GlobalLayer, namespaceEntry(t, "x"))
+	eventually(t, "the publish wakes the controller again", func() bool { return kube.woken("argocd/platform") == 2 })
+}
+
 func TestAnnotationsAreRepeatedOnceForOtherReplicas(t *testing.T) {
 	t.Parallel()
 	st, _ := newStore(t)
@@ -348,8 +367,18 @@ func TestAutoRollbackWithinTheWindow(t *testing.T) {
 	if h := heads[config.EnvLayer("dev")]; err != nil || h.Version != 1 || h.Action != store.ActionRollback || h.Actor != rollout.AutoRollbackActor {
 		t.Fatalf("env/dev head %+v, %v; want rolled back to version 1 by %q", h, err, rollout.AutoRollbackActor)
 	}
-	// The degraded state is reported too, and the watcher reports the rollback like any other.
+	// The degraded state is reported too, before the rollback it caused (by the replica that
+	// rolled back), and the watcher reports the rollback like any other.
 	f.hook.wait(t, "the degraded event", func(e notify.Event) bool { return e.Type == notify.EventDegraded && e.ConfigVersion == "g1.e2.c1" })
+	var order []string
+	for _, e := range f.hook.events() {
+		if e.Replica == ev.Replica && (e.Type == notify.EventDegraded || e.Type == notify.EventAutoRollback) {
+			order = append(order, e.Type)
+		}
+	}
+	if len(order) < 2 || order[0] != notify.EventDegraded || order[1] != notify.EventAutoRollback {
+		t.Errorf("replica %s reported %v, want degraded before auto-rollback", ev.Replica, order)
+	}
 	rb := f.hook.wait(t, "the rollback event", func(e notify.Event) bool { return e.Type == notify.EventRollback && e.Layer == "env/dev" })
 	if rb.Version != 1 || rb.PreviousVersion != 2 || rb.Actor != rollout.AutoRollbackActor {
 		t.Errorf("rollback event %+v", rb)
@@ -386,6 +415,33 @@ func TestAutoRollbackWithinTheWindow(t *testing.T) {
 	// Once the Applications are back on the rolled-back version and healthy, that is reported.
 	f.rollTo("g1.e1.c1", "Synced", "Healthy")
 	f.hook.wait(t, "synced after the rollback", func(e notify.Event) bool { return e.Type == notify.EventSynced && e.ConfigVersion == "g1.e1.c1" })
+}
+
+// serve usually starts with Argo CD: the ApplicationSet creates the Applications after serve
+// took its baseline. Their version, once Synced and Healthy, is still the last known good, so
+// a bad publish after that is rolled back.
+func TestApplicationsCreatedAfterStartRecordTheLastKnownGood(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t)
+	seed(t, st)
+	argo, hook := newFakeArgo(t), newFakeHook(t)
+	opts := baseOptions(t, st)
+	opts.ArgoCD, opts.Webhook = argo.options(), hook.options()
+	opts.AutoRollback = rollout.AutoRollbackOptions{Layers: rollout.LayerPatterns{"env/*"}, Window: time.Hour}
+	runServer(t, opts)
+	eventually(t, "Applications listed (none yet)", func() bool { argo.mu.Lock(); defer argo.mu.Unlock(); return argo.lists > 0 })
+
+	argo.mu.Lock()
+	for _, name := range []string{"dev-a-namespaces", "dev-a-rbac"} {
+		argo.apps[name] = &argocdtest.App{Namespace: "argocd", Name: name, Cluster: "dev-a", Pinned: "g1.e1.c1", Compared: "g1.e1.c1", Sync: "Synced", Health: "Healthy"}
+	}
+	argo.mu.Unlock()
+	f := &rolloutFixture{st: st, argo: argo, hook: hook}
+	f.waitLastKnownGood(t, "dev-a", "g1.e1.c1")
+
+	publish(t, st, config.EnvLayer("dev"), namespaceEntry(t, "dev-tools"), namespaceEntry(t, "broken"))
+	f.rollTo("g1.e2.c1", "Synced", "Degraded")
+	hook.wait(t, "the auto-rollback event", func(e notify.Event) bool { return e.Type == notify.EventAutoRollback && e.Version == 1 })
 }
 
 func TestAutoRollbackOutsideTheWindowOrLayer(t *testing.T) {
