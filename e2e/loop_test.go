@@ -633,8 +633,8 @@ func TestArgoCDLoop(t *testing.T) {
 		}
 	})
 
-	// Needs serve to request the sync of latest-following automated Applications (engineer B's
-	// change): a hard refresh alone leaves an already-synced revision unsynced until selfHeal.
+	// Needs serve to request the sync of latest-following automated Applications (after its
+	// hard refresh; docs/serve.md): a hard refresh alone leaves an already-synced revision unsynced until selfHeal.
 	t.Run("7 latest-following Application: a publish reaches the cluster", func(t *testing.T) {
 		l.addLatestApp(top)
 		eventually(t, patience, appName(labCluster)+" settled", func() (bool, string) { return l.settled(t, labCluster) })

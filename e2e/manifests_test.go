@@ -452,9 +452,12 @@ func parse(t *testing.T, source string, data []byte) []*unstructured.Unstructure
 const helmRelease = "platform"
 
 // helmChart is the community argo-cd chart helmChartPod stands in for. It deploys Argo CD
-// v3.4.4 by default (its appVersion); helm-values.yaml sets global.image.tag v3.5.7, which the
-// chart uses for every image and for the app.kubernetes.io/version label, as below.
-const helmChart = "argo-cd-10.1.1"
+// helmChartAppVersion by default; global.image.tag (helm-values.yaml sets v3.5.7) replaces it
+// in every image and in the app.kubernetes.io/version label ($ARGOCD_TAG below).
+const (
+	helmChart           = "argo-cd-10.1.1"
+	helmChartAppVersion = "v3.4.4"
+)
 
 // chartRepoServer is the repo-server Deployment and ServiceAccount that the community argo-cd
 // chart 10.1.1 (argoproj/argo-helm, charts/argo-cd/templates/argocd-repo-server/deployment.yaml
@@ -478,7 +481,7 @@ metadata:
     app.kubernetes.io/component: repo-server
     app.kubernetes.io/managed-by: Helm
     app.kubernetes.io/part-of: argocd
-    app.kubernetes.io/version: v3.5.7
+    app.kubernetes.io/version: $ARGOCD_TAG
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -492,7 +495,7 @@ metadata:
     app.kubernetes.io/component: repo-server
     app.kubernetes.io/managed-by: Helm
     app.kubernetes.io/part-of: argocd
-    app.kubernetes.io/version: v3.5.7
+    app.kubernetes.io/version: $ARGOCD_TAG
 spec:
   replicas: 1
   revisionHistoryLimit: 3
@@ -512,7 +515,7 @@ spec:
       automountServiceAccountToken: true
       containers:
       - name: repo-server
-        image: quay.io/argoproj/argocd:v3.5.7
+        image: quay.io/argoproj/argocd:$ARGOCD_TAG
         imagePullPolicy: IfNotPresent
         args:
         - /usr/local/bin/argocd-repo-server
@@ -576,7 +579,7 @@ spec:
         - '-c'
         args:
         - /bin/cp --update=none /usr/local/bin/argocd /var/run/argocd/argocd && /bin/ln -sf /var/run/argocd/argocd /var/run/argocd/argocd-cmp-server
-        image: quay.io/argoproj/argocd:v3.5.7
+        image: quay.io/argoproj/argocd:$ARGOCD_TAG
         imagePullPolicy: IfNotPresent
         name: copyutil
         resources: {}
@@ -688,6 +691,11 @@ var chartRepoServerEnv = [][3]string{
 func helmChartPod(t *testing.T, data []byte) []*unstructured.Unstructured {
 	t.Helper()
 	var values struct {
+		Global struct {
+			Image struct {
+				Tag string `json:"tag"`
+			} `json:"image"`
+		} `json:"global"`
 		RepoServer struct {
 			ServiceAccount struct {
 				Name        string         `json:"name"`
@@ -712,7 +720,8 @@ func helmChartPod(t *testing.T, data []byte) []*unstructured.Unstructured {
 		fullname = helmRelease
 	}
 	saName := cmp.Or(rs.ServiceAccount.Name, fullname+"-repo-server")
-	rendered := strings.NewReplacer("$FULLNAME", fullname, "$RELEASE", helmRelease, "$SERVICEACCOUNT", saName).Replace(chartRepoServer)
+	tag := cmp.Or(values.Global.Image.Tag, helmChartAppVersion)
+	rendered := strings.NewReplacer("$FULLNAME", fullname, "$RELEASE", helmRelease, "$SERVICEACCOUNT", saName, "$ARGOCD_TAG", tag).Replace(chartRepoServer)
 	objs := parse(t, helmChart, []byte(rendered))
 	sa, deploy := objs[0], objs[1]
 	if len(rs.ServiceAccount.Annotations) > 0 {

@@ -17,10 +17,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -165,12 +167,40 @@ func fileExists(p string) bool {
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func freePort(t testing.TB) int {
 	t.Helper()
+	// Below the ephemeral range: a port the kernel hands out for ":0" is also what it hands
+	// out as the source port of outgoing connections, and with four kube-apiservers, etcds and
+	// Argo CD talking to each other one was taken between this check and the server's bind
+	// (etcd: "bind: address already in use"). Ports below the range are only ever taken by a
+	// listener, and the check below sees those.
+	if lo := ephemeralPortLow(); lo > 12000 {
+		for range 200 {
+			port := lo - 10000 + rand.IntN(10000)
+			if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+				l.Close()
+				return port
+			}
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("harness: finding a free port: %v", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// ephemeralPortLow is the first port of the kernel's ephemeral range (0 when unknown).
+func ephemeralPortLow() int {
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return 0
+	}
+	lo, _ := strconv.Atoi(f[0])
+	return lo
 }
 
 // shortTempDir makes a temporary directory with a short path (unix socket paths are limited
