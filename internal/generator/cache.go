@@ -98,14 +98,14 @@ const (
 	answerTail = "]}}\n"
 )
 
-// NewSnapshot makes the snapshot of the registry heads read after change counter seq.
-func NewSnapshot(seq int64, heads []store.Head, at time.Time) *Snapshot {
-	inv := ops.NewInventory(heads)
+// NewSnapshot makes the snapshot of the registry read after change counter seq.
+func NewSnapshot(seq int64, reg store.RegistryState, at time.Time) *Snapshot {
+	inv := ops.InventoryOf(reg)
 	s := &Snapshot{Seq: seq, Inventory: inv, params: make([][]byte, len(inv.Clusters)), ReadAt: at}
 	for i, c := range inv.Clusters {
 		p := ParamSet{
 			Cluster: c.Name, Environment: c.Record.Environment, Region: c.Record.Region,
-			ConfigVersion: c.Version.String(), Labels: c.Record.Labels, Vars: c.Record.Vars,
+			ConfigVersion: c.Served.String(), Labels: c.Record.Labels, Vars: c.Record.Vars,
 		}
 		if p.Labels == nil {
 			p.Labels = map[string]string{}
@@ -151,8 +151,8 @@ const (
 type Store interface {
 	// ChangeSeq reads the registry's change counter (consistently).
 	ChangeSeq(ctx context.Context) (int64, error)
-	// Registry reads every layer head.
-	Registry(ctx context.Context) ([]store.Head, error)
+	// RegistryState reads every layer head and rollout.
+	RegistryState(ctx context.Context) (store.RegistryState, error)
 }
 
 // CacheOptions configure a Cache.
@@ -253,11 +253,11 @@ func (r *Cache) load(ctx context.Context) (*Snapshot, string, error) {
 		r.checked.Store(start.UnixNano())
 		return cur, CacheValidated, nil
 	}
-	heads, err := r.o.Store.Registry(ctx)
+	reg, err := r.o.Store.RegistryState(ctx)
 	if err != nil {
 		return nil, "", err
 	}
-	snap := NewSnapshot(seq, heads, start)
+	snap := NewSnapshot(seq, reg, start)
 	old := r.cur.Swap(snap)
 	r.checked.Store(start.UnixNano())
 	if r.o.OnChange != nil {

@@ -27,8 +27,8 @@ func (h *hangingStore) ChangeSeq(ctx context.Context) (int64, error) {
 	return 1, nil
 }
 
-func (h *hangingStore) Registry(context.Context) ([]store.Head, error) {
-	return []store.Head{{Ref: config.GlobalLayer, Version: 1}}, nil
+func (h *hangingStore) RegistryState(context.Context) (store.RegistryState, error) {
+	return store.RegistryState{Heads: []store.Head{{Ref: config.GlobalLayer, Version: 1}}}, nil
 }
 
 func TestCacheServesTheSnapshotStaleAfterTheFreshnessBudget(t *testing.T) {

@@ -10,7 +10,8 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
 
-// Change is a head move the watcher saw: a publish or a rollback of one layer.
+// Change is a head move the watcher saw — a publish or a rollback of one layer — or a step
+// of a layer's rollout that changed what some of its clusters are served.
 type Change struct {
 	Ref config.LayerRef
 	// Head is the layer's new head (Action, Actor, TraceID ...).
@@ -18,15 +19,22 @@ type Change struct {
 	// From is the version the previous snapshot held (0 for a new layer). Several moves
 	// between two polls show as one change.
 	From int
-	// Clusters are the clusters the layer affects, with their new configVersion.
+	// Clusters are the clusters the change reaches, with their new configVersion (for a
+	// layer rolled out in waves, only those whose served configVersion changed).
 	Clusters []ops.ClusterInfo
 	// Before are the same clusters as the previous snapshot registered them (absent when new).
 	Before     []ops.ClusterInfo
 	DetectedAt time.Time
+	// Staged: a rollout in waves decides what the layer's clusters are served (it halts and
+	// rolls back on its own, so the per-cluster auto-rollback leaves it alone).
+	Staged bool
+	// Step: the head did not move; a rollout step (a wave started, a halt) changed what
+	// Clusters are served.
+	Step bool
 }
 
-// Diff returns the head moves between two readings of the registry, global first, then
-// environments, then clusters.
+// Diff returns the head moves and rollout steps between two readings of the registry,
+// global first, then environments, then clusters.
 func Diff(old, cur *ops.Inventory, now time.Time) []Change {
 	var out []Change
 	before := make(map[string]ops.ClusterInfo, len(old.Clusters))
@@ -35,14 +43,28 @@ func Diff(old, cur *ops.Inventory, now time.Time) []Change {
 	}
 	for ref, h := range cur.Heads {
 		prev, existed := old.Heads[ref]
-		if existed && prev.Version == h.Version && prev.At.Equal(h.At) {
+		moved := !existed || prev.Version != h.Version || !prev.At.Equal(h.At)
+		o, n := old.Rollouts[ref], cur.Rollouts[ref]
+		stepped := o.ID != n.ID || o.Rev != n.Rev
+		if !moved && !stepped {
 			continue
 		}
-		ch := Change{Ref: ref, Head: h, From: prev.Version, Clusters: cur.Affected(ref, nil), DetectedAt: now}
-		for _, c := range ch.Clusters {
-			if b, ok := before[c.Name]; ok {
+		_, liveBefore := old.LiveRollout(ref)
+		_, liveNow := cur.LiveRollout(ref)
+		staged := liveBefore || liveNow
+		ch := Change{Ref: ref, Head: h, From: prev.Version, DetectedAt: now, Staged: staged, Step: !moved}
+		for _, c := range cur.Affected(ref, nil) {
+			b, ok := before[c.Name]
+			if staged && ok && b.Served == c.Served {
+				continue
+			}
+			ch.Clusters = append(ch.Clusters, c)
+			if ok {
 				ch.Before = append(ch.Before, b)
 			}
+		}
+		if ch.Step && len(ch.Clusters) == 0 {
+			continue
 		}
 		out = append(out, ch)
 	}

@@ -106,10 +106,10 @@ func ChangeEvent(ch Change, replica string) Event {
 		Clusters: []EventCluster{},
 	}
 	for _, c := range ch.Clusters {
-		ev.Clusters = append(ev.Clusters, EventCluster{Cluster: c.Name, Environment: c.Record.Environment, ConfigVersion: c.Version.String()})
+		ev.Clusters = append(ev.Clusters, EventCluster{Cluster: c.Name, Environment: c.Record.Environment, ConfigVersion: c.Served.String()})
 	}
 	if len(ch.Clusters) == 1 {
-		ev.Cluster, ev.ConfigVersion = ch.Clusters[0].Name, ch.Clusters[0].Version.String()
+		ev.Cluster, ev.ConfigVersion = ch.Clusters[0].Name, ch.Clusters[0].Served.String()
 	}
 	return ev
 }

@@ -13,15 +13,17 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
 // Store is what the workflows need of the store.
 type Store interface {
 	Heads(ctx context.Context, refs ...config.LayerRef) (map[config.LayerRef]store.Head, error)
-	Registry(ctx context.Context) ([]store.Head, error)
+	RegistryState(ctx context.Context) (store.RegistryState, error)
 	ReadVersion(ctx context.Context, ref config.LayerRef, version int) (config.Layer, error)
 	Publish(ctx context.Context, in store.PublishInput) (store.Head, error)
 	Rollback(ctx context.Context, in store.RollbackInput) (store.Head, error)
+	Strategies(ctx context.Context) ([]store.StoredStrategy, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -31,49 +33,86 @@ type Progress func(format string, args ...any)
 
 // ClusterInfo is a registered cluster with the versions its layers are at.
 type ClusterInfo struct {
-	Name    string
-	Record  config.Cluster
+	Name   string
+	Record config.Cluster
+	// Version is the configVersion of the layer heads.
 	Version config.ConfigVersion
+	// Served is the configVersion the generator gives the cluster: Version, except for a
+	// layer whose live rollout has not reached the cluster yet or was halted (then the
+	// rollout's stable version of that layer).
+	Served config.ConfigVersion
 }
 
-// Inventory is every layer head and registered cluster, read in one registry query.
+// Inventory is every layer head, registered cluster and rollout, read in one registry query.
 type Inventory struct {
 	Heads    map[config.LayerRef]store.Head
 	Clusters []ClusterInfo // sorted by name
+	// Rollouts are the layers' latest rollouts (live or over), by layer.
+	Rollouts map[config.LayerRef]wave.Rollout
 }
 
 // ReadInventory reads the registry.
 func ReadInventory(ctx context.Context, st Store) (*Inventory, error) {
-	heads, err := st.Registry(ctx)
+	reg, err := st.RegistryState(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return NewInventory(heads), nil
+	return InventoryOf(reg), nil
 }
 
-// NewInventory builds an inventory from registry heads.
-func NewInventory(heads []store.Head) *Inventory {
-	inv := &Inventory{Heads: make(map[config.LayerRef]store.Head, len(heads))}
-	for _, h := range heads {
+// NewInventory builds an inventory from registry heads (no rollouts).
+func NewInventory(heads []store.Head) *Inventory { return InventoryOf(store.RegistryState{Heads: heads}) }
+
+// InventoryOf builds an inventory from a reading of the registry.
+func InventoryOf(reg store.RegistryState) *Inventory {
+	inv := &Inventory{Heads: make(map[config.LayerRef]store.Head, len(reg.Heads)), Rollouts: make(map[config.LayerRef]wave.Rollout, len(reg.Rollouts))}
+	for _, h := range reg.Heads {
 		inv.Heads[h.Ref] = h
 	}
-	for _, h := range heads {
+	for _, r := range reg.Rollouts {
+		inv.Rollouts[r.Layer] = r
+	}
+	for _, h := range reg.Heads {
 		if h.Ref.Scope != config.ScopeCluster || h.Cluster == nil {
 			continue
 		}
 		rec := *h.Cluster
-		inv.Clusters = append(inv.Clusters, ClusterInfo{
-			Name:   h.Ref.Name,
-			Record: rec,
-			Version: config.ConfigVersion{
-				Global:  inv.Heads[config.GlobalLayer].Version,
-				Env:     inv.Heads[config.EnvLayer(rec.Environment)].Version,
-				Cluster: h.Version,
-			},
-		})
+		env := config.EnvLayer(rec.Environment)
+		v := config.ConfigVersion{
+			Global:  inv.Heads[config.GlobalLayer].Version,
+			Env:     inv.Heads[env].Version,
+			Cluster: h.Version,
+		}
+		served := v
+		if r, ok := inv.LiveRollout(config.GlobalLayer); ok {
+			served.Global = r.Served(h.Ref.Name)
+		}
+		if r, ok := inv.LiveRollout(env); ok {
+			served.Env = r.Served(h.Ref.Name)
+		}
+		inv.Clusters = append(inv.Clusters, ClusterInfo{Name: h.Ref.Name, Record: rec, Version: v, Served: served})
 	}
 	sort.Slice(inv.Clusters, func(i, j int) bool { return inv.Clusters[i].Name < inv.Clusters[j].Name })
 	return inv
+}
+
+// LiveRollout returns the rollout that decides what ref's clusters are served, if any: the
+// layer's latest rollout while the head still points at its target and it is not over.
+func (inv *Inventory) LiveRollout(ref config.LayerRef) (wave.Rollout, bool) {
+	r, ok := inv.Rollouts[ref]
+	if h := inv.Heads[ref]; !ok || !r.Live(h.Version, h.TraceID) {
+		return wave.Rollout{}, false
+	}
+	return r, true
+}
+
+// Members are clusters as a rollout strategy sees them.
+func Members(clusters []ClusterInfo) []wave.Member {
+	out := make([]wave.Member, len(clusters))
+	for i, c := range clusters {
+		out[i] = wave.Member{Name: c.Name, Environment: c.Record.Environment, Labels: c.Record.Labels}
+	}
+	return out
 }
 
 // Affected returns the registered clusters a change of layer ref affects. For a cluster

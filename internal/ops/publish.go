@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/pmezard/go-difflib/difflib"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/traceid"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
 // Change is one entry that differs between two versions of a layer.
@@ -153,7 +156,17 @@ type PublishRequest struct {
 	// DryRun validates and diffs but writes nothing.
 	DryRun   bool
 	Progress Progress
+	// Strategy names the rollout strategy to use instead of the layer's own; AllAtOnce
+	// uses none (every affected cluster is served the new version at once).
+	Strategy  string
+	AllAtOnce bool
 }
+
+// StrategyError is a --strategy that cannot be used (unknown, or with a cluster layer).
+type StrategyError struct{ Err error }
+
+func (e *StrategyError) Error() string { return e.Err.Error() }
+func (e *StrategyError) Unwrap() error { return e.Err }
 
 // EmptyLayerError refuses a publish of no entries over a layer that has some: an empty file
 // (or a bare "---") is far more often a mistake than a wish to remove every entry.
@@ -177,6 +190,9 @@ type PublishResult struct {
 	// Clusters are the clusters validated with the change.
 	Clusters []string
 	Head     store.Head
+	// Rollout is the rollout in waves the publish starts (or would start, for a dry run);
+	// nil when every affected cluster gets the version at once.
+	Rollout *wave.Rollout
 }
 
 // Publish publishes entries as the next version of a layer: it diffs them with the current
@@ -222,15 +238,54 @@ func Publish(ctx context.Context, st Store, req PublishRequest) (*PublishResult,
 	if len(problems) > 0 {
 		return res, &RefusedError{Ref: req.Ref, Problems: problems, Checked: len(clusters)}
 	}
+	if res.Rollout, err = planRollout(ctx, st, inv, &req, base, clusters); err != nil {
+		return res, err
+	}
 	if req.DryRun {
 		return res, nil
 	}
-	head, err := st.Publish(ctx, store.PublishInput{Ref: req.Ref, Entries: req.Entries, Base: base, Actor: req.Actor, Message: req.Message, TraceID: req.TraceID})
+	head, err := st.Publish(ctx, store.PublishInput{Ref: req.Ref, Entries: req.Entries, Base: base, Actor: req.Actor, Message: req.Message, TraceID: req.TraceID, Rollout: res.Rollout})
 	if err != nil {
 		return res, err
 	}
 	res.Version, res.Head = head.Version, head
+	if res.Rollout != nil {
+		res.Rollout.Target = head.Version
+	}
 	return res, nil
+}
+
+// planRollout chooses the strategy of a publish and plans its waves over the clusters it
+// affects (nil: all at once). The clusters a live rollout of the layer has not reached yet
+// stay on that rollout's stable version until the new one reaches them.
+func planRollout(ctx context.Context, st Store, inv *Inventory, req *PublishRequest, base int, clusters []ClusterInfo) (*wave.Rollout, error) {
+	if req.Ref.Scope == config.ScopeCluster && req.Strategy == "" {
+		return nil, nil
+	}
+	stored, err := st.Strategies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	strategies := make([]wave.Strategy, len(stored))
+	for i, s := range stored {
+		strategies[i] = s.Strategy
+	}
+	strat, err := wave.Choose(strategies, req.Ref, req.Strategy, req.AllAtOnce)
+	if err != nil {
+		return nil, &StrategyError{Err: err}
+	}
+	if strat == nil {
+		return nil, nil
+	}
+	stable := base
+	if old, ok := inv.LiveRollout(req.Ref); ok {
+		stable = old.Stable
+	}
+	if req.TraceID == "" {
+		req.TraceID = traceid.New() // the rollout is tied to the head move by it
+	}
+	r := wave.New(req.Ref, strat, Members(clusters), stable, 0, req.TraceID, req.Actor, time.Now().UTC())
+	return &r, nil
 }
 
 // RollbackRequest moves a layer's head back to an earlier published version.

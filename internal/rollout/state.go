@@ -97,7 +97,7 @@ func (m *MemoryState) Baseline(clusters []ops.ClusterInfo, since time.Time, time
 			continue
 		}
 		m.gen++
-		m.rollouts[c.Name] = &Rollout{Cluster: c.Name, Target: c.Version, Since: since, Deadline: since.Add(timeout), Baseline: true, Gen: m.gen}
+		m.rollouts[c.Name] = &Rollout{Cluster: c.Name, Target: c.Served, Since: since, Deadline: since.Add(timeout), Baseline: true, Gen: m.gen}
 	}
 }
 
@@ -116,7 +116,7 @@ func (m *MemoryState) Start(changes []notify.Change, timeout time.Duration) {
 			}
 			m.gen++
 			r.Gen = m.gen
-			r.Target = c.Version
+			r.Target = c.Served
 			r.Changes = append(r.Changes, light)
 			if len(r.Changes) > maxChangesPerRollout {
 				r.Changes = r.Changes[len(r.Changes)-maxChangesPerRollout:]

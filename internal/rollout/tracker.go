@@ -334,7 +334,8 @@ func (t *Tracker) autoRollback(ctx context.Context, o outcome) (retry bool) {
 	opts := t.o.AutoRollback
 	now := t.o.Now()
 	for _, ch := range o.r.Changes {
-		if ch.Head.Action != store.ActionPublish || !opts.Layers.Match(ch.Ref) {
+		// A layer rolled out in waves halts and rolls back with its rollout (Driver).
+		if ch.Head.Action != store.ActionPublish || ch.Staged || !opts.Layers.Match(ch.Ref) {
 			continue
 		}
 		key := ch.Ref.String() + "@" + strconv.Itoa(ch.Head.Version)

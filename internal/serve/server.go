@@ -118,6 +118,12 @@ func (s *Server) onSnapshot(old, cur *generator.Snapshot) {
 	}
 	var clusters []ops.ClusterInfo
 	for _, ch := range changes {
+		if ch.Step {
+			// The rollout's driver reports its steps; the clusters are told below.
+			s.log.Info("rollout step", "layer", ch.Ref.String(), "version", ch.Head.Version, "clusters", len(ch.Clusters), "changeSeq", cur.Seq)
+			clusters = append(clusters, ch.Clusters...)
+			continue
+		}
 		s.metrics.changes.WithLabelValues(ch.Head.Action).Inc()
 		s.log.Info("layer moved", "layer", ch.Ref.String(), "action", ch.Head.Action, "from", ch.From, "to", ch.Head.Version,
 			"actor", ch.Head.Actor, "trace", ch.Head.TraceID, "clusters", len(ch.Clusters), "changeSeq", cur.Seq)

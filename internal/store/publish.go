@@ -119,7 +119,17 @@ func (s *Store) Publish(ctx context.Context, in PublishInput) (Head, error) {
 	}
 
 	head.At = s.now().UTC() // the moment the version becomes visible
-	err = s.moveHead(ctx, head, in.Base, []types.TransactWriteItem{{
+	var extra []types.TransactWriteItem
+	if in.Rollout != nil {
+		r := in.Rollout.Clone()
+		r.Layer, r.Target = in.Ref, version
+		av, err := rolloutAV(r)
+		if err != nil {
+			return Head{}, fmt.Errorf("publish %s: rollout: %w", in.Ref, err)
+		}
+		extra = append(extra, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: av}})
+	}
+	err = s.moveHead(ctx, head, in.Base, append(extra, types.TransactWriteItem{
 		Update: &types.Update{
 			TableName:        aws.String(s.table),
 			Key:              key(pk, versionSK(version)),
@@ -131,7 +141,7 @@ func (s *Store) Publish(ctx context.Context, in PublishInput) (Head, error) {
 				":true": &types.AttributeValueMemberBOOL{Value: true},
 			},
 		},
-	}})
+	}))
 	if err != nil {
 		var conflict *ConflictError
 		if errors.As(err, &conflict) {

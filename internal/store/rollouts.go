@@ -1,0 +1,377 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
+)
+
+// Items of progressive rollouts (see doc.go):
+//   - the rollout of a layer: pk "registry", sk "rollout#<layer pk>", next to the layer heads,
+//     so the one registry query the generator makes reads them too;
+//   - a rollout strategy: pk "strategy", sk "<name>";
+//   - what serve last saw of a cluster's Applications: pk "cluster#<name>", sk "observed".
+const (
+	rolloutPrefix = "rollout#"
+	strategyPK    = "strategy"
+	observedSK    = "observed"
+)
+
+// rolloutItem is a rollout: the key attributes the conditions use, and the rollout as JSON.
+type rolloutItem struct {
+	PK    string `dynamodbav:"pk"`
+	SK    string `dynamodbav:"sk"`
+	Layer string `dynamodbav:"layer"`
+	ID    string `dynamodbav:"id"`
+	Rev   int    `dynamodbav:"rev"`
+	State string `dynamodbav:"state"`
+	Body  string `dynamodbav:"rollout"`
+}
+
+func rolloutSK(ref config.LayerRef) string { return rolloutPrefix + layerPK(ref) }
+
+func rolloutAV(r wave.Rollout) (map[string]types.AttributeValue, error) {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	return marshalItem(rolloutItem{PK: registryPK, SK: rolloutSK(r.Layer), Layer: r.Layer.String(), ID: r.ID, Rev: r.Rev, State: string(r.State), Body: string(body)})
+}
+
+func decodeRollout(item map[string]types.AttributeValue) (wave.Rollout, error) {
+	pk, sk := keyOf(item)
+	var it rolloutItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return wave.Rollout{}, invalidItem(pk, sk, "not a rollout item: %s", avError(err))
+	}
+	var r wave.Rollout
+	if err := json.Unmarshal([]byte(it.Body), &r); err != nil {
+		return wave.Rollout{}, invalidItem(pk, sk, "rollout: not a rollout (%s)", jsonErrorKind(err))
+	}
+	if len(r.Waves) == 0 {
+		return wave.Rollout{}, invalidItem(pk, sk, "rollout: no waves")
+	}
+	r.Rev = it.Rev
+	return r, nil
+}
+
+func jsonErrorKind(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("invalid JSON at offset %d", syntax.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("field %s has the wrong type", typ.Field)
+	}
+	return "invalid"
+}
+
+// RegistryState is everything the generator serves from: the layer heads and the rollouts.
+type RegistryState struct {
+	Heads    []Head
+	Rollouts []wave.Rollout
+}
+
+// RegistryState reads the whole registry partition — heads and rollouts — with one strongly
+// consistent query (all pages).
+func (s *Store) RegistryState(ctx context.Context) (RegistryState, error) {
+	items, _, err := s.queryAll(ctx, &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: registryPK}},
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		return RegistryState{}, fmt.Errorf("read the registry: %w", err)
+	}
+	var out RegistryState
+	for _, item := range items {
+		_, sk := keyOf(item)
+		switch {
+		case len(sk) > len(registryLayer) && sk[:len(registryLayer)] == registryLayer:
+			h, err := decodeHead(item)
+			if err != nil {
+				return RegistryState{}, err
+			}
+			out.Heads = append(out.Heads, h)
+		case len(sk) > len(rolloutPrefix) && sk[:len(rolloutPrefix)] == rolloutPrefix:
+			r, err := decodeRollout(item)
+			if err != nil {
+				return RegistryState{}, err
+			}
+			out.Rollouts = append(out.Rollouts, r)
+		}
+	}
+	sortHeads(out.Heads)
+	return out, nil
+}
+
+// Rollouts reads every rollout item (one strongly consistent query).
+func (s *Store) Rollouts(ctx context.Context) ([]wave.Rollout, error) {
+	items, _, err := s.queryAll(ctx, prefixQuery(registryPK, rolloutPrefix))
+	if err != nil {
+		return nil, fmt.Errorf("read the rollouts: %w", err)
+	}
+	out := make([]wave.Rollout, 0, len(items))
+	for _, item := range items {
+		r, err := decodeRollout(item)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// RolloutMovedError is a rollout step refused because the rollout changed since it was read
+// (another replica or an operator took a step, or a publish started a new rollout).
+type RolloutMovedError struct {
+	Layer config.LayerRef
+	Rev   int
+}
+
+func (e *RolloutMovedError) Error() string {
+	return fmt.Sprintf("the rollout of %s changed since it was read (revision %d); nothing was written", e.Layer, e.Rev)
+}
+
+// Is makes errors.Is(err, ErrConflict) hold.
+func (e *RolloutMovedError) Is(target error) bool { return target == ErrConflict }
+
+// RolloutUpdate says what else a rollout step writes.
+type RolloutUpdate struct {
+	// Served: the step changes what some cluster is served, so the registry's change
+	// counter moves (the generator and the watchers read the registry again).
+	Served bool
+	// Audit, when set, is recorded in the layer's history in the same transaction (operator
+	// actions: pause, resume, abort, promote).
+	Audit *AuditRecord
+}
+
+// UpdateRollout writes r as the next revision of the rollout it was read as (r.Rev): only if
+// the stored rollout is still that one at that revision, else a *RolloutMovedError and nothing
+// is written. It returns the rollout as written.
+func (s *Store) UpdateRollout(ctx context.Context, r wave.Rollout, u RolloutUpdate) (wave.Rollout, error) {
+	if r.Layer.Scope == config.ScopeCluster {
+		return r, fmt.Errorf("rollout of %s: cluster layers are not rolled out in waves", r.Layer)
+	}
+	read := r.Rev
+	r = r.Clone()
+	r.Rev = read + 1
+	av, err := rolloutAV(r)
+	if err != nil {
+		return r, err
+	}
+	put := &types.Put{
+		TableName:                aws.String(s.table),
+		Item:                     av,
+		ConditionExpression:      aws.String("id = :id AND rev = :rev"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":id":  &types.AttributeValueMemberS{Value: r.ID},
+			":rev": &types.AttributeValueMemberN{Value: strconv.Itoa(read)},
+		},
+	}
+	if !u.Served && u.Audit == nil {
+		_, err = s.putItemRaw(ctx, &dynamodb.PutItemInput{Item: put.Item, ConditionExpression: put.ConditionExpression,
+			ExpressionAttributeValues: put.ExpressionAttributeValues})
+		var failed *types.ConditionalCheckFailedException
+		switch {
+		case errors.As(err, &failed):
+			return r, &RolloutMovedError{Layer: r.Layer, Rev: read}
+		case err != nil:
+			return r, fmt.Errorf("write the rollout of %s: %w", r.Layer, s.mapError("PutItem", err))
+		}
+		return r, nil
+	}
+	tx := []types.TransactWriteItem{{Put: put}}
+	if u.Served {
+		tx = append(tx, types.TransactWriteItem{Update: s.bumpChangeSeq(r.UpdatedAt)})
+	}
+	if a := u.Audit; a != nil {
+		auditAV, err := marshalItem(auditItem{PK: layerPK(r.Layer), SK: auditSK(a.At, a.TraceID + "-" + strconv.Itoa(r.Rev)), Layer: r.Layer.String(),
+			Action: a.Action, From: a.From, To: a.To, At: a.At.UTC().Format(timeFormat), Actor: a.Actor, Message: a.Message, TraceID: a.TraceID})
+		if err != nil {
+			return r, err
+		}
+		tx = append(tx, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: auditAV}})
+	}
+	_, err = s.transactWriteItemsRaw(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	var tce *types.TransactionCanceledException
+	switch {
+	case errors.As(err, &tce) && len(tce.CancellationReasons) > 0 && aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed":
+		return r, &RolloutMovedError{Layer: r.Layer, Rev: read}
+	case err != nil:
+		return r, fmt.Errorf("write the rollout of %s: %w", r.Layer, s.mapError("TransactWriteItems", err))
+	}
+	return r, nil
+}
+
+// strategyItem is a rollout strategy (pk "strategy", sk its name).
+type strategyItem struct {
+	PK    string `dynamodbav:"pk"`
+	SK    string `dynamodbav:"sk"`
+	Body  string `dynamodbav:"strategy"`
+	At    string `dynamodbav:"at"`
+	Actor string `dynamodbav:"actor,omitempty"`
+}
+
+// StoredStrategy is a strategy and who stored it when.
+type StoredStrategy struct {
+	wave.Strategy
+	At    time.Time
+	Actor string
+}
+
+// PutStrategy stores (or replaces) a strategy; it must be valid.
+func (s *Store) PutStrategy(ctx context.Context, st wave.Strategy, actor string) error {
+	if err := st.Validate(); err != nil {
+		return err
+	}
+	body, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	av, err := marshalItem(strategyItem{PK: strategyPK, SK: st.Name, Body: string(body), At: s.now().UTC().Format(timeFormat), Actor: actor})
+	if err != nil {
+		return err
+	}
+	if _, err := s.putItemRaw(ctx, &dynamodb.PutItemInput{Item: av}); err != nil {
+		return fmt.Errorf("store strategy %s: %w", st.Name, s.mapError("PutItem", err))
+	}
+	return nil
+}
+
+// Strategies reads every strategy, by name.
+func (s *Store) Strategies(ctx context.Context) ([]StoredStrategy, error) {
+	items, _, err := s.queryAll(ctx, &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: strategyPK}},
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the rollout strategies: %w", err)
+	}
+	out := make([]StoredStrategy, 0, len(items))
+	for _, item := range items {
+		pk, sk := keyOf(item)
+		var it strategyItem
+		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+			return nil, invalidItem(pk, sk, "not a strategy item: %s", avError(err))
+		}
+		st, err := wave.ParseStrategy([]byte(it.Body))
+		if err != nil {
+			return nil, invalidItem(pk, sk, "%v", err)
+		}
+		at, _ := time.Parse(time.RFC3339Nano, it.At)
+		out = append(out, StoredStrategy{Strategy: st, At: at, Actor: it.Actor})
+	}
+	return out, nil
+}
+
+// DeleteStrategy removes a strategy; false when there was none of that name.
+func (s *Store) DeleteStrategy(ctx context.Context, name string) (bool, error) {
+	out, err := s.getItem(ctx, &dynamodb.GetItemInput{Key: key(strategyPK, name), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return false, fmt.Errorf("delete strategy %s: %w", name, err)
+	}
+	if out.Item == nil {
+		return false, nil
+	}
+	if err := s.batchWrite(ctx, []types.WriteRequest{{DeleteRequest: &types.DeleteRequest{Key: key(strategyPK, name)}}}); err != nil {
+		return false, fmt.Errorf("delete strategy %s: %w", name, s.mapError("BatchWriteItem", err))
+	}
+	return true, nil
+}
+
+// Observation is what serve last saw of a cluster's Argo CD Applications.
+type Observation struct {
+	Cluster string
+	// Applications is how many Applications of the cluster use the plugin.
+	Applications int
+	// Sync and Health sum them up: Synced/Healthy only when every one is.
+	Sync, Health string
+	// SyncedVersion is the configVersion every Application was last Synced and Healthy on
+	// ("" when they are not, or disagree).
+	SyncedVersion string
+	At            time.Time
+	Replica       string
+}
+
+type observedItem struct {
+	PK            string `dynamodbav:"pk"`
+	SK            string `dynamodbav:"sk"`
+	Applications  int    `dynamodbav:"applications"`
+	Sync          string `dynamodbav:"sync"`
+	Health        string `dynamodbav:"health"`
+	SyncedVersion string `dynamodbav:"syncedVersion,omitempty"`
+	At            string `dynamodbav:"at"`
+	Replica       string `dynamodbav:"replica,omitempty"`
+}
+
+// PutObservations records observations (one PutItem each: they change rarely).
+func (s *Store) PutObservations(ctx context.Context, obs []Observation) error {
+	for _, o := range obs {
+		ref := config.ClusterLayer(o.Cluster)
+		if err := checkRef(ref); err != nil {
+			return fmt.Errorf("observation: %w", err)
+		}
+		av, err := marshalItem(observedItem{PK: layerPK(ref), SK: observedSK, Applications: o.Applications, Sync: o.Sync, Health: o.Health,
+			SyncedVersion: o.SyncedVersion, At: o.At.UTC().Format(timeFormat), Replica: o.Replica})
+		if err != nil {
+			return err
+		}
+		if _, err := s.putItemRaw(ctx, &dynamodb.PutItemInput{Item: av}); err != nil {
+			return fmt.Errorf("record what the Applications of cluster %s report: %w", o.Cluster, s.mapError("PutItem", err))
+		}
+	}
+	return nil
+}
+
+// Observations reads the observations of clusters; clusters without one are absent.
+func (s *Store) Observations(ctx context.Context, clusters ...string) (map[string]Observation, error) {
+	keys := make([]map[string]types.AttributeValue, 0, len(clusters))
+	seen := map[string]bool{}
+	for _, c := range clusters {
+		ref := config.ClusterLayer(c)
+		if err := checkRef(ref); err != nil {
+			return nil, fmt.Errorf("observations: %w", err)
+		}
+		if !seen[c] {
+			seen[c] = true
+			keys = append(keys, key(layerPK(ref), observedSK))
+		}
+	}
+	out := make(map[string]Observation, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	items, _, err := s.batchGet(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("read what the Applications reported: %w", err)
+	}
+	for _, item := range items {
+		pk, sk := keyOf(item)
+		var it observedItem
+		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+			return nil, invalidItem(pk, sk, "not an observation item: %s", avError(err))
+		}
+		ref, ok := refFromPK(pk)
+		if !ok || ref.Scope != config.ScopeCluster {
+			return nil, invalidItem(pk, sk, "does not name a cluster layer")
+		}
+		at, _ := time.Parse(time.RFC3339Nano, it.At)
+		out[ref.Name] = Observation{Cluster: ref.Name, Applications: it.Applications, Sync: it.Sync, Health: it.Health,
+			SyncedVersion: it.SyncedVersion, At: at, Replica: it.Replica}
+	}
+	return out, nil
+}

@@ -1,0 +1,152 @@
+package wave
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+)
+
+// State is where a rollout is.
+type State string
+
+// The states of a rollout. Progressing and Paused serve the target to the waves reached;
+// Halted and Aborted serve the stable version to every cluster until the head is rolled back
+// (then RolledBack); Completed serves the target everywhere.
+const (
+	Progressing State = "progressing"
+	Paused      State = "paused"
+	Halted      State = "halted"
+	Aborted     State = "aborted"
+	RolledBack  State = "rolled-back"
+	Completed   State = "completed"
+)
+
+// Terminal reports whether nothing moves a rollout in state s any more.
+func (s State) Terminal() bool { return s == RolledBack || s == Completed }
+
+// maxLog bounds the steps a rollout keeps.
+const maxLog = 64
+
+// Rollout is the rollout of one version of a global or environment layer. It is one item in
+// the table, written by the publish that starts it (in the transaction that moves the head)
+// and then by conditional steps (its Rev), so any replica of serve may drive it and none
+// takes a step twice.
+type Rollout struct {
+	Layer config.LayerRef `json:"layer"`
+	// ID tells this rollout from an earlier one of the same layer (the publish's trace id).
+	ID       string `json:"id"`
+	Strategy string `json:"strategy"`
+	// Stable is the version the clusters not reached yet are served; Target the version
+	// rolled out.
+	Stable int           `json:"stable"`
+	Target int           `json:"target"`
+	Waves  []PlannedWave `json:"waves"`
+	State  State         `json:"state"`
+	// Wave is the index of the current wave.
+	Wave          int       `json:"wave"`
+	WaveStartedAt time.Time `json:"waveStartedAt"`
+	// BakeStartedAt is when every cluster of the current wave was last seen Synced and
+	// Healthy on its target (zero: not all of them are).
+	BakeStartedAt time.Time `json:"bakeStartedAt,omitzero"`
+	// Promoted skips the bake of the current wave.
+	Promoted bool `json:"promoted,omitempty"`
+	// Announced is set once the start of the rollout was reported.
+	Announced bool      `json:"announced,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	Actor     string    `json:"actor"`
+	StartedAt time.Time `json:"startedAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	// Rev counts the writes of this rollout; a step is written only over the Rev it read.
+	Rev int    `json:"rev"`
+	Log []Step `json:"log,omitempty"`
+}
+
+// Step is one transition of a rollout.
+type Step struct {
+	At     time.Time `json:"at"`
+	Event  string    `json:"event"`
+	Wave   int       `json:"wave"`
+	Actor  string    `json:"actor,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+// New is the rollout of version target of ref over stable, planned by s.
+func New(ref config.LayerRef, s *Strategy, members []Member, stable, target int, id, actor string, at time.Time) Rollout {
+	return Rollout{
+		Layer: ref, ID: id, Strategy: s.Name, Stable: stable, Target: target, Waves: s.Plan(members),
+		State: Progressing, WaveStartedAt: at, Actor: actor, StartedAt: at, UpdatedAt: at, Rev: 1,
+		Log: []Step{{At: at, Event: "started", Actor: actor}},
+	}
+}
+
+// Live reports whether the rollout decides what its layer's clusters are served: the head
+// (at version head, moved there by the move traced headTrace) is still the publish that
+// started it, and it is not over. Any later head move — a publish, a rollback, even back to
+// the same version — ends its say.
+func (r *Rollout) Live(head int, headTrace string) bool {
+	return head == r.Target && headTrace == r.ID && !r.State.Terminal()
+}
+
+// WaveOf is the index of the wave that reaches cluster; a cluster the plan does not list (it
+// was registered after the publish) is in the last wave.
+func (r *Rollout) WaveOf(cluster string) int {
+	for i, w := range r.Waves {
+		if slices.Contains(w.Clusters, cluster) {
+			return i
+		}
+	}
+	return len(r.Waves) - 1
+}
+
+// Served is the version of the rollout's layer served to cluster while the rollout is live;
+// Reached tells whether the cluster is served the target.
+func (r *Rollout) Served(cluster string) int {
+	if r.Reached(cluster) {
+		return r.Target
+	}
+	return r.Stable
+}
+
+// Reached reports whether the rollout serves cluster its target (its wave started, and the
+// rollout was not halted or aborted).
+func (r *Rollout) Reached(cluster string) bool {
+	switch r.State {
+	case Halted, Aborted, RolledBack:
+		return false
+	case Completed:
+		return true
+	}
+	return r.WaveOf(cluster) <= r.Wave
+}
+
+// Record appends a step (the log keeps the latest maxLog) and stamps the update.
+func (r *Rollout) Record(at time.Time, event, actor, reason string) {
+	r.UpdatedAt = at
+	r.Log = append(r.Log, Step{At: at, Event: event, Wave: r.Wave, Actor: actor, Reason: reason})
+	if len(r.Log) > maxLog {
+		r.Log = slices.Delete(r.Log, 1, len(r.Log)-maxLog+1) // keep "started"
+	}
+}
+
+// Current is the current wave (the last one once completed).
+func (r *Rollout) Current() PlannedWave {
+	return r.Waves[min(r.Wave, len(r.Waves)-1)]
+}
+
+// Describe is one line about where the rollout is, e.g. "wave 2/3 (rest), progressing".
+func (r *Rollout) Describe() string {
+	w := r.Current()
+	return fmt.Sprintf("wave %d/%d (%s), %s", min(r.Wave, len(r.Waves)-1)+1, len(r.Waves), w.Name, r.State)
+}
+
+// Clone returns a deep copy.
+func (r Rollout) Clone() Rollout {
+	r.Waves = slices.Clone(r.Waves)
+	for i := range r.Waves {
+		r.Waves[i].Clusters = slices.Clone(r.Waves[i].Clusters)
+	}
+	r.Log = slices.Clone(r.Log)
+	return r
+}
