@@ -61,7 +61,9 @@ func ReadInventory(ctx context.Context, st Store) (*Inventory, error) {
 }
 
 // NewInventory builds an inventory from registry heads (no rollouts).
-func NewInventory(heads []store.Head) *Inventory { return InventoryOf(store.RegistryState{Heads: heads}) }
+func NewInventory(heads []store.Head) *Inventory {
+	return InventoryOf(store.RegistryState{Heads: heads})
+}
 
 // InventoryOf builds an inventory from a reading of the registry.
 func InventoryOf(reg store.RegistryState) *Inventory {

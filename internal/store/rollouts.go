@@ -173,9 +173,9 @@ func (s *Store) UpdateRollout(ctx context.Context, r wave.Rollout, u RolloutUpda
 		return r, err
 	}
 	put := &types.Put{
-		TableName:                aws.String(s.table),
-		Item:                     av,
-		ConditionExpression:      aws.String("id = :id AND rev = :rev"),
+		TableName:           aws.String(s.table),
+		Item:                av,
+		ConditionExpression: aws.String("id = :id AND rev = :rev"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":id":  &types.AttributeValueMemberS{Value: r.ID},
 			":rev": &types.AttributeValueMemberN{Value: strconv.Itoa(read)},
@@ -198,7 +198,7 @@ func (s *Store) UpdateRollout(ctx context.Context, r wave.Rollout, u RolloutUpda
 		tx = append(tx, types.TransactWriteItem{Update: s.bumpChangeSeq(r.UpdatedAt)})
 	}
 	if a := u.Audit; a != nil {
-		auditAV, err := marshalItem(auditItem{PK: layerPK(r.Layer), SK: auditSK(a.At, a.TraceID + "-" + strconv.Itoa(r.Rev)), Layer: r.Layer.String(),
+		auditAV, err := marshalItem(auditItem{PK: layerPK(r.Layer), SK: auditSK(a.At, a.TraceID+"-"+strconv.Itoa(r.Rev)), Layer: r.Layer.String(),
 			Action: a.Action, From: a.From, To: a.To, At: a.At.UTC().Format(timeFormat), Actor: a.Actor, Message: a.Message, TraceID: a.TraceID})
 		if err != nil {
 			return r, err
