@@ -150,3 +150,107 @@ func (r Rollout) Clone() Rollout {
 	r.Log = slices.Clone(r.Log)
 	return r
 }
+
+// Events of a rollout (its log, and the webhook events serve sends for them).
+const (
+	EventStarted       = "started"
+	EventWaveStarted   = "wave-started"
+	EventWaveCompleted = "wave-completed"
+	EventCompleted     = "completed"
+	EventHalted        = "halted"
+	EventRolledBack    = "rolled-back"
+	EventPaused        = "paused"
+	EventResumed       = "resumed"
+	EventAborted       = "aborted"
+	EventPromoted      = "promoted"
+)
+
+// StateError is an operator action the rollout's state does not allow.
+type StateError struct {
+	Layer  config.LayerRef
+	Action string
+	State  State
+}
+
+func (e *StateError) Error() string {
+	return fmt.Sprintf("cannot %s the rollout of %s: it is %s", e.Action, e.Layer, e.State)
+}
+
+func (r *Rollout) refuse(action string, allowed ...State) error {
+	if slices.Contains(allowed, r.State) {
+		return nil
+	}
+	return &StateError{Layer: r.Layer, Action: action, State: r.State}
+}
+
+// Pause stops a progressing rollout where it is: the waves reached keep the target, no
+// wave starts.
+func (r *Rollout) Pause(at time.Time, actor, reason string) error {
+	if err := r.refuse("pause", Progressing); err != nil {
+		return err
+	}
+	r.State = Paused
+	r.Record(at, EventPaused, actor, reason)
+	return nil
+}
+
+// Resume continues a paused rollout; the current wave's bake and timeout start again.
+func (r *Rollout) Resume(at time.Time, actor, reason string) error {
+	if err := r.refuse("resume", Paused); err != nil {
+		return err
+	}
+	r.State, r.WaveStartedAt, r.BakeStartedAt = Progressing, at, time.Time{}
+	r.Record(at, EventResumed, actor, reason)
+	return nil
+}
+
+// Promote skips the bake of the current wave: the next wave starts as soon as this one is
+// Synced and Healthy.
+func (r *Rollout) Promote(at time.Time, actor, reason string) error {
+	if err := r.refuse("promote", Progressing, Paused); err != nil {
+		return err
+	}
+	r.Promoted = true
+	r.Record(at, EventPromoted, actor, reason)
+	return nil
+}
+
+// Abort ends the rollout by hand: every cluster is served the stable version again (the
+// caller then rolls the head back to it, see RolledBackTo).
+func (r *Rollout) Abort(at time.Time, actor, reason string) error {
+	if err := r.refuse("abort", Progressing, Paused, Halted); err != nil {
+		return err
+	}
+	r.State, r.Reason = Aborted, reason
+	r.Record(at, EventAborted, actor, reason)
+	return nil
+}
+
+// Halt ends a failing rollout: every cluster is served the stable version again.
+func (r *Rollout) Halt(at time.Time, actor, reason string) {
+	r.State, r.Reason = Halted, reason
+	r.Record(at, EventHalted, actor, reason)
+}
+
+// RolledBack records that the head was moved back to the stable version (or that it cannot
+// be: stable 0 has nothing to roll back to, the halt then stands).
+func (r *Rollout) RolledBack(at time.Time, actor, reason string) {
+	r.State = RolledBack
+	r.Record(at, EventRolledBack, actor, reason)
+}
+
+// Advance completes the current wave and starts the next, or completes the rollout. It
+// reports whether the rollout completed.
+func (r *Rollout) Advance(at time.Time, actor string) (completed bool) {
+	r.Record(at, EventWaveCompleted, actor, "")
+	r.BakeStartedAt, r.Promoted = time.Time{}, false
+	if r.Wave+1 >= len(r.Waves) {
+		r.State = Completed
+		r.Record(at, EventCompleted, actor, "")
+		return true
+	}
+	r.Wave++
+	r.WaveStartedAt = at
+	r.Record(at, EventWaveStarted, actor, "")
+	return false
+}
