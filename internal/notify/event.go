@@ -29,6 +29,16 @@ const (
 	EventAutoRollback        = "auto-rollback"
 	EventAutoRollbackSkipped = "auto-rollback-skipped"
 	EventAutoRollbackFailed  = "auto-rollback-failed"
+	// Rollouts in waves: the rollout of a layer version started, a wave started or
+	// completed (Synced and Healthy for its bake time), the rollout halted on failures
+	// (every cluster is served the stable version again) and its head was rolled back, or it
+	// completed.
+	EventRolloutStarted       = "rollout-started"
+	EventRolloutWaveStarted   = "rollout-wave-started"
+	EventRolloutWaveCompleted = "rollout-wave-completed"
+	EventRolloutHalted        = "rollout-halted"
+	EventRolloutRolledBack    = "rollout-rolled-back"
+	EventRolloutCompleted     = "rollout-completed"
 )
 
 // Event is what the webhook receives (one JSON object per POST). ID is the same for the same
@@ -60,8 +70,23 @@ type Event struct {
 	Reason string `json:"reason,omitempty"`
 	// ArgoCD is the state of the cluster's Applications, read from the Argo CD API.
 	ArgoCD *ArgoCDStatus `json:"argocd,omitempty"`
+	// Rollout describes the rollout in waves a rollout-* event is about.
+	Rollout *EventRollout `json:"rollout,omitempty"`
 	// Replica is the service replica that reported the event.
 	Replica string `json:"replica,omitempty"`
+}
+
+// EventRollout is where a rollout in waves is.
+type EventRollout struct {
+	Strategy string `json:"strategy"`
+	State    string `json:"state"`
+	// Stable is the version clusters not reached are served; the event's Version the target.
+	Stable int `json:"stable"`
+	// Wave is the wave's number (1-based) out of Waves.
+	Wave     int      `json:"wave"`
+	Waves    int      `json:"waves"`
+	WaveName string   `json:"waveName"`
+	Clusters []string `json:"clusters"`
 }
 
 // EventCluster is a cluster a head move affects.

@@ -27,6 +27,7 @@ type Metrics struct {
 	Generator *generator.Metrics
 	Notify    *notify.Metrics
 	Rollout   *rollout.Metrics
+	Driver    *rollout.DriverMetrics
 	Outbound  *outbound.Metrics
 
 	requests      *prometheus.CounterVec
@@ -70,6 +71,7 @@ func NewMetrics() *Metrics {
 	m.Generator = generator.NewMetrics(m.reg, ns)
 	m.Notify = notify.NewMetrics(m.reg, ns)
 	m.Rollout = rollout.NewMetrics(m.reg, ns)
+	m.Driver = rollout.NewDriverMetrics(m.reg, ns)
 	m.Outbound = outbound.NewMetrics(m.reg, ns)
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

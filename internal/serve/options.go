@@ -14,6 +14,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
 // Defaults of the service's settings (the command's flags show them).
@@ -46,6 +47,8 @@ type Store interface {
 	Ping(ctx context.Context) error
 	LastKnownGood(ctx context.Context, clusters ...string) (map[string]store.LastKnownGood, error)
 	PutLastKnownGood(ctx context.Context, lkg store.LastKnownGood) (bool, error)
+	UpdateRollout(ctx context.Context, r wave.Rollout, u store.RolloutUpdate) (wave.Rollout, error)
+	PutObservations(ctx context.Context, obs []store.Observation) error
 }
 
 var _ Store = (*store.Store)(nil)

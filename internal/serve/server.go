@@ -32,6 +32,7 @@ type Server struct {
 	annot *notify.Annotator // nil without the Kubernetes API
 	refr  *notify.Refresher // nil without the Argo CD API
 	track *rollout.Tracker  // nil without the Argo CD API
+	drive *rollout.Driver   // nil without the Argo CD API
 	hooks *notify.Webhook   // nil without a webhook
 	mux   *http.ServeMux    // routes
 	ready readiness
@@ -81,6 +82,9 @@ func New(opts Options) (*Server, error) {
 		s.track = rollout.New(rollout.Options{ArgoCD: a, Store: opts.Store, Emit: emit, PluginName: opts.PluginName,
 			StatusInterval: opts.StatusInterval, RolloutTimeout: opts.RolloutTimeout, StoreTimeout: opts.StoreTimeout,
 			AutoRollback: opts.AutoRollback, Replica: opts.Replica, Now: opts.Now, Log: s.log, Metrics: m.Rollout})
+		s.drive = rollout.NewDriver(rollout.DriverOptions{ArgoCD: a, Store: opts.Store, Emit: emit, PluginName: opts.PluginName,
+			Interval: opts.StatusInterval, WaveTimeout: opts.RolloutTimeout, StoreTimeout: opts.StoreTimeout,
+			Replica: opts.Replica, Now: opts.Now, Log: s.log, Metrics: m.Driver})
 		s.refr = notify.NewRefresher(notify.RefresherOptions{ArgoCD: a, PluginName: opts.PluginName, Concurrency: opts.ArgoCD.RefreshConcurrency,
 			Refreshed: s.track.Refreshed, Now: opts.Now, Log: s.log, Metrics: m.Notify})
 	}
@@ -141,6 +145,9 @@ func (s *Server) onSnapshot(old, cur *generator.Snapshot) {
 	}
 	if s.refr != nil {
 		s.refr.Add(changes)
+	}
+	if s.drive != nil {
+		s.drive.Wake()
 	}
 }
 
@@ -253,6 +260,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	if s.refr != nil {
 		goRun(s.refr.Run, bg)
 		goRun(s.track.Run, bg)
+		goRun(s.drive.Run, bg)
 	}
 	if s.hooks != nil {
 		goRun(s.hooks.Run, hookCtx)

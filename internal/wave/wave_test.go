@@ -110,7 +110,9 @@ func TestServedFollowsTheWaves(t *testing.T) {
 	s := Strategy{Name: "two", Waves: []Wave{{Name: "first", NamePattern: "a"}, {Name: "rest"}}}
 	at := time.Unix(1000, 0)
 	r := New(config.EnvLayer("dev"), &s, []Member{{Name: "a"}, {Name: "b"}}, 3, 4, "trace", "alice", at)
-	served := func() string { return strings.Join([]string{itoa(r.Served("a")), itoa(r.Served("b")), itoa(r.Served("new"))}, ",") }
+	served := func() string {
+		return strings.Join([]string{itoa(r.Served("a")), itoa(r.Served("b")), itoa(r.Served("new"))}, ",")
+	}
 	if got := served(); got != "4,3,3" {
 		t.Fatalf("wave 1: %s", got)
 	}

@@ -1,0 +1,233 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd/argocdtest"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/testkit"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
+)
+
+func TestMain(m *testing.M) { dynamolocal.Main(m) }
+
+// fakeFleet plays the ApplicationSet and application controllers: each cluster has one
+// Application pinned to the configVersion the generator serves it, Synced and Healthy on it
+// unless the cluster is marked bad for the layer version it is served.
+type fakeFleet struct {
+	t   *testing.T
+	st  *store.Store
+	mu  sync.Mutex
+	bad map[string]int // cluster → env layer version it degrades on
+}
+
+func (f *fakeFleet) ListApplications(ctx context.Context) ([]argocd.Application, error) {
+	reg, err := f.st.RegistryState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []argocd.Application
+	for _, c := range ops.InventoryOf(reg).Clusters {
+		v := c.Served.String()
+		app := argocdtest.App{Namespace: "argocd", Name: "bootstrap-" + c.Name, Cluster: c.Name, Pinned: v, Compared: v, Sync: "Synced", Health: "Healthy"}
+		if bad, ok := f.bad[c.Name]; ok && bad == c.Served.Env {
+			app.Health, app.HealthMsg = "Degraded", "the quota controller refuses it"
+		}
+		out = append(out, *app.Application(f.t))
+	}
+	return out, nil
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time       { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration)  { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+func (c *clock) String() string       { return c.Now().Format(time.RFC3339) }
+func (e *events) add(ev notify.Event) { e.mu.Lock(); e.list = append(e.list, ev); e.mu.Unlock() }
+func (e *events) types() []string     { e.mu.Lock(); defer e.mu.Unlock(); return typesOf(e.list) }
+func typesOf(evs []notify.Event) []string {
+	out := []string{}
+	for _, ev := range evs {
+		out = append(out, fmt.Sprintf("%s:%d", ev.Type, ev.Rollout.Wave))
+	}
+	return out
+}
+
+type events struct {
+	mu   sync.Mutex
+	list []notify.Event
+}
+
+// rolloutFixture is env/dev with three clusters at v1, a two-wave default strategy (dev-a
+// first, bake 10 s; then the rest), and env/dev v2 published through it.
+func rolloutFixture(t *testing.T) (*store.Store, *fakeFleet, *clock) {
+	t.Helper()
+	st, _ := dynamolocal.NewStore(t)
+	ctx := testkit.Context(t)
+	pub := func(ref config.LayerRef, entries ...config.Entry) *ops.PublishResult {
+		t.Helper()
+		res, err := ops.Publish(ctx, st, ops.PublishRequest{Ref: ref, Entries: entries, Actor: "alice", Message: "test"})
+		if err != nil {
+			t.Fatalf("publish %s: %v", ref, err)
+		}
+		return res
+	}
+	ns := func(name string) config.Entry {
+		return testkit.Entry(t, config.KindNamespace, map[string]any{"namespace": name})
+	}
+	pub(config.EnvLayer("dev"), ns("tools-v1"))
+	for _, c := range []string{"dev-c", "dev-a", "dev-b"} {
+		pub(config.ClusterLayer(c), testkit.Entry(t, config.KindCluster, map[string]any{"name": c, "environment": "dev", "region": "eu-west-1"}))
+	}
+	s, err := wave.ParseStrategy([]byte("name: default\nwaves:\n- name: canary\n  namePattern: dev-a\n  bake: 10s\n- name: rest\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutStrategy(ctx, s, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	res := pub(config.EnvLayer("dev"), ns("tools-v2"))
+	if res.Rollout == nil || res.Rollout.Strategy != "default" || !slices.Equal(res.Rollout.Waves[0].Clusters, []string{"dev-a"}) {
+		t.Fatalf("the publish planned %+v, want the default strategy with dev-a first", res.Rollout)
+	}
+	return st, &fakeFleet{t: t, st: st, bad: map[string]int{}}, &clock{t: time.Now().UTC()}
+}
+
+func served(t *testing.T, st *store.Store) string {
+	t.Helper()
+	reg, err := st.RegistryState(testkit.Context(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []string
+	for _, c := range ops.InventoryOf(reg).Clusters {
+		parts = append(parts, fmt.Sprintf("%s=e%d", c.Name, c.Served.Env))
+	}
+	return strings.Join(parts, " ")
+}
+
+func newTestDriver(t *testing.T, st *store.Store, fleet *fakeFleet, clk *clock, evs *events, replica string) *Driver {
+	return NewDriver(DriverOptions{ArgoCD: fleet, Store: st, Emit: evs.add, PluginName: argocdtest.PluginName,
+		WaveTimeout: time.Hour, StoreTimeout: 10 * time.Second, Replica: replica, Now: clk.Now})
+}
+
+func tick(t *testing.T, d *Driver) {
+	t.Helper()
+	if _, err := d.Tick(testkit.Context(t)); err != nil {
+		t.Fatalf("tick: %v", err)
+	}
+}
+
+func TestDriverRollsOutWaveByWaveAfterTheBake(t *testing.T) {
+	st, fleet, clk := rolloutFixture(t)
+	evs := &events{}
+	d := newTestDriver(t, st, fleet, clk, evs, "r1")
+	if got := served(t, st); got != "dev-a=e2 dev-b=e1 dev-c=e1" {
+		t.Fatalf("after the publish: %s, want only the canary on e2", got)
+	}
+	tick(t, d) // announces
+	tick(t, d) // the canary is Synced and Healthy: the bake starts
+	clk.Add(9 * time.Second)
+	tick(t, d)
+	if got := served(t, st); got != "dev-a=e2 dev-b=e1 dev-c=e1" {
+		t.Fatalf("inside the bake: %s, want wave 2 not started", got)
+	}
+	clk.Add(2 * time.Second)
+	tick(t, d)
+	if got := served(t, st); got != "dev-a=e2 dev-b=e2 dev-c=e2" {
+		t.Fatalf("after the bake: %s, want every cluster on e2", got)
+	}
+	tick(t, d) // the last wave has no bake: completed
+	rs, err := st.Rollouts(testkit.Context(t))
+	if err != nil || len(rs) != 1 || rs[0].State != wave.Completed {
+		t.Fatalf("rollouts %+v %v, want one completed", rs, err)
+	}
+	want := []string{"rollout-started:1", "rollout-wave-started:1", "rollout-wave-completed:1", "rollout-wave-started:2", "rollout-wave-completed:2", "rollout-completed:2"}
+	if got := evs.types(); !slices.Equal(got, want) {
+		t.Errorf("events %v, want %v", got, want)
+	}
+	if got := served(t, st); got != "dev-a=e2 dev-b=e2 dev-c=e2" {
+		t.Errorf("completed: %s", got)
+	}
+}
+
+func TestDriverHaltsABadWaveAndRollsTheHeadBack(t *testing.T) {
+	st, fleet, clk := rolloutFixture(t)
+	fleet.bad["dev-a"] = 2
+	evs := &events{}
+	d := newTestDriver(t, st, fleet, clk, evs, "r1")
+	for range 4 {
+		tick(t, d)
+		if s := served(t, st); strings.Contains(s, "dev-b=e2") || strings.Contains(s, "dev-c=e2") {
+			t.Fatalf("wave 2 was served the bad version: %s", s)
+		}
+		clk.Add(time.Second)
+	}
+	if got := served(t, st); got != "dev-a=e1 dev-b=e1 dev-c=e1" {
+		t.Fatalf("after the halt: %s, want every cluster back on e1", got)
+	}
+	heads, err := st.Heads(testkit.Context(t), config.EnvLayer("dev"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := heads[config.EnvLayer("dev")]; h.Version != 1 || h.Action != store.ActionRollback || h.Actor != DriverActor {
+		t.Errorf("head %+v, want rolled back to 1 by the driver", h)
+	}
+	rs, _ := st.Rollouts(testkit.Context(t))
+	if len(rs) != 1 || rs[0].State != wave.RolledBack || !strings.Contains(rs[0].Reason, "dev-a") || !strings.Contains(rs[0].Reason, "Degraded") {
+		t.Errorf("rollout %+v, want rolled back naming dev-a and Degraded", rs)
+	}
+	want := []string{"rollout-started:1", "rollout-wave-started:1", "rollout-halted:1", "rollout-rolled-back:1"}
+	if got := evs.types(); !slices.Equal(got, want) {
+		t.Errorf("events %v, want %v", got, want)
+	}
+}
+
+func TestTwoDriversNeverTakeAStepTwice(t *testing.T) {
+	st, fleet, clk := rolloutFixture(t)
+	evs := &events{}
+	drivers := []*Driver{newTestDriver(t, st, fleet, clk, evs, "r1"), newTestDriver(t, st, fleet, clk, evs, "r2")}
+	for range 8 {
+		var wg sync.WaitGroup
+		for _, d := range drivers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _ = d.Tick(context.Background())
+			}()
+		}
+		wg.Wait()
+		clk.Add(6 * time.Second)
+	}
+	rs, err := st.Rollouts(testkit.Context(t))
+	if err != nil || len(rs) != 1 || rs[0].State != wave.Completed {
+		t.Fatalf("rollouts %+v %v, want one completed", rs, err)
+	}
+	var steps []string
+	for _, s := range rs[0].Log {
+		steps = append(steps, fmt.Sprintf("%s:%d", s.Event, s.Wave+1))
+	}
+	if want := []string{"started:1", "wave-completed:1", "wave-started:2", "wave-completed:2", "completed:2"}; !slices.Equal(steps, want) {
+		t.Errorf("rollout log %v, want every step once: %v", steps, want)
+	}
+	want := []string{"rollout-started:1", "rollout-wave-started:1", "rollout-wave-completed:1", "rollout-wave-started:2", "rollout-wave-completed:2", "rollout-completed:2"}
+	if got := evs.types(); !slices.Equal(got, want) {
+		t.Errorf("events of both replicas %v, want each once: %v", got, want)
+	}
+}
