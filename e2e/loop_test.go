@@ -12,8 +12,8 @@ package e2e
 // differ, and why:
 //   - ApplicationSet and AppProject: the Git repository is a local bare repository
 //     (file://…) instead of https://git.example.com/platform/bootstrap.git — no network here;
-//   - generator ConfigMap: baseUrl is serve's loopback address instead of the in-cluster
-//     Service URL — serve runs as a process, not behind a Service;
+//   - generator ConfigMap: baseUrl is a loopback proxy standing for serve's Service instead
+//     of the in-cluster Service URL — serve runs as processes, not pods behind a Service;
 //   - the application controller's reconciliation period (argocd-cm timeout.reconciliation,
 //     --app-resync) is 10 s instead of 120 s, and its jitter (timeout.reconciliation.jitter,
 //     --app-resync-jitter) 0 instead of up to 60 s, so "recovers by itself" after an outage
@@ -82,6 +82,11 @@ type loop struct {
 	argo     *harness.ArgoCD
 	repo     *harness.GitRepo
 	serve    *serveProc
+	// serveSvc stands for serve's Service: the generator ConfigMap's baseUrl, forwarding to
+	// the replica that serves (a second one takes over when the first is killed).
+	serveSvc *harness.TCPProxy
+	genToken string
+	argoTok  string
 	hook     *webhook
 	dir      string
 }
@@ -185,9 +190,11 @@ func startLoop(t testing.TB) *loop {
 	}
 	l.hook = startWebhook(t)
 	argoToken := l.argo.GenerateToken(t, "dynamo-cmp")
+	l.genToken, l.argoTok = genToken, argoToken
 	l.serve = newServe(t, l, genToken, argoToken)
+	l.serveSvc = harness.StartTCPProxy(t, l.serve.addr)
 	cmYAML := readRepoFile(t, "manifests/serve/configmap.yaml")
-	cmYAML = replaceLine(t, cmYAML, "baseUrl: http://dynamo-cmp-generator.argocd.svc:8080", "baseUrl: "+l.serve.base)
+	cmYAML = replaceLine(t, cmYAML, "baseUrl: http://dynamo-cmp-generator.argocd.svc:8080", "baseUrl: "+l.serveSvc.URL)
 	cmYAML = strings.Replace(cmYAML, "metadata:\n", "metadata:\n  namespace: argocd\n", 1)
 	l.argo.ApplyYAML(t, cmYAML)
 	l.serve.start(t)
@@ -633,6 +640,10 @@ func TestArgoCDLoop(t *testing.T) {
 		}
 	})
 
+	t.Run("8 rollout in waves: wave 1, bake, wave 2; a bad version halts in wave 1 and never reaches wave 2; the driving replica killed", func(t *testing.T) {
+		l.rolloutInWaves(t, top)
+	})
+
 	// Needs serve to request the sync of latest-following automated Applications (after its
 	// hard refresh; docs/serve.md): a hard refresh alone leaves an already-synced revision unsynced until selfHeal.
 	t.Run("7 latest-following Application: a publish reaches the cluster", func(t *testing.T) {
@@ -819,7 +830,7 @@ func newServe(t testing.TB, l *loop, genToken, argoToken string) *serveProc {
 	ln.Close()
 	dir := l.dir
 	kubeCA := serverCA(t, l.mgmt.Config.Host, filepath.Join(dir, "kube-ca.crt"))
-	s := &serveProc{base: "http://" + addr, addr: addr, logPath: filepath.Join(dir, "serve.log")}
+	s := &serveProc{base: "http://" + addr, addr: addr, logPath: filepath.Join(dir, "serve-"+strings.ReplaceAll(addr, ":", "-")+".log")}
 	s.env = append(harness.DynamoEnv(l.dbProxy.URL, loopTable), "PATH="+os.Getenv("PATH"), "HOME="+dir)
 	s.args = []string{"serve", "--listen", addr,
 		"--generator-token-file", writeSecret(t, dir, "generator-token", genToken),
@@ -869,6 +880,16 @@ func (s *serveProc) start(t testing.TB) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK, resp.Status
 	})
+}
+
+// kill ends serve at once (SIGKILL), as a node failure would.
+func (s *serveProc) kill(t testing.TB) {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.done
+	s.cmd = nil
 }
 
 func (s *serveProc) stop(t testing.TB) {

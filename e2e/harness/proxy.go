@@ -55,7 +55,10 @@ func (p *TCPProxy) serve() {
 
 func (p *TCPProxy) forward(c net.Conn) {
 	defer p.drop(c)
-	up, err := net.Dial("tcp", p.target)
+	p.mu.Lock()
+	target := p.target
+	p.mu.Unlock()
+	up, err := net.Dial("tcp", target)
 	if err != nil {
 		return
 	}
@@ -91,4 +94,12 @@ func (p *TCPProxy) Restore() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cut = false
+}
+
+// Retarget sends new connections to target (as a Service routes to the pods left when one
+// dies); open connections stay where they are.
+func (p *TCPProxy) Retarget(target string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.target = target
 }
