@@ -10,9 +10,7 @@ import (
 // (projects: [2026]) is the project "2026", on a latest read (the record kept on the head)
 // and on a pinned one (the record read from the pinned version's entries) alike.
 func TestGenerateChecksTheRenderedRecord(t *testing.T) {
-	env, _ := tableEnv(t)
-	run(t, env, "table", "create")
-	publishExamples(t, env)
+	env, _ := examplesTable(t)
 	file := t.TempDir() + "/c.yaml"
 	writeFile(t, file, "layer: cluster/num\ncluster: {environment: dev, region: eu-west-1, projects: [platform, 2026]}\nnamespaces: [{namespace: a}]\n")
 	if r := run(t, env, "config", "publish", "-f", file, "--layer", "cluster/num", "-m", "test", "--actor", "tester"); r.code != 0 {
