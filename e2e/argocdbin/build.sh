@@ -10,44 +10,18 @@
 # time by ARGOCD_BINARY_NAME (argocd-server, argocd-repo-server, argocd-cmp-server,
 # argocd-application-controller, argocd-applicationset-controller; unset: the argocd CLI).
 # When OUTDIR/stamp matches the hash of the inputs (the e2e module's go.mod and go.sum, this
-# script, the Go version) nothing is run. Cold: ~7 min on 2 cores and ~2.2 GB of memory;
-# concurrent callers wait for each other on a lock file.
+# script, e2e/buildcache.sh, the Go version) nothing is run. Cold: ~7 min on 2 cores and
+# ~2.2 GB of memory; concurrent callers wait for each other on a lock file (e2e/buildcache.sh
+# holds the cache, stamp and lock logic both builds share).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 mod=$(cd "$here/.." && pwd)
-out=${1:-${XDG_CACHE_HOME:-$HOME/.cache}/dynamo-cmp/argocdbin}
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
+# shellcheck source=../buildcache.sh
+source "$mod/buildcache.sh"
+buildcache_open argocdbin "${1:-}"
+buildcache_enter "$mod/go.mod" "$mod/go.sum" "$here/build.sh" -- argocd git-verify-wrapper.sh gpg-wrapper.sh
 pkg=github.com/argoproj/argo-cd/v3
-
-stamp() {
-  { cat "$mod/go.mod" "$mod/go.sum" "$here/build.sh"; go env GOVERSION GOOS GOARCH; } |
-    sha256sum | cut -d' ' -f1
-}
-
-up_to_date() {
-  [ -x "$out/argocd" ] && [ -x "$out/git-verify-wrapper.sh" ] && [ -x "$out/gpg-wrapper.sh" ] &&
-    [ "$(cat "$out/stamp" 2>/dev/null)" = "$want" ]
-}
-
-want=$(stamp)
-if up_to_date; then
-  echo "$out"
-  exit 0
-fi
-
-exec 9>"$out/.lock"
-flock 9
-if up_to_date; then # built by a concurrent caller while we waited
-  echo "$out"
-  exit 0
-fi
-
-quiet_go() {
-  go "$@" 2>&1 | { grep -v '^go: downloading ' || true; } >&2
-  return "${PIPESTATUS[0]}"
-}
 
 cd "$mod"
 echo "argocdbin: downloading modules (cold: ~20 s)" >&2
@@ -57,7 +31,6 @@ src=$(go list -m -f '{{.Dir}}' $pkg)
 ldflags="-s -w -X $pkg/common.version=${version#v} -X $pkg/common.gitTag=$version"
 ldflags+=" -X $pkg/common.gitTreeState=clean -X $pkg/common.buildDate=1970-01-01T00:00:00Z"
 
-rm -f "$out/stamp"
 echo "argocdbin: building Argo CD $version into $out (cold: ~7 min, 2.2 GB RAM; warm: ~15 s)" >&2
 start=$SECONDS
 # The same build settings as `go test` and `go vet` of the e2e module (no -trimpath, cgo as the
@@ -69,5 +42,4 @@ for f in git-verify-wrapper.sh gpg-wrapper.sh; do
   install -m 0755 "$src/hack/$f" "$out/$f"
 done
 echo "argocdbin: Argo CD built in $((SECONDS - start)) s" >&2
-echo "$want" >"$out/stamp"
-echo "$out"
+buildcache_close

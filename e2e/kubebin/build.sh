@@ -6,43 +6,17 @@
 #
 # OUTDIR defaults to ${XDG_CACHE_HOME:-$HOME/.cache}/dynamo-cmp/kubebin. Prints OUTDIR on stdout
 # when both binaries are there; progress goes to stderr. When OUTDIR/stamp matches the hash of
-# this module's inputs (go.mod, go.sum, etcd/main.go, this script, the Go version) nothing is
-# run at all. A cold build takes about 4 minutes on 2 cores and ~2 GB of memory; concurrent
-# callers wait for each other on a lock file.
+# this module's inputs (go.mod, go.sum, etcd/main.go, this script, e2e/buildcache.sh, the Go
+# version) nothing is run at all. A cold build takes about 4 minutes on 2 cores and ~2 GB of
+# memory; concurrent callers wait for each other on a lock file (e2e/buildcache.sh holds the
+# cache, stamp and lock logic both builds share).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-out=${1:-${XDG_CACHE_HOME:-$HOME/.cache}/dynamo-cmp/kubebin}
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-
-stamp() {
-  { cat "$here/go.mod" "$here/go.sum" "$here/etcd/main.go" "$here/build.sh"; go env GOVERSION GOOS GOARCH; } |
-    sha256sum | cut -d' ' -f1
-}
-
-up_to_date() {
-  [ -x "$out/kube-apiserver" ] && [ -x "$out/etcd" ] && [ "$(cat "$out/stamp" 2>/dev/null)" = "$want" ]
-}
-
-want=$(stamp)
-if up_to_date; then
-  echo "$out"
-  exit 0
-fi
-
-exec 9>"$out/.lock"
-flock 9
-if up_to_date; then # built by a concurrent caller while we waited
-  echo "$out"
-  exit 0
-fi
-
-# go, without its "go: downloading ..." lines (hundreds on a cold module cache).
-quiet_go() {
-  go "$@" 2>&1 | { grep -v '^go: downloading ' || true; } >&2
-  return "${PIPESTATUS[0]}"
-}
+# shellcheck source=../buildcache.sh
+source "$here/../buildcache.sh"
+buildcache_open kubebin "${1:-}"
+buildcache_enter "$here/go.mod" "$here/go.sum" "$here/etcd/main.go" "$here/build.sh" -- kube-apiserver etcd
 
 cd "$here"
 echo "kubebin: downloading modules (cold: ~15 s, 700 MB)" >&2
@@ -60,7 +34,6 @@ for p in $pkg $cgo; do
   ldflags+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
 done
 
-rm -f "$out/stamp"
 echo "kubebin: building kube-apiserver $k8s_version into $out (cold: ~5 min, 2 GB RAM; warm: seconds)" >&2
 start=$SECONDS
 quiet_go build -buildvcs=false -trimpath -ldflags "$ldflags" -o "$out/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver
@@ -70,5 +43,4 @@ start=$SECONDS
 quiet_go build -buildvcs=false -trimpath -ldflags "-s -w" -o "$out/etcd.tmp" ./etcd
 mv -f "$out/etcd.tmp" "$out/etcd"
 echo "kubebin: etcd built in $((SECONDS - start)) s" >&2
-echo "$want" >"$out/stamp"
-echo "$out"
+buildcache_close

@@ -131,32 +131,21 @@ type Source struct {
 	} `json:"plugin"`
 }
 
-// Plugin is the source as the plugin reads it (nil source or no plugin: an empty one).
+// Plugin is the source as generate will read it (plugin.NewSource; nil source or no plugin:
+// an empty one).
 func (s *Source) Plugin() plugin.Source {
-	var ps plugin.Source
 	if s == nil || s.PluginSpec == nil {
-		return ps
+		return plugin.Source{}
 	}
-	for _, p := range s.PluginSpec.Parameters {
-		if p.String == nil {
-			continue
-		}
-		if ps.Params == nil {
-			ps.Params = map[string]string{}
-		}
-		if _, dup := ps.Params[p.Name]; !dup {
-			ps.Params[p.Name] = *p.String
-		}
+	params := make([]plugin.Param, len(s.PluginSpec.Parameters))
+	for i, p := range s.PluginSpec.Parameters {
+		params[i] = plugin.Param{Name: p.Name, String: p.String}
 	}
-	for _, e := range s.PluginSpec.Env {
-		if ps.Env == nil {
-			ps.Env = map[string]string{}
-		}
-		if _, dup := ps.Env[e.Name]; !dup {
-			ps.Env[e.Name] = e.Value
-		}
+	env := make([]plugin.EnvEntry, len(s.PluginSpec.Env))
+	for i, e := range s.PluginSpec.Env {
+		env[i] = plugin.EnvEntry{Name: e.Name, Value: e.Value}
 	}
-	return ps
+	return plugin.NewSource(params, env)
 }
 
 // Version is the configVersion the source pins, "" when it renders "latest".

@@ -65,6 +65,15 @@ func publishExamples(t *testing.T, env cli.Env) {
 	}
 }
 
+// examplesTable returns the environment of a fresh table holding examples/layers, published.
+func examplesTable(t *testing.T) (cli.Env, store.Config) {
+	t.Helper()
+	env, cfg := tableEnv(t)
+	run(t, env, "table", "create")
+	publishExamples(t, env)
+	return env, cfg
+}
+
 func argocdEnv(env cli.Env, params string) cli.Env {
 	return with(env, "ARGOCD_APP_PARAMETERS", params, "ARGOCD_APP_PROJECT_NAME", "platform", "ARGOCD_APP_NAME", "dev-k3s-bootstrap")
 }
@@ -181,9 +190,7 @@ func TestGenerateRendersWhatWasPublished(t *testing.T) {
 }
 
 func TestGenerateFailures(t *testing.T) {
-	env, cfg := tableEnv(t)
-	run(t, env, "table", "create")
-	publishExamples(t, env)
+	env, cfg := examplesTable(t)
 	params := `[{"name":"cluster","string":"dev-k3s"}]`
 
 	t.Run("unknown cluster", func(t *testing.T) {
@@ -263,9 +270,7 @@ func TestGenerateFailures(t *testing.T) {
 }
 
 func TestPublishWorkflow(t *testing.T) {
-	env, _ := tableEnv(t)
-	run(t, env, "table", "create")
-	publishExamples(t, env)
+	env, _ := examplesTable(t)
 	dir := t.TempDir()
 
 	// A change that breaks the cluster is refused and changes nothing.
@@ -322,9 +327,7 @@ func TestPublishWorkflow(t *testing.T) {
 }
 
 func TestDraftsPublish(t *testing.T) {
-	env, cfg := tableEnv(t)
-	run(t, env, "table", "create")
-	publishExamples(t, env)
+	env, cfg := examplesTable(t)
 	st, err := store.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -126,6 +126,8 @@ func runGenerate(ctx context.Context, streams IOStreams, env Env, flags generate
 	version := read.Version.String()
 	log.step("dynamodb-e10", "config pull", "cluster", req.Cluster, "environment", read.Environment, "configVersion", version, "roundTrips", read.RoundTrips)
 
+	// Before anything of the configuration is validated or shown: read.Cluster is the record
+	// as config decodes it (config.RecordOf), the record the model renders.
 	if err := checkProject(read.Cluster, req.Project); err != nil {
 		return fail(&generateFailure{code: ExitInvalid, cluster: req.Cluster, version: version, reason: err.Error(),
 			hint: "Render it from an Application in one of those projects, or add the project to the cluster record's projects (cluster/" + req.Cluster + ")"})

@@ -16,9 +16,7 @@ import (
 // in every form argocd-cmp-server passes them; none is ever run by a shell, and each is
 // refused with one paragraph naming the value quoted.
 func TestGenerateNeverRunsParameters(t *testing.T) {
-	env, _ := tableEnv(t)
-	run(t, env, "table", "create")
-	publishExamples(t, env)
+	env, _ := examplesTable(t)
 	dir := t.TempDir()
 	marker := filepath.Join(dir, "pwned")
 	for _, v := range []string{"$(touch " + marker + ")", "`touch " + marker + "`", "dev; touch " + marker, "dev && touch " + marker, "dev\ntouch " + marker, "dev | touch " + marker} {
@@ -46,9 +44,7 @@ func TestGenerateNeverRunsParameters(t *testing.T) {
 // Items that no publish would write but that a console edit or a faulty tool can put in the
 // table make generate fail cleanly: one paragraph, nothing on stdout, no item content.
 func TestGenerateRefusesHostileItems(t *testing.T) {
-	env, cfg := tableEnv(t)
-	run(t, env, "table", "create")
-	publishExamples(t, env)
+	env, cfg := examplesTable(t)
 	st, err := store.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -98,9 +94,7 @@ func TestGenerateRefusesHostileItems(t *testing.T) {
 // A layer file whose entry is over DynamoDB's 400 KB item limit is refused by publish with a
 // readable message, and nothing changes: generate keeps rendering the published version.
 func TestPublishItemOverDynamoDBLimit(t *testing.T) {
-	env, _ := tableEnv(t)
-	run(t, env, "table", "create")
-	publishExamples(t, env)
+	env, _ := examplesTable(t)
 	before := run(t, argocdEnv(env, `[{"name":"cluster","string":"dev-k3s"}]`), "generate")
 	if before.code != 0 {
 		t.Fatalf("generate: %s", before.stderr)

@@ -82,8 +82,9 @@ func (m *Merged) resolve(cluster string) (*Model, *resolver, error) {
 	if clusterEntry == nil {
 		return nil, nil, fmt.Errorf("%w for %q: the cluster/%s layer must hold a cluster record (environment, region)", ErrNoClusterRecord, cluster, cluster)
 	}
-	r.decodeEntry(clusterEntry, clusterEntry.Body, &model.Cluster)
-	model.Cluster.Name = cluster
+	var problems []decodeProblem
+	model.Cluster, problems = decodeCluster(clusterEntry)
+	r.report(clusterEntry, problems)
 	vars := NewVariables(model.Cluster, model.Settings.Vars)
 
 	r.checkCluster(clusterEntry, &model.Cluster)
@@ -132,7 +133,12 @@ func (r *resolver) problem(e *Entry, p Path, format string, args ...any) {
 func (r *resolver) decodeEntry(e *Entry, body map[string]any, dst any) {
 	var d decoder
 	d.decode(body, reflect.ValueOf(dst).Elem())
-	for _, p := range d.problems {
+	r.report(e, d.problems)
+}
+
+// report adds the decoding problems of an entry.
+func (r *resolver) report(e *Entry, problems []decodeProblem) {
+	for _, p := range problems {
 		r.problem(e, p.path, "%s", p.msg)
 	}
 }

@@ -18,6 +18,47 @@ type Source struct {
 	Env    map[string]string
 }
 
+// Param is an entry of an Application's spec.source.plugin.parameters as the Argo CD API
+// shows it: its name, and its value when it is a string (nil for an array or a map).
+type Param struct {
+	Name   string
+	String *string
+}
+
+// EnvEntry is an entry of an Application's spec.source.plugin.env.
+type EnvEntry struct {
+	Name, Value string
+}
+
+// NewSource is the source of an Application's parameters and env entries, in the order the
+// Application lists them, as generate will read them from the environment argocd-cmp-server
+// builds: a parameter given as an array or a map is given (ParseRequest refuses it; its env
+// entry does not stand in for it); of a parameter given twice, which ParseRequest refuses,
+// the first; of an env entry given twice the last (the environment keeps the last
+// ARGOCD_ENV_<name>).
+func NewSource(params []Param, env []EnvEntry) Source {
+	var s Source
+	for _, p := range params {
+		if s.Params == nil {
+			s.Params = map[string]string{}
+		}
+		if _, dup := s.Params[p.Name]; dup {
+			continue
+		}
+		s.Params[p.Name] = ""
+		if p.String != nil {
+			s.Params[p.Name] = *p.String
+		}
+	}
+	for _, e := range env {
+		if s.Env == nil {
+			s.Env = map[string]string{}
+		}
+		s.Env[e.Name] = e.Value
+	}
+	return s
+}
+
 // Value returns parameter name as generate reads it: the plugin parameter when given, else
 // the env entry of its env name (which Argo CD passes as ARGOCD_ENV_<name>); trimmed.
 func (s Source) Value(name string) string {

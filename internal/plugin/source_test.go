@@ -6,43 +6,60 @@ import (
 )
 
 // TestSourceReadsAsGenerate: what serve reads from an Application's plugin source is what
-// generate will read from the environment argocd-cmp-server builds from it.
+// generate will read from the environment argocd-cmp-server builds from it; where generate
+// refuses the parameters, serve reads what the table says.
 func TestSourceReadsAsGenerate(t *testing.T) {
+	str := func(s string) *string { return &s }
 	for _, tc := range []struct {
 		name    string
-		src     Source
+		params  []Param
+		env     []EnvEntry
 		cluster string
 		pinned  string
+		refused bool // generate refuses the parameters
 	}{
-		{"parameters", Source{Params: map[string]string{"cluster": "dev-a", "configVersion": "g1.e2.c3"}}, "dev-a", "g1.e2.c3"},
-		{"env", Source{Env: map[string]string{"CLUSTER": "dev-a", "CONFIG_VERSION": "g1.e2.c3"}}, "dev-a", "g1.e2.c3"},
-		{"parameter before env", Source{Params: map[string]string{"cluster": "dev-a"}, Env: map[string]string{"CLUSTER": "dev-b", "CONFIG_VERSION": "g1.e1.c1"}}, "dev-a", "g1.e1.c1"},
-		{"latest", Source{Params: map[string]string{"cluster": " dev-a ", "configVersion": "latest"}}, "dev-a", ""},
-		{"none", Source{Params: map[string]string{"cluster": "dev-a"}}, "dev-a", ""},
+		{name: "parameters", params: []Param{{"cluster", str("dev-a")}, {"configVersion", str("g1.e2.c3")}}, cluster: "dev-a", pinned: "g1.e2.c3"},
+		{name: "env", env: []EnvEntry{{"CLUSTER", "dev-a"}, {"CONFIG_VERSION", "g1.e2.c3"}}, cluster: "dev-a", pinned: "g1.e2.c3"},
+		{name: "parameter before env", params: []Param{{"cluster", str("dev-a")}}, env: []EnvEntry{{"CLUSTER", "dev-b"}, {"CONFIG_VERSION", "g1.e1.c1"}}, cluster: "dev-a", pinned: "g1.e1.c1"},
+		{name: "latest", params: []Param{{"cluster", str(" dev-a ")}, {"configVersion", str("latest")}}, cluster: "dev-a"},
+		{name: "none", params: []Param{{"cluster", str("dev-a")}}, cluster: "dev-a"},
+		{name: "env given twice: the last", env: []EnvEntry{{"CLUSTER", "dev-a"}, {"CONFIG_VERSION", "g1.e1.c1"}, {"CLUSTER", "dev-b"}, {"CONFIG_VERSION", "g2.e2.c2"}}, cluster: "dev-b", pinned: "g2.e2.c2"},
+		{name: "array parameter: the env does not stand in", params: []Param{{"cluster", str("dev-a")}, {Name: "configVersion"}}, env: []EnvEntry{{"CONFIG_VERSION", "g1.e1.c1"}}, cluster: "dev-a", refused: true},
+		{name: "parameter given twice: the first", params: []Param{{"cluster", str("dev-a")}, {"cluster", str("dev-b")}}, cluster: "dev-a", refused: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := tc.src.Cluster(); got != tc.cluster {
+			src := NewSource(tc.params, tc.env)
+			if got := src.Cluster(); got != tc.cluster {
 				t.Errorf("Cluster() = %q, want %q", got, tc.cluster)
 			}
-			if got := tc.src.PinnedVersion(); got != tc.pinned {
+			if got := src.PinnedVersion(); got != tc.pinned {
 				t.Errorf("PinnedVersion() = %q, want %q", got, tc.pinned)
 			}
-			// The same source as generate sees it.
+			// The same source as generate sees it: the parameters as ARGOCD_APP_PARAMETERS
+			// (an array parameter as an array), each env entry as ARGOCD_ENV_<name>, the
+			// later one winning.
 			env := map[string]string{}
-			var params []map[string]string
-			for k, v := range tc.src.Params {
-				params = append(params, map[string]string{"name": k, "string": v})
+			var params []map[string]any
+			for _, p := range tc.params {
+				if p.String != nil {
+					params = append(params, map[string]any{"name": p.Name, "string": *p.String})
+				} else {
+					params = append(params, map[string]any{"name": p.Name, "array": []string{"x"}})
+				}
 			}
 			if len(params) > 0 {
 				raw, _ := json.Marshal(params)
 				env["ARGOCD_APP_PARAMETERS"] = string(raw)
 			}
-			for k, v := range tc.src.Env {
-				env["ARGOCD_ENV_"+k] = v
+			for _, e := range tc.env {
+				env["ARGOCD_ENV_"+e.Name] = e.Value
 			}
 			req, err := ParseRequest(env)
-			if err != nil {
-				t.Fatal(err)
+			if (err != nil) != tc.refused {
+				t.Fatalf("generate refuses: %v, want refused %v", err, tc.refused)
+			}
+			if tc.refused {
+				return
 			}
 			if req.Cluster != tc.cluster || (req.Version == nil) != (tc.pinned == "") || (req.Version != nil && req.Version.String() != tc.pinned) {
 				t.Errorf("generate reads cluster %q version %s, serve %q %q", req.Cluster, req.VersionString(), tc.cluster, tc.pinned)

@@ -142,10 +142,14 @@ func (r *clusterRecord) cluster() *config.Cluster {
 	}
 }
 
-// recordOf is the cluster record of a cluster layer's entries as config.RecordOf reads it
+// recordOf is the cluster record of a cluster layer's entries as config.RecordOf decodes it
 // (nil when there is no entry of kind cluster), in the shape the items carry.
 func recordOf(entries []config.Entry) *clusterRecord {
-	c := config.RecordOf(entries)
+	return clusterRecordOf(config.RecordOf(entries))
+}
+
+// clusterRecordOf is a cluster record in the shape the items carry (nil for nil).
+func clusterRecordOf(c *config.Cluster) *clusterRecord {
 	if c == nil {
 		return nil
 	}
@@ -181,7 +185,7 @@ type headItem struct {
 }
 
 func headItemOf(h Head) headItem {
-	it := headItem{
+	return headItem{
 		PK:       layerPK(h.Ref),
 		SK:       headSK,
 		Layer:    h.Ref.String(),
@@ -194,13 +198,8 @@ func headItemOf(h Head) headItem {
 		Digest:   h.Digest,
 		Entries:  h.Entries,
 		Action:   h.Action,
+		Cluster:  clusterRecordOf(h.Cluster),
 	}
-	if h.Cluster != nil {
-		c := h.Cluster
-		it.Cluster = &clusterRecord{Name: c.Name, Environment: c.Environment, Region: c.Region,
-			Projects: c.Projects, Labels: c.Labels, Vars: c.Vars}
-	}
-	return it
 }
 
 func (it headItem) head(ref config.LayerRef) Head {
