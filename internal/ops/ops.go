@@ -74,6 +74,12 @@ func InventoryOf(reg store.RegistryState) *Inventory {
 	for _, r := range reg.Rollouts {
 		inv.Rollouts[r.Layer] = r
 	}
+	live := map[config.LayerRef]wave.Index{}
+	for ref := range inv.Rollouts {
+		if r, ok := inv.LiveRollout(ref); ok {
+			live[ref] = r.Index()
+		}
+	}
 	for _, h := range reg.Heads {
 		if h.Ref.Scope != config.ScopeCluster || h.Cluster == nil {
 			continue
@@ -86,11 +92,11 @@ func InventoryOf(reg store.RegistryState) *Inventory {
 			Cluster: h.Version,
 		}
 		served := v
-		if r, ok := inv.LiveRollout(config.GlobalLayer); ok {
-			served.Global = r.Served(h.Ref.Name)
+		if x, ok := live[config.GlobalLayer]; ok {
+			served.Global = x.Served(h.Ref.Name)
 		}
-		if r, ok := inv.LiveRollout(env); ok {
-			served.Env = r.Served(h.Ref.Name)
+		if x, ok := live[env]; ok {
+			served.Env = x.Served(h.Ref.Name)
 		}
 		inv.Clusters = append(inv.Clusters, ClusterInfo{Name: h.Ref.Name, Record: rec, Version: v, Served: served})
 	}

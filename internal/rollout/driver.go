@@ -190,8 +190,9 @@ type clusterVerdict struct {
 // judgeWave judges the clusters of r's current wave on the configVersion each is served.
 func (d *Driver) judgeWave(inv *ops.Inventory, r wave.Rollout, byCluster map[string][]*argocd.Application) []clusterVerdict {
 	var out []clusterVerdict
+	x := r.Index()
 	for _, c := range inv.Affected(r.Layer, nil) {
-		if r.WaveOf(c.Name) != r.Wave {
+		if x.WaveOf(c.Name) != r.Wave {
 			continue
 		}
 		cv := clusterVerdict{name: c.Name, verdict: good}

@@ -21,7 +21,10 @@ import (
 	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
 var (
@@ -191,4 +194,71 @@ func BenchmarkPublishToServed(b *testing.B) {
 	}
 	report("served", toServed)
 	report("annotated", toAnnotated)
+}
+
+// BenchmarkGetParamsRollout measures the generator with 1,000 clusters while a rollout of the
+// global layer in three waves (10 %, 40 %, the rest) is live: the registry reload (one query,
+// now with the rollout item) and the answer to every cluster.
+func BenchmarkGetParamsRollout(b *testing.B) {
+	st, calls := thousandClusters(b)
+	ctx := testContext(b)
+	s3, err := wave.ParseStrategy([]byte("name: default\nwaves:\n- {name: canary, percent: 10, bake: 10m}\n- {name: half, percent: 40}\n- {name: rest}\n"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := st.PutStrategy(ctx, s3, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	res, err := ops.Publish(ctx, st, ops.PublishRequest{Ref: config.GlobalLayer, Entries: []config.Entry{namespaceEntry(b, "base"), namespaceEntry(b, "rollout")}, Actor: "bench"})
+	if err != nil || res.Rollout == nil {
+		b.Fatalf("publish with a rollout: %v %v", res, err)
+	}
+	opts := baseOptions(b, st)
+	opts.CacheTTL = DefaultCacheTTL
+	opts.Logger = nil
+	srv, err := New(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	calls.Reset()
+	start := time.Now()
+	snap, _, err := srv.cache.Check(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	reached := 0
+	for _, c := range snap.Inventory.Clusters {
+		if c.Served.Global == res.Version {
+			reached++
+		}
+	}
+	b.Logf("registry read with a live rollout (GetItem + Query of 1,000 heads and the rollout item, snapshot built): %s, %s; %d of %d clusters served the new global version",
+		time.Since(start).Round(time.Microsecond), calls, reached, len(snap.Inventory.Clusters))
+	h := srv.Handler()
+	var buf bytes.Buffer
+	_ = json.NewEncoder(&buf).Encode(request(nil))
+	req := buf.Bytes()
+	b.Run("handler/all", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			r := httptest.NewRequest(http.MethodPost, GetParamsPath, bytes.NewReader(req))
+			r.Header.Set("Authorization", "Bearer "+testToken)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != http.StatusOK {
+				b.Fatalf("status %d", w.Code)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+	})
+	b.Run("snapshot-build", func(b *testing.B) {
+		reg, err := st.RegistryState(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			generator.NewSnapshot(1, reg, time.Now())
+		}
+	})
 }

@@ -102,23 +102,57 @@ func (r *Rollout) WaveOf(cluster string) int {
 
 // Served is the version of the rollout's layer served to cluster while the rollout is live;
 // Reached tells whether the cluster is served the target.
-func (r *Rollout) Served(cluster string) int {
-	if r.Reached(cluster) {
-		return r.Target
-	}
-	return r.Stable
-}
+func (r *Rollout) Served(cluster string) int { return r.Index().Served(cluster) }
 
 // Reached reports whether the rollout serves cluster its target (its wave started, and the
 // rollout was not halted or aborted).
-func (r *Rollout) Reached(cluster string) bool {
-	switch r.State {
+func (r *Rollout) Reached(cluster string) bool { return r.Index().Reached(cluster) }
+
+// Index answers Served and Reached for many clusters in constant time each (a fleet of
+// thousands is served from one snapshot).
+type Index struct {
+	r    *Rollout
+	wave map[string]int
+}
+
+// Index indexes the plan of r (which must not change while the index is used).
+func (r *Rollout) Index() Index {
+	m := map[string]int{}
+	for i, w := range r.Waves {
+		for _, c := range w.Clusters {
+			if _, ok := m[c]; !ok {
+				m[c] = i
+			}
+		}
+	}
+	return Index{r: r, wave: m}
+}
+
+// WaveOf is Rollout.WaveOf.
+func (x Index) WaveOf(cluster string) int {
+	if i, ok := x.wave[cluster]; ok {
+		return i
+	}
+	return len(x.r.Waves) - 1
+}
+
+// Served is Rollout.Served.
+func (x Index) Served(cluster string) int {
+	if x.Reached(cluster) {
+		return x.r.Target
+	}
+	return x.r.Stable
+}
+
+// Reached is Rollout.Reached.
+func (x Index) Reached(cluster string) bool {
+	switch x.r.State {
 	case Halted, Aborted, RolledBack:
 		return false
 	case Completed:
 		return true
 	}
-	return r.WaveOf(cluster) <= r.Wave
+	return x.WaveOf(cluster) <= x.r.Wave
 }
 
 // Record appends a step (the log keeps the latest maxLog) and stamps the update.
