@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/cli"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
 
@@ -329,7 +330,7 @@ func TestPublishInWavesAndOperate(t *testing.T) {
 
 // TestAbortFirstVersion: a rollout of a layer's first version has nothing to roll back to.
 func TestAbortFirstVersion(t *testing.T) {
-	env, _ := tableEnv(t)
+	env, cfg := tableEnv(t)
 	threeDevClusters(t, env)
 	file := t.TempDir() + "/default.yaml"
 	writeFile(t, file, "name: default\nwaves:\n  - name: first\n    namePattern: dev-a\n  - name: rest\n")
@@ -360,5 +361,25 @@ func TestAbortFirstVersion(t *testing.T) {
 	// A cluster layer is never rolled out: no rollout line.
 	if r := run(t, env, "config", "publish", "-f", "../../examples/layers/cluster/dev-k3s.yaml", "--layer", "cluster/dev-k3s", "--strategy", "default"); r.code != 2 || !strings.Contains(r.stderr, "cluster layers are never rolled out in waves") {
 		t.Errorf("--strategy with a cluster layer: %d %s", r.code, r.stderr)
+	}
+
+	// drafts publish takes the same choice.
+	st, err := store.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, _ := config.NewEntry(config.KindNamespace, map[string]any{"namespace": "from-console"})
+	if err := st.PutDrafts(context.Background(), config.EnvLayer("dev"), []store.Draft{{Entry: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, env, "config", "drafts", "publish", "--layer", "env/dev", "--strategy", "default", "--all-at-once"); r.code != 2 {
+		t.Errorf("drafts publish with both: exit %d, want 2", r.code)
+	}
+	if r := run(t, env, "config", "drafts", "publish", "--layer", "env/dev", "--strategy", "nope"); r.code != 2 || !strings.Contains(r.stderr, "no such strategy") {
+		t.Errorf("drafts publish --strategy nope: %d %s", r.code, r.stderr)
+	}
+	r = run(t, env, "config", "drafts", "publish", "--layer", "env/dev", "--all-at-once")
+	if r.code != 0 || !strings.Contains(r.stdout, "published env/dev version 2 (was 1): 1 added") || !strings.Contains(r.stdout, "rollout: all at once (3 clusters, --all-at-once)") {
+		t.Errorf("drafts publish --all-at-once: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
