@@ -124,7 +124,8 @@ type (
 		Registered bool `json:"registered"`
 		// Joined: registered after the publish, so in the last wave.
 		Joined bool `json:"joined,omitempty"`
-		// Reached: the rollout serves the cluster its target.
+		// Reached: the rollout's wave reached the cluster with its target (false once the
+		// rollout halted, was aborted or rolled back).
 		Reached bool `json:"reached"`
 		// Served is the configVersion the generator serves the cluster now.
 		Served   string           `json:"served,omitempty"`
@@ -299,10 +300,7 @@ func rolloutStatusOf(inv *ops.Inventory, r wave.Rollout, obs map[string]store.Ob
 			names = append(names, joined...)
 		}
 		for _, name := range names {
-			cj := clusterJSON{Name: name, Joined: !planned[name]}
-			if live {
-				cj.Reached = r.Reached(name)
-			}
+			cj := clusterJSON{Name: name, Joined: !planned[name], Reached: r.Reached(name)}
 			if c, ok := registered[name]; ok {
 				cj.Registered, cj.Served = true, c.Served.String()
 			}
@@ -329,7 +327,11 @@ func printRolloutStatus(w io.Writer, r rolloutJSON, now time.Time) {
 	cur := r.Waves[r.CurrentWave-1]
 	fmt.Fprintf(w, "%s: strategy %s, %s, version %d → %d, wave %d/%d (%s)\n",
 		r.Layer, cell(r.Strategy), status, r.Stable, r.Target, r.CurrentWave, len(r.Waves), cell(cur.Name))
-	fmt.Fprintf(w, "  started %s by %s; updated %s by %s\n", stamp(r.StartedAt), cell(r.StartedBy), stamp(r.UpdatedAt), cell(r.UpdatedBy))
+	updated := stamp(r.UpdatedAt)
+	if r.UpdatedBy != "" {
+		updated += " by " + cell(r.UpdatedBy)
+	}
+	fmt.Fprintf(w, "  started %s by %s; updated %s\n", stamp(r.StartedAt), cell(r.StartedBy), updated)
 	if r.Promoted {
 		fmt.Fprintf(w, "  promoted: wave %d skips its bake\n", r.CurrentWave)
 	}

@@ -117,6 +117,12 @@ func (o *operator) runRolloutAction(ctx context.Context, a rolloutAction, f roll
 			if !ok {
 				return withCode(ExitInvalid, noLiveRollout(inv, ref, a.name))
 			}
+			if a.name == "abort" && r.State == wave.Aborted && r.Stable != 0 {
+				// Aborted before, and the head is still at the target: the rollback failed
+				// or was interrupted. Do it now.
+				fmt.Fprintf(o.streams.Out, "the rollout of %s version %d is aborted already: every cluster is served version %d; rolling the head back\n", ref, r.Target, r.Stable)
+				return o.rollBackAborted(ctx, st, r, actor, f.message)
+			}
 			now := time.Now().UTC()
 			if err := a.apply(&r, now, actor, f.message); err != nil {
 				var se *wave.StateError
@@ -145,8 +151,12 @@ func (o *operator) runRolloutAction(ctx context.Context, a rolloutAction, f roll
 		case "resume":
 			fmt.Fprintf(w, "resumed the rollout of %s version %d at %s: the wave's bake starts again [trace %s]\n", ref, written.Target, written.Describe(), trace)
 		case "promote":
-			fmt.Fprintf(w, "promoted the rollout of %s version %d at %s: the next wave starts as soon as this one's clusters are Synced and Healthy, without its bake [trace %s]\n",
-				ref, written.Target, written.Describe(), trace)
+			then := ""
+			if written.State == wave.Paused {
+				then = " once resumed"
+			}
+			fmt.Fprintf(w, "promoted the rollout of %s version %d at %s: the next wave starts%s as soon as this one's clusters are Synced and Healthy, without its bake [trace %s]\n",
+				ref, written.Target, written.Describe(), then, trace)
 		case "abort":
 			fmt.Fprintf(w, "aborted the rollout of %s version %d at %s: every cluster is served version %d again [trace %s]\n",
 				ref, written.Target, written.Describe(), written.Stable, trace)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/cli"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
 
@@ -381,5 +382,38 @@ func TestAbortFirstVersion(t *testing.T) {
 	r = run(t, env, "config", "drafts", "publish", "--layer", "env/dev", "--all-at-once")
 	if r.code != 0 || !strings.Contains(r.stdout, "published env/dev version 2 (was 1): 1 added") || !strings.Contains(r.stdout, "rollout: all at once (3 clusters, --all-at-once)") {
 		t.Errorf("drafts publish --all-at-once: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	if r := run(t, env, "rollout", "abort", "--layer", "env/test"); r.code != 1 || !strings.Contains(r.stderr, "cannot abort the rollout of env/test: it is aborted") {
+		t.Errorf("second abort of a first version: %d %s", r.code, r.stderr)
+	}
+
+	// An abort whose rollback did not happen (the command was killed after the abort): abort
+	// again rolls the head back.
+	if r := run(t, env, "config", "publish", "-f", devChange(t, "5"), "--layer", "env/dev"); r.code != 0 || !strings.Contains(r.stdout, "published env/dev version 3") {
+		t.Fatalf("publish: %d %s%s", r.code, r.stdout, r.stderr)
+	}
+	ctx := context.Background()
+	reg, err := st.RegistryState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro, ok := ops.InventoryOf(reg).LiveRollout(config.EnvLayer("dev"))
+	if !ok {
+		t.Fatal("no live rollout of env/dev")
+	}
+	if err := ro.Abort(time.Now(), "killed", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.UpdateRollout(ctx, ro, store.RolloutUpdate{Served: true}); err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, env, "rollout", "abort", "--layer", "env/dev", "--actor", "bob")
+	if r.code != 0 || !strings.Contains(r.stdout, "the rollout of env/dev version 3 is aborted already: every cluster is served version 2; rolling the head back") ||
+		!strings.Contains(r.stdout, "rolled back env/dev from version 3 to 2") {
+		t.Errorf("abort of an aborted rollout: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if s := readStatus(t, env, "--layer", "env/dev"); s.Rollouts[0].State != "rolled-back" || s.Rollouts[0].Head != 2 {
+		t.Errorf("after the second abort: %+v", s.Rollouts[0])
 	}
 }
