@@ -25,19 +25,22 @@ replaces the entry with the same kind and key in the next version; a draft with 
 	}
 	o := &operator{streams: streams, env: env}
 	var c changeFlags
+	var rc rolloutChoice
 	publish := &cobra.Command{
-		Use:   "publish --layer LAYER [--base-version N] [-m MESSAGE] [--dry-run]",
+		Use:   "publish --layer LAYER [--base-version N] [--strategy NAME | --all-at-once] [-m MESSAGE] [--dry-run]",
 		Short: "Publish the layer's drafts as its next version, then delete them",
 		Long: `Drafts publish applies the layer's drafts to its head version and publishes the result,
 on condition that the head is still at the version the drafts were applied to (a concurrent
 publish makes it exit 3 and change nothing). --base-version N also refuses (exit 3) when the
-head is not at N, the version you reviewed the drafts against.`,
+head is not at N, the version you reviewed the drafts against. --strategy and --all-at-once
+choose how the new version is rolled out, as for "config publish".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.runDraftsPublish(cmd.Context(), c)
+			return o.runDraftsPublish(cmd.Context(), c, rc)
 		},
 	}
 	c.add(publish)
+	rc.add(publish)
 	publish.Flags().BoolVar(&c.allowEmpty, "allow-empty", false, "publish even if the drafts remove every entry of the layer")
 	o.addFlags(publish)
 
@@ -58,9 +61,12 @@ head is not at N, the version you reviewed the drafts against.`,
 }
 
 // runDraftsPublish publishes a layer's drafts over its head and then deletes them.
-func (o *operator) runDraftsPublish(ctx context.Context, c changeFlags) error {
+func (o *operator) runDraftsPublish(ctx context.Context, c changeFlags, rc rolloutChoice) error {
 	ref, err := parseLayerFlag(c.layer)
 	if err != nil {
+		return err
+	}
+	if err := rc.check(); err != nil {
 		return err
 	}
 	expected, err := c.base.get()
@@ -91,7 +97,7 @@ func (o *operator) runDraftsPublish(ctx context.Context, c changeFlags) error {
 		// The drafts were applied to version base: publish them only over base.
 		c.expected = &base
 		entries := ops.ApplyDrafts(current.Entries, drafts)
-		return o.publish(ctx, st, ref, entries, c, func() error {
+		return o.publish(ctx, st, ref, entries, c, rc, func() error {
 			if err := st.DeleteDrafts(ctx, ref, drafts); err != nil {
 				return storeError(fmt.Errorf("published, but deleting the %d drafts failed (delete them in the console): %w", len(drafts), err))
 			}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -11,19 +13,40 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/traceid"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
 // publishFlags are config publish's flags.
 type publishFlags struct {
 	changeFlags
-	files []string
+	rollout rolloutChoice
+	files   []string
+}
+
+// rolloutChoice is how a publish reaches the clusters: --strategy NAME, --all-at-once, or the
+// layer's own strategy (neither given).
+type rolloutChoice struct {
+	strategy  string
+	allAtOnce bool
+}
+
+func (c *rolloutChoice) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&c.strategy, "strategy", "", "roll the new version out in waves with this strategy instead of the layer's own (see rollout strategy list)")
+	cmd.Flags().BoolVar(&c.allAtOnce, "all-at-once", false, "serve the new version to every affected cluster at once, whatever the layer's strategy")
+}
+
+func (c rolloutChoice) check() error {
+	if c.strategy != "" && c.allAtOnce {
+		return withCode(ExitUsage, fmt.Errorf("--strategy %s and --all-at-once exclude each other: give one", c.strategy))
+	}
+	return nil
 }
 
 func newPublishCommand(streams IOStreams, env Env) *cobra.Command {
 	o := &operator{streams: streams, env: env}
 	var f publishFlags
 	cmd := &cobra.Command{
-		Use:   "publish -f PATH --layer LAYER [--base-version N] [--allow-empty] [-m MESSAGE] [--dry-run]",
+		Use:   "publish -f PATH --layer LAYER [--base-version N] [--allow-empty] [--strategy NAME | --all-at-once] [-m MESSAGE] [--dry-run]",
 		Short: "Publish layer files as the next version of a layer",
 		Long: `Publish reads the layer's files (documents without a "layer" field belong to --layer), shows
 the diff against the current version entry by entry, validates every cluster the layer affects
@@ -39,7 +62,14 @@ redo the change and publish again. Without a header or --base-version (files kep
 CI), the publish goes over whatever version is the head when it runs.
 
 Files that hold no entries for the layer (an empty file, a bare "---") would remove every
-entry: that is refused (exit 1) unless --allow-empty is given.`,
+entry: that is refused (exit 1) unless --allow-empty is given.
+
+A new version of the global layer or an environment layer is rolled out in waves when a
+rollout strategy applies to the layer (see "dynamo-cmp rollout strategy list"): the publish
+prints the waves it starts (a dry run the waves it would start) and "dynamo-cmp rollout
+status" follows them. --strategy NAME uses another strategy; --all-at-once serves the new
+version to every affected cluster at once. An unknown strategy is a usage error (exit 2) and
+nothing is published. See docs/rollouts.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.runPublish(cmd.Context(), f)
@@ -48,6 +78,7 @@ entry: that is refused (exit 1) unless --allow-empty is given.`,
 	cmd.Flags().StringArrayVarP(&f.files, "file", "f", nil, "layer file or directory (repeatable)")
 	cmd.Flags().BoolVar(&f.allowEmpty, "allow-empty", false, "publish even if the files hold no entries (removes every entry of the layer)")
 	f.add(cmd)
+	f.rollout.add(cmd)
 	o.addFlags(cmd)
 	return cmd
 }
@@ -56,6 +87,9 @@ entry: that is refused (exit 1) unless --allow-empty is given.`,
 func (o *operator) runPublish(ctx context.Context, f publishFlags) error {
 	ref, err := parseLayerFlag(f.layer)
 	if err != nil {
+		return err
+	}
+	if err := f.rollout.check(); err != nil {
 		return err
 	}
 	if len(f.files) == 0 {
@@ -75,23 +109,31 @@ func (o *operator) runPublish(ctx context.Context, f publishFlags) error {
 		}
 	}
 	return o.withStore(ctx, func(ctx context.Context, st *store.Store) error {
-		return o.publish(ctx, st, ref, layer.Entries, c, nil)
+		return o.publish(ctx, st, ref, layer.Entries, c, f.rollout, nil)
 	})
 }
 
 // publish runs the publish workflow; after a successful publish, done (if set) runs.
-func (o *operator) publish(ctx context.Context, st *store.Store, ref config.LayerRef, entries []config.Entry, c changeFlags, done func() error) error {
+func (o *operator) publish(ctx context.Context, st *store.Store, ref config.LayerRef, entries []config.Entry, c changeFlags, rc rolloutChoice, done func() error) error {
 	trace := traceid.New()
 	res, err := ops.Publish(ctx, st, ops.PublishRequest{
 		Ref: ref, Entries: entries, Message: c.message, Actor: o.actor(ctx, st, c.actor),
 		TraceID: trace, Base: c.expected, AllowEmpty: c.allowEmpty, DryRun: c.dryRun, Progress: o.progress(),
+		Strategy: rc.strategy, AllAtOnce: rc.allAtOnce,
 	})
 	if res != nil && err == nil {
 		reportChange(o.streams, "publish", res, c.dryRun, trace)
+		if len(res.Changes) > 0 {
+			reportRollout(o.streams.Out, res, rc, c.dryRun)
+		}
 	}
 	var empty *ops.EmptyLayerError
-	if errors.As(err, &empty) {
+	var strategy *ops.StrategyError
+	switch {
+	case errors.As(err, &empty):
 		return withCode(ExitInvalid, err)
+	case errors.As(err, &strategy):
+		return withCode(ExitUsage, fmt.Errorf("%w; nothing was published", err))
 	}
 	if f := deadlineFailure("publish", ref, o.so.timeout, trace, err); f != nil {
 		return f
@@ -103,4 +145,53 @@ func (o *operator) publish(ctx context.Context, st *store.Store, ref config.Laye
 		return done()
 	}
 	return nil
+}
+
+// reportRollout prints how a publish of a global or environment layer reaches its clusters:
+// the waves of the rollout it starts (or would start), or all at once.
+func reportRollout(w io.Writer, res *ops.PublishResult, rc rolloutChoice, dryRun bool) {
+	if res.Ref.Scope == config.ScopeCluster {
+		return // one cluster: nothing to roll out
+	}
+	label := "rollout"
+	if dryRun {
+		label = "rollout (dry run)"
+	}
+	r := res.Rollout
+	if r == nil {
+		why := ""
+		if rc.allAtOnce {
+			why = ", --all-at-once"
+		}
+		fmt.Fprintf(w, "%s: all at once (%d %s%s)\n", label, len(res.Clusters), plural(len(res.Clusters), "cluster", "clusters"), why)
+		return
+	}
+	fmt.Fprintf(w, "%s: strategy %q, %s\n", label, r.Strategy, planSummary(r.Waves))
+	if r.Stable != res.Base {
+		fmt.Fprintf(w, "  the clusters no wave has reached yet stay on version %d, as in the rollout this publish replaces\n", r.Stable)
+	}
+	if !dryRun {
+		fmt.Fprintf(w, "  follow it: dynamo-cmp rollout status --layer %s\n", res.Ref)
+	}
+}
+
+// planSummary is one line about planned waves: "2 waves: 1 canary (bake 10s, maxFailures 0):
+// dev-a; 2 rest (bake 0s, maxFailures 0): dev-b, dev-c".
+func planSummary(waves []wave.PlannedWave) string {
+	parts := make([]string, len(waves))
+	for i, pw := range waves {
+		parts[i] = fmt.Sprintf("%d %s (bake %s, maxFailures %d): %s", i+1, cell(pw.Name), pw.Bake, pw.MaxFailures, clusterList(pw.Clusters, 5))
+	}
+	return fmt.Sprintf("%d %s: %s", len(waves), plural(len(waves), "wave", "waves"), strings.Join(parts, "; "))
+}
+
+// clusterList names at most n clusters, then how many more.
+func clusterList(clusters []string, n int) string {
+	if len(clusters) == 0 {
+		return "no clusters"
+	}
+	if len(clusters) <= n {
+		return strings.Join(clusters, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(clusters[:n], ", "), len(clusters)-n)
 }

@@ -119,6 +119,7 @@ offline (render), and with the operators' tools to publish, diff and roll back.`
 		newTableCommand(streams, env),
 		newConfigCommand(streams, env),
 		newClustersCommand(streams, env),
+		newRolloutCommand(streams, env),
 		newServeCommand(streams, env),
 		newSourceCommand(streams, env),
 	)

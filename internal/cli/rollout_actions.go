@@ -1,0 +1,273 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/traceid"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
+)
+
+// rolloutAction is one of the operator actions on a live rollout.
+type rolloutAction struct {
+	name  string // the command, and "rollout-<name>" in the audit trail
+	short string
+	long  string
+	apply func(r *wave.Rollout, at time.Time, actor, reason string) error
+	// served: the action changes what clusters are served (the generator must read again).
+	served bool
+}
+
+var (
+	actionPause = rolloutAction{
+		name:  "pause",
+		short: "Pause a layer's rollout: the waves reached keep the new version, no further wave starts",
+		long: `Pause stops a progressing rollout where it is: the clusters of the waves reached keep being
+served the new version, the others the stable one, and no wave starts until "rollout resume".`,
+		apply: (*wave.Rollout).Pause,
+	}
+	actionResume = rolloutAction{
+		name:  "resume",
+		short: "Resume a paused rollout; the current wave's bake starts again",
+		long: `Resume continues a paused rollout. The current wave's bake time (and its timeout) start
+again: its clusters must be Synced and Healthy for the whole bake before the next wave starts.`,
+		apply: (*wave.Rollout).Resume,
+	}
+	actionPromote = rolloutAction{
+		name:  "promote",
+		short: "Skip the bake of a rollout's current wave",
+		long: `Promote skips the bake time of the current wave: the next wave starts as soon as every
+Application of the current wave's clusters is Synced and Healthy on the new version. A paused
+rollout stays paused (resume it to move on).`,
+		apply: (*wave.Rollout).Promote,
+	}
+	actionAbort = rolloutAction{
+		name:  "abort",
+		short: "Abort a rollout: every cluster is served the stable version again and the head is rolled back to it",
+		long: `Abort ends a rollout by hand: every cluster of the layer is served the stable version again
+(the version before the rollout), and the layer's head is then rolled back to it, on condition
+that it is still at the rolled-out version (a publish or rollback since wins; nothing is moved
+then). The rollback validates every cluster like "config rollback" and is audited as one.
+A rollout of a layer's first version has no earlier version: its clusters are served the
+empty layer and the head stays where it is until the next publish or rollback.`,
+		apply:  (*wave.Rollout).Abort,
+		served: true,
+	}
+)
+
+// rolloutActionFlags are the flags of rollout pause, resume, promote and abort.
+type rolloutActionFlags struct {
+	layer   string
+	message string
+	actor   string
+}
+
+// rolloutRetries is how many times an action is tried over a rollout that serve changed
+// meanwhile (serve writes a rollout at every step of a wave).
+const rolloutRetries = 5
+
+func newRolloutActionCommand(streams IOStreams, env Env, a rolloutAction) *cobra.Command {
+	o := &operator{streams: streams, env: env}
+	var f rolloutActionFlags
+	cmd := &cobra.Command{
+		Use:   a.name + " --layer LAYER [-m MESSAGE]",
+		Short: a.short,
+		Long: a.long + `
+
+The action is recorded in the layer's audit trail ("config history") as rollout-` + a.name + `.
+It is refused (exit 1) when the layer has no live rollout or the rollout's state does not
+allow it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.runRolloutAction(cmd.Context(), a, f)
+		},
+	}
+	cmd.Flags().StringVar(&f.layer, "layer", "", "layer whose rollout to "+a.name+": global or env/<environment> (required)")
+	cmd.Flags().StringVarP(&f.message, "message", "m", "", "why: recorded in the rollout and the audit trail")
+	cmd.Flags().StringVar(&f.actor, "actor", "", "who: recorded in the audit trail (default: the AWS caller identity)")
+	o.addFlags(cmd)
+	return cmd
+}
+
+// runRolloutAction applies an operator action to a layer's live rollout, over whatever serve
+// wrote meanwhile (re-read and retried when the rollout moved under it).
+func (o *operator) runRolloutAction(ctx context.Context, a rolloutAction, f rolloutActionFlags) error {
+	ref, err := parseRolloutLayer(f.layer)
+	if err != nil {
+		return err
+	}
+	return o.withStore(ctx, func(ctx context.Context, st *store.Store) error {
+		actor := o.actor(ctx, st, f.actor)
+		trace := traceid.New()
+		var written wave.Rollout
+		for attempt := 1; ; attempt++ {
+			reg, err := st.RegistryState(ctx)
+			if err != nil {
+				return storeError(err)
+			}
+			inv := ops.InventoryOf(reg)
+			r, ok := inv.LiveRollout(ref)
+			if !ok {
+				return withCode(ExitInvalid, noLiveRollout(inv, ref, a.name))
+			}
+			if a.name == "abort" && r.State == wave.Aborted && r.Stable != 0 {
+				// Aborted before, and the head is still at the target: the rollback failed
+				// or was interrupted. Do it now.
+				fmt.Fprintf(o.streams.Out, "the rollout of %s version %d is aborted already: every cluster is served version %d; rolling the head back\n", ref, r.Target, r.Stable)
+				return o.rollBackAborted(ctx, st, r, actor, f.message)
+			}
+			now := time.Now().UTC()
+			if err := a.apply(&r, now, actor, f.message); err != nil {
+				var se *wave.StateError
+				if errors.As(err, &se) {
+					return withCode(ExitInvalid, fmt.Errorf("%w; nothing was changed", err))
+				}
+				return err
+			}
+			written, err = st.UpdateRollout(ctx, r, store.RolloutUpdate{Served: a.served, Audit: &store.AuditRecord{
+				Ref: ref, Action: "rollout-" + a.name, From: r.Target, To: r.Target, At: now, Actor: actor, Message: f.message, TraceID: trace,
+			}})
+			var moved *store.RolloutMovedError
+			if errors.As(err, &moved) && attempt < rolloutRetries {
+				continue
+			}
+			if err != nil {
+				return storeError(err)
+			}
+			break
+		}
+		w := o.streams.Out
+		switch a.name {
+		case "pause":
+			fmt.Fprintf(w, "paused the rollout of %s version %d at %s: the waves reached keep version %d, no further wave starts until: dynamo-cmp rollout resume --layer %s [trace %s]\n",
+				ref, written.Target, written.Describe(), written.Target, ref, trace)
+		case "resume":
+			fmt.Fprintf(w, "resumed the rollout of %s version %d at %s: the wave's bake starts again [trace %s]\n", ref, written.Target, written.Describe(), trace)
+		case "promote":
+			then := ""
+			if written.State == wave.Paused {
+				then = " once resumed"
+			}
+			fmt.Fprintf(w, "promoted the rollout of %s version %d at %s: the next wave starts%s as soon as this one's clusters are Synced and Healthy, without its bake [trace %s]\n",
+				ref, written.Target, written.Describe(), then, trace)
+		case "abort":
+			fmt.Fprintf(w, "aborted the rollout of %s version %d at %s: every cluster is served version %d again [trace %s]\n",
+				ref, written.Target, written.Describe(), written.Stable, trace)
+			return o.rollBackAborted(ctx, st, written, actor, f.message)
+		}
+		return nil
+	})
+}
+
+// noLiveRollout says why a layer has no rollout an operator action can act on.
+func noLiveRollout(inv *ops.Inventory, ref config.LayerRef, action string) error {
+	head, published := inv.Heads[ref]
+	r, ok := inv.Rollouts[ref]
+	switch {
+	case !published:
+		return fmt.Errorf("cannot %s: %s has never been published, so it has no rollout", action, ref)
+	case !ok:
+		return fmt.Errorf("cannot %s: %s has no rollout; its publishes reached every cluster at once", action, ref)
+	case r.State == wave.Completed:
+		return fmt.Errorf("cannot %s: the rollout of %s version %d is over: it completed at %s", action, ref, r.Target, stamp(r.UpdatedAt))
+	case r.State == wave.RolledBack:
+		return fmt.Errorf("cannot %s: the rollout of %s version %d is over: it was rolled back at %s", action, ref, r.Target, stamp(r.UpdatedAt))
+	default:
+		by := "a later publish"
+		if head.Action == store.ActionRollback {
+			by = "a rollback"
+		}
+		return fmt.Errorf("cannot %s: the rollout of %s version %d was superseded by %s: the head is at version %d since %s (by %s)",
+			action, ref, r.Target, by, head.Version, stamp(head.At), cell(head.Actor))
+	}
+}
+
+// guardedStore lets ops.Rollback move a layer's head only from one version: if anyone
+// published or rolled back since, the rollback is a conflict and nothing moves.
+type guardedStore struct {
+	ops.Store
+	ref  config.LayerRef
+	from int
+}
+
+func (g guardedStore) Rollback(ctx context.Context, in store.RollbackInput) (store.Head, error) {
+	if in.Ref != g.ref || in.From != g.from {
+		return store.Head{}, &store.ConflictError{Ref: in.Ref, Expected: g.from, Actual: in.From}
+	}
+	return g.Store.Rollback(ctx, in)
+}
+
+// rollBackAborted moves the head of an aborted rollout's layer back to its stable version,
+// then records the rollout as rolled back.
+func (o *operator) rollBackAborted(ctx context.Context, st *store.Store, r wave.Rollout, actor, message string) error {
+	w := o.streams.Out
+	if r.Stable == 0 {
+		fmt.Fprintf(w, "%s had no version before %d: its clusters are served the empty layer, and the head stays at version %d until the next publish or rollback\n",
+			r.Layer, r.Target, r.Target)
+		return nil
+	}
+	trace := traceid.New()
+	why := fmt.Sprintf("abort of the rollout of version %d", r.Target)
+	if message != "" {
+		why += ": " + message
+	}
+	target := r.Target
+	res, err := ops.Rollback(ctx, guardedStore{Store: st, ref: r.Layer, from: target}, ops.RollbackRequest{
+		Ref: r.Layer, To: r.Stable, Base: &target, Actor: actor, Message: why, TraceID: trace, Progress: o.progress(),
+	})
+	if errors.Is(err, store.ErrConflict) {
+		heads, herr := st.Heads(ctx, r.Layer)
+		if herr == nil && heads[r.Layer].Version == r.Stable {
+			fmt.Fprintf(w, "the head of %s is already back at version %d (serve rolled it back)\n", r.Layer, r.Stable)
+			return nil
+		}
+		fmt.Fprintf(w, "the head of %s moved since the rollout was read, so it was not rolled back: the new head decides what the clusters are served (see config history --layer %s)\n", r.Layer, r.Layer)
+		return nil
+	}
+	if fail := deadlineFailure("roll back", r.Layer, o.so.timeout, trace, err); fail != nil {
+		return fail
+	}
+	if err != nil {
+		return storeError(fmt.Errorf("the rollout is aborted and every cluster is served version %d, but rolling the head of %s back to it failed (the head stays at %d; roll back with: dynamo-cmp config rollback --layer %s --to %d): %w",
+			r.Stable, r.Layer, r.Target, r.Layer, r.Stable, err))
+	}
+	fmt.Fprintf(w, "rolled back %s from version %d to %d: %s; %d %s validated [trace %s]\n",
+		r.Layer, res.Base, r.Stable, ops.Summary(res.Changes), len(res.Clusters), plural(len(res.Clusters), "cluster", "clusters"), trace)
+	// Record the rollback in the rollout (serve may do it too, or write a step meanwhile).
+	for attempt := 1; ; attempt++ {
+		done := r.Clone()
+		done.RolledBack(time.Now().UTC(), actor, fmt.Sprintf("the head was rolled back to version %d", r.Stable))
+		_, err := st.UpdateRollout(ctx, done, store.RolloutUpdate{})
+		var moved *store.RolloutMovedError
+		if !errors.As(err, &moved) {
+			if err != nil {
+				return storeError(fmt.Errorf("the head was rolled back, but recording it in the rollout failed: %w", err))
+			}
+			return nil
+		}
+		if attempt >= rolloutRetries {
+			return storeError(fmt.Errorf("the head was rolled back, but recording it in the rollout failed: %w", err))
+		}
+		rollouts, err := st.Rollouts(ctx)
+		if err != nil {
+			return storeError(fmt.Errorf("the head was rolled back, but recording it in the rollout failed: %w", err))
+		}
+		i := -1
+		for j := range rollouts {
+			if rollouts[j].Layer == r.Layer {
+				i = j
+			}
+		}
+		if i < 0 || rollouts[i].ID != r.ID || rollouts[i].State.Terminal() {
+			return nil // recorded by serve, or a new rollout replaced it
+		}
+		r = rollouts[i]
+	}
+}
