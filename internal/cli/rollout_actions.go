@@ -189,21 +189,6 @@ func noLiveRollout(inv *ops.Inventory, ref config.LayerRef, action string) error
 	}
 }
 
-// guardedStore lets ops.Rollback move a layer's head only from one version: if anyone
-// published or rolled back since, the rollback is a conflict and nothing moves.
-type guardedStore struct {
-	ops.Store
-	ref  config.LayerRef
-	from int
-}
-
-func (g guardedStore) Rollback(ctx context.Context, in store.RollbackInput) (store.Head, error) {
-	if in.Ref != g.ref || in.From != g.from {
-		return store.Head{}, &store.ConflictError{Ref: in.Ref, Expected: g.from, Actual: in.From}
-	}
-	return g.Store.Rollback(ctx, in)
-}
-
 // rollBackAborted moves the head of an aborted rollout's layer back to its stable version,
 // then records the rollout as rolled back.
 func (o *operator) rollBackAborted(ctx context.Context, st *store.Store, r wave.Rollout, actor, message string) error {
@@ -219,7 +204,7 @@ func (o *operator) rollBackAborted(ctx context.Context, st *store.Store, r wave.
 		why += ": " + message
 	}
 	target := r.Target
-	res, err := ops.Rollback(ctx, guardedStore{Store: st, ref: r.Layer, from: target}, ops.RollbackRequest{
+	res, err := ops.Rollback(ctx, ops.OnlyFrom(st, r.Layer, target), ops.RollbackRequest{
 		Ref: r.Layer, To: r.Stable, Base: &target, Actor: actor, Message: why, TraceID: trace, Progress: o.progress(),
 	})
 	if errors.Is(err, store.ErrConflict) {

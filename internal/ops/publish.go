@@ -444,3 +444,21 @@ func readReplaced(ctx context.Context, cache *layerCache, ref config.LayerRef, v
 	}
 	return config.Layer{Ref: ref}, nil
 }
+
+// OnlyFrom wraps st so that Rollback moves ref's head only from version from: if anyone
+// published or rolled back since, the rollback is a *store.ConflictError and nothing moves.
+// The automatic rollbacks (serve) and an aborted rollout's rollback use it.
+func OnlyFrom(st Store, ref config.LayerRef, from int) Store { return onlyFrom{st, ref, from} }
+
+type onlyFrom struct {
+	Store
+	ref  config.LayerRef
+	from int
+}
+
+func (g onlyFrom) Rollback(ctx context.Context, in store.RollbackInput) (store.Head, error) {
+	if in.Ref != g.ref || in.From != g.from {
+		return store.Head{}, &store.ConflictError{Ref: in.Ref, Expected: g.from, Actual: in.From}
+	}
+	return g.Store.Rollback(ctx, in)
+}

@@ -112,16 +112,10 @@ func (d *Driver) Run(ctx context.Context) {
 	failing := false
 	for {
 		live, err := d.Tick(ctx)
-		switch {
-		case err != nil && ctx.Err() != nil:
+		if err != nil && ctx.Err() != nil {
 			return
-		case err != nil && !failing:
-			failing = true
-			d.o.Log.Warn("rollouts: cannot read the registry or the Applications; trying again", "error", err)
-		case err == nil && failing:
-			failing = false
-			d.o.Log.Info("rollouts: reading the registry and the Applications again")
 		}
+		failing = logOutage(d.o.Log, failing, err, "rollouts: cannot read the registry or the Applications; trying again", "rollouts: reading the registry and the Applications again")
 		interval := d.o.ObserveInterval
 		if live > 0 {
 			interval = d.o.Interval
@@ -323,7 +317,7 @@ func (d *Driver) rollBack(ctx context.Context, r wave.Rollout) error {
 	}
 	trace := traceid.New()
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	res, err := ops.Rollback(rctx, guardedStore{Store: d.o.Store, ref: r.Layer, from: r.Target}, ops.RollbackRequest{
+	res, err := ops.Rollback(rctx, ops.OnlyFrom(d.o.Store, r.Layer, r.Target), ops.RollbackRequest{
 		Ref: r.Layer, To: r.Stable, Base: &r.Target, Actor: DriverActor, TraceID: trace,
 		Message: fmt.Sprintf("rollout of %s version %d %s (trace %s): %s", r.Layer, r.Target, r.State, r.ID, firstLine(r.Reason)),
 	})

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
@@ -135,16 +134,10 @@ func (t *Tracker) Run(ctx context.Context) {
 			continue
 		}
 		err := t.evaluate(ctx)
-		switch {
-		case err != nil && ctx.Err() != nil:
+		if err != nil && ctx.Err() != nil {
 			return
-		case err != nil && !failing:
-			failing = true
-			t.o.Log.Warn("argocd: cannot read Applications; rollouts are followed again when it answers", "error", err)
-		case err == nil && failing:
-			failing = false
-			t.o.Log.Info("argocd: reading Applications again")
 		}
+		failing = logOutage(t.o.Log, failing, err, "argocd: cannot read Applications; rollouts are followed again when it answers", "argocd: reading Applications again")
 		tm := time.NewTimer(t.o.StatusInterval)
 		select {
 		case <-ctx.Done():
@@ -312,21 +305,6 @@ func (t *Tracker) clusterEvent(o outcome, typ string) notify.Event {
 	return ev
 }
 
-// guardedStore lets ops.Rollback move a layer's head only from the version seen failing: if
-// anyone published or rolled back meanwhile, the rollback is a conflict and nothing moves.
-type guardedStore struct {
-	ops.Store
-	ref  config.LayerRef
-	from int
-}
-
-func (g guardedStore) Rollback(ctx context.Context, in store.RollbackInput) (store.Head, error) {
-	if in.Ref != g.ref || in.From != g.from {
-		return store.Head{}, &store.ConflictError{Ref: in.Ref, Expected: g.from, Actual: in.From}
-	}
-	return g.Store.Rollback(ctx, in)
-}
-
 // autoRollback rolls back the opted-in layers whose publish led to a failed rollout, to their
 // version in the cluster's last known good configVersion. It reports whether the decision
 // should be taken again later (a transient failure).
@@ -383,7 +361,7 @@ func (t *Tracker) autoRollback(ctx context.Context, o outcome) (retry bool) {
 		}
 		trace := traceid.New()
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		res, err := ops.Rollback(rctx, guardedStore{Store: t.o.Store, ref: ch.Ref, from: ch.Head.Version}, ops.RollbackRequest{
+		res, err := ops.Rollback(rctx, ops.OnlyFrom(t.o.Store, ch.Ref, ch.Head.Version), ops.RollbackRequest{
 			Ref: ch.Ref, To: target, Actor: AutoRollbackActor, TraceID: trace,
 			Message: fmt.Sprintf("automatic rollback: cluster %s failed on %s within %s of the publish of %s version %d (trace %s): %s",
 				o.r.Cluster, o.r.Target, opts.Window, ch.Ref, ch.Head.Version, ch.Head.TraceID, firstLine(o.reason)),
@@ -422,3 +400,15 @@ func (t *Tracker) autoRollback(ctx context.Context, o outcome) (retry bool) {
 }
 
 func (t *Tracker) forget(key string) { t.state.Forget(key) }
+
+// logOutage logs the first failure of an outage (down) and its end (up), and returns whether
+// the outage goes on.
+func logOutage(log *slog.Logger, failing bool, err error, down, up string) bool {
+	switch {
+	case err != nil && !failing:
+		log.Warn(down, "error", err)
+	case err == nil && failing:
+		log.Info(up)
+	}
+	return err != nil
+}

@@ -103,22 +103,7 @@ func BenchmarkGetParams(b *testing.B) {
 		{"selector", map[string]any{"labelSelector": "tier=gold,team in (team-2,team-4)"}},
 	} {
 		req := body(tc.params)
-		b.Run("handler/"+tc.name, func(b *testing.B) {
-			size := 0
-			b.ReportAllocs()
-			for b.Loop() {
-				r := httptest.NewRequest(http.MethodPost, GetParamsPath, bytes.NewReader(req))
-				r.Header.Set("Authorization", "Bearer "+testToken)
-				w := httptest.NewRecorder()
-				h.ServeHTTP(w, r)
-				if w.Code != http.StatusOK {
-					b.Fatalf("status %d", w.Code)
-				}
-				size = w.Body.Len()
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
-			b.ReportMetric(float64(size), "bytes/answer")
-		})
+		b.Run("handler/"+tc.name, func(b *testing.B) { benchHandler(b, h, req) })
 	}
 
 	srv := httptest.NewServer(h)
@@ -238,19 +223,7 @@ func BenchmarkGetParamsRollout(b *testing.B) {
 	var buf bytes.Buffer
 	_ = json.NewEncoder(&buf).Encode(request(nil))
 	req := buf.Bytes()
-	b.Run("handler/all", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			r := httptest.NewRequest(http.MethodPost, GetParamsPath, bytes.NewReader(req))
-			r.Header.Set("Authorization", "Bearer "+testToken)
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, r)
-			if w.Code != http.StatusOK {
-				b.Fatalf("status %d", w.Code)
-			}
-		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
-	})
+	b.Run("handler/all", func(b *testing.B) { benchHandler(b, h, req) })
 	b.Run("snapshot-build", func(b *testing.B) {
 		reg, err := st.RegistryState(ctx)
 		if err != nil {
@@ -261,4 +234,22 @@ func BenchmarkGetParamsRollout(b *testing.B) {
 			generator.NewSnapshot(1, reg, time.Now())
 		}
 	})
+}
+
+// benchHandler posts req to the generator handler h in a loop.
+func benchHandler(b *testing.B, h http.Handler, req []byte) {
+	size := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		r := httptest.NewRequest(http.MethodPost, GetParamsPath, bytes.NewReader(req))
+		r.Header.Set("Authorization", "Bearer "+testToken)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
+		}
+		size = w.Body.Len()
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+	b.ReportMetric(float64(size), "bytes/answer")
 }

@@ -75,27 +75,12 @@ func (s *Store) PutLastKnownGood(ctx context.Context, lkg LastKnownGood) (writte
 // LastKnownGood reads the last-known-good records of clusters (strongly consistent
 // BatchGetItem, 100 keys a call). Clusters without a record are absent from the map.
 func (s *Store) LastKnownGood(ctx context.Context, clusters ...string) (map[string]LastKnownGood, error) {
-	out := make(map[string]LastKnownGood, len(clusters))
-	keys := make([]map[string]types.AttributeValue, 0, len(clusters))
-	seen := map[string]bool{}
-	for _, c := range clusters {
-		ref := config.ClusterLayer(c)
-		if err := checkRef(ref); err != nil {
-			return nil, fmt.Errorf("last known good: %w", err)
-		}
-		if !seen[c] {
-			seen[c] = true
-			keys = append(keys, key(layerPK(ref), lkgSK))
-		}
-	}
-	if len(keys) == 0 {
-		return out, nil
-	}
-	items, _, err := s.batchGet(ctx, keys)
+	items, err := s.clusterItems(ctx, lkgSK, "last known good versions", clusters)
 	if err != nil {
-		return nil, fmt.Errorf("read last known good versions: %w", err)
+		return nil, err
 	}
-	for _, item := range items {
+	out := make(map[string]LastKnownGood, len(items))
+	for name, item := range items {
 		pk, sk := keyOf(item)
 		var it lkgItem
 		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
@@ -106,11 +91,7 @@ func (s *Store) LastKnownGood(ctx context.Context, clusters ...string) (map[stri
 			return nil, invalidItem(pk, sk, "configVersion: %v", err)
 		}
 		at, _ := time.Parse(time.RFC3339Nano, it.At)
-		ref, ok := refFromPK(pk)
-		if !ok || ref.Scope != config.ScopeCluster {
-			return nil, invalidItem(pk, sk, "does not name a cluster layer")
-		}
-		out[ref.Name] = LastKnownGood{Cluster: ref.Name, Version: v, At: at, TraceID: it.TraceID}
+		out[name] = LastKnownGood{Cluster: name, Version: v, At: at, TraceID: it.TraceID}
 	}
 	return out, nil
 }

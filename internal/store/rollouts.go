@@ -339,39 +339,54 @@ func (s *Store) PutObservations(ctx context.Context, obs []Observation) error {
 
 // Observations reads the observations of clusters; clusters without one are absent.
 func (s *Store) Observations(ctx context.Context, clusters ...string) (map[string]Observation, error) {
-	keys := make([]map[string]types.AttributeValue, 0, len(clusters))
-	seen := map[string]bool{}
-	for _, c := range clusters {
-		ref := config.ClusterLayer(c)
-		if err := checkRef(ref); err != nil {
-			return nil, fmt.Errorf("observations: %w", err)
-		}
-		if !seen[c] {
-			seen[c] = true
-			keys = append(keys, key(layerPK(ref), observedSK))
-		}
-	}
-	out := make(map[string]Observation, len(keys))
-	if len(keys) == 0 {
-		return out, nil
-	}
-	items, _, err := s.batchGet(ctx, keys)
+	items, err := s.clusterItems(ctx, observedSK, "what the Applications reported", clusters)
 	if err != nil {
-		return nil, fmt.Errorf("read what the Applications reported: %w", err)
+		return nil, err
 	}
-	for _, item := range items {
+	out := make(map[string]Observation, len(items))
+	for name, item := range items {
 		pk, sk := keyOf(item)
 		var it observedItem
 		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 			return nil, invalidItem(pk, sk, "not an observation item: %s", avError(err))
 		}
+		at, _ := time.Parse(time.RFC3339Nano, it.At)
+		out[name] = Observation{Cluster: name, Applications: it.Applications, Sync: it.Sync, Health: it.Health,
+			SyncedVersion: it.SyncedVersion, At: at, Replica: it.Replica}
+	}
+	return out, nil
+}
+
+// clusterItems reads the item with sort key sk of each cluster's partition (strongly
+// consistent BatchGetItem), by cluster name; what names them in errors.
+func (s *Store) clusterItems(ctx context.Context, sk, what string, clusters []string) (map[string]map[string]types.AttributeValue, error) {
+	keys := make([]map[string]types.AttributeValue, 0, len(clusters))
+	seen := map[string]bool{}
+	for _, c := range clusters {
+		ref := config.ClusterLayer(c)
+		if err := checkRef(ref); err != nil {
+			return nil, fmt.Errorf("read %s: %w", what, err)
+		}
+		if !seen[c] {
+			seen[c] = true
+			keys = append(keys, key(layerPK(ref), sk))
+		}
+	}
+	out := make(map[string]map[string]types.AttributeValue, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	items, _, err := s.batchGet(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	for _, item := range items {
+		pk, isk := keyOf(item)
 		ref, ok := refFromPK(pk)
 		if !ok || ref.Scope != config.ScopeCluster {
-			return nil, invalidItem(pk, sk, "does not name a cluster layer")
+			return nil, invalidItem(pk, isk, "does not name a cluster layer")
 		}
-		at, _ := time.Parse(time.RFC3339Nano, it.At)
-		out[ref.Name] = Observation{Cluster: ref.Name, Applications: it.Applications, Sync: it.Sync, Health: it.Health,
-			SyncedVersion: it.SyncedVersion, At: at, Replica: it.Replica}
+		out[ref.Name] = item
 	}
 	return out, nil
 }
