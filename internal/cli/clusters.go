@@ -59,7 +59,7 @@ func newClustersCommand(streams IOStreams, env Env) *cobra.Command {
 	}
 	list.Flags().StringVarP(&output, "output", "o", "table", "table or json")
 	o.addFlags(list)
-	cmd.AddCommand(list)
+	cmd.AddCommand(list, newClustersStatusCommand(streams, env))
 	return cmd
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
 // The policies are checked against the code by running it: every command runs against
@@ -166,6 +167,7 @@ func TestOperatorPolicyCoversOperatorCommands(t *testing.T) {
 	step("config", "rollback", "--layer", "env/dev", "--to", "1", "--dry-run", "--actor", "ops")
 	step("config", "rollback", "--layer", "env/dev", "--to", "1", "-m", "undo", "--actor", "ops")
 	step("clusters", "list")
+	step("clusters", "status")
 	// A console edit (a draft item written in the AWS console), then its publish.
 	if err := newStore(t, cfg, endpoint).PutDrafts(context.Background(), config.ClusterLayer("dev-k3s"), []store.Draft{{Entry: namespaceEntry(t, "from-console")}}); err != nil {
 		t.Fatal(err)
@@ -192,13 +194,22 @@ func TestServePoliciesCoverServe(t *testing.T) {
 	endpoint := dynamolocal.Start(t)
 	cfg := dynamolocal.NewTable(t, endpoint)
 	publishExamples(t, storeEnv(t, cfg, endpoint))
+	ctx := context.Background()
+	// A rollout strategy for every layer, so the second version of env/dev starts a rollout
+	// for the rollout steps below.
+	strategy, err := wave.ParseStrategy([]byte("name: default\nwaves: [{name: all}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := newStore(t, cfg, endpoint).PutStrategy(ctx, strategy, "ops"); err != nil {
+		t.Fatal(err)
+	}
 	// A second version of env/dev, so there is something to roll back.
 	changed := filepath.Join(t.TempDir(), "dev.yaml")
 	writeFile(t, changed, strings.Replace(readRepoFile(t, "examples/layers/env/dev.yaml"), `"cpu": "4"`, `"cpu": "6"`, 1))
 	if r := run(t, storeEnv(t, cfg, endpoint), "config", "publish", "-f", changed, "--layer", "env/dev", "--actor", "ops"); r.Code != 0 {
 		t.Fatal(r)
 	}
-	ctx := context.Background()
 	dev := config.ClusterLayer("dev-k3s")
 	envDev := config.EnvLayer("dev")
 	publishIn := func(st *store.Store) error {
@@ -227,7 +238,18 @@ func TestServePoliciesCoverServe(t *testing.T) {
 			_, err := st.Rollback(ctx, store.RollbackInput{Ref: envDev, From: 2, To: 1, Actor: "dynamo-cmp serve (auto-rollback)", Message: "shipcheck"})
 			return err
 		},
-		"Publish": publishIn,
+		"Publish":       publishIn,
+		"RegistryState": func(st *store.Store) error { _, err := st.RegistryState(ctx); return err },
+		"Strategies":    func(st *store.Store) error { _, err := st.Strategies(ctx); return err },
+		"Rollouts":      func(st *store.Store) error { _, err := st.Rollouts(ctx); return err },
+		"Observations":  func(st *store.Store) error { _, err := st.Observations(ctx, "dev-k3s"); return err },
+		// A rollout step that serves the same (the bake started, say): one conditional PutItem.
+		"UpdateRollout": func(st *store.Store) error { return stepRollout(ctx, st, store.RolloutUpdate{}) },
+		// A step that changes what is served: the rollout and the change counter in a transaction.
+		"UpdateRollout (served)": func(st *store.Store) error { return stepRollout(ctx, st, store.RolloutUpdate{Served: true}) },
+		"PutObservations": func(st *store.Store) error {
+			return st.PutObservations(ctx, []store.Observation{{Cluster: "dev-k3s", Applications: 2, Sync: "Synced", Health: "Healthy", SyncedVersion: "g1.e2.c1", At: time.Now(), Replica: "serve-0"}})
+		},
 	}
 	methods := serveStoreMethods(t)
 	for _, m := range methods {
@@ -242,8 +264,10 @@ func TestServePoliciesCoverServe(t *testing.T) {
 		allow []string
 		deny  []string
 	}{
-		{servePolicies, "serve-read-only.json", []string{"Heads", "Registry", "ReadVersion", "ChangeSeq", "Ping", "LastKnownGood"}, []string{"PutLastKnownGood", "Rollback", "Publish"}},
-		{serveLKGPolicies, "serve-last-known-good.json", []string{"PutLastKnownGood"}, []string{"Rollback", "Publish"}},
+		{servePolicies, "serve-read-only.json", []string{"Heads", "Registry", "RegistryState", "Strategies", "Rollouts", "Observations", "ReadVersion", "ChangeSeq", "Ping", "LastKnownGood"},
+			[]string{"PutLastKnownGood", "UpdateRollout", "UpdateRollout (served)", "PutObservations", "Rollback", "Publish"}},
+		{serveLKGPolicies, "serve-last-known-good.json", []string{"PutLastKnownGood"}, []string{"UpdateRollout", "UpdateRollout (served)", "PutObservations", "Rollback", "Publish"}},
+		{serveRolloutPolicies, "serve-rollouts.json", []string{"UpdateRollout", "UpdateRollout (served)", "PutObservations"}, []string{"Rollback", "Publish"}},
 		{serveRollbackPolicy, "serve-auto-rollback.json", []string{"Rollback"}, []string{"Publish"}},
 	}
 	covered := map[string]bool{}
@@ -281,6 +305,21 @@ func TestServePoliciesCoverServe(t *testing.T) {
 			t.Errorf("serve's Store method %s was not checked at any policy level", m)
 		}
 	}
+}
+
+// stepRollout writes the next revision of the first rollout in the table, recording a step.
+func stepRollout(ctx context.Context, st *store.Store, u store.RolloutUpdate) error {
+	rs, err := st.Rollouts(ctx)
+	if err != nil {
+		return err
+	}
+	if len(rs) == 0 {
+		return errors.New("no rollout in the table")
+	}
+	r := rs[0]
+	r.Record(time.Now(), "shipcheck", "dynamo-cmp serve", "")
+	_, err = st.UpdateRollout(ctx, r, u)
+	return err
 }
 
 // serveStoreMethods lists the methods of serve.Store, embedded interfaces included, from the

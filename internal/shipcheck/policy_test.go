@@ -69,14 +69,15 @@ func loadPolicy(t *testing.T, name string) policy {
 // files: serve's read-only part is always needed, the others only with the features that
 // need them (docs/security.md).
 var (
-	sidecarPolicies     = []string{"sidecar-read-only.json"}
-	servePolicies       = []string{"serve-read-only.json"}
-	serveLKGPolicies    = []string{"serve-read-only.json", "serve-last-known-good.json"}
-	serveRollbackPolicy = []string{"serve-read-only.json", "serve-last-known-good.json", "serve-auto-rollback.json"}
-	operatorPolicies    = []string{"operator-publish.json"}
-	readOnlyPolicyFiles = []string{"sidecar-read-only.json", "serve-read-only.json"}
-	permissionPolicies  = []string{"sidecar-read-only.json", "serve-read-only.json", "serve-last-known-good.json", "serve-auto-rollback.json", "operator-publish.json"}
-	trustPolicies       = []string{"irsa-trust-policy.json", "pod-identity-trust-policy.json"}
+	sidecarPolicies      = []string{"sidecar-read-only.json"}
+	servePolicies        = []string{"serve-read-only.json"}
+	serveLKGPolicies     = []string{"serve-read-only.json", "serve-last-known-good.json"}
+	serveRollbackPolicy  = []string{"serve-read-only.json", "serve-last-known-good.json", "serve-auto-rollback.json"}
+	serveRolloutPolicies = []string{"serve-read-only.json", "serve-last-known-good.json", "serve-rollouts.json"}
+	operatorPolicies     = []string{"operator-publish.json"}
+	readOnlyPolicyFiles  = []string{"sidecar-read-only.json", "serve-read-only.json"}
+	permissionPolicies   = []string{"sidecar-read-only.json", "serve-read-only.json", "serve-last-known-good.json", "serve-auto-rollback.json", "serve-rollouts.json", "operator-publish.json"}
+	trustPolicies        = []string{"irsa-trust-policy.json", "pod-identity-trust-policy.json"}
 )
 
 // readActions are the DynamoDB actions that cannot change the table.
