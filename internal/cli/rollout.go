@@ -362,7 +362,7 @@ func printRolloutStatus(w io.Writer, r rolloutJSON, now time.Time) {
 			}
 			synced, sync, health, seen := "-", "-", "-", "never"
 			if ob := c.Observed; ob != nil {
-				synced, sync, health, seen = cmp.Or(ob.SyncedVersion, "-"), cmp.Or(ob.Sync, "-"), cmp.Or(ob.Health, "-"), age(now, ob.At)
+				synced, sync, health, seen = cmp.Or(ob.SyncedVersion, "-"), cmp.Or(ob.Sync, "-"), cmp.Or(ob.Health, "-"), ago(now, ob.At)
 			}
 			tw.row(append(cells, name, served, synced, sync, health, seen)...)
 		}
@@ -392,14 +392,10 @@ func stamp(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-// age is how long ago t was, rounded to the second ("12s ago").
-func age(now, t time.Time) string {
+// ago is how long ago t was, coarsely ("12s ago", "3m ago").
+func ago(now, t time.Time) string {
 	if t.IsZero() {
 		return "never"
 	}
-	d := now.Sub(t).Round(time.Second)
-	if d < 0 {
-		d = 0
-	}
-	return d.String() + " ago"
+	return age(max(int64(now.Sub(t)/time.Second), 0)) + " ago"
 }
