@@ -1,0 +1,70 @@
+package notify
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
+)
+
+// TestDiffFollowsTheWaves: a publish rolled out in waves reaches only the clusters of the
+// first wave; each later step is a change of exactly the clusters it moves, and a halt one of
+// the clusters it sends back.
+func TestDiffFollowsTheWaves(t *testing.T) {
+	at := time.Unix(1000, 0)
+	heads := func(envVersion int, trace string) []store.Head {
+		hs := []store.Head{{Ref: config.EnvLayer("dev"), Version: envVersion, TraceID: trace, At: at.Add(time.Duration(envVersion) * time.Second)}}
+		for _, c := range []string{"a", "b", "c"} {
+			hs = append(hs, store.Head{Ref: config.ClusterLayer(c), Version: 1, At: at, Cluster: &config.Cluster{Name: c, Environment: "dev"}})
+		}
+		return hs
+	}
+	s := wave.Strategy{Name: "two", Waves: []wave.Wave{{Name: "first", NamePattern: "a"}, {Name: "rest"}}}
+	r := wave.New(config.EnvLayer("dev"), &s, []wave.Member{{Name: "a"}, {Name: "b"}, {Name: "c"}}, 1, 2, "t2", "alice", at)
+	before := ops.InventoryOf(store.RegistryState{Heads: heads(1, "t1")})
+	published := ops.InventoryOf(store.RegistryState{Heads: heads(2, "t2"), Rollouts: []wave.Rollout{r}})
+
+	names := func(chs []Change) (out [][]string) {
+		for _, ch := range chs {
+			var n []string
+			for _, c := range ch.Clusters {
+				n = append(n, c.Name+"@"+c.Served.String())
+			}
+			out = append(out, n)
+		}
+		return out
+	}
+	chs := Diff(before, published, at)
+	if len(chs) != 1 || chs[0].Step || !chs[0].Staged || !slices.Equal(names(chs)[0], []string{"a@g0.e2.c1"}) {
+		t.Fatalf("publish: %+v %v, want one staged head move reaching a only", chs, names(chs))
+	}
+
+	next := r.Clone()
+	next.Advance(at, "serve")
+	next.Rev++
+	wave2 := ops.InventoryOf(store.RegistryState{Heads: heads(2, "t2"), Rollouts: []wave.Rollout{next}})
+	chs = Diff(published, wave2, at)
+	if len(chs) != 1 || !chs[0].Step || !slices.Equal(names(chs)[0], []string{"b@g0.e2.c1", "c@g0.e2.c1"}) {
+		t.Fatalf("wave 2: %+v %v, want one step reaching b and c", chs, names(chs))
+	}
+
+	halted := r.Clone()
+	halted.Halt(at, "serve", "a failed")
+	halted.Rev++
+	chs = Diff(published, ops.InventoryOf(store.RegistryState{Heads: heads(2, "t2"), Rollouts: []wave.Rollout{halted}}), at)
+	if len(chs) != 1 || !chs[0].Step || !slices.Equal(names(chs)[0], []string{"a@g0.e1.c1"}) {
+		t.Fatalf("halt: %+v %v, want one step sending a back to e1", chs, names(chs))
+	}
+
+	// A bake start changes nothing served: no change at all.
+	baking := r.Clone()
+	baking.BakeStartedAt = at
+	baking.Rev++
+	if chs := Diff(published, ops.InventoryOf(store.RegistryState{Heads: heads(2, "t2"), Rollouts: []wave.Rollout{baking}}), at); len(chs) != 0 {
+		t.Fatalf("bake start: %v, want no change", names(chs))
+	}
+}
