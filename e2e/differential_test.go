@@ -49,6 +49,7 @@ const differentialHead = "layer: cluster/diff\ncluster: {environment: dev, regio
 const differentialNamespace = "diff"
 
 func TestDifferentialValidation(t *testing.T) {
+	t.Parallel()
 	cases := loadDifferentialCases(t)
 	docs, err := os.ReadFile(filepath.Join(harness.RepoRoot(t), "docs", "config.md"))
 	if err != nil {

@@ -86,6 +86,7 @@ var componentKinds = map[string][]string{
 }
 
 func TestExamplesRenderWithPatches(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	bin := harness.BuildDynamoCmp(t)
 	db := harness.StartDynamoDB(t)

@@ -368,6 +368,7 @@ func eventually(t testing.TB, timeout time.Duration, what string, cond func() (b
 }
 
 func TestArgoCDLoop(t *testing.T) {
+	t.Parallel()
 	l := startLoop(t)
 	ctx := context.Background()
 	top := t // servers started by a scenario serve the ones after it: their cleanup is the test's

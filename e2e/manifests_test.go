@@ -37,6 +37,7 @@ import (
 var argoInstallURL = regexp.MustCompile(`^https://raw\.githubusercontent\.com/argoproj/argo-cd/(v\d+\.\d+\.\d+)/manifests/install\.yaml$`)
 
 func TestManifestsDryRun(t *testing.T) {
+	t.Parallel()
 	root := harness.RepoRoot(t)
 	argoDir, argoVersion := argoModule(t)
 	kube := harness.StartKubeAPIServer(t)

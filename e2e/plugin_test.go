@@ -76,6 +76,7 @@ func (p *product) generate(t *testing.T, version string, tracking bool) ([]strin
 }
 
 func TestPluginEndToEnd(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	p := startProduct(t)
 	kube := harness.StartKubeAPIServer(t)

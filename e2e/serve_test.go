@@ -33,6 +33,7 @@ import (
 const refreshAnnotation = "argocd.argoproj.io/application-set-refresh"
 
 func TestServeEndToEnd(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	p := startProduct(t)
 	kube := harness.StartKubeAPIServer(t)

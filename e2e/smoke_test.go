@@ -51,6 +51,7 @@ func registerSmokeHelpers() {
 }
 
 func TestSmokeCMPServer(t *testing.T) {
+	t.Parallel()
 	pluginDir := harness.WritePluginConfig(t, `apiVersion: argoproj.io/v1alpha1
 kind: ConfigManagementPlugin
 metadata:
@@ -138,6 +139,7 @@ spec:
 }
 
 func TestSmokeKubeAPIServer(t *testing.T) {
+	t.Parallel()
 	k := harness.StartKubeAPIServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -224,6 +226,7 @@ metadata:
 }
 
 func TestSmokeDynamoDBLocal(t *testing.T) {
+	t.Parallel()
 	db := harness.StartDynamoDB(t)
 	get := func() (int, error) {
 		resp, err := http.Get(db.Endpoint + "/")
