@@ -7,7 +7,7 @@ import (
 )
 
 // The tests run in parallel (as many at once as GOMAXPROCS, 2 here), so the long full-loop
-// TestArgoCDLoop runs beside the others; TestOCISourceBootstrap does not, as it puts a
+// TestArgoCDLoop runs beside the others (its file sorts first, so it starts first); TestOCISourceBootstrap does not, as it puts a
 // failing git first on this process's PATH, which every Argo CD component started meanwhile
 // would inherit. What the tests share in-process (the plugin socket variable, the builds) is
 // guarded in the harness.
