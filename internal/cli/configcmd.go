@@ -76,9 +76,13 @@ func (c *changeFlags) add(cmd *cobra.Command) {
 	c.base.add(cmd)
 }
 
-// reportChange prints the diff and the outcome of a publish or rollback.
-func reportChange(streams IOStreams, verb string, res *ops.PublishResult, dryRun bool, trace string) {
+// reportChange prints the diff and the outcome of a publish or rollback; between them, what
+// between (if set) prints. The outcome stays the last line, for scripts that keep only it.
+func reportChange(streams IOStreams, verb string, res *ops.PublishResult, dryRun bool, trace string, between func()) {
 	printChanges(streams.Out, res.Changes)
+	if between != nil && len(res.Changes) > 0 {
+		between()
+	}
 	clusters := fmt.Sprintf("%d %s validated", len(res.Clusters), plural(len(res.Clusters), "cluster", "clusters"))
 	if len(res.Clusters) > 0 && len(res.Clusters) <= 5 {
 		clusters += " (" + strings.Join(res.Clusters, ", ") + ")"

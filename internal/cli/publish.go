@@ -122,10 +122,7 @@ func (o *operator) publish(ctx context.Context, st *store.Store, ref config.Laye
 		Strategy: rc.strategy, AllAtOnce: rc.allAtOnce,
 	})
 	if res != nil && err == nil {
-		reportChange(o.streams, "publish", res, c.dryRun, trace)
-		if len(res.Changes) > 0 {
-			reportRollout(o.streams.Out, res, rc, c.dryRun)
-		}
+		reportChange(o.streams, "publish", res, c.dryRun, trace, func() { reportRollout(o.streams.Out, res, rc, c.dryRun) })
 	}
 	var empty *ops.EmptyLayerError
 	var strategy *ops.StrategyError

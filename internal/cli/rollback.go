@@ -66,7 +66,7 @@ func (o *operator) runRollback(ctx context.Context, f rollbackFlags) error {
 		if err != nil {
 			return storeError(err)
 		}
-		reportChange(o.streams, "rollback", res, f.dryRun, trace)
+		reportChange(o.streams, "rollback", res, f.dryRun, trace, nil)
 		return nil
 	})
 }

@@ -314,6 +314,10 @@ func TestPublishInWavesAndOperate(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "published env/dev version 4 (was 3)") || !strings.Contains(r.stdout, "rollout: all at once (3 clusters, --all-at-once)\n") {
 		t.Fatalf("--all-at-once: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// The outcome stays the last line (scripts keep only it, scripts/demo.sh among them).
+	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); !strings.HasPrefix(lines[len(lines)-1], "published env/dev version 4") {
+		t.Errorf("the last line of a publish is %q, want the outcome", lines[len(lines)-1])
+	}
 	s = readStatus(t, env)
 	if ro := s.Rollouts[0]; ro.Target != 3 || ro.Status != "superseded" || ro.State != "progressing" || ro.Live || ro.Head != 4 {
 		t.Errorf("superseded rollout: %+v", ro)
