@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd/argocdtest"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
 
 // TestFleetStatusReachesMetricsAndTable: with the Argo CD API, serve reads every cluster's
@@ -46,10 +47,16 @@ func TestFleetStatusReachesMetricsAndTable(t *testing.T) {
 		}
 		return true
 	})
-	obs, err := st.Observations(testContext(t), "dev-a", "prod-a", "dev-b")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The metrics are set before the observations are written: wait for the table too.
+	var obs map[string]store.Observation
+	eventually(t, "the observations in the table", func() bool {
+		var err error
+		obs, err = st.Observations(testContext(t), "dev-a", "prod-a", "dev-b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(obs) == 3
+	})
 	if o := obs["dev-a"]; o.SyncedVersion != "g1.e1.c1" || o.Applications != 1 || o.Replica != "test" {
 		t.Errorf("dev-a observation %+v, want synced g1.e1.c1 on 1 Application by replica test", o)
 	}
