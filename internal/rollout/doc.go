@@ -1,11 +1,15 @@
-// Package rollout follows each publish to the clusters it affects: it reads their
-// Applications from the Argo CD API until they are all Synced and Healthy on the new
-// configVersion (recorded in the table as the cluster's last known good), one of them fails
-// or goes Degraded (rolled back automatically when the layer is opted in), or the rollout
-// times out, and reports each outcome as an event.
+// Package rollout follows publishes into the clusters through the Argo CD API.
 //
-// What the tracker knows between two readings (the rollouts followed, the hard refreshes
-// seen, the rollback decisions taken) is behind the State interface; MemoryState keeps it
-// in this replica. A shared State (e.g. in DynamoDB) can replace it so that replicas agree
-// on rollouts and a rollout can be gated in waves on the health of the clusters before.
+// The Driver moves rollouts in waves on (package wave holds their data): it starts a wave's
+// bake when its clusters are Synced and Healthy on what they are served, starts the next
+// wave after the bake, and halts and rolls back a wave with too many failures. Its state is
+// the rollout item in the table, written by conditional steps, so any replica drives.
+//
+// The Tracker follows each change to every cluster it reaches until the cluster's
+// Applications are all Synced and Healthy on the new configVersion (recorded in the table as
+// the cluster's last known good), one of them fails or goes Degraded (rolled back
+// automatically when the layer is opted in and not rolled out in waves), or the rollout
+// times out, and reports each outcome as an event. What it knows between two readings is
+// behind the State interface; MemoryState keeps it in this replica (each replica reports on
+// its own, with stable event ids).
 package rollout
