@@ -98,8 +98,8 @@ type clusterRollout struct {
 // runClustersStatus reads the registry, then the clusters' observations and last-known-good
 // records, and prints them.
 func (o *operator) runClustersStatus(ctx context.Context, f clustersStatusFlags) error {
-	if f.output != "table" && f.output != "json" {
-		return withCode(ExitUsage, fmt.Errorf("--output %q: use table or json", f.output))
+	if err := checkTableOrJSON(f.output); err != nil {
+		return err
 	}
 	return o.withStore(ctx, func(ctx context.Context, st *store.Store) error {
 		inv, err := ops.ReadInventory(ctx, st)
@@ -141,14 +141,15 @@ func clusterStatuses(inv *ops.Inventory, obs map[string]store.Observation, lkg m
 			row.LastKnownGood = &lastKnownGood{ConfigVersion: l.Version.String(), At: l.At.UTC(), TraceID: l.TraceID}
 		}
 		for _, ref := range []config.LayerRef{config.GlobalLayer, config.EnvLayer(c.Record.Environment)} {
-			r, ok := inv.LiveRollout(ref)
+			x, ok := inv.Live(ref)
 			if !ok {
 				continue
 			}
-			w := r.WaveOf(c.Name)
+			r := inv.Rollouts[ref]
+			w := x.WaveOf(c.Name)
 			row.Rollouts = append(row.Rollouts, clusterRollout{Layer: ref.String(), Strategy: r.Strategy, State: string(r.State),
 				Wave: w + 1, Waves: len(r.Waves), WaveName: r.Waves[w].Name, CurrentWave: min(r.Wave, len(r.Waves)-1) + 1,
-				Reached: r.Reached(c.Name), Stable: r.Stable, Target: r.Target})
+				Reached: x.Reached(c.Name), Stable: r.Stable, Target: r.Target})
 		}
 		rows = append(rows, row)
 	}

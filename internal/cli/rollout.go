@@ -149,8 +149,8 @@ type (
 
 // runRolloutStatus prints the layers' latest rollouts.
 func (o *operator) runRolloutStatus(ctx context.Context, f rolloutStatusFlags) error {
-	if f.output != "table" && f.output != "json" {
-		return withCode(ExitUsage, fmt.Errorf("--output %q: use table or json", f.output))
+	if err := checkTableOrJSON(f.output); err != nil {
+		return err
 	}
 	var only *config.LayerRef
 	if f.layer != "" {
@@ -280,15 +280,10 @@ func rolloutStatusOf(inv *ops.Inventory, r wave.Rollout, obs map[string]store.Ob
 	for _, c := range inv.Clusters {
 		registered[c.Name] = c
 	}
-	planned := map[string]bool{}
-	for _, w := range r.Waves {
-		for _, c := range w.Clusters {
-			planned[c] = true
-		}
-	}
+	x := r.Index()
 	var joined []string
 	for _, c := range inv.Affected(r.Layer, nil) {
-		if !planned[c.Name] {
+		if !x.Listed(c.Name) {
 			joined = append(joined, c.Name)
 		}
 	}
@@ -300,7 +295,7 @@ func rolloutStatusOf(inv *ops.Inventory, r wave.Rollout, obs map[string]store.Ob
 			names = append(names, joined...)
 		}
 		for _, name := range names {
-			cj := clusterJSON{Name: name, Joined: !planned[name], Reached: r.Reached(name)}
+			cj := clusterJSON{Name: name, Joined: !x.Listed(name), Reached: x.Reached(name)}
 			if c, ok := registered[name]; ok {
 				cj.Registered, cj.Served = true, c.Served.String()
 			}

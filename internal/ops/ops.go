@@ -49,6 +49,8 @@ type Inventory struct {
 	Clusters []ClusterInfo // sorted by name
 	// Rollouts are the layers' latest rollouts (live or over), by layer.
 	Rollouts map[config.LayerRef]wave.Rollout
+	// live indexes the live rollouts, by layer (see Live).
+	live map[config.LayerRef]wave.Index
 }
 
 // ReadInventory reads the registry.
@@ -74,10 +76,10 @@ func InventoryOf(reg store.RegistryState) *Inventory {
 	for _, r := range reg.Rollouts {
 		inv.Rollouts[r.Layer] = r
 	}
-	live := map[config.LayerRef]wave.Index{}
-	for ref := range inv.Rollouts {
-		if r, ok := inv.LiveRollout(ref); ok {
-			live[ref] = r.Index()
+	inv.live = map[config.LayerRef]wave.Index{}
+	for ref, r := range inv.Rollouts {
+		if h := inv.Heads[ref]; r.Live(h.Version, h.TraceID) {
+			inv.live[ref] = r.Index()
 		}
 	}
 	for _, h := range reg.Heads {
@@ -92,10 +94,10 @@ func InventoryOf(reg store.RegistryState) *Inventory {
 			Cluster: h.Version,
 		}
 		served := v
-		if x, ok := live[config.GlobalLayer]; ok {
+		if x, ok := inv.live[config.GlobalLayer]; ok {
 			served.Global = x.Served(h.Ref.Name)
 		}
-		if x, ok := live[env]; ok {
+		if x, ok := inv.live[env]; ok {
 			served.Env = x.Served(h.Ref.Name)
 		}
 		inv.Clusters = append(inv.Clusters, ClusterInfo{Name: h.Ref.Name, Record: rec, Version: v, Served: served})
@@ -107,11 +109,17 @@ func InventoryOf(reg store.RegistryState) *Inventory {
 // LiveRollout returns the rollout that decides what ref's clusters are served, if any: the
 // layer's latest rollout while the head still points at its target and it is not over.
 func (inv *Inventory) LiveRollout(ref config.LayerRef) (wave.Rollout, bool) {
-	r, ok := inv.Rollouts[ref]
-	if h := inv.Heads[ref]; !ok || !r.Live(h.Version, h.TraceID) {
+	if _, ok := inv.live[ref]; !ok {
 		return wave.Rollout{}, false
 	}
-	return r, true
+	return inv.Rollouts[ref], true
+}
+
+// Live returns the index of the rollout that decides what ref's clusters are served (see
+// LiveRollout), built once per inventory.
+func (inv *Inventory) Live(ref config.LayerRef) (wave.Index, bool) {
+	x, ok := inv.live[ref]
+	return x, ok
 }
 
 // Members are clusters as a rollout strategy sees them.

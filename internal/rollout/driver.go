@@ -184,7 +184,7 @@ type clusterVerdict struct {
 // judgeWave judges the clusters of r's current wave on the configVersion each is served.
 func (d *Driver) judgeWave(inv *ops.Inventory, r wave.Rollout, byCluster map[string][]*argocd.Application) []clusterVerdict {
 	var out []clusterVerdict
-	x := r.Index()
+	x, _ := inv.Live(r.Layer)
 	for _, c := range inv.Affected(r.Layer, nil) {
 		if x.WaveOf(c.Name) != r.Wave {
 			continue
@@ -372,6 +372,7 @@ func (d *Driver) observe(ctx context.Context, inv *ops.Inventory, byCluster map[
 	now := d.o.Now().UTC()
 	var changed []store.Observation
 	d.mu.Lock()
+	d.o.Metrics.resetClusters() // every registered cluster is set again below; deregistered ones go
 	for _, c := range inv.Clusters {
 		o := summarize(c.Name, byCluster[c.Name], d.o.PluginName)
 		o.At, o.Replica = now, d.o.Replica
@@ -458,11 +459,16 @@ func NewDriverMetrics(reg prometheus.Registerer, namespace string) *DriverMetric
 	return m
 }
 
+func (m *DriverMetrics) resetClusters() {
+	if m != nil {
+		m.clusterInfo.Reset()
+	}
+}
+
 func (m *DriverMetrics) cluster(c ops.ClusterInfo, o store.Observation) {
 	if m == nil {
 		return
 	}
-	m.clusterInfo.DeletePartialMatch(prometheus.Labels{"cluster": c.Name})
 	m.clusterInfo.WithLabelValues(c.Name, c.Record.Environment, c.Served.String(), o.SyncedVersion, o.Sync, o.Health).Set(1)
 }
 

@@ -89,27 +89,8 @@ func (r *Rollout) Live(head int, headTrace string) bool {
 	return head == r.Target && headTrace == r.ID && !r.State.Terminal()
 }
 
-// WaveOf is the index of the wave that reaches cluster; a cluster the plan does not list (it
-// was registered after the publish) is in the last wave.
-func (r *Rollout) WaveOf(cluster string) int {
-	for i, w := range r.Waves {
-		if slices.Contains(w.Clusters, cluster) {
-			return i
-		}
-	}
-	return len(r.Waves) - 1
-}
-
-// Served is the version of the rollout's layer served to cluster while the rollout is live;
-// Reached tells whether the cluster is served the target.
-func (r *Rollout) Served(cluster string) int { return r.Index().Served(cluster) }
-
-// Reached reports whether the rollout serves cluster its target (its wave started, and the
-// rollout was not halted or aborted).
-func (r *Rollout) Reached(cluster string) bool { return r.Index().Reached(cluster) }
-
-// Index answers Served and Reached for many clusters in constant time each (a fleet of
-// thousands is served from one snapshot).
+// Index answers, for many clusters in constant time each (a fleet of thousands is served
+// from one snapshot), which wave reaches a cluster and what the rollout serves it.
 type Index struct {
 	r    *Rollout
 	wave map[string]int
@@ -128,7 +109,14 @@ func (r *Rollout) Index() Index {
 	return Index{r: r, wave: m}
 }
 
-// WaveOf is Rollout.WaveOf.
+// Listed reports whether the plan names cluster (it was registered when the rollout started).
+func (x Index) Listed(cluster string) bool {
+	_, ok := x.wave[cluster]
+	return ok
+}
+
+// WaveOf is the index of the wave that reaches cluster; a cluster the plan does not list (it
+// was registered after the publish) is in the last wave.
 func (x Index) WaveOf(cluster string) int {
 	if i, ok := x.wave[cluster]; ok {
 		return i
@@ -136,7 +124,7 @@ func (x Index) WaveOf(cluster string) int {
 	return len(x.r.Waves) - 1
 }
 
-// Served is Rollout.Served.
+// Served is the version of the rollout's layer served to cluster while the rollout is live.
 func (x Index) Served(cluster string) int {
 	if x.Reached(cluster) {
 		return x.r.Target
@@ -144,7 +132,8 @@ func (x Index) Served(cluster string) int {
 	return x.r.Stable
 }
 
-// Reached is Rollout.Reached.
+// Reached reports whether the rollout serves cluster its target (its wave started, and the
+// rollout was not halted or aborted).
 func (x Index) Reached(cluster string) bool {
 	switch x.r.State {
 	case Halted, Aborted, RolledBack:

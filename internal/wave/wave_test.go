@@ -111,7 +111,7 @@ func TestServedFollowsTheWaves(t *testing.T) {
 	at := time.Unix(1000, 0)
 	r := New(config.EnvLayer("dev"), &s, []Member{{Name: "a"}, {Name: "b"}}, 3, 4, "trace", "alice", at)
 	served := func() string {
-		return strings.Join([]string{itoa(r.Served("a")), itoa(r.Served("b")), itoa(r.Served("new"))}, ",")
+		return strings.Join([]string{itoa(r.Index().Served("a")), itoa(r.Index().Served("b")), itoa(r.Index().Served("new"))}, ",")
 	}
 	if got := served(); got != "4,3,3" {
 		t.Fatalf("wave 1: %s", got)
