@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -24,8 +23,8 @@ func newClustersCommand(streams IOStreams, env Env) *cobra.Command {
 		Short: "List registered clusters with their environment, region and configVersion",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "table" && output != "json" {
-				return withCode(ExitUsage, fmt.Errorf("--output %q: use table or json", output))
+			if err := checkTableOrJSON(output); err != nil {
+				return err
 			}
 			return o.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {
 				inv, err := ops.ReadInventory(ctx, st)

@@ -86,8 +86,8 @@ func (f *objectFilter) keep(o ops.ExplainedObject) bool {
 }
 
 func (o *operator) explain(ctx context.Context, f explainFlags) error {
-	if f.output != "table" && f.output != "json" {
-		return withCode(ExitUsage, fmt.Errorf("--output %q: use table or json", f.output))
+	if err := checkTableOrJSON(f.output); err != nil {
+		return err
 	}
 	filter, err := parseObjectFlag(f.object)
 	if err != nil {

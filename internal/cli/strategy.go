@@ -137,8 +137,8 @@ func (o *operator) runStrategyPut(ctx context.Context, f strategyPutFlags) error
 
 // runStrategyGet prints one strategy.
 func (o *operator) runStrategyGet(ctx context.Context, f strategyGetFlags) error {
-	if f.output != "yaml" && f.output != "json" {
-		return withCode(ExitUsage, fmt.Errorf("--output %q: use yaml or json", f.output))
+	if err := checkFormat(f.output); err != nil {
+		return err
 	}
 	return o.withStore(ctx, func(ctx context.Context, st *store.Store) error {
 		stored, err := st.Strategies(ctx)

@@ -75,3 +75,11 @@ func cell(s string) string {
 func unsafeRune(r rune) bool {
 	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029'
 }
+
+// checkTableOrJSON refuses an --output other than table or json (exit 2).
+func checkTableOrJSON(output string) error {
+	if output != "table" && output != "json" {
+		return withCode(ExitUsage, fmt.Errorf("--output %q: use table or json", output))
+	}
+	return nil
+}
