@@ -221,8 +221,7 @@ func TestServePoliciesCoverServe(t *testing.T) {
 		return err
 	}
 	calls := map[string]func(*store.Store) error{
-		"Heads":    func(st *store.Store) error { _, err := st.Heads(ctx, config.GlobalLayer, envDev, dev); return err },
-		"Registry": func(st *store.Store) error { _, err := st.Registry(ctx); return err },
+		"Heads": func(st *store.Store) error { _, err := st.Heads(ctx, config.GlobalLayer, envDev, dev); return err },
 		"ReadVersion": func(st *store.Store) error {
 			_, err := st.ReadVersion(ctx, dev, 1)
 			return err
@@ -264,7 +263,7 @@ func TestServePoliciesCoverServe(t *testing.T) {
 		allow []string
 		deny  []string
 	}{
-		{servePolicies, "serve-read-only.json", []string{"Heads", "Registry", "RegistryState", "Strategies", "Rollouts", "Observations", "ReadVersion", "ChangeSeq", "Ping", "LastKnownGood"},
+		{servePolicies, "serve-read-only.json", []string{"Heads", "RegistryState", "Strategies", "Rollouts", "Observations", "ReadVersion", "ChangeSeq", "Ping", "LastKnownGood"},
 			[]string{"PutLastKnownGood", "UpdateRollout", "UpdateRollout (served)", "PutObservations", "Rollback", "Publish"}},
 		{serveLKGPolicies, "serve-last-known-good.json", []string{"PutLastKnownGood"}, []string{"UpdateRollout", "UpdateRollout (served)", "PutObservations", "Rollback", "Publish"}},
 		{serveRolloutPolicies, "serve-rollouts.json", []string{"UpdateRollout", "UpdateRollout (served)", "PutObservations"}, []string{"Rollback", "Publish"}},
@@ -400,10 +399,11 @@ func namespaceEntry(t testing.TB, name string) config.Entry {
 // heads summarises every layer head ("cluster/dev-k3s@1") for before/after comparisons.
 func heads(t testing.TB, st *store.Store) []string {
 	t.Helper()
-	hs, err := st.Registry(context.Background())
+	reg, err := st.RegistryState(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
+	hs := reg.Heads
 	var out []string
 	for _, h := range hs {
 		out = append(out, fmt.Sprintf("%s@%d", h.Ref, h.Version))

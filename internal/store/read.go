@@ -121,25 +121,6 @@ func prefixQuery(pk, prefix string) *dynamodb.QueryInput {
 	}
 }
 
-// Registry returns every layer head from the registry partition (one strongly consistent
-// query, all pages), ordered global, env layers, cluster layers.
-func (s *Store) Registry(ctx context.Context) ([]Head, error) {
-	items, _, err := s.queryAll(ctx, prefixQuery(registryPK, registryLayer))
-	if err != nil {
-		return nil, fmt.Errorf("read the registry: %w", err)
-	}
-	heads := make([]Head, 0, len(items))
-	for _, item := range items {
-		h, err := decodeHead(item)
-		if err != nil {
-			return nil, err
-		}
-		heads = append(heads, h)
-	}
-	sortHeads(heads)
-	return heads, nil
-}
-
 // ChangeSeq returns the registry's change counter, which every publish and rollback
 // increments in the transaction that moves a head: one strongly consistent GetItem of a tiny
 // item, so a watcher can poll it every few seconds and read the registry only when it moved.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -84,8 +85,8 @@ type RegistryState struct {
 	Rollouts []wave.Rollout
 }
 
-// RegistryState reads the whole registry partition — heads and rollouts — with one strongly
-// consistent query (all pages).
+// RegistryState reads the whole registry partition — every layer head, ordered global, env
+// layers, cluster layers, and the rollouts — with one strongly consistent query (all pages).
 func (s *Store) RegistryState(ctx context.Context) (RegistryState, error) {
 	items, _, err := s.queryAll(ctx, &dynamodb.QueryInput{
 		KeyConditionExpression:    aws.String("pk = :pk"),
@@ -99,13 +100,13 @@ func (s *Store) RegistryState(ctx context.Context) (RegistryState, error) {
 	for _, item := range items {
 		_, sk := keyOf(item)
 		switch {
-		case len(sk) > len(registryLayer) && sk[:len(registryLayer)] == registryLayer:
+		case strings.HasPrefix(sk, registryLayer):
 			h, err := decodeHead(item)
 			if err != nil {
 				return RegistryState{}, err
 			}
 			out.Heads = append(out.Heads, h)
-		case len(sk) > len(rolloutPrefix) && sk[:len(rolloutPrefix)] == rolloutPrefix:
+		case strings.HasPrefix(sk, rolloutPrefix):
 			r, err := decodeRollout(item)
 			if err != nil {
 				return RegistryState{}, err

@@ -355,10 +355,11 @@ func TestHistoryAndAudit(t *testing.T) {
 		t.Errorf("audit limit 2 = %+v", latest)
 	}
 
-	reg, err := s.Registry(ctx)
+	state, err := s.RegistryState(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	reg := state.Heads
 	if len(reg) != 1 || reg[0].Ref != ref || reg[0].Version != 1 || reg[0].Action != store.ActionRollback {
 		t.Errorf("registry = %+v", reg)
 	}
@@ -570,7 +571,8 @@ func TestChangeSeqMovesWithEveryHeadMove(t *testing.T) {
 	if got := seq(); got != 3 {
 		t.Fatalf("after a rollback: %d, want 3", got)
 	}
-	heads, err := st.Registry(ctx)
+	state, err := st.RegistryState(ctx)
+	heads := state.Heads
 	if err != nil || len(heads) != 1 {
 		t.Fatalf("the counter must not show up as a layer in the registry: %v %v", heads, err)
 	}
