@@ -57,6 +57,10 @@ func (o *operator) runHistory(ctx context.Context, f historyFlags) error {
 			return storeError(err)
 		}
 		tw := newTable(o.streams.Out, "VERSION", "HEAD", "PUBLISHED", "AT", "ACTOR", "ENTRIES", "MESSAGE")
+		if h, ok := heads[ref]; ok && h.Version == 0 {
+			// A rollout of the layer's first version was rolled back: no entries, as before it.
+			tw.row(0, "*", "-", h.At.UTC().Format(time.RFC3339), h.Actor, 0, "no entries (rolled back to before the first publish)")
+		}
 		for i, v := range versions {
 			if f.limit > 0 && i >= f.limit {
 				break

@@ -55,8 +55,9 @@ rollout stays paused (resume it to move on).`,
 (the version before the rollout), and the layer's head is then rolled back to it, on condition
 that it is still at the rolled-out version (a publish or rollback since wins; nothing is moved
 then). The rollback validates every cluster like "config rollback" and is audited as one.
-A rollout of a layer's first version has no earlier version: its clusters are served the
-empty layer and the head stays where it is until the next publish or rollback.`,
+A rollout of a layer's first version goes back to version 0, the layer without entries (as
+before its first publish): every cluster is served it and the head moves back to 0.
+Running abort again after a rollback that failed or was interrupted retries the rollback.`,
 		apply:  (*wave.Rollout).Abort,
 		served: true,
 	}
@@ -117,10 +118,10 @@ func (o *operator) runRolloutAction(ctx context.Context, a rolloutAction, f roll
 			if !ok {
 				return withCode(ExitInvalid, noLiveRollout(inv, ref, a.name))
 			}
-			if a.name == "abort" && r.State == wave.Aborted && r.Stable != 0 {
+			if a.name == "abort" && r.State == wave.Aborted {
 				// Aborted before, and the head is still at the target: the rollback failed
 				// or was interrupted. Do it now.
-				fmt.Fprintf(o.streams.Out, "the rollout of %s version %d is aborted already: every cluster is served version %d; rolling the head back\n", ref, r.Target, r.Stable)
+				fmt.Fprintf(o.streams.Out, "the rollout of %s version %d is aborted already: every cluster is served version %s; rolling the head back\n", ref, r.Target, ops.VersionText(r.Stable))
 				return o.rollBackAborted(ctx, st, r, actor, f.message)
 			}
 			now := time.Now().UTC()
@@ -158,8 +159,8 @@ func (o *operator) runRolloutAction(ctx context.Context, a rolloutAction, f roll
 			fmt.Fprintf(w, "promoted the rollout of %s version %d at %s: the next wave starts%s as soon as this one's clusters are Synced and Healthy, without its bake [trace %s]\n",
 				ref, written.Target, written.Describe(), then, trace)
 		case "abort":
-			fmt.Fprintf(w, "aborted the rollout of %s version %d at %s: every cluster is served version %d again [trace %s]\n",
-				ref, written.Target, written.Describe(), written.Stable, trace)
+			fmt.Fprintf(w, "aborted the rollout of %s version %d at %s: every cluster is served version %s again [trace %s]\n",
+				ref, written.Target, written.Describe(), ops.VersionText(written.Stable), trace)
 			return o.rollBackAborted(ctx, st, written, actor, f.message)
 		}
 		return nil
@@ -190,14 +191,10 @@ func noLiveRollout(inv *ops.Inventory, ref config.LayerRef, action string) error
 }
 
 // rollBackAborted moves the head of an aborted rollout's layer back to its stable version,
-// then records the rollout as rolled back.
+// then records the rollout as rolled back. The stable version of a layer's first rollout is
+// 0: the head then moves back to "no entries", as before that first publish.
 func (o *operator) rollBackAborted(ctx context.Context, st *store.Store, r wave.Rollout, actor, message string) error {
 	w := o.streams.Out
-	if r.Stable == 0 {
-		fmt.Fprintf(w, "%s had no version before %d: its clusters are served the empty layer, and the head stays at version %d until the next publish or rollback\n",
-			r.Layer, r.Target, r.Target)
-		return nil
-	}
 	trace := traceid.New()
 	why := fmt.Sprintf("abort of the rollout of version %d", r.Target)
 	if message != "" {
@@ -210,7 +207,7 @@ func (o *operator) rollBackAborted(ctx context.Context, st *store.Store, r wave.
 	if errors.Is(err, store.ErrConflict) {
 		heads, herr := st.Heads(ctx, r.Layer)
 		if herr == nil && heads[r.Layer].Version == r.Stable {
-			fmt.Fprintf(w, "the head of %s is already back at version %d (serve rolled it back)\n", r.Layer, r.Stable)
+			fmt.Fprintf(w, "the head of %s is already back at version %s (serve rolled it back)\n", r.Layer, ops.VersionText(r.Stable))
 			return nil
 		}
 		fmt.Fprintf(w, "the head of %s moved since the rollout was read, so it was not rolled back: the new head decides what the clusters are served (see config history --layer %s)\n", r.Layer, r.Layer)
@@ -220,15 +217,19 @@ func (o *operator) rollBackAborted(ctx context.Context, st *store.Store, r wave.
 		return fail
 	}
 	if err != nil {
-		return storeError(fmt.Errorf("the rollout is aborted and every cluster is served version %d, but rolling the head of %s back to it failed (the head stays at %d; roll back with: dynamo-cmp config rollback --layer %s --to %d): %w",
-			r.Stable, r.Layer, r.Target, r.Layer, r.Stable, err))
+		again := fmt.Sprintf("dynamo-cmp config rollback --layer %s --to %d", r.Layer, r.Stable)
+		if r.Stable == 0 {
+			again = fmt.Sprintf("dynamo-cmp rollout abort --layer %s", r.Layer) // config rollback takes no --to 0
+		}
+		return storeError(fmt.Errorf("the rollout is aborted and every cluster is served version %s, but rolling the head of %s back to it failed (the head stays at %d; roll back with: %s): %w",
+			ops.VersionText(r.Stable), r.Layer, r.Target, again, err))
 	}
-	fmt.Fprintf(w, "rolled back %s from version %d to %d: %s; %d %s validated [trace %s]\n",
-		r.Layer, res.Base, r.Stable, ops.Summary(res.Changes), len(res.Clusters), plural(len(res.Clusters), "cluster", "clusters"), trace)
+	fmt.Fprintf(w, "rolled back %s from version %d to %s: %s; %d %s validated [trace %s]\n",
+		r.Layer, res.Base, ops.VersionText(r.Stable), ops.Summary(res.Changes), len(res.Clusters), plural(len(res.Clusters), "cluster", "clusters"), trace)
 	// Record the rollback in the rollout (serve may do it too, or write a step meanwhile).
 	for attempt := 1; ; attempt++ {
 		done := r.Clone()
-		done.RolledBack(time.Now().UTC(), actor, fmt.Sprintf("the head was rolled back to version %d", r.Stable))
+		done.RolledBack(time.Now().UTC(), actor, fmt.Sprintf("the head was rolled back to version %s", ops.VersionText(r.Stable)))
 		_, err := st.UpdateRollout(ctx, done, store.RolloutUpdate{})
 		var moved *store.RolloutMovedError
 		if !errors.As(err, &moved) {

@@ -333,7 +333,8 @@ func TestPublishInWavesAndOperate(t *testing.T) {
 	}
 }
 
-// TestAbortFirstVersion: a rollout of a layer's first version has nothing to roll back to.
+// TestAbortFirstVersion: an aborted rollout of a layer's first version moves the head back to
+// version 0 (no entries), where every cluster is served (issue 18 §1).
 func TestAbortFirstVersion(t *testing.T) {
 	env, cfg := tableEnv(t)
 	threeDevClusters(t, env)
@@ -353,10 +354,10 @@ func TestAbortFirstVersion(t *testing.T) {
 		t.Fatalf("publish env/test: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = run(t, env, "rollout", "abort", "--layer", "env/test")
-	if r.code != 0 || !strings.Contains(r.stdout, "env/test had no version before 1: its clusters are served the empty layer, and the head stays at version 1") {
+	if r.code != 0 || !strings.Contains(r.stdout, "every cluster is served version 0 (no entries) again") || !strings.Contains(r.stdout, "rolled back env/test from version 1 to 0 (no entries)") {
 		t.Errorf("abort of a first version: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if s := readStatus(t, env, "--layer", "env/test"); s.Rollouts[0].State != "aborted" || !s.Rollouts[0].Live || s.Rollouts[0].Head != 1 {
+	if s := readStatus(t, env, "--layer", "env/test"); s.Rollouts[0].State != "rolled-back" || s.Rollouts[0].Live || s.Rollouts[0].Head != 0 {
 		t.Errorf("after abort: %+v", s.Rollouts[0])
 	}
 	// The default strategy also takes env/dev: dev-a first.
@@ -388,7 +389,7 @@ func TestAbortFirstVersion(t *testing.T) {
 		t.Errorf("drafts publish --all-at-once: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
-	if r := run(t, env, "rollout", "abort", "--layer", "env/test"); r.code != 1 || !strings.Contains(r.stderr, "cannot abort the rollout of env/test: it is aborted") {
+	if r := run(t, env, "rollout", "abort", "--layer", "env/test"); r.code != 1 || !strings.Contains(r.stderr, "the rollout of env/test version 1 is over: it was rolled back") {
 		t.Errorf("second abort of a first version: %d %s", r.code, r.stderr)
 	}
 

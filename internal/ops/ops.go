@@ -8,8 +8,6 @@ import (
 	"strings"
 	"sync"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
@@ -158,7 +156,11 @@ func (inv *Inventory) Affected(ref config.LayerRef, proposed *config.Cluster) []
 // ClusterProblem is why a change would break one cluster.
 type ClusterProblem struct {
 	Cluster string
-	Err     error
+	// Served is the configVersion that breaks, as the generator would serve it after the
+	// change, and why when a rollout decides it ("g1.e(new).c1 while the rollout of global is
+	// in wave 1/2 (stable 1, target 2)"); "(new)" stands for the number a publish claims.
+	Served string
+	Err    error
 }
 
 // RefusedError lists the clusters a change would break.
@@ -170,9 +172,17 @@ type RefusedError struct {
 
 func (e *RefusedError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "refused: %s would break %d of the %d clusters it affects; nothing was changed", e.Ref, len(e.Problems), e.Checked)
+	broken := map[string]bool{}
 	for _, p := range e.Problems {
-		fmt.Fprintf(&b, "\ncluster %s:", p.Cluster)
+		broken[p.Cluster] = true
+	}
+	fmt.Fprintf(&b, "refused: %s would break %d of the %d clusters it affects; nothing was changed", e.Ref, len(broken), e.Checked)
+	for _, p := range e.Problems {
+		if p.Served != "" {
+			fmt.Fprintf(&b, "\ncluster %s, served %s:", p.Cluster, p.Served)
+		} else {
+			fmt.Fprintf(&b, "\ncluster %s:", p.Cluster)
+		}
 		for _, line := range strings.Split(p.Err.Error(), "\n") {
 			b.WriteString("\n  " + line)
 		}
@@ -209,60 +219,6 @@ func (c *layerCache) get(ctx context.Context, ref config.LayerRef, version int) 
 	c.mu.Unlock()
 	e.once.Do(func() { e.layer, e.err = c.st.ReadVersion(ctx, ref, version) })
 	return e.layer, e.err
-}
-
-// validateClusters resolves and renders every affected cluster with the proposed layer in
-// place of ref's current version. It returns the problems found; an error means a read failed.
-func validateClusters(ctx context.Context, st Store, inv *Inventory, proposed config.Layer, clusters []ClusterInfo, progress Progress) ([]ClusterProblem, error) {
-	cache := newLayerCache(st)
-	var (
-		mu       sync.Mutex
-		problems []ClusterProblem
-		done     int
-	)
-	// A read error stops the work (the first one is returned); a cluster's problem does not.
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	for _, c := range clusters {
-		g.Go(func() error {
-			perr, err := validateCluster(gctx, cache, inv, proposed, c)
-			if err != nil {
-				return err
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			done++
-			if progress != nil && len(clusters) >= 20 && (done%50 == 0 || done == len(clusters)) {
-				progress("validated %d/%d clusters", done, len(clusters))
-			}
-			if perr != nil {
-				problems = append(problems, ClusterProblem{Cluster: c.Name, Err: perr})
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	sort.Slice(problems, func(i, j int) bool { return problems[i].Cluster < problems[j].Cluster })
-	return problems, nil
-}
-
-func validateCluster(ctx context.Context, cache *layerCache, inv *Inventory, proposed config.Layer, c ClusterInfo) (problem, err error) {
-	refs := []config.LayerRef{config.GlobalLayer, config.EnvLayer(c.Record.Environment), config.ClusterLayer(c.Name)}
-	layers := make([]config.Layer, 0, 3)
-	for _, ref := range refs {
-		if ref == proposed.Ref {
-			layers = append(layers, proposed)
-			continue
-		}
-		l, err := cache.get(ctx, ref, inv.Heads[ref].Version)
-		if err != nil {
-			return nil, err
-		}
-		layers = append(layers, l)
-	}
-	return CheckLayers(layers, c.Name), nil
 }
 
 // CheckLayers resolves and renders a cluster's layers and returns what is wrong, or nil.

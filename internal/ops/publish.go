@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -195,10 +196,25 @@ type PublishResult struct {
 	Rollout *wave.Rollout
 }
 
+// VersionText names a layer version in messages: "3", or "0 (no entries)" for the version
+// before a layer's first publish, to which a rollout of that first version rolls back.
+func VersionText(v int) string {
+	if v == 0 {
+		return "0 (no entries)"
+	}
+	return strconv.Itoa(v)
+}
+
+// Moved reports whether the change moved the layer's head (Version alone cannot tell: a
+// rollback may move it to version 0).
+func (r *PublishResult) Moved() bool { return !r.Head.At.IsZero() }
+
 // Publish publishes entries as the next version of a layer: it diffs them with the current
-// version, validates every cluster the layer affects with the change in place, and only then
-// moves the head (with a condition on the version it validated against). A change that
-// would break any cluster is refused with a *RefusedError and nothing is written. Publishing
+// version, validates every cluster the layer affects with the change in place — in every
+// configVersion the generator may serve it afterwards, live rollouts included (see
+// servable) — and only then moves the head (with a condition on the version it validated
+// against). A change that would break any cluster in any of them is refused with a
+// *RefusedError naming the cluster and the configVersion, and nothing is written. Publishing
 // entries equal to the current version does nothing.
 func Publish(ctx context.Context, st Store, req PublishRequest) (*PublishResult, error) {
 	inv, err := ReadInventory(ctx, st)
@@ -209,7 +225,8 @@ func Publish(ctx context.Context, st Store, req PublishRequest) (*PublishResult,
 	if req.Base != nil && *req.Base != base {
 		return nil, &store.ConflictError{Ref: req.Ref, Expected: *req.Base, Actual: base}
 	}
-	current, err := readReplaced(ctx, newLayerCache(st), req.Ref, base, req.Progress)
+	cache := newLayerCache(st)
+	current, err := readReplaced(ctx, cache, req.Ref, base, req.Progress)
 	if err != nil {
 		return nil, err
 	}
@@ -228,18 +245,24 @@ func Publish(ctx context.Context, st Store, req PublishRequest) (*PublishResult,
 	for _, c := range clusters {
 		res.Clusters = append(res.Clusters, c.Name)
 	}
+	// The rollout decides what the clusters are served, so it is planned before they are
+	// validated.
+	if res.Rollout, err = planRollout(ctx, st, inv, &req, base, clusters); err != nil {
+		return res, err
+	}
 	if req.Progress != nil && len(clusters) >= 20 {
 		req.Progress("validating the %d clusters %s affects", len(clusters), req.Ref)
 	}
-	problems, err := validateClusters(ctx, st, inv, proposed, clusters, req.Progress)
+	ch := change{layer: proposed}
+	if res.Rollout != nil {
+		ch.staged, ch.stable = true, res.Rollout.Stable
+	}
+	problems, err := validateServed(ctx, cache, inv, ch, clusters, req.Progress)
 	if err != nil {
 		return nil, err
 	}
 	if len(problems) > 0 {
 		return res, &RefusedError{Ref: req.Ref, Problems: problems, Checked: len(clusters)}
-	}
-	if res.Rollout, err = planRollout(ctx, st, inv, &req, base, clusters); err != nil {
-		return res, err
 	}
 	if req.DryRun {
 		return res, nil
@@ -302,8 +325,10 @@ type RollbackRequest struct {
 	Progress Progress
 }
 
-// Rollback validates every affected cluster with version To of the layer, then moves the head
-// there (a pointer move: no new version is written).
+// Rollback validates every affected cluster with version To of the layer (in every
+// configVersion the generator may serve it afterwards, as Publish does), then moves the head
+// there (a pointer move: no new version is written). To 0 moves a global or environment
+// layer back to no entries; only the end of a rollout of its first version asks for that.
 func Rollback(ctx context.Context, st Store, req RollbackRequest) (*PublishResult, error) {
 	inv, err := ReadInventory(ctx, st)
 	if err != nil {
@@ -336,7 +361,11 @@ func Rollback(ctx context.Context, st Store, req RollbackRequest) (*PublishResul
 	for _, c := range clusters {
 		res.Clusters = append(res.Clusters, c.Name)
 	}
-	problems, err := validateClusters(ctx, st, inv, target, clusters, req.Progress)
+	if req.Progress != nil && len(clusters) >= 20 {
+		req.Progress("validating the %d clusters %s affects", len(clusters), req.Ref)
+	}
+	// A head move ends the say of the layer's live rollout: every cluster is served To.
+	problems, err := validateServed(ctx, cache, inv, change{layer: target, known: true}, clusters, req.Progress)
 	if err != nil {
 		return nil, err
 	}

@@ -304,11 +304,10 @@ func (d *Driver) write(ctx context.Context, r wave.Rollout, served bool) (wave.R
 }
 
 // rollBack moves the head of a halted or aborted rollout back to its stable version (only
-// from its target: a publish since wins) and records the rollout as rolled back.
+// from its target: a publish since wins) and records the rollout as rolled back. The stable
+// version of a layer's first rollout is 0: the head then moves back to "no entries", as
+// before that first publish, so the head equals what every cluster is served.
 func (d *Driver) rollBack(ctx context.Context, r wave.Rollout) error {
-	if r.Stable == 0 {
-		return nil // nothing to roll back to: the halt stands, clusters are served the empty layer
-	}
 	d.mu.Lock()
 	last, refused := d.refusedAt[r.ID]
 	d.mu.Unlock()
@@ -319,7 +318,7 @@ func (d *Driver) rollBack(ctx context.Context, r wave.Rollout) error {
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	res, err := ops.Rollback(rctx, ops.OnlyFrom(d.o.Store, r.Layer, r.Target), ops.RollbackRequest{
 		Ref: r.Layer, To: r.Stable, Base: &r.Target, Actor: DriverActor, TraceID: trace,
-		Message: fmt.Sprintf("rollout of %s version %d %s (trace %s): %s", r.Layer, r.Target, r.State, r.ID, firstLine(r.Reason)),
+		Message: fmt.Sprintf("rollout of %s version %d %s (trace %s), back to version %s: %s", r.Layer, r.Target, r.State, r.ID, ops.VersionText(r.Stable), firstLine(r.Reason)),
 	})
 	cancel()
 	var refusedErr *ops.RefusedError
@@ -337,12 +336,12 @@ func (d *Driver) rollBack(ctx context.Context, r wave.Rollout) error {
 		return fmt.Errorf("roll %s back to version %d: %w", r.Layer, r.Stable, err)
 	}
 	next := r.Clone()
-	next.RolledBack(d.o.Now().UTC(), DriverActor, fmt.Sprintf("head moved back to version %d (trace %s)", r.Stable, trace))
+	next.RolledBack(d.o.Now().UTC(), DriverActor, fmt.Sprintf("head moved back to version %s (trace %s)", ops.VersionText(r.Stable), trace))
 	written, err := d.write(ctx, next, false)
 	if err != nil && !errors.Is(err, store.ErrConflict) {
 		return err
 	}
-	if res.Version != 0 {
+	if res.Moved() {
 		d.o.Log.Warn("rollout rolled back", "layer", r.Layer.String(), "from", r.Target, "to", r.Stable, "trace", trace)
 		d.event(notify.EventRolloutRolledBack, written, r.Reason)
 	}

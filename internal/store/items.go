@@ -228,7 +228,9 @@ func decodeHead(item map[string]types.AttributeValue) (Head, error) {
 	if !ok {
 		return Head{}, invalidItem(pk, sk, "does not name a layer")
 	}
-	if it.Version <= 0 {
+	// A global or environment layer's head is at 0 once a rollout of its first version was
+	// rolled back (see Rollback); a cluster layer's never is.
+	if it.Version < 0 || (it.Version == 0 && ref.Scope == config.ScopeCluster) {
 		return Head{}, invalidItem(pk, sk, "version must be a positive number")
 	}
 	return it.head(ref), nil

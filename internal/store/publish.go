@@ -303,7 +303,11 @@ func (s *Store) moveHead(ctx context.Context, head Head, expected int, extra []t
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}
 	if expected == 0 {
-		put.ConditionExpression = aws.String("attribute_not_exists(pk)")
+		// Never published, or rolled back to version 0 (no entries).
+		put.ConditionExpression = aws.String("attribute_not_exists(pk) OR version = :expected")
+		put.ExpressionAttributeValues = map[string]types.AttributeValue{
+			":expected": &types.AttributeValueMemberN{Value: "0"},
+		}
 	} else {
 		put.ConditionExpression = aws.String("version = :expected")
 		put.ExpressionAttributeValues = map[string]types.AttributeValue{
@@ -378,33 +382,41 @@ func transactionConflict(reasons []types.CancellationReason) bool {
 // Rollback moves a layer's head back (or forward) to another published version with one
 // TransactWriteItems (head on condition that it still points at From, registry mirror,
 // audit record). The target's entries are not copied: the head just points at them.
+//
+// To 0 moves the head of a global or environment layer back to "no entries", as before its
+// first publish (a halted or aborted rollout of its first version ends there); the head item
+// stays, at version 0, and the next publish claims a new number (versions are never reused).
+// A cluster layer is never at 0: a cluster always renders its own layer.
 func (s *Store) Rollback(ctx context.Context, in RollbackInput) (Head, error) {
 	if err := checkRef(in.Ref); err != nil {
 		return Head{}, fmt.Errorf("rollback: %w", err)
 	}
-	if in.From <= 0 {
+	if in.From < 0 || (in.From == 0 && in.Ref.Scope == config.ScopeCluster) {
 		return Head{}, newError(ErrNotFound, "rollback %s: the layer has no published version to roll back from", in.Ref)
 	}
-	if in.To <= 0 {
+	switch {
+	case in.To < 0:
 		return Head{}, fmt.Errorf("rollback %s: target version %d is not a version number", in.Ref, in.To)
-	}
-	if in.To == in.From {
+	case in.To == 0 && in.Ref.Scope == config.ScopeCluster:
+		return Head{}, fmt.Errorf("rollback %s: target version 0 would leave the cluster without its own layer (its cluster record); a cluster layer rolls back to a published version", in.Ref)
+	case in.To == in.From:
 		return Head{}, fmt.Errorf("rollback %s: the head is already at version %d", in.Ref, in.To)
 	}
-	pk := layerPK(in.Ref)
-	out, err := s.getItem(ctx, &dynamodb.GetItemInput{Key: key(pk, versionSK(in.To)), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return Head{}, fmt.Errorf("rollback %s: %w", in.Ref, err)
-	}
-	if out.Item == nil {
-		return Head{}, newError(ErrNotFound, "rollback %s: the layer has no version %d", in.Ref, in.To)
-	}
-	meta, err := decodeVersion(out.Item)
-	if err != nil {
-		return Head{}, err
-	}
-	if !meta.Published {
-		return Head{}, newError(ErrNotFound, "rollback %s: version %d was never published (its publish was interrupted or lost a conflict)", in.Ref, in.To)
+	meta := versionItem{Digest: config.Digest([]config.Layer{{Ref: in.Ref}})} // version 0: no entries
+	if in.To > 0 {
+		out, err := s.getItem(ctx, &dynamodb.GetItemInput{Key: key(layerPK(in.Ref), versionSK(in.To)), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return Head{}, fmt.Errorf("rollback %s: %w", in.Ref, err)
+		}
+		if out.Item == nil {
+			return Head{}, newError(ErrNotFound, "rollback %s: the layer has no version %d", in.Ref, in.To)
+		}
+		if meta, err = decodeVersion(out.Item); err != nil {
+			return Head{}, err
+		}
+		if !meta.Published {
+			return Head{}, newError(ErrNotFound, "rollback %s: version %d was never published (its publish was interrupted or lost a conflict)", in.Ref, in.To)
+		}
 	}
 	head := Head{
 		Ref:      in.Ref,

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
 // maxBatchGet is DynamoDB's limit of keys per BatchGetItem.
@@ -335,8 +336,12 @@ func (s *Store) clusterPinnedToZero(ctx context.Context, req ClusterRequest) err
 
 // checkZeroPins refuses a configVersion that pins a published global or env layer to 0 ("no
 // layer"): the cluster would render without that layer — fewer objects, which Argo CD's
-// auto-prune deletes. It reads the heads only when a 0 is pinned (the generator never pins one
-// for a published layer), so the usual pinned read keeps its single round trip.
+// auto-prune deletes. A 0 stays allowed for a layer whose head is at 0 (never published, or a
+// rollout of its first version rolled back), and for a layer whose live rollout has stable
+// version 0 (its first version is rolling out: the clusters it has not reached, or all of them
+// once it halted, are served version 0). It reads only when a 0 is pinned (the heads and the
+// rollouts of those layers, in one BatchGetItem), so the usual pinned read keeps its single
+// round trip.
 func (s *Store) checkZeroPins(ctx context.Context, v config.ConfigVersion, env string) (calls int, err error) {
 	var refs []config.LayerRef
 	if v.Global == 0 {
@@ -348,14 +353,40 @@ func (s *Store) checkZeroPins(ctx context.Context, v config.ConfigVersion, env s
 	if len(refs) == 0 {
 		return 0, nil
 	}
-	heads, calls, err := s.heads(ctx, refs)
+	keys := make([]map[string]types.AttributeValue, 0, 2*len(refs))
+	for _, ref := range refs {
+		keys = append(keys, key(layerPK(ref), headSK), key(registryPK, rolloutSK(ref)))
+	}
+	items, calls, err := s.batchGet(ctx, keys)
 	if err != nil {
-		return calls, err
+		return calls, fmt.Errorf("read the heads and rollouts of the layers pinned to version 0: %w", err)
+	}
+	heads := map[config.LayerRef]Head{}
+	rollouts := map[config.LayerRef]wave.Rollout{}
+	for _, item := range items {
+		if pk, _ := keyOf(item); pk == registryPK {
+			r, err := decodeRollout(item)
+			if err != nil {
+				return calls, err
+			}
+			rollouts[r.Layer] = r
+			continue
+		}
+		h, err := decodeHead(item)
+		if err != nil {
+			return calls, err
+		}
+		heads[h.Ref] = h
 	}
 	for _, ref := range refs {
-		if h, ok := heads[ref]; ok && h.Version > 0 {
-			return calls, newError(ErrNotFound, "configVersion %s pins %s to version 0 (no layer), but %s has published version %d: the cluster would render without it; pin a published version of every published layer, or use latest", v, ref, ref, h.Version)
+		h, ok := heads[ref]
+		if !ok || h.Version == 0 {
+			continue
 		}
+		if r, ok := rollouts[ref]; ok && r.Stable == 0 && r.Live(h.Version, h.TraceID) {
+			continue // the first version of the layer is rolling out: version 0 is served
+		}
+		return calls, newError(ErrNotFound, "configVersion %s pins %s to version 0 (no layer), but %s has published version %d: the cluster would render without it; pin a published version of every published layer, or use latest", v, ref, ref, h.Version)
 	}
 	return calls, nil
 }

@@ -255,8 +255,8 @@ func (r *Rollout) Halt(at time.Time, actor, reason string) {
 	r.Record(at, EventHalted, actor, reason)
 }
 
-// RolledBack records that the head was moved back to the stable version (or that it cannot
-// be: stable 0 has nothing to roll back to, the halt then stands).
+// RolledBack records that the head was moved back to the stable version (0, no entries, for
+// the rollout of a layer's first version).
 func (r *Rollout) RolledBack(at time.Time, actor, reason string) {
 	r.State = RolledBack
 	r.Record(at, EventRolledBack, actor, reason)
