@@ -108,7 +108,7 @@ func (s *Strategy) WhyEmpty(ref config.LayerRef, i int, members []Member) string
 	w := s.Waves[i]
 	switch {
 	case ref.Scope == config.ScopeEnv && w.Environment != "" && w.Environment != ref.Name:
-		return fmt.Sprintf("its environment %s is outside %s: it never takes a cluster of %s", w.Environment, ref, ref)
+		return fmt.Sprintf("its environment %s is outside %s, so it never takes a cluster of %s", w.Environment, ref, ref)
 	case len(members) == 0:
 		return fmt.Sprintf("%s affects no registered cluster", ref)
 	}

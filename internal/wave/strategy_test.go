@@ -32,9 +32,9 @@ waves:
     labelSelector: 'tier in (a'
 `))
 	want := []string{
-		"strategy canary: unknownTop: unknown field (a strategy has name, description, layers and waves)",
+		"strategy canary: unknownTop: unknown field (known fields: name, description, layers, waves)",
 		`strategy canary: layers: a list of layer patterns like [env/prod], not the string "env/prod"`,
-		"strategy canary: wave 1 (first): bakeTime: unknown field (a wave has name, labelSelector, namePattern, environment, percent, bake and maxFailures)",
+		"strategy canary: wave 1 (first): bakeTime: unknown field (known fields: name, labelSelector, namePattern, environment, percent, bake, maxFailures)",
 		`strategy canary: wave 1 (first): bake: the number 10 is not a duration; write it with a unit, like "10s" or "5m"`,
 		`strategy canary: wave 2: a wave is a mapping of its fields (name, selectors, bake, maxFailures), not the string "just-a-string"`,
 		"strategy canary: wave 3 (rest): percent: 1.5 is not a whole number",
@@ -225,7 +225,7 @@ func TestWhyEmpty(t *testing.T) {
 	dev := []Member{{Name: "dev-a", Environment: "dev"}, {Name: "dev-b", Environment: "dev"}}
 	plan := s.Plan(dev)
 	for i, want := range []string{
-		"its environment prod is outside env/dev: it never takes a cluster of env/dev",
+		"its environment prod is outside env/dev, so it never takes a cluster of env/dev",
 		`namePattern: none of the 2 clusters env/dev affects matches "dev-eu*"`,
 		"",
 		"earlier waves took every cluster",

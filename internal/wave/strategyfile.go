@@ -219,7 +219,7 @@ func (d *decoder) strategy(n *yaml.Node, s *Strategy) {
 		case "waves":
 			d.waves(p.value, s)
 		default:
-			d.fail(0, "", fieldName(p.key), "unknown field (a strategy has name, description, layers and waves)")
+			d.fail(0, "", fieldName(p.key), "unknown field (known fields: name, description, layers, waves)")
 		}
 	}
 }
@@ -261,7 +261,7 @@ func (d *decoder) waves(n *yaml.Node, s *Strategy) {
 }
 
 // waveFields are the fields of a wave, in the order messages list them.
-const waveFields = "name, labelSelector, namePattern, environment, percent, bake and maxFailures"
+const waveFields = "name, labelSelector, namePattern, environment, percent, bake, maxFailures"
 
 func (d *decoder) wave(n *yaml.Node, num int, w *Wave) {
 	n = resolve(n)
@@ -289,7 +289,7 @@ func (d *decoder) wave(n *yaml.Node, num int, w *Wave) {
 		case "bake":
 			w.Bake = d.duration(p.value, num, key, p.key)
 		default:
-			d.fail(num, "", fieldName(p.key), "unknown field (a wave has %s)", waveFields)
+			d.fail(num, "", fieldName(p.key), "unknown field (known fields: %s)", waveFields)
 		}
 	}
 }
