@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
@@ -28,14 +29,19 @@ type publishFlags struct {
 type rolloutChoice struct {
 	strategy  string
 	allAtOnce bool
+	flags     *pflag.FlagSet // to tell an empty --strategy from none
 }
 
 func (c *rolloutChoice) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&c.strategy, "strategy", "", "roll the new version out in waves with this strategy instead of the layer's own (see rollout strategy list)")
 	cmd.Flags().BoolVar(&c.allAtOnce, "all-at-once", false, "serve the new version to every affected cluster at once, whatever the layer's strategy")
+	c.flags = cmd.Flags()
 }
 
 func (c rolloutChoice) check() error {
+	if c.flags != nil && c.flags.Changed("strategy") && strings.TrimSpace(c.strategy) == "" {
+		return withCode(ExitUsage, fmt.Errorf("--strategy is empty: name a strategy (see rollout strategy list), or leave the flag out to use the layer's own"))
+	}
 	if c.strategy != "" && c.allAtOnce {
 		return withCode(ExitUsage, fmt.Errorf("--strategy %s and --all-at-once exclude each other: give one", c.strategy))
 	}
@@ -122,7 +128,8 @@ func (o *operator) publish(ctx context.Context, st *store.Store, ref config.Laye
 		Strategy: rc.strategy, AllAtOnce: rc.allAtOnce,
 	})
 	if res != nil && err == nil {
-		reportChange(o.streams, "publish", res, c.dryRun, trace, func() { reportRollout(o.streams.Out, res, rc, c.dryRun) })
+		why := whyEmptyWaves(ctx, st, res)
+		reportChange(o.streams, "publish", res, c.dryRun, trace, func() { reportRollout(o.streams, res, rc, c.dryRun, why) })
 	}
 	var empty *ops.EmptyLayerError
 	var strategy *ops.StrategyError
@@ -145,22 +152,24 @@ func (o *operator) publish(ctx context.Context, st *store.Store, ref config.Laye
 }
 
 // reportRollout prints how a publish of a global or environment layer reaches its clusters:
-// the waves of the rollout it starts (or would start), or all at once.
-func reportRollout(w io.Writer, res *ops.PublishResult, rc rolloutChoice, dryRun bool) {
+// the waves of the rollout it starts (or would start), or all at once. A wave that takes no
+// cluster is skipped at once; why (if set) says why it took none, as a warning.
+func reportRollout(streams IOStreams, res *ops.PublishResult, rc rolloutChoice, dryRun bool, why func(wave int) string) {
 	if res.Ref.Scope == config.ScopeCluster {
 		return // one cluster: nothing to roll out
 	}
+	w := streams.Out
 	label := "rollout"
 	if dryRun {
 		label = "rollout (dry run)"
 	}
 	r := res.Rollout
 	if r == nil {
-		why := ""
+		reason := ""
 		if rc.allAtOnce {
-			why = ", --all-at-once"
+			reason = ", --all-at-once"
 		}
-		fmt.Fprintf(w, "%s: all at once (%d %s%s)\n", label, len(res.Clusters), plural(len(res.Clusters), "cluster", "clusters"), why)
+		fmt.Fprintf(w, "%s: all at once (%d %s%s)\n", label, len(res.Clusters), plural(len(res.Clusters), "cluster", "clusters"), reason)
 		return
 	}
 	fmt.Fprintf(w, "%s: strategy %q, %s\n", label, r.Strategy, planSummary(r.Waves))
@@ -170,14 +179,55 @@ func reportRollout(w io.Writer, res *ops.PublishResult, rc rolloutChoice, dryRun
 	if !dryRun {
 		fmt.Fprintf(w, "  follow it: dynamo-cmp rollout status --layer %s\n", res.Ref)
 	}
+	if why == nil {
+		return
+	}
+	for i, pw := range r.Waves {
+		if len(pw.Clusters) == 0 {
+			if reason := why(i); reason != "" {
+				fmt.Fprintf(streams.ErrOut, "warning: wave %d (%s) takes no cluster: %s\n", i+1, cell(pw.Name), cell(reason))
+			}
+		}
+	}
+}
+
+// whyEmptyWaves explains the waves of a publish's rollout that take no cluster (nil when it
+// has none, or the layer affects no cluster: then every wave is empty and nothing needs
+// explaining). It reads the strategy and the registry again; if that fails, the plan is
+// printed without the reasons.
+func whyEmptyWaves(ctx context.Context, st *store.Store, res *ops.PublishResult) func(int) string {
+	r := res.Rollout
+	if r == nil || len(res.Clusters) == 0 || !slices.ContainsFunc(r.Waves, func(w wave.PlannedWave) bool { return len(w.Clusters) == 0 }) {
+		return nil
+	}
+	stored, err := st.Strategies(ctx)
+	if err != nil {
+		return nil
+	}
+	i := slices.IndexFunc(stored, func(s store.StoredStrategy) bool { return s.Name == r.Strategy })
+	if i < 0 || len(stored[i].Waves) != len(r.Waves) {
+		return nil // replaced meanwhile
+	}
+	reg, err := st.RegistryState(ctx)
+	if err != nil {
+		return nil
+	}
+	s := stored[i].Strategy
+	members := ops.Members(ops.InventoryOf(reg).Affected(res.Ref, nil))
+	return func(wave int) string { return s.WhyEmpty(res.Ref, wave, members) }
 }
 
 // planSummary is one line about planned waves: "2 waves: 1 canary (bake 10s, maxFailures 0):
-// dev-a; 2 rest (bake 0s, maxFailures 0): dev-b, dev-c".
+// dev-a; 2 rest (bake 0s, maxFailures 0): dev-b, dev-c". A wave without clusters is skipped
+// at once.
 func planSummary(waves []wave.PlannedWave) string {
 	parts := make([]string, len(waves))
 	for i, pw := range waves {
-		parts[i] = fmt.Sprintf("%d %s (bake %s, maxFailures %d): %s", i+1, cell(pw.Name), pw.Bake, pw.MaxFailures, clusterList(pw.Clusters, 5))
+		clusters := clusterList(pw.Clusters, 5)
+		if len(pw.Clusters) == 0 {
+			clusters = "no clusters, skipped at once"
+		}
+		parts[i] = fmt.Sprintf("%d %s (bake %s, maxFailures %d): %s", i+1, cell(pw.Name), pw.Bake, pw.MaxFailures, clusters)
 	}
 	return fmt.Sprintf("%d %s: %s", len(waves), plural(len(waves), "wave", "waves"), strings.Join(parts, "; "))
 }

@@ -189,9 +189,18 @@ func (o *operator) runRolloutStatus(ctx context.Context, f rolloutStatusFlags) e
 			return enc.Encode(out)
 		}
 		if len(out.Rollouts) == 0 {
+			published := false
 			if only != nil {
+				_, published = inv.Heads[*only]
+			}
+			switch {
+			case only != nil && !published:
+				fmt.Fprintf(o.streams.Out, "no rollouts of %s: it has never been published\n", *only)
+			case only != nil:
 				fmt.Fprintf(o.streams.Out, "no rollouts of %s: its publishes reached every cluster at once\n", *only)
-			} else {
+			case len(inv.Heads) == 0:
+				fmt.Fprintln(o.streams.Out, "no rollouts: nothing has been published yet")
+			default:
 				fmt.Fprintln(o.streams.Out, "no rollouts: every publish so far reached its clusters at once")
 			}
 			return nil

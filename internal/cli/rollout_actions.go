@@ -35,9 +35,11 @@ served the new version, the others the stable one, and no wave starts until "rol
 	}
 	actionResume = rolloutAction{
 		name:  "resume",
-		short: "Resume a paused rollout; the current wave's bake starts again",
+		short: "Resume a paused rollout; the current wave's bake and timeout start again",
 		long: `Resume continues a paused rollout. The current wave's bake time (and its timeout) start
-again: its clusters must be Synced and Healthy for the whole bake before the next wave starts.`,
+again: its clusters must be Synced and Healthy for the whole bake before the next wave starts.
+A wave promoted before or while paused keeps skipping its bake: it completes as soon as its
+clusters are Synced and Healthy.`,
 		apply: (*wave.Rollout).Resume,
 	}
 	actionPromote = rolloutAction{
@@ -45,7 +47,8 @@ again: its clusters must be Synced and Healthy for the whole bake before the nex
 		short: "Skip the bake of a rollout's current wave",
 		long: `Promote skips the bake time of the current wave: the next wave starts as soon as every
 Application of the current wave's clusters is Synced and Healthy on the new version. A paused
-rollout stays paused (resume it to move on).`,
+rollout stays paused (resume it to move on). Promoting a wave promoted already changes nothing
+and is not audited again.`,
 		apply: (*wave.Rollout).Promote,
 	}
 	actionAbort = rolloutAction{
@@ -124,6 +127,11 @@ func (o *operator) runRolloutAction(ctx context.Context, a rolloutAction, f roll
 				fmt.Fprintf(o.streams.Out, "the rollout of %s version %d is aborted already: every cluster is served version %s; rolling the head back\n", ref, r.Target, ops.VersionText(r.Stable))
 				return o.rollBackAborted(ctx, st, r, actor, f.message)
 			}
+			if a.name == "promote" && r.Promoted && (r.State == wave.Progressing || r.State == wave.Paused) {
+				// Promoting twice changes nothing: say so, and audit nothing.
+				fmt.Fprintf(o.streams.Out, "the rollout of %s version %d is promoted already at %s: nothing was changed\n", ref, r.Target, r.Describe())
+				return nil
+			}
 			now := time.Now().UTC()
 			if err := a.apply(&r, now, actor, f.message); err != nil {
 				var se *wave.StateError
@@ -150,7 +158,11 @@ func (o *operator) runRolloutAction(ctx context.Context, a rolloutAction, f roll
 			fmt.Fprintf(w, "paused the rollout of %s version %d at %s: the waves reached keep version %d, no further wave starts until: dynamo-cmp rollout resume --layer %s [trace %s]\n",
 				ref, written.Target, written.Describe(), written.Target, ref, trace)
 		case "resume":
-			fmt.Fprintf(w, "resumed the rollout of %s version %d at %s: the wave's bake starts again [trace %s]\n", ref, written.Target, written.Describe(), trace)
+			then := "the wave's bake and its timeout start again"
+			if written.Promoted {
+				then = "the wave is promoted, so it completes as soon as its clusters are Synced and Healthy, without its bake; its timeout starts again"
+			}
+			fmt.Fprintf(w, "resumed the rollout of %s version %d at %s: %s [trace %s]\n", ref, written.Target, written.Describe(), then, trace)
 		case "promote":
 			then := ""
 			if written.State == wave.Paused {

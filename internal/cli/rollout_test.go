@@ -112,13 +112,13 @@ func TestRolloutStrategyCommands(t *testing.T) {
 	bad := dir + "/bad.yaml"
 	writeFile(t, bad, twoWaves+"    maxFailures: -1\n    percent: 150\n")
 	r := run(t, env, "rollout", "strategy", "put", "-f", bad)
-	if r.code != 1 || !strings.Contains(r.stderr, "waves[1] (rest): maxFailures: -1 is negative") ||
-		!strings.Contains(r.stderr, "waves[1] (rest): percent: 150 is not between 0 and 100") || !strings.Contains(r.stderr, "nothing was stored") {
+	if r.code != 1 || !strings.Contains(r.stderr, "wave 2 (rest): maxFailures: -1 is negative") ||
+		!strings.Contains(r.stderr, "wave 2 (rest): percent: 150 is not between 0 and 100") || !strings.Contains(r.stderr, "nothing was stored") {
 		t.Errorf("invalid strategy: exit %d\n%s", r.code, r.stderr)
 	}
 	unknown := dir + "/unknown.yaml"
 	writeFile(t, unknown, twoWaves+"    bakeTime: 10s\n")
-	if r := run(t, env, "rollout", "strategy", "put", "-f", unknown); r.code != 1 || !strings.Contains(r.stderr, `unknown field "bakeTime"`) {
+	if r := run(t, env, "rollout", "strategy", "put", "-f", unknown); r.code != 1 || !strings.Contains(r.stderr, "strategy two-waves: wave 2 (rest): bakeTime: unknown field") {
 		t.Errorf("unknown field: exit %d\n%s", r.code, r.stderr)
 	}
 	if r := run(t, env, "rollout", "strategy", "list"); !strings.Contains(r.stdout, "no rollout strategies") {
@@ -131,7 +131,7 @@ func TestRolloutStrategyCommands(t *testing.T) {
 	good := dir + "/good.yaml"
 	writeFile(t, good, twoWaves)
 	r = run(t, env, "rollout", "strategy", "put", "-f", good, "--actor", "alice")
-	if r.code != 0 || r.stdout != "stored strategy two-waves for env/dev: 2 waves: canary (namePattern dev-a, bake 10s), rest\n" {
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "stored strategy two-waves for env/dev: 2 waves: canary (namePattern dev-a, bake 10s), rest\n") {
 		t.Errorf("put: exit %d\n%q%s", r.code, r.stdout, r.stderr)
 	}
 	if r := run(t, env, "rollout", "strategy", "put", "-f", good, "--actor", "alice"); !strings.HasPrefix(r.stdout, "replaced strategy two-waves") {
@@ -139,7 +139,7 @@ func TestRolloutStrategyCommands(t *testing.T) {
 	}
 	l := run(t, env, "rollout", "strategy", "list")
 	if lines := strings.Split(strings.TrimSpace(l.stdout), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[0], "NAME") ||
-		!strings.Contains(lines[1], "two-waves  env/dev  2 waves: canary (namePattern dev-a, bake 10s), rest") || !strings.HasSuffix(lines[1], "alice") {
+		!strings.Contains(lines[1], "two-waves  env/dev  -            2: canary, rest  ") || !strings.HasSuffix(lines[1], "alice") {
 		t.Errorf("list:\n%s", l.stdout)
 	}
 
@@ -350,7 +350,7 @@ func TestAbortFirstVersion(t *testing.T) {
 	layer := t.TempDir() + "/test.yaml"
 	writeFile(t, layer, strings.Replace(readFile(t, "../../examples/layers/env/dev.yaml"), "layer: env/dev", "layer: env/test", 1))
 	r := run(t, env, "config", "publish", "-f", layer, "--layer", "env/test")
-	if r.code != 0 || !strings.Contains(r.stdout, `rollout: strategy "default", 2 waves: 1 first (bake 0s, maxFailures 0): no clusters; 2 rest (bake 0s, maxFailures 0): no clusters`) {
+	if r.code != 0 || !strings.Contains(r.stdout, `rollout: strategy "default", 2 waves: 1 first (bake 0s, maxFailures 0): no clusters, skipped at once; 2 rest (bake 0s, maxFailures 0): no clusters, skipped at once`) {
 		t.Fatalf("publish env/test: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = run(t, env, "rollout", "abort", "--layer", "env/test")

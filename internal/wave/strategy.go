@@ -5,7 +5,6 @@
 package wave
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +17,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"sigs.k8s.io/yaml"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 )
@@ -81,78 +79,148 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ParseStrategy reads a strategy from YAML or JSON, strictly (an unknown field is an error),
-// and checks it.
-func ParseStrategy(data []byte) (Strategy, error) {
-	var s Strategy
-	if len(bytes.TrimSpace(data)) == 0 {
-		return s, errors.New("the strategy is empty")
-	}
-	if err := yaml.UnmarshalStrict(data, &s); err != nil {
-		return s, fmt.Errorf("strategy: %s", strings.TrimPrefix(err.Error(), "error unmarshaling JSON: while decoding JSON: "))
-	}
-	return s, s.Validate()
+// Validate checks a strategy; every problem is reported, each naming the wave (counted from 1)
+// and the field.
+func (s *Strategy) Validate() error {
+	return s.errorOf(s.check(nil))
 }
 
-// Validate checks a strategy; the errors name the wave and the field.
-func (s *Strategy) Validate() error {
-	var errs []error
-	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if msgs := validation.IsDNS1123Label(s.Name); len(msgs) > 0 {
-		add("strategy %q: name: %s", s.Name, strings.Join(msgs, "; "))
+// problem is one thing wrong with a strategy.
+type problem struct {
+	wave  int    // counted from 1; 0: the strategy as a whole
+	field string // "" when the problem is the wave (or the strategy) itself
+	msg   string
+}
+
+// check lists the problems of a strategy, leaving out the fields in skip (their values could
+// not be read: the decoder reported them already). Keys of skip: "name", "layers", "waves",
+// "waves/N" (a whole wave), "waves/N/FIELD".
+func (s *Strategy) check(skip map[string]bool) []problem {
+	var out []problem
+	add := func(wave int, field, format string, args ...any) {
+		out = append(out, problem{wave: wave, field: field, msg: fmt.Sprintf(format, args...)})
 	}
-	if _, err := config.ParseLayerPatterns(s.Layers); err != nil {
-		add("strategy %s: layers: %v", s.Name, err)
+	if !skip["name"] {
+		checkName(s.Name, func(msg string) { add(0, "name", "%s", msg) })
 	}
-	for _, p := range s.Layers {
-		if strings.HasPrefix(strings.TrimSpace(p), "cluster/") {
-			add("strategy %s: layers: %q: a cluster layer reaches one cluster and is never rolled out in waves", s.Name, p)
+	if !skip["layers"] {
+		if _, err := config.ParseLayerPatterns(s.Layers); err != nil {
+			add(0, "layers", "%v", err)
+		}
+		for _, p := range s.Layers {
+			if strings.HasPrefix(strings.TrimSpace(p), "cluster/") {
+				add(0, "layers", "%q: a cluster layer reaches one cluster and is never rolled out in waves", p)
+			}
 		}
 	}
-	switch {
-	case len(s.Waves) == 0:
-		add("strategy %s: waves: at least one wave is needed", s.Name)
-	case len(s.Waves) > MaxWaves:
-		add("strategy %s: waves: %d waves, at most %d", s.Name, len(s.Waves), MaxWaves)
+	if !skip["waves"] {
+		switch {
+		case len(s.Waves) == 0:
+			add(0, "waves", "at least one wave is needed")
+		case len(s.Waves) > MaxWaves:
+			add(0, "waves", "%d waves, at most %d", len(s.Waves), MaxWaves)
+		}
 	}
 	seen := map[string]bool{}
 	for i, w := range s.Waves {
-		at := fmt.Sprintf("strategy %s: waves[%d]", s.Name, i)
-		if w.Name != "" {
-			at += " (" + w.Name + ")"
+		n := i + 1
+		at := fmt.Sprintf("waves/%d", n)
+		if skip[at] {
+			continue
 		}
-		if msgs := validation.IsDNS1123Label(w.Name); len(msgs) > 0 {
-			add("%s: name: %s", at, strings.Join(msgs, "; "))
-		} else if seen[w.Name] {
-			add("%s: name: another wave has this name", at)
+		ok := func(field string) bool { return !skip[at+"/"+field] }
+		if ok("name") {
+			valid := true
+			checkName(w.Name, func(msg string) { add(n, "name", "%s", msg); valid = false })
+			if valid && seen[w.Name] {
+				add(n, "name", "another wave has this name")
+			}
+			seen[w.Name] = true
 		}
-		seen[w.Name] = true
-		if w.LabelSelector != "" {
+		if w.LabelSelector != "" && ok("labelSelector") {
 			if _, err := labels.Parse(w.LabelSelector); err != nil {
-				add("%s: labelSelector: %v", at, err)
+				add(n, "labelSelector", "%v", err)
 			}
 		}
-		if w.NamePattern != "" {
+		if w.NamePattern != "" && ok("namePattern") {
 			if _, err := path.Match(w.NamePattern, ""); err != nil {
-				add("%s: namePattern %q: %v (a shell pattern like \"prod-eu*\")", at, w.NamePattern, err)
+				add(n, "namePattern", "%q: %v (a shell pattern like \"prod-eu*\")", w.NamePattern, err)
 			}
 		}
-		if w.Environment != "" {
+		if w.Environment != "" && ok("environment") {
 			if _, err := config.ParseLayerRef("env/" + w.Environment); err != nil {
-				add("%s: environment: %v", at, err)
+				add(n, "environment", "%v", err)
 			}
 		}
-		if w.Percent < 0 || w.Percent > 100 {
-			add("%s: percent: %d is not between 0 and 100", at, w.Percent)
+		if (w.Percent < 0 || w.Percent > 100) && ok("percent") {
+			add(n, "percent", "%d is not between 0 and 100", w.Percent)
 		}
-		if w.Bake < 0 || time.Duration(w.Bake) > MaxBake {
-			add("%s: bake: %s is not between 0s and %s", at, time.Duration(w.Bake), MaxBake)
+		if (w.Bake < 0 || time.Duration(w.Bake) > MaxBake) && ok("bake") {
+			add(n, "bake", "%s is not between 0s and %s", time.Duration(w.Bake), MaxBake)
 		}
-		if w.MaxFailures < 0 {
-			add("%s: maxFailures: %d is negative", at, w.MaxFailures)
+		if w.MaxFailures < 0 && ok("maxFailures") {
+			add(n, "maxFailures", "%d is negative", w.MaxFailures)
 		}
 	}
+	return out
+}
+
+// checkName reports what is wrong with the name of a strategy or a wave.
+func checkName(name string, report func(string)) {
+	if name == "" {
+		report("required: a DNS label (lower-case letters, digits, -)")
+		return
+	}
+	if msgs := validation.IsDNS1123Label(name); len(msgs) > 0 {
+		report(strings.Join(msgs, "; "))
+	}
+}
+
+// errorOf joins problems into one error, a line each: "strategy NAME: wave N (WAVE): FIELD: what".
+func (s *Strategy) errorOf(problems []problem) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	errs := make([]error, len(problems))
+	for i, p := range problems {
+		at := s.label()
+		if p.wave > 0 {
+			at += ": " + s.waveLabel(p.wave)
+		}
+		if p.field != "" {
+			at += ": " + p.field
+		}
+		errs[i] = fmt.Errorf("%s: %s", at, p.msg)
+	}
 	return errors.Join(errs...)
+}
+
+// label names the strategy in messages: "strategy NAME" ("strategy" without a name; the name
+// quoted when it is not a DNS label).
+func (s *Strategy) label() string {
+	switch {
+	case s.Name == "":
+		return "strategy"
+	case len(validation.IsDNS1123Label(s.Name)) > 0:
+		return fmt.Sprintf("strategy %q", s.Name)
+	}
+	return "strategy " + s.Name
+}
+
+// waveLabel names wave n (counted from 1, as rollout status and the events count) in
+// messages: "wave 2 (rest)".
+func (s *Strategy) waveLabel(n int) string {
+	name := ""
+	if n >= 1 && n <= len(s.Waves) {
+		name = s.Waves[n-1].Name
+	}
+	switch {
+	case name == "":
+		return fmt.Sprintf("wave %d", n)
+	case len(validation.IsDNS1123Label(name)) > 0:
+		return fmt.Sprintf("wave %d (%q)", n, name)
+	}
+	return fmt.Sprintf("wave %d (%s)", n, name)
 }
 
 // Member is a cluster as a strategy sees it.
@@ -179,18 +247,10 @@ func (s *Strategy) Plan(members []Member) []PlannedWave {
 	out := make([]PlannedWave, len(s.Waves))
 	for i, w := range s.Waves {
 		out[i] = PlannedWave{Name: w.Name, Bake: time.Duration(w.Bake), MaxFailures: w.MaxFailures, Clusters: []string{}}
-		var sel labels.Selector
-		if w.LabelSelector != "" {
-			sel, _ = labels.Parse(w.LabelSelector) // checked by Validate
-		}
+		match := w.matcher()
 		var matched, kept []Member
 		for _, m := range rest {
-			ok := (sel == nil || sel.Matches(labels.Set(m.Labels))) &&
-				(w.Environment == "" || w.Environment == m.Environment)
-			if ok && w.NamePattern != "" {
-				ok, _ = path.Match(w.NamePattern, m.Name)
-			}
-			if ok {
+			if match(m) {
 				matched = append(matched, m)
 			} else {
 				kept = append(kept, m)
@@ -215,9 +275,25 @@ func (s *Strategy) Plan(members []Member) []PlannedWave {
 	return out
 }
 
+// matcher reports whether a cluster matches every selector the wave gives (a wave without
+// selectors matches every cluster).
+func (w Wave) matcher() func(Member) bool {
+	var sel labels.Selector
+	if w.LabelSelector != "" {
+		sel, _ = labels.Parse(w.LabelSelector) // checked by Validate
+	}
+	return func(m Member) bool {
+		ok := (sel == nil || sel.Matches(labels.Set(m.Labels))) &&
+			(w.Environment == "" || w.Environment == m.Environment)
+		if ok && w.NamePattern != "" {
+			ok, _ = path.Match(w.NamePattern, m.Name)
+		}
+		return ok
+	}
+}
+
 // Choose picks the strategy of a publish of ref: the one named (an error when it does not
-// exist), none for allAtOnce or a cluster layer, else the strategy whose layers match ref most
-// closely (exact name, then "env/*", then "*"; ties go to the first name), else "default".
+// exist), none for allAtOnce or a cluster layer, else the layer's own (see Resolve).
 // A nil strategy means every affected cluster at once.
 func Choose(strategies []Strategy, ref config.LayerRef, name string, allAtOnce bool) (*Strategy, error) {
 	if ref.Scope == config.ScopeCluster {
@@ -229,32 +305,69 @@ func Choose(strategies []Strategy, ref config.LayerRef, name string, allAtOnce b
 	if allAtOnce {
 		return nil, nil
 	}
-	byName := map[string]*Strategy{}
-	for i := range strategies {
-		byName[strategies[i].Name] = &strategies[i]
-	}
 	if name != "" {
-		s, ok := byName[name]
-		if !ok {
-			known := slices.Sorted(maps.Keys(byName))
+		i := slices.IndexFunc(strategies, func(s Strategy) bool { return s.Name == name })
+		if i < 0 {
+			known := map[string]bool{}
+			for _, s := range strategies {
+				known[s.Name] = true
+			}
 			if len(known) == 0 {
 				return nil, fmt.Errorf("--strategy %s: the table has no rollout strategies (dynamo-cmp rollout strategy put -f FILE)", name)
 			}
-			return nil, fmt.Errorf("--strategy %s: no such strategy; the table has %s", name, strings.Join(known, ", "))
+			return nil, fmt.Errorf("--strategy %s: no such strategy; the table has %s", name, strings.Join(slices.Sorted(maps.Keys(known)), ", "))
 		}
-		return s, nil
+		return &strategies[i], nil
+	}
+	return Resolve(strategies, ref).Strategy, nil
+}
+
+// Use is the strategy a layer uses when a publish names none, and why.
+type Use struct {
+	// Strategy is nil when the layer's publishes reach every affected cluster at once.
+	Strategy *Strategy
+	// Pattern is what chose it: the pattern of its layers that matched (the layer's own
+	// name, "env/*" or "*"), or DefaultStrategy when it is the default.
+	Pattern string
+	// Tied are the other strategies whose layers match as closely, passed over because
+	// Strategy's name comes first in alphabetical order.
+	Tied []string
+}
+
+// Resolve says which strategy a publish of ref uses when it names none: the strategy whose
+// layers match ref most closely (its exact name, then "env/*", then "*"; strategies equally
+// close go to the first name in alphabetical order), else the one named "default", else none.
+// Cluster layers use none.
+func Resolve(strategies []Strategy, ref config.LayerRef) Use {
+	if ref.Scope == config.ScopeCluster {
+		return Use{}
 	}
 	var best *Strategy
+	var tied []string
 	bestScore := 0
 	for i := range strategies {
 		s := &strategies[i]
 		score := config.LayerPatterns(s.Layers).Specificity(ref)
-		if score > bestScore || (score == bestScore && score > 0 && s.Name < best.Name) {
-			best, bestScore = s, score
+		switch {
+		case score == 0:
+		case score > bestScore:
+			best, bestScore, tied = s, score, nil
+		case score == bestScore && s.Name < best.Name:
+			tied = append(tied, best.Name)
+			best = s
+		case score == bestScore:
+			tied = append(tied, s.Name)
 		}
 	}
 	if best != nil {
-		return best, nil
+		slices.Sort(tied)
+		pattern := map[int]string{3: ref.String(), 2: "env/*", 1: "*"}[bestScore]
+		return Use{Strategy: best, Pattern: pattern, Tied: tied}
 	}
-	return byName[DefaultStrategy], nil
+	for i := range strategies {
+		if strategies[i].Name == DefaultStrategy {
+			return Use{Strategy: &strategies[i], Pattern: DefaultStrategy}
+		}
+	}
+	return Use{}
 }

@@ -50,26 +50,6 @@ waves:
 	}
 }
 
-func TestParseStrategyNamesTheWaveAndTheField(t *testing.T) {
-	for _, tc := range []struct{ yaml, want string }{
-		{"name: s\nwaves:\n- name: a\n  labelSelector: 'tier in (a'\n", "waves[0] (a): labelSelector"},
-		{"name: s\nwaves:\n- name: a\n  percent: 101\n", "waves[0] (a): percent: 101"},
-		{"name: s\nwaves:\n- name: a\n- name: a\n", "waves[1] (a): name: another wave"},
-		{"name: s\nwaves:\n- name: a\n  bake: soon\n", `"soon" is not a duration`},
-		{"name: s\nwaves:\n- name: a\n  namePattern: '['\n", "namePattern"},
-		{"name: s\nwaves:\n- name: a\n  environment: Prod\n", "waves[0] (a): environment"},
-		{"name: s\nwaves: []\n", "at least one wave"},
-		{"name: s\nlayers: [cluster/x]\nwaves:\n- name: a\n", "never rolled out in waves"},
-		{"name: s\nwaves:\n- name: a\n  bakeTime: 1s\n", `unknown field "bakeTime"`},
-		{"name: S\nwaves:\n- name: a\n", `strategy "S": name`},
-	} {
-		_, err := ParseStrategy([]byte(tc.yaml))
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%q: error %v, want it to contain %q", tc.yaml, err, tc.want)
-		}
-	}
-}
-
 func TestChooseTheClosestStrategy(t *testing.T) {
 	strats := []Strategy{
 		{Name: "default", Waves: []Wave{{Name: "all"}}},
