@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -168,4 +169,27 @@ func checkEntryItem(what, sk string, item map[string]types.AttributeValue) error
 	default:
 		return newError(ErrTooLarge, "%s breaks DynamoDB's item limits in %d places:\n  %s", what, len(problems), strings.Join(problems, "\n  "))
 	}
+}
+
+// Table names DynamoDB accepts: 3 to 255 characters of a-z, A-Z, 0-9, '_', '-' and '.'.
+const (
+	minTableName = 3
+	maxTableName = 255
+)
+
+// ErrTableName marks a table name DynamoDB would refuse.
+var ErrTableName = errors.New("not a DynamoDB table name (3 to 255 characters: letters, digits, '_', '-' and '.')")
+
+// CheckTableName returns ErrTableName unless DynamoDB accepts name as a table name, so that
+// a wrong name is refused before any call instead of coming back as a ValidationException.
+func CheckTableName(name string) error {
+	if len(name) < minTableName || len(name) > maxTableName {
+		return ErrTableName
+	}
+	for _, r := range name {
+		if !(r == '_' || r == '-' || r == '.' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return ErrTableName
+		}
+	}
+	return nil
 }
