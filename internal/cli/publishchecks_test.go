@@ -248,3 +248,26 @@ func TestOrphansCommand(t *testing.T) {
 		t.Errorf("a grace shorter than a publish may run: exit %d %s", r.code, r.stderr)
 	}
 }
+
+// Issue 18 §5: a dry run passed a 489 KB entry that the real publish then refused (DynamoDB's
+// 400 KB item limit). The dry run runs every check the publish runs: exit 1, naming the layer,
+// the entry and its size, with nothing written either way.
+func TestDryRunRefusesWhatPublishRefuses(t *testing.T) {
+	env, _ := examplesEnv(t)
+	big := filepath.Join(t.TempDir(), "dev-k3s.yaml")
+	writeFile(t, big, readFile(t, "../../examples/layers/cluster/dev-k3s.yaml")+
+		"manifests:\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: big, namespace: dev-team}\n    data:\n      blob: "+strings.Repeat("q", 489<<10)+"\n")
+	const want = "cluster/dev-k3s: entry manifest/ConfigMap/dev-team/big takes 490 KB as a DynamoDB item, over DynamoDB's 400 KB item limit"
+	for _, args := range [][]string{{"--dry-run"}, nil} {
+		r := run(t, env, append([]string{"config", "publish", "-f", big, "--layer", "cluster/dev-k3s", "-m", "big"}, args...)...)
+		if r.code != 1 || !strings.Contains(r.stderr, want) {
+			t.Errorf("publish %v of a 489 KB entry: exit %d, want 1 with %q\nstderr: %.1000s", args, r.code, want, r.stderr)
+		}
+		if strings.Contains(r.stderr, "qqqq") {
+			t.Errorf("the error quotes the item's content: %.300s", r.stderr)
+		}
+	}
+	if h := run(t, env, "config", "history", "--layer", "cluster/dev-k3s"); strings.Contains(h.stdout, "interrupted") || !strings.Contains(h.stdout, "\n1 ") {
+		t.Errorf("a refused publish must claim no version:\n%s", h.stdout)
+	}
+}
