@@ -90,7 +90,7 @@ func (o *operator) runDraftsPublish(ctx context.Context, c changeFlags, rc rollo
 		}
 		base := heads[ref].Version
 		if expected != nil && *expected != base {
-			return storeError(&store.ConflictError{Ref: ref, Expected: *expected, Actual: base})
+			return storeError(unknownBase(ctx, st, &store.ConflictError{Ref: ref, Expected: *expected, Actual: base}, baseFlagSource))
 		}
 		current, err := st.ReadVersion(ctx, ref, base)
 		if err != nil {
