@@ -35,6 +35,10 @@ func TestTableAndVersionFlagsAreChecked(t *testing.T) {
 			}
 		})
 	}
+	// generate says it in its one paragraph, with a trace id, as Argo CD shows it.
+	r := run(t, argocdEnv(with(env, "DYNAMO_CMP_TABLE", "team/config"), `[{"name":"cluster","string":"dev-k3s"}]`), "generate")
+	assertFailedCleanly(t, r, 2, `DYNAMO_CMP_TABLE="team/config": not a DynamoDB table name`)
+
 	// The longest and shortest names DynamoDB accepts pass the check (and reach DynamoDB).
 	for _, name := range []string{"abc", "a.b-c_D9", strings.Repeat("t", 255)} {
 		if r := run(t, env, "config", "history", "--layer", "global", "--table", name); r.code == 2 {
