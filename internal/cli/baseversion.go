@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -13,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
 
 // A layer document printed by `config get` or `config export` starts with a version header,
@@ -102,4 +105,30 @@ func baseFromFiles(paths []string, ref config.LayerRef) (*int, error) {
 		return nil, withCode(ExitInvalid, fmt.Errorf("the files were read from different versions of %s (version headers %v in %s): publish one version's files, or say which version you edited with --base-version", ref, vs, strings.Join(slices.Compact(where), ", ")))
 	}
 	return &found[0], nil
+}
+
+// Where a change's base version came from.
+const (
+	baseFlagSource   = "--base-version"
+	baseHeaderSource = "the version header of the files"
+)
+
+// unknownBase explains a conflict whose base version is above the head and that the layer
+// never had (no such version was ever published): nobody changed the layer meanwhile, the base
+// is wrong. It is a usage error when --base-version gave it, an invalid file when a version
+// header did. Any other error is returned as it is.
+func unknownBase(ctx context.Context, st *store.Store, err error, from string) error {
+	var conflict *store.ConflictError
+	if !errors.As(err, &conflict) || conflict.Expected <= conflict.Actual {
+		return err
+	}
+	if _, rerr := st.ReadVersion(ctx, conflict.Ref, conflict.Expected); !errors.Is(rerr, store.ErrNotFound) {
+		return err // it was a version of the layer (rolled back from since), or the read failed
+	}
+	code, source := ExitUsage, fmt.Sprintf("%s %d", baseFlagSource, conflict.Expected)
+	if from == baseHeaderSource {
+		code, source = ExitInvalid, fmt.Sprintf("%s (version=%d)", baseHeaderSource, conflict.Expected)
+	}
+	return withCode(code, fmt.Errorf("%s: layer %s is at version %d and never had version %d: base the change on the version you read (dynamo-cmp config get --layer %s prints the head with its version; config history lists the others); nothing was changed",
+		source, conflict.Ref, conflict.Actual, conflict.Expected, conflict.Ref))
 }

@@ -200,3 +200,54 @@ func TestStaleCopyIsRefused(t *testing.T) {
 		t.Errorf("export must start with the version header:\n%s", e.stdout)
 	}
 }
+
+// Issue 18 §5: --base-version 99 on a layer at version 1 blamed a concurrent publish ("someone
+// published or rolled it back meanwhile", exit 3: retry). The layer never had version 99:
+// say that it is at version 1, as a usage error (exit 2), or an invalid file (exit 1) when the
+// version header says it. A base above the head that the layer did have was rolled back from:
+// that stays a conflict (exit 3), and says so.
+func TestBaseVersionTheLayerNeverHad(t *testing.T) {
+	env, cfg := examplesEnv(t)
+	st, err := store.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, _ := config.NewEntry(config.KindNamespace, map[string]any{"namespace": "from-console"})
+	if err := st.PutDrafts(context.Background(), config.EnvLayer("dev"), []store.Draft{{Entry: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	f := filepath.Join(dir, "dev.yaml")
+	doc := readFile(t, "../../examples/layers/env/dev.yaml")
+	writeFile(t, f, strings.Replace(doc, `"cpu": "4"`, `"cpu": "6"`, 1))
+	const never = "layer env/dev is at version 1 and never had version 99"
+	for _, args := range [][]string{
+		{"config", "publish", "-f", f, "--layer", "env/dev", "--base-version", "99"},
+		{"config", "publish", "-f", f, "--layer", "env/dev", "--base-version", "99", "--dry-run"},
+		{"config", "rollback", "--layer", "env/dev", "--to", "1", "--base-version", "99"},
+		{"config", "drafts", "publish", "--layer", "env/dev", "--base-version", "99"},
+	} {
+		r := run(t, env, args...)
+		if r.code != 2 || !strings.Contains(r.stderr, "--base-version 99: "+never) || strings.Contains(r.stderr, "meanwhile") {
+			t.Errorf("%v: exit %d, want 2 with %q and no concurrent change blamed\n%s", args, r.code, never, r.stderr)
+		}
+	}
+	header := filepath.Join(dir, "header.yaml")
+	writeFile(t, header, "# dynamo-cmp: layer=env/dev version=99\n"+strings.Replace(doc, `"cpu": "4"`, `"cpu": "6"`, 1))
+	if r := run(t, env, "config", "publish", "-f", header, "--layer", "env/dev"); r.code != 1 || !strings.Contains(r.stderr, "the version header of the files (version=99): "+never) || strings.Contains(r.stderr, "meanwhile") {
+		t.Errorf("a header naming version 99: exit %d, want 1\n%s", r.code, r.stderr)
+	}
+
+	// Version 2 published, then rolled back to 1: a change based on 2 was overtaken by the
+	// rollback.
+	if r := run(t, env, "config", "publish", "-f", f, "--layer", "env/dev"); r.code != 0 {
+		t.Fatalf("publish: exit %d %s", r.code, r.stderr)
+	}
+	if r := run(t, env, "config", "rollback", "--layer", "env/dev", "--to", "1"); r.code != 0 {
+		t.Fatalf("rollback: exit %d %s", r.code, r.stderr)
+	}
+	r := run(t, env, "config", "publish", "-f", f, "--layer", "env/dev", "--base-version", "2")
+	if r.code != 3 || !strings.Contains(r.stderr, "conflict: layer env/dev is at version 1, not at version 2 that this change was based on (it was rolled back meanwhile)") {
+		t.Errorf("a base the layer was rolled back from: exit %d, want 3\n%s", r.code, r.stderr)
+	}
+}

@@ -63,8 +63,10 @@ type changeFlags struct {
 	base    baseVersionFlag
 	// allowEmpty permits publishing no entries (publish, drafts publish).
 	allowEmpty bool
-	// expected is the head version the change is based on (nil: whatever the head is).
-	expected *int
+	// expected is the head version the change is based on (nil: whatever the head is), and
+	// expectedFrom where it came from (baseFlagSource, baseHeaderSource) for messages.
+	expected     *int
+	expectedFrom string
 }
 
 func (c *changeFlags) add(cmd *cobra.Command) {

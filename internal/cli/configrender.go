@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -75,7 +76,7 @@ func renderFromStore(ctx context.Context, st *store.Store, cluster, version stri
 	}
 	read, err := st.ReadCluster(ctx, req)
 	if err != nil {
-		return nil, storeError(err)
+		return nil, storeError(notRegistered(ctx, st, cluster, req.Version, err))
 	}
 	resolved := read.Version.String()
 	out, err := ops.Render(read.Layers, cluster, opts, nil)
@@ -83,4 +84,22 @@ func renderFromStore(ctx context.Context, st *store.Store, cluster, version stri
 		return nil, withCode(ExitInvalid, fmt.Errorf("cluster %s at %s: %w", cluster, resolved, describeInvalid(err)))
 	}
 	return &storeRender{out: out, version: resolved, layers: read.Layers}, nil
+}
+
+// notRegistered names the real cause when a pinned read of a cluster finds no version of its
+// layer and the cluster was never registered ("layer cluster/x has no version 1" blames the
+// version). It reads the cluster layer's head only on that error path.
+func notRegistered(ctx context.Context, st *store.Store, cluster string, pinned *config.ConfigVersion, err error) error {
+	if pinned == nil || !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	ref := config.ClusterLayer(cluster)
+	heads, herr := st.Heads(ctx, ref)
+	if herr != nil {
+		return err
+	}
+	if _, ok := heads[ref]; ok {
+		return err
+	}
+	return fmt.Errorf("cluster %s is not registered: its layer %s has never been published in table %s: %w", cluster, ref, st.Table(), store.ErrNotFound)
 }

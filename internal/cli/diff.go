@@ -3,9 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
@@ -49,8 +51,23 @@ func (o *operator) runDiff(ctx context.Context, f diffFlags) error {
 	if f.from == "" || f.to == "" {
 		return withCode(ExitUsage, fmt.Errorf("--from and --to are required"))
 	}
+	var (
+		ref  config.LayerRef
+		a, b int
+		err  error
+	)
 	if f.cluster != "" {
 		if err := parseClusterFlag(f.cluster); err != nil {
+			return err
+		}
+	} else {
+		if ref, err = parseLayerFlag(f.layer); err != nil {
+			return err
+		}
+		if a, err = layerVersionFlag("--from", f.from); err != nil {
+			return err
+		}
+		if b, err = layerVersionFlag("--to", f.to); err != nil {
 			return err
 		}
 	}
@@ -58,17 +75,6 @@ func (o *operator) runDiff(ctx context.Context, f diffFlags) error {
 		from, to := f.from, f.to
 		var changes []ops.Change
 		if f.layer != "" {
-			ref, err := parseLayerFlag(f.layer)
-			if err != nil {
-				return err
-			}
-			var a, b int
-			if _, err := fmt.Sscanf(from, "%d", &a); err != nil {
-				return withCode(ExitUsage, fmt.Errorf("--from %q: a version number", from))
-			}
-			if _, err := fmt.Sscanf(to, "%d", &b); err != nil {
-				return withCode(ExitUsage, fmt.Errorf("--to %q: a version number", to))
-			}
 			la, err := st.ReadVersion(ctx, ref, a)
 			if err != nil {
 				return storeError(err)
@@ -100,4 +106,14 @@ func (o *operator) runDiff(ctx context.Context, f diffFlags) error {
 		fmt.Fprintf(o.streams.Out, "%s %s → %s: %s\n", subject, from, to, ops.Summary(changes))
 		return nil
 	})
+}
+
+// layerVersionFlag parses a layer version given on the command line: 0 (the empty layer, as
+// before the first publish) or a published version number.
+func layerVersionFlag(flag, s string) (int, error) {
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 0 {
+		return 0, withCode(ExitUsage, fmt.Errorf("%s %s: a version number (config history lists them; 0 is the layer before its first publish)", flag, quoteShort(s)))
+	}
+	return v, nil
 }

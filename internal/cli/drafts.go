@@ -3,9 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
@@ -88,11 +90,14 @@ func (o *operator) runDraftsPublish(ctx context.Context, c changeFlags, rc rollo
 		}
 		base := heads[ref].Version
 		if expected != nil && *expected != base {
-			return storeError(&store.ConflictError{Ref: ref, Expected: *expected, Actual: base})
+			return storeError(unknownBase(ctx, st, &store.ConflictError{Ref: ref, Expected: *expected, Actual: base}, baseFlagSource))
 		}
 		current, err := st.ReadVersion(ctx, ref, base)
 		if err != nil {
 			return storeError(err)
+		}
+		if err := checkDeleteDrafts(current, drafts); err != nil {
+			return err
 		}
 		// The drafts were applied to version base: publish them only over base.
 		c.expected = &base
@@ -126,4 +131,25 @@ func (o *operator) runDraftsList(ctx context.Context, f draftsListFlags) error {
 		}
 		return nil
 	})
+}
+
+// checkDeleteDrafts refuses delete drafts of entries the version they apply to does not hold
+// (a misspelt key in the console): applied, they would remove nothing, and publishing would
+// delete the draft as if done. Every such draft is named; nothing is written.
+func checkDeleteDrafts(current config.Layer, drafts []store.Draft) error {
+	held := make(map[string]bool, len(current.Entries))
+	for _, e := range current.Entries {
+		held[e.ID()] = true
+	}
+	var problems []string
+	for _, d := range drafts {
+		if d.Delete && !held[d.Entry.ID()] {
+			problems = append(problems, fmt.Sprintf("%s: delete draft of %s: version %d of %s has no such entry (fix the key of the draft item %s in the console, or delete it)",
+				current.Ref, config.EntryPath(d.Entry.Kind, d.Entry.Key), current.Version, current.Ref, cell(store.DraftSK(d.Entry.Kind, d.Entry.Key))))
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return withCode(ExitInvalid, fmt.Errorf("refused: %s; nothing was changed", strings.Join(problems, "; ")))
 }

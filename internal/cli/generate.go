@@ -109,7 +109,8 @@ func runGenerate(ctx context.Context, streams IOStreams, env Env, flags generate
 	}
 	cfg, err := so.config(env)
 	if err != nil {
-		return err
+		return fail(&generateFailure{code: ExitUsage, cluster: req.Cluster, version: req.VersionString(), reason: err.Error(),
+			hint: "Fix the sidecar's environment (DYNAMO_CMP_TABLE, DYNAMO_CMP_TIMEOUT)"})
 	}
 	ctx, cancel := context.WithTimeout(ctx, so.timeout)
 	defer cancel()

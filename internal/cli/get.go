@@ -50,6 +50,9 @@ func (o *operator) runGet(ctx context.Context, f getFlags) error {
 	if err := checkFormat(f.output); err != nil {
 		return err
 	}
+	if f.version < 0 {
+		return withCode(ExitUsage, fmt.Errorf("--version %d: versions are numbered from 1 (config history lists them; leave the flag out for the head)", f.version))
+	}
 	return o.withStore(ctx, func(ctx context.Context, st *store.Store) error {
 		version := f.version
 		if version == 0 {

@@ -69,10 +69,14 @@ func (o *operator) actor(ctx context.Context, st *store.Store, flag string) stri
 // storeError gives a store error its exit code: invalid input 1, everything else 3.
 func storeError(err error) error {
 	var refused *ops.RefusedError
+	var invalid *config.ValidationError
+	var coded *exitError
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &refused):
+	case errors.As(err, &coded):
+		return err // its code is decided
+	case errors.As(err, &refused), errors.As(err, &invalid):
 		return withCode(ExitInvalid, err)
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalidItem), errors.Is(err, store.ErrTooLarge),
 		errors.Is(err, store.ErrWrongEnvironment), errors.Is(err, config.ErrNoClusterRecord):

@@ -82,12 +82,15 @@ func runOrphans(ctx context.Context, streams IOStreams, st *store.Store, refs []
 		fmt.Fprintf(streams.Out, "no interrupted versions in %d %s\n", len(refs), plural(len(refs), "layer", "layers"))
 		return nil
 	}
+	// Counted in entries, the items --delete removes: the version's metadata item stays as
+	// a tombstone.
 	tw := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "LAYER\tVERSION\tCLAIMED\tITEMS\tSTATE\n")
-	items, removed, removedItems, recent := 0, 0, 0, 0
+	fmt.Fprintf(tw, "LAYER\tVERSION\tCLAIMED\tENTRIES\tSTATE\n")
+	entries, removed, removedEntries, recent := 0, 0, 0, 0
 	var firstErr error
 	for _, orphan := range orphans {
-		items += orphan.Items
+		n := max(orphan.Items-1, 0)
+		entries += n
 		state := "interrupted"
 		switch {
 		case orphan.Recent:
@@ -102,17 +105,17 @@ func runOrphans(ctx context.Context, streams IOStreams, st *store.Store, refs []
 			} else {
 				state = "removed"
 				removed++
-				removedItems += orphan.Items - 1
+				removedEntries += n
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\n", orphan.Ref, orphan.Version, orphan.ClaimedAt.UTC().Format(time.RFC3339), orphan.Items, state)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\n", orphan.Ref, orphan.Version, orphan.ClaimedAt.UTC().Format(time.RFC3339), n, state)
 	}
 	tw.Flush()
 	switch {
 	case f.delete:
-		fmt.Fprintf(streams.Out, "%d interrupted %s: removed %d (%d items), %d recent kept\n", len(orphans), plural(len(orphans), "version", "versions"), removed, removedItems, recent)
+		fmt.Fprintf(streams.Out, "%d interrupted %s: removed %d (%d %s), %d recent kept\n", len(orphans), plural(len(orphans), "version", "versions"), removed, removedEntries, plural(removedEntries, "entry", "entries"), recent)
 	default:
-		fmt.Fprintf(streams.Out, "%d interrupted %s holding %d items; run with --delete to remove those older than %s\n", len(orphans), plural(len(orphans), "version", "versions"), items, f.olderThan)
+		fmt.Fprintf(streams.Out, "%d interrupted %s holding %d %s; run with --delete to remove those older than %s\n", len(orphans), plural(len(orphans), "version", "versions"), entries, plural(entries, "entry", "entries"), f.olderThan)
 	}
 	return storeError(firstErr)
 }

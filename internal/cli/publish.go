@@ -109,10 +109,12 @@ func (o *operator) runPublish(ctx context.Context, f publishFlags) error {
 	if c.expected, err = c.base.get(); err != nil {
 		return err
 	}
+	c.expectedFrom = baseFlagSource
 	if c.expected == nil {
 		if c.expected, err = baseFromFiles(f.files, ref); err != nil {
 			return err
 		}
+		c.expectedFrom = baseHeaderSource
 	}
 	return o.withStore(ctx, func(ctx context.Context, st *store.Store) error {
 		return o.publish(ctx, st, ref, layer.Entries, c, f.rollout, nil)
@@ -143,7 +145,7 @@ func (o *operator) publish(ctx context.Context, st *store.Store, ref config.Laye
 		return f
 	}
 	if err != nil {
-		return storeError(err)
+		return storeError(unknownBase(ctx, st, err, c.expectedFrom))
 	}
 	if done != nil && !c.dryRun {
 		return done()

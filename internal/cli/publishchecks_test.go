@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/cli"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
@@ -241,10 +242,78 @@ func TestOrphansCommand(t *testing.T) {
 		t.Errorf("orphans: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = run(t, env, "config", "orphans", "--layer", "env/dev", "--delete")
-	if r.code != 0 || !strings.Contains(r.stdout, "recent (kept: its publish may still be running)") || !strings.Contains(r.stdout, "removed 0 (0 items), 1 recent kept") {
+	if r.code != 0 || !strings.Contains(r.stdout, "recent (kept: its publish may still be running)") || !strings.Contains(r.stdout, "removed 0 (0 entries), 1 recent kept") {
 		t.Errorf("orphans --delete of a recent one: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if r := run(t, env, "config", "orphans", "--older-than", "1m"); r.code != 2 || !strings.Contains(r.stderr, "at least 5m0s") {
 		t.Errorf("a grace shorter than a publish may run: exit %d %s", r.code, r.stderr)
 	}
+}
+
+// Issue 18 §5: a dry run passed a 489 KB entry that the real publish then refused (DynamoDB's
+// 400 KB item limit). The dry run runs every check the publish runs: exit 1, naming the layer,
+// the entry and its size, with nothing written either way.
+func TestDryRunRefusesWhatPublishRefuses(t *testing.T) {
+	env, _ := examplesEnv(t)
+	big := filepath.Join(t.TempDir(), "dev-k3s.yaml")
+	writeFile(t, big, readFile(t, "../../examples/layers/cluster/dev-k3s.yaml")+
+		"manifests:\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: big, namespace: dev-team}\n    data:\n      blob: "+strings.Repeat("q", 489<<10)+"\n")
+	const want = "cluster/dev-k3s: entry manifest/ConfigMap/dev-team/big takes 490 KB as a DynamoDB item, over DynamoDB's 400 KB item limit"
+	for _, args := range [][]string{{"--dry-run"}, nil} {
+		r := run(t, env, append([]string{"config", "publish", "-f", big, "--layer", "cluster/dev-k3s", "-m", "big"}, args...)...)
+		if r.code != 1 || !strings.Contains(r.stderr, want) {
+			t.Errorf("publish %v of a 489 KB entry: exit %d, want 1 with %q\nstderr: %.1000s", args, r.code, want, r.stderr)
+		}
+		if strings.Contains(r.stderr, "qqqq") {
+			t.Errorf("the error quotes the item's content: %.300s", r.stderr)
+		}
+	}
+	if h := run(t, env, "config", "history", "--layer", "cluster/dev-k3s"); strings.Contains(h.stdout, "interrupted") || !strings.Contains(h.stdout, "\n1 ") {
+		t.Errorf("a refused publish must claim no version:\n%s", h.stdout)
+	}
+}
+
+// Issue 18 §5: config orphans counted a version's metadata item among the items it would
+// remove ("holding 3 items"), and --delete then reported one fewer ("(2 items)"): the
+// metadata item stays as a tombstone. Both count the entries --delete removes.
+func TestOrphansCountsAgree(t *testing.T) {
+	env, cfg := examplesEnv(t)
+	p := faultproxy.Start(t, cfg.Endpoint)
+	p.Inject(faultproxy.Always(faultproxy.Status(500)).On("TransactWriteItems"))
+	f := filepath.Join(t.TempDir(), "dev.yaml")
+	writeFile(t, f, strings.Replace(readFile(t, "../../examples/layers/env/dev.yaml"), `"cpu": "4"`, `"cpu": "6"`, 1))
+	if r := run(t, with(env, "AWS_ENDPOINT_URL_DYNAMODB", p.URL()), "config", "publish", "-f", f, "--layer", "env/dev"); r.code != 3 {
+		t.Fatalf("publish with a failing head move: exit %d %s", r.code, r.stderr)
+	}
+	// Claimed two hours ago: past the grace period.
+	setRawString(t, cfg, "env#dev", "v#0000000002", "at", time.Now().Add(-2*time.Hour).UTC().Format(time.RFC3339Nano))
+	entries := len(examplesLayer(t, "env/dev").Entries)
+
+	list := run(t, env, "config", "orphans", "--layer", "env/dev")
+	wantList := fmt.Sprintf("1 interrupted version holding %d entries", entries)
+	if list.code != 0 || !strings.Contains(list.stdout, wantList) {
+		t.Errorf("orphans: exit %d, want %q\n%s%s", list.code, wantList, list.stdout, list.stderr)
+	}
+	del := run(t, env, "config", "orphans", "--layer", "env/dev", "--delete")
+	wantDel := fmt.Sprintf("removed 1 (%d entries)", entries)
+	if del.code != 0 || !strings.Contains(del.stdout, wantDel) {
+		t.Errorf("orphans --delete: exit %d, want %q\n%s%s", del.code, wantDel, del.stdout, del.stderr)
+	}
+	if again := run(t, env, "config", "orphans", "--layer", "env/dev"); again.code != 0 || !strings.Contains(again.stdout, "no interrupted versions") {
+		t.Errorf("after --delete: exit %d\n%s%s", again.code, again.stdout, again.stderr)
+	}
+}
+
+// examplesLayer reads one layer of examples/layers.
+func examplesLayer(t *testing.T, layer string) config.Layer {
+	t.Helper()
+	ref, err := config.ParseLayerRef(layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := config.ReadLayerFilesFor([]string{"../../examples/layers/" + layer + ".yaml"}, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }

@@ -20,7 +20,26 @@ func putRawItem(t *testing.T, cfg store.Config, item map[string]any) {
 	for k, v := range item {
 		av[k] = rawAttr(t, v)
 	}
-	body, err := json.Marshal(map[string]any{"TableName": cfg.Table, "Item": av})
+	rawCall(t, cfg, "PutItem", map[string]any{"TableName": cfg.Table, "Item": av})
+}
+
+// setRawString sets one string attribute of an item straight in DynamoDB Local, as a console
+// edit would (UpdateItem, no checks).
+func setRawString(t *testing.T, cfg store.Config, pk, sk, name, value string) {
+	t.Helper()
+	rawCall(t, cfg, "UpdateItem", map[string]any{
+		"TableName":                 cfg.Table,
+		"Key":                       map[string]any{"pk": rawAttr(t, pk), "sk": rawAttr(t, sk)},
+		"UpdateExpression":          "SET #n = :v",
+		"ExpressionAttributeNames":  map[string]any{"#n": name},
+		"ExpressionAttributeValues": map[string]any{":v": rawAttr(t, value)},
+	})
+}
+
+// rawCall makes one call of DynamoDB's JSON API (op: PutItem, UpdateItem ...).
+func rawCall(t *testing.T, cfg store.Config, op string, in map[string]any) {
+	t.Helper()
+	body, err := json.Marshal(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +48,7 @@ func putRawItem(t *testing.T, cfg store.Config, item map[string]any) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
-	req.Header.Set("X-Amz-Target", "DynamoDB_20120810.PutItem")
+	req.Header.Set("X-Amz-Target", "DynamoDB_20120810."+op)
 	// DynamoDB Local wants the header's shape, not a valid signature.
 	req.Header.Set("Authorization", fmt.Sprintf("AWS4-HMAC-SHA256 Credential=%s/20260101/%s/dynamodb/aws4_request, SignedHeaders=host, Signature=00", cfg.StaticCredentials.AccessKeyID, cfg.Region))
 	resp, err := http.DefaultClient.Do(req)
@@ -39,7 +58,7 @@ func putRawItem(t *testing.T, cfg store.Config, item map[string]any) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(resp.Body)
-		t.Fatalf("PutItem: HTTP %d: %s", resp.StatusCode, msg)
+		t.Fatalf("%s: HTTP %d: %s", op, resp.StatusCode, msg)
 	}
 }
 

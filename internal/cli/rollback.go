@@ -64,7 +64,7 @@ func (o *operator) runRollback(ctx context.Context, f rollbackFlags) error {
 			return fail
 		}
 		if err != nil {
-			return storeError(err)
+			return storeError(unknownBase(ctx, st, err, baseFlagSource))
 		}
 		reportChange(o.streams, "rollback", res, f.dryRun, trace, nil)
 		return nil

@@ -28,7 +28,7 @@ Prints the digest pushed; the artifact is reproducible, so pushing again gives t
 				PlainHTTP:    plainHTTP,
 				DockerConfig: dockerConfigPath(env),
 			})
-			if errors.Is(err, source.ErrReference) {
+			if errors.Is(err, source.ErrReference) || errors.Is(err, source.ErrPlainHTTP) {
 				return withCode(ExitUsage, err)
 			}
 			if err != nil {

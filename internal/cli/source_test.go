@@ -74,6 +74,8 @@ func TestSourcePush(t *testing.T) {
 		{"no tag", env, []string{"oci://" + host + "/a", "--plain-http"}, 2, []string{"no tag"}},
 		{"plain http off loopback", env, []string{"oci://registry.example.com/a:v1", "--plain-http"}, 2, []string{"only for a registry on loopback"}},
 		{"no argument", env, nil, 2, []string{"accepts 1 arg"}},
+		// Issue 18 §5: the registry speaks plain HTTP and --plain-http was not given.
+		{"registry speaks plain HTTP", env, []string{ref}, 2, []string{"answered plain HTTP to an HTTPS request: add --plain-http"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := run(t, tc.env, append([]string{"source", "push"}, tc.args...)...)

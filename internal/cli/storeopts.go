@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -16,9 +18,12 @@ type storeOptions struct {
 	table   string
 	region  string
 	timeout time.Duration
+	// flags is the command's flag set, to tell a --table given from the environment's.
+	flags *pflag.FlagSet
 }
 
 func (o *storeOptions) addFlags(f *pflag.FlagSet, env Env, defaultTimeout time.Duration) {
+	o.flags = f
 	table := env.Get("DYNAMO_CMP_TABLE")
 	if table == "" {
 		table = store.DefaultTable
@@ -43,6 +48,9 @@ func (o *storeOptions) config(env Env) (store.Config, error) {
 			return store.Config{}, withCode(ExitUsage, fmt.Errorf("DYNAMO_CMP_TIMEOUT=%q is not a positive duration such as 30s", env.Get("DYNAMO_CMP_TIMEOUT")))
 		}
 	}
+	if err := o.checkTable(); err != nil {
+		return store.Config{}, err
+	}
 	cfg := store.Config{
 		Table:    o.table,
 		Region:   o.region,
@@ -53,4 +61,30 @@ func (o *storeOptions) config(env Env) (store.Config, error) {
 		cfg.StaticCredentials = &store.StaticCredentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: env.Get("AWS_SESSION_TOKEN")}
 	}
 	return cfg, nil
+}
+
+// checkTable refuses, before any call, a table name DynamoDB would refuse, and an empty
+// --table: it must not fall back to the default table (and write there) when the user meant
+// another one.
+func (o *storeOptions) checkTable() error {
+	given := o.flags != nil && o.flags.Changed("table")
+	if given && o.table == "" {
+		return withCode(ExitUsage, fmt.Errorf("--table is empty: name the DynamoDB table, or leave the flag out to use DYNAMO_CMP_TABLE (default %s)", store.DefaultTable))
+	}
+	if err := store.CheckTableName(o.table); err != nil {
+		source := "--table " + quoteShort(o.table)
+		if !given {
+			source = "DYNAMO_CMP_TABLE=" + quoteShort(o.table)
+		}
+		return withCode(ExitUsage, fmt.Errorf("%s: %w", source, err))
+	}
+	return nil
+}
+
+// quoteShort quotes a value from the command line for a message, cut to 60 bytes.
+func quoteShort(s string) string {
+	if len(s) > 60 {
+		s = strings.ToValidUTF8(s[:60], "") + "…"
+	}
+	return strconv.Quote(s)
 }

@@ -323,3 +323,7 @@ func scanBody(v any) (refs, directives bool) {
 	}
 	return refs, directives
 }
+
+// EntryPath is how messages name an entry: its section in layer files and its key, e.g.
+// namespaces[dev-team] or roles[dev-team/dev-role].
+func EntryPath(kind, key string) string { return entryPath(kind, key) }

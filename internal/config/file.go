@@ -165,7 +165,7 @@ func (c *layerCollector) addSource(name string, data []byte) {
 			src = fmt.Sprintf("%s (document %d)", name, i)
 		}
 		if err != nil {
-			c.errs = append(c.errs, fmt.Errorf("%s: %w", src, err))
+			c.errs = append(c.errs, fmt.Errorf("%s: %w", src, syntaxError(data, err)))
 			return
 		}
 		if doc == nil {

@@ -106,3 +106,41 @@ func TestLayerDocumentRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// Issue 18 §5: a YAML syntax error named the line where the enclosing block or flow
+// collection starts, counted from 0 (line 1 for a mistake on line 3). It names the line of the
+// mistake, and the collection it breaks when that starts elsewhere.
+func TestYAMLSyntaxErrorLines(t *testing.T) {
+	tests := []struct{ name, content, want string }{
+		{"flow sequence", "layer: global\nnamespaces: [\n  {namespace: a} {namespace: b}]\n",
+			`yaml: line 3: did not find expected ',' or ']' in the flow sequence that starts at line 2`},
+		{"block sequence", "layer: global\nnamespaces:\n  - namespace: a\n   labels: x\n",
+			`yaml: line 4: did not find expected '-' indicator in the block sequence that starts at line 3`},
+		{"top-level mapping", "layer: global\nfoo: bar\n- x\n", `yaml: line 3: did not find expected key`},
+		{"block mapping", "layer: global\nnamespaces:\n- namespace: a\n  labels: {a: b}}\n",
+			`yaml: line 4: did not find expected key in the block mapping that starts at line 3`},
+		{"after a quoted scalar", "layer: global\nnamespaces:\n  - namespace: \"a\"b\n",
+			`yaml: line 3: did not find expected key`},
+		{"unclosed flow mapping", "layer: global\nnamespaces:\n  - namespace: a\n    labels: {a: b\n",
+			`yaml: at the end of the file: did not find expected ',' or '}' in the flow mapping that starts at line 4`},
+		{"second document", "layer: global\n---\nlayer: env/dev\nnamespaces: [\n  {namespace: a} {namespace: b}]\n",
+			`(document 2): yaml: line 5: did not find expected ',' or ']' in the flow sequence that starts at line 4`},
+		{"at the end", "layer: [global\n", `yaml: at the end of the file: did not find expected ',' or ']'`},
+		{"missing colon (scanner)", "layer: global\nfoo: bar\nbaz\n", `yaml: line 3: could not find expected ':'`},
+		{"tab (scanner)", "layer: global\n\tfoo: 1\n", `yaml: line 2: found a tab character that violates indentation`},
+		{"unterminated quote (scanner)", "layer: global\nnamespaces:\n  - namespace: a\n    labels:\n      x: \"1\n", `yaml: line 5: found unexpected end of stream`},
+	}
+	dir := t.TempDir()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-")+".yaml")
+			if err := os.WriteFile(p, []byte(tt.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := config.ReadLayerFiles([]string{p})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("want an error containing %q, got %v", tt.want, err)
+			}
+		})
+	}
+}

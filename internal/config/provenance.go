@@ -230,7 +230,7 @@ func (p *Provenance) body(e *Entry) map[string]any {
 	}
 	b := e.Body
 	if containsRef(b) {
-		sub, _ := p.vars.substitute(b, nil, func(Path, error) {})
+		sub, _ := p.vars.substitute(b, nil, nil, func(Path, error) {})
 		b = sub.(map[string]any)
 	}
 	p.bodies[e] = b

@@ -86,6 +86,7 @@ func (m *Merged) resolve(cluster string) (*Model, *resolver, error) {
 	model.Cluster, problems = decodeCluster(clusterEntry)
 	r.report(clusterEntry, problems)
 	vars := NewVariables(model.Cluster, model.Settings.Vars)
+	unusable := unusableVariables(model.Cluster)
 
 	r.checkCluster(clusterEntry, &model.Cluster)
 	r.checkSettings(model)
@@ -96,7 +97,15 @@ func (m *Merged) resolve(cluster string) (*Model, *resolver, error) {
 		}
 		body := e.Body
 		if !e.noRefs && containsRef(body) {
-			sub, _ := vars.substitute(body, nil, func(p Path, err error) { r.problem(e, p, "%v", err) })
+			sub, _ := vars.substitute(body, nil, unusable, func(p Path, err error) {
+				var bad *unusableVariableError
+				if !errors.As(err, &bad) {
+					r.problem(e, p, "%v", err)
+				}
+				// The string is left unexpanded: what its field's checks would say of it
+				// is this problem again.
+				r.settle(e, p)
+			})
 			body = sub.(map[string]any)
 		}
 		spec, ok := lookupKind(e.Kind)
@@ -119,9 +128,25 @@ type resolver struct {
 	problems []FieldError
 	// claims maps each rendered object's identity to the entry that renders it.
 	claims map[objectID]claim
+	// settled holds the fields (entry ID and path) whose problem is already reported, or
+	// reported elsewhere: no other problem is reported at them.
+	settled map[string]bool
+}
+
+func settledKey(e *Entry, p Path) string { return e.ID() + "\x00" + p.String() }
+
+// settle marks a field whose problem is reported.
+func (r *resolver) settle(e *Entry, p Path) {
+	if r.settled == nil {
+		r.settled = map[string]bool{}
+	}
+	r.settled[settledKey(e, p)] = true
 }
 
 func (r *resolver) problem(e *Entry, p Path, format string, args ...any) {
+	if r.settled[settledKey(e, p)] {
+		return
+	}
 	r.problems = append(r.problems, FieldError{
 		Layer: r.merged.Origin(e.Kind, e.Key, p),
 		Entry: entryPath(e.Kind, e.Key),
@@ -179,3 +204,16 @@ const (
 	quotaNameSuffix        = "-quota"
 	limitRangeNameSuffix   = "-limits"
 )
+
+// unusableVariables are the variables whose values the cluster record sets to something
+// invalid (checkCluster reports it there): fields that use them are not reported again.
+func unusableVariables(c Cluster) map[string]bool {
+	out := map[string]bool{}
+	if !validDNSLabel(c.Environment) {
+		out["cluster.environment"], out["env"] = true, true
+	}
+	if !validDNSLabel(c.Region) {
+		out["cluster.region"] = true
+	}
+	return out
+}

@@ -71,9 +71,20 @@ func (r *resolver) checkCluster(e *Entry, cl *Cluster) {
 		c.dnsLabel(nil, "region", cl.Region)
 	}
 	c.labels(nil, "labels", cl.Labels)
+	// Projects name Argo CD AppProjects (Kubernetes objects): DNS-1123 subdomains.
+	first := make(map[string]int, len(cl.Projects))
 	for i, p := range cl.Projects {
-		if p == "" {
-			c.fail(Path{}.Child("projects").Index(i), "must not be empty")
+		at := Path{}.Child("projects").Index(i)
+		switch j, seen := first[p]; {
+		case p == "":
+			c.fail(at, "must not be empty")
+		case seen:
+			c.fail(at, "%s is listed twice (also projects[%d])", quoteShort(p), j)
+		case !validDNSSubdomain(p):
+			c.fail(at, "%s is not a valid Argo CD project name (DNS-1123 subdomain: lower-case letters, digits, '-' and '.', at most 253 characters)", quoteShort(p))
+		}
+		if _, seen := first[p]; !seen {
+			first[p] = i
 		}
 	}
 	c.varNames(Path{}.Child("vars"), cl.Vars)
@@ -125,12 +136,15 @@ func (c checker) namespace(ns *Namespace, env string) {
 	c.claimObject("Namespace", "", ns.Namespace, nil)
 	c.labels(nil, "labels", ns.Labels)
 	c.annotations(nil, "annotations", ns.Annotations)
+	// A name derived from the environment is valid when the environment is; an invalid one
+	// is reported once, at the cluster record.
 	if q := ns.ResourceQuota; q != nil {
 		p := Path{}.Child("resourceQuota")
 		if q.Name == "" {
 			q.Name = env + quotaNameSuffix
+		} else {
+			c.dnsSubdomain(p, "name", q.Name)
 		}
-		c.dnsSubdomain(p, "name", q.Name)
 		c.claimObject("ResourceQuota", ns.Namespace, q.Name, p)
 		c.resourceQuota(p, q)
 	}
@@ -138,8 +152,9 @@ func (c checker) namespace(ns *Namespace, env string) {
 		p := Path{}.Child("limitRange")
 		if l.Name == "" {
 			l.Name = env + limitRangeNameSuffix
+		} else {
+			c.dnsSubdomain(p, "name", l.Name)
 		}
-		c.dnsSubdomain(p, "name", l.Name)
 		c.claimObject("LimitRange", ns.Namespace, l.Name, p)
 		c.limitRange(p, l)
 	}
@@ -935,4 +950,12 @@ func printable(s string) bool {
 
 func keysOf(m map[string]bool) string {
 	return strings.Join(slices.Sorted(maps.Keys(m)), ", ")
+}
+
+func validDNSLabel(s string) bool {
+	return s != "" && (isDNSLabel(s) || len(validation.IsDNS1123Label(s)) == 0)
+}
+
+func validDNSSubdomain(s string) bool {
+	return s != "" && (isDNSSubdomain(s) || len(validation.IsDNS1123Subdomain(s)) == 0)
 }

@@ -230,6 +230,71 @@ calico:
 			},
 		},
 		{
+			// Issue 18 §5: a missing variable was reported twice, once as unknown and once
+			// as the value it left behind.
+			name: "an unknown variable is reported once",
+			doc: clusterHead + `namespaces:
+  - namespace: ns
+    labels: {team: "${vars.team}"}
+    resourceQuota: {cpu: "${vars.cpu}"}`,
+			want: []string{
+				`cluster/c1: namespaces[ns].labels.team: unknown variable ${vars.team} (known: ${cluster.environment}, ${cluster.name}, ${cluster.region}, ${env})`,
+				`cluster/c1: namespaces[ns].resourceQuota.hard.cpu: unknown variable ${vars.cpu} (known: ${cluster.environment}, ${cluster.name}, ${cluster.region}, ${env})`,
+			},
+		},
+		{
+			// Issue 18 §5: a variable whose value holds a reference was left unexpanded
+			// without a word.
+			name: "a variable holding a reference",
+			doc: `layer: global
+settings:
+  vars: {domain: "${cluster.name}.corp", price: "$${literal}"}
+namespaces:
+  - namespace: ns
+    annotations: {host: "api.${vars.domain}", price: "${vars.price}", account: "${vars.account}"}
+---
+layer: cluster/c1
+cluster: {environment: dev, region: eu-west-1, vars: {account: "${vars.domain}"}}`,
+			want: []string{
+				`global: namespaces[ns].annotations.account: ${vars.account} holds a reference itself (${vars.domain}), which is not expanded: variables do not nest; write the reference in the field itself`,
+				`global: namespaces[ns].annotations.host: ${vars.domain} holds a reference itself (${cluster.name}), which is not expanded: variables do not nest; write the reference in the field itself`,
+			},
+		},
+		{
+			// Issue 18 §5: the projects of the cluster record were not checked.
+			name: "cluster projects",
+			doc: `layer: cluster/c1
+cluster: {environment: dev, region: eu-west-1, projects: [platform, Team_A, "", platform, apps.example]}`,
+			want: []string{
+				`cluster/c1: cluster.projects[1]: "Team_A" is not a valid Argo CD project name (DNS-1123 subdomain: lower-case letters, digits, '-' and '.', at most 253 characters)`,
+				`cluster/c1: cluster.projects[2]: must not be empty`,
+				`cluster/c1: cluster.projects[3]: "platform" is listed twice (also projects[0])`,
+			},
+		},
+		{
+			// Issue 18 §5: an environment that is not a valid name was also reported against
+			// global, where the quota and limit range names derived from it were used.
+			name: "an invalid environment is reported at the cluster record only",
+			doc: `layer: global
+namespaces:
+  - namespace: monitoring
+    resourceQuota: {cpu: "2"}
+    limitRange: {container: {default: {cpu: 500m}}}
+    labels: {env: "${env}"}
+    annotations: {where: "${cluster.region}"}
+  - namespace: apps
+    resourceQuota: {name: Bad_Quota, cpu: "2"}
+manifests:
+  - {apiVersion: v1, kind: ConfigMap, metadata: {name: "${env}-settings", namespace: monitoring}}
+---
+layer: cluster/c1
+cluster: {environment: Prod, region: eu-west-1}`,
+			want: []string{
+				`cluster/c1: cluster.environment: "Prod" is not a valid name (DNS-1123 label: lower-case letters, digits and '-', at most 63 characters)`,
+				`global: namespaces[apps].resourceQuota.name: "Bad_Quota" is not a valid name (DNS-1123 subdomain: lower-case letters, digits, '-' and '.', at most 253 characters)`,
+			},
+		},
+		{
 			name: "secrets and manifests",
 			doc: clusterHead + `manifests:
   - {apiVersion: v1, kind: Secret, metadata: {name: db, namespace: ns}, stringData: {password: hunter2}}

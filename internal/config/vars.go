@@ -38,9 +38,20 @@ func (v Variables) Names() []string {
 	return out
 }
 
+// unusableVariableError is a reference to a variable whose value is itself invalid (the
+// environment of a cluster record that is not a valid name): that problem is reported where
+// the value is set, not again in every field that uses it.
+type unusableVariableError struct{ name string }
+
+func (e *unusableVariableError) Error() string {
+	return fmt.Sprintf("${%s} has an invalid value", e.name)
+}
+
 // expand substitutes ${name} references in s; "$${" is a literal "${". It returns an error
-// naming the first unknown or unterminated reference.
-func (v Variables) expand(s string) (string, error) {
+// naming the first unknown or unterminated reference, or a variable whose value holds a
+// reference itself (values are not expanded again). A reference to a variable in unusable is
+// an *unusableVariableError.
+func (v Variables) expand(s string, unusable map[string]bool) (string, error) {
 	if !strings.Contains(s, "${") {
 		return s, nil
 	}
@@ -63,12 +74,39 @@ func (v Variables) expand(s string) (string, error) {
 			return "", fmt.Errorf("unterminated variable reference %q (write $${ for a literal ${)", truncate(s[i:], 40))
 		}
 		name := s[i+2 : i+end]
+		if unusable[name] {
+			return "", &unusableVariableError{name: name}
+		}
 		val, ok := v[name]
 		if !ok {
 			return "", fmt.Errorf("unknown variable ${%s} (known: %s)", truncate(name, 60), strings.Join(v.knownForMessage(), ", "))
 		}
+		if ref := firstRef(val); ref != "" {
+			return "", fmt.Errorf("${%s} holds a reference itself (%s), which is not expanded: variables do not nest; write the reference in the field itself", truncate(name, 60), ref)
+		}
 		b.WriteString(val)
 		s = s[i+end+1:]
+	}
+}
+
+// firstRef returns the first ${...} reference in s, shortened for a message, or "" when s
+// holds none ("$${" is a literal, not a reference).
+func firstRef(s string) string {
+	for off := 0; ; {
+		i := strings.Index(s[off:], "${")
+		if i < 0 {
+			return ""
+		}
+		i += off
+		if i > 0 && s[i-1] == '$' {
+			off = i + 2
+			continue
+		}
+		ref := s[i:]
+		if end := strings.IndexByte(ref, '}'); end >= 0 {
+			ref = ref[:end+1]
+		}
+		return truncate(ref, 60)
 	}
 }
 
@@ -82,11 +120,12 @@ func (v Variables) knownForMessage() []string {
 
 // substitute expands references in every string of a raw value, copying only what changes
 // (the input may be shared with the layers it was merged from). Problems are reported through
-// fail with the path of the string.
-func (v Variables) substitute(val any, p Path, fail func(Path, error)) (any, bool) {
+// fail with the path of the string, which is then left as it was; unusable names variables
+// whose references fail with an *unusableVariableError.
+func (v Variables) substitute(val any, p Path, unusable map[string]bool, fail func(Path, error)) (any, bool) {
 	switch t := val.(type) {
 	case string:
-		out, err := v.expand(t)
+		out, err := v.expand(t, unusable)
 		if err != nil {
 			fail(p, err)
 			return t, false
@@ -95,7 +134,7 @@ func (v Variables) substitute(val any, p Path, fail func(Path, error)) (any, boo
 	case map[string]any:
 		var out map[string]any
 		for k, e := range t {
-			n, changed := v.substitute(e, p.Child(k), fail)
+			n, changed := v.substitute(e, p.Child(k), unusable, fail)
 			if !changed {
 				continue
 			}
@@ -114,7 +153,7 @@ func (v Variables) substitute(val any, p Path, fail func(Path, error)) (any, boo
 	case []any:
 		var out []any
 		for i, e := range t {
-			n, changed := v.substitute(e, elemPath(p, e, i), fail)
+			n, changed := v.substitute(e, elemPath(p, e, i), unusable, fail)
 			if !changed {
 				continue
 			}

@@ -240,6 +240,13 @@ func Publish(ctx context.Context, st Store, req PublishRequest) (*PublishResult,
 	if err := requireRecord(inv, req.Ref, req.Entries, "publish"); err != nil {
 		return res, err
 	}
+	// What the store would refuse to write, a dry run refuses too.
+	if err := store.CheckEntries(req.Ref, req.Entries); err != nil {
+		return res, err
+	}
+	if err := checkDeletes(ctx, st, inv, req.Ref, req.Entries); err != nil {
+		return res, err
+	}
 	proposed := config.Layer{Ref: req.Ref, Entries: req.Entries}
 	clusters := inv.Affected(req.Ref, config.RecordOf(req.Entries))
 	for _, c := range clusters {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -46,6 +47,35 @@ DynamoDB. Built by "dynamo-cmp source push".
 // ErrReference marks a reference that is not oci://REGISTRY/REPOSITORY:TAG or may not be
 // used as asked (plain HTTP to a host that is not loopback).
 var ErrReference = errors.New("bad oci reference")
+
+// ErrPlainHTTP marks a push to a registry that answered plain HTTP to an HTTPS request: the
+// push needs --plain-http (on loopback) or a registry served over HTTPS; retrying will not help.
+var ErrPlainHTTP = errors.New("registry speaks plain HTTP")
+
+// answeredHTTP reports whether err shows that the server answered an HTTPS request with
+// plain HTTP: Go's client says so (http.ErrSchemeMismatch), or a TLS handshake got a
+// record starting "HTTP/" back.
+func answeredHTTP(err error) bool {
+	if errors.Is(err, http.ErrSchemeMismatch) {
+		return true
+	}
+	var rh tls.RecordHeaderError
+	return errors.As(err, &rh) && string(rh.RecordHeader[:]) == "HTTP/"
+}
+
+// plainHTTPError is an ErrPlainHTTP that says what to do.
+type plainHTTPError struct{ ref registry.Reference }
+
+func (e *plainHTTPError) Error() string {
+	hint := "serve it over HTTPS (--plain-http is only for a registry on loopback)"
+	if isLoopback(e.ref.Registry) {
+		hint = "add --plain-http (allowed for a registry on loopback)"
+	}
+	return fmt.Sprintf("push %s: the registry %s answered plain HTTP to an HTTPS request: %s", e.ref, e.ref.Registry, hint)
+}
+
+// Is makes errors.Is(err, ErrPlainHTTP) true.
+func (e *plainHTTPError) Is(target error) bool { return target == ErrPlainHTTP }
 
 // Options says where and how to push.
 type Options struct {
@@ -191,6 +221,9 @@ func Push(ctx context.Context, opts Options) (Result, error) {
 		return Result{}, fmt.Errorf("stage placeholder manifest: %w", err)
 	}
 	if _, err := oras.Copy(ctx, staged, ref.Reference, repo, ref.Reference, oras.DefaultCopyOptions); err != nil {
+		if !opts.PlainHTTP && answeredHTTP(err) {
+			return Result{}, &plainHTTPError{ref: ref}
+		}
 		return Result{}, fmt.Errorf("push %s: %w", ref, err)
 	}
 	return Result{Reference: ref.String(), Digest: desc.Digest.String(), MediaType: desc.MediaType}, nil

@@ -231,3 +231,37 @@ func TestParseReference(t *testing.T) {
 }
 
 func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// roundTripFunc is an http.RoundTripper made of a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Issue 18 §5: a push without --plain-http to a registry that speaks plain HTTP failed with
+// Go's "server gave HTTP response to HTTPS client" and no hint. It says what happened and what
+// to do: add --plain-http on loopback; off loopback (where --plain-http is refused) serve the
+// registry over HTTPS. Either way it is ErrPlainHTTP, not a failure worth retrying.
+func TestPushToPlainHTTPRegistrySaysSo(t *testing.T) {
+	host := startRegistry(t, "", "")
+	_, err := source.Push(context.Background(), source.Options{Reference: "oci://" + host + "/platform/src:v1"})
+	if !errors.Is(err, source.ErrPlainHTTP) || !strings.Contains(err.Error(), "the registry "+host+" answered plain HTTP to an HTTPS request: add --plain-http (allowed for a registry on loopback)") {
+		t.Errorf("loopback registry speaking HTTP: %v", err)
+	}
+
+	// Off loopback, as Go's client reports it when the server answers HTTP.
+	answersHTTP := &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+		return nil, http.ErrSchemeMismatch
+	})}
+	_, err = source.Push(context.Background(), source.Options{Reference: "oci://registry.example.com/platform/src:v1", HTTPClient: answersHTTP})
+	if !errors.Is(err, source.ErrPlainHTTP) || !strings.Contains(err.Error(), "the registry registry.example.com answered plain HTTP to an HTTPS request: serve it over HTTPS (--plain-http is only for a registry on loopback)") {
+		t.Errorf("remote registry speaking HTTP: %v", err)
+	}
+
+	// Any other failure keeps its own message.
+	refused := &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+		return nil, errors.New("connection refused")
+	})}
+	if _, err = source.Push(context.Background(), source.Options{Reference: "oci://registry.example.com/platform/src:v1", HTTPClient: refused}); errors.Is(err, source.ErrPlainHTTP) || strings.Contains(err.Error(), "plain") {
+		t.Errorf("a refused connection is reported as plain HTTP: %v", err)
+	}
+}

@@ -171,7 +171,13 @@ type ConflictError struct {
 }
 
 func (e *ConflictError) Error() string {
-	return fmt.Sprintf("conflict: layer %s is at version %d, not at version %d that this change was based on (someone published or rolled it back meanwhile); nothing was changed: re-read it (dynamo-cmp config get --layer %s), redo the change on version %d and publish again", e.Ref, e.Actual, e.Expected, e.Ref, e.Actual)
+	// A head below the base can only have got there by a rollback; above it, by a publish or
+	// a rollback to a later version.
+	why := "someone published or rolled it back meanwhile"
+	if e.Actual < e.Expected {
+		why = "it was rolled back meanwhile"
+	}
+	return fmt.Sprintf("conflict: layer %s is at version %d, not at version %d that this change was based on (%s); nothing was changed: re-read it (dynamo-cmp config get --layer %s), redo the change on version %d and publish again", e.Ref, e.Actual, e.Expected, why, e.Ref, e.Actual)
 }
 
 // Is makes errors.Is(err, ErrConflict) true.

@@ -90,6 +90,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if table == "" {
 		table = DefaultTable
 	}
+	if err := CheckTableName(table); err != nil {
+		return nil, fmt.Errorf("table %q: %w", showName(table), err)
+	}
 	maxAttempts := cfg.MaxAttempts
 	if maxAttempts <= 0 {
 		maxAttempts = DefaultMaxAttempts

@@ -142,3 +142,6 @@ func (s *Store) DeleteDrafts(ctx context.Context, ref config.LayerRef, drafts []
 	}
 	return nil
 }
+
+// DraftSK is the sort key of the draft of an entry, as the console shows it.
+func DraftSK(kind, key string) string { return draftSK(kind, key) }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -9,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 )
 
 // DynamoDB's limits on one item ("Constraints in Amazon DynamoDB", developer guide). An
@@ -168,4 +171,65 @@ func checkEntryItem(what, sk string, item map[string]types.AttributeValue) error
 	default:
 		return newError(ErrTooLarge, "%s breaks DynamoDB's item limits in %d places:\n  %s", what, len(problems), strings.Join(problems, "\n  "))
 	}
+}
+
+// Table names DynamoDB accepts: 3 to 255 characters of a-z, A-Z, 0-9, '_', '-' and '.'.
+const (
+	minTableName = 3
+	maxTableName = 255
+)
+
+// ErrTableName marks a table name DynamoDB would refuse.
+var ErrTableName = errors.New("not a DynamoDB table name (3 to 255 characters: letters, digits, '_', '-' and '.')")
+
+// CheckTableName returns ErrTableName unless DynamoDB accepts name as a table name, so that
+// a wrong name is refused before any call instead of coming back as a ValidationException.
+func CheckTableName(name string) error {
+	if len(name) < minTableName || len(name) > maxTableName {
+		return ErrTableName
+	}
+	for _, r := range name {
+		if !(r == '_' || r == '-' || r == '.' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return ErrTableName
+		}
+	}
+	return nil
+}
+
+// CheckEntries runs, without any call, every check Publish makes of entries before it writes
+// anything: the entries are well formed (no entry twice, no field named like a key
+// attribute) and DynamoDB can store each one (size, nesting, names, numbers). A dry run calls
+// it so that it refuses exactly what the publish would refuse. The error names the layer and
+// every entry at fault; for limits it is ErrTooLarge.
+func CheckEntries(ref config.LayerRef, entries []config.Entry) error {
+	if _, _, err := entryItems(ref, entries); err != nil {
+		return fmt.Errorf("%s: %w", ref, err)
+	}
+	return nil
+}
+
+// entryItems prepares the entries of a new version of ref and builds their items, with the
+// version number (not known yet) left out of the sort key. An entry DynamoDB would refuse is
+// refused here, before a version is claimed, every such entry at once.
+func entryItems(ref config.LayerRef, in []config.Entry) ([]config.Entry, []map[string]types.AttributeValue, error) {
+	entries, err := prepareEntries(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	pk := layerPK(ref)
+	items := make([]map[string]types.AttributeValue, len(entries))
+	var unstorable []error
+	for i, e := range entries {
+		if items[i], err = bodyItem(pk, "", e); err != nil {
+			return nil, nil, err
+		}
+		// The longest sort key the entry can get: its size counts.
+		if err := checkEntryItem("entry "+e.ID(), entrySK(9_999_999_999, e.Kind, e.Key), items[i]); err != nil {
+			unstorable = append(unstorable, err)
+		}
+	}
+	if len(unstorable) > 0 {
+		return nil, nil, &storeError{msg: errors.Join(unstorable...).Error(), kind: ErrTooLarge}
+	}
+	return entries, items, nil
 }

@@ -48,27 +48,11 @@ func (s *Store) Publish(ctx context.Context, in PublishInput) (Head, error) {
 	if in.Base < 0 {
 		return Head{}, fmt.Errorf("publish %s: base version %d is not a version number", in.Ref, in.Base)
 	}
-	entries, err := prepareEntries(in.Entries)
+	entries, items, err := entryItems(in.Ref, in.Entries)
 	if err != nil {
 		return Head{}, fmt.Errorf("publish %s: %w", in.Ref, err)
 	}
 	pk := layerPK(in.Ref)
-	items := make([]map[string]types.AttributeValue, len(entries))
-	var unstorable []error
-	for i, e := range entries {
-		// The version number is not known yet: sk is filled in after the claim.
-		if items[i], err = bodyItem(pk, "", e); err != nil {
-			return Head{}, fmt.Errorf("publish %s: %w", in.Ref, err)
-		}
-		// Refuse an entry DynamoDB would refuse, before claiming a version, and say which
-		// and where (every such entry at once).
-		if err := checkEntryItem("entry "+e.ID(), entrySK(9_999_999_999, e.Kind, e.Key), items[i]); err != nil {
-			unstorable = append(unstorable, err)
-		}
-	}
-	if len(unstorable) > 0 {
-		return Head{}, &storeError{msg: fmt.Sprintf("publish %s: %v", in.Ref, errors.Join(unstorable...)), kind: ErrTooLarge}
-	}
 	var record *clusterRecord
 	if in.Ref.Scope == config.ScopeCluster {
 		record = recordOf(entries)
