@@ -65,9 +65,9 @@ type Handler struct {
 	// rotation, until its value is removed ("" accepts nothing).
 	PreviousToken secret.Secret
 	Cache         *Cache
-	Log     *slog.Logger
-	Metrics *Metrics
-	Now     func() time.Time
+	Log           *slog.Logger
+	Metrics       *Metrics
+	Now           func() time.Time
 }
 
 // authorized checks the bearer token in constant time (over digests, so the length of the
