@@ -126,6 +126,11 @@ func runGenerate(ctx context.Context, streams IOStreams, env Env, flags generate
 	version := read.Version.String()
 	log.step("dynamodb-e10", "config pull", "cluster", req.Cluster, "environment", read.Environment, "configVersion", version, "roundTrips", read.RoundTrips)
 
+	// A cluster layer without a record (left by a console edit) authorises nobody; say what is
+	// missing rather than refuse the project. It names nothing of the configuration.
+	if config.RecordOf(read.Layers[len(read.Layers)-1].Entries) == nil {
+		return fail(invalidFailure(fmt.Errorf("%w for %q: the cluster/%s layer must hold a cluster record (environment, region, projects)", config.ErrNoClusterRecord, req.Cluster, req.Cluster), req, version))
+	}
 	// Before anything of the configuration is validated or shown: read.Cluster is the record
 	// as config decodes it (config.RecordOf), the record the model renders, and read.Current
 	// the record of the cluster layer's head. Both must allow the project, so that pinning a

@@ -180,3 +180,15 @@ func TestWebhookRefusesPlainHTTPAndRedirects(t *testing.T) {
 		t.Errorf("webhook_deliveries_total{outcome=\"rejected\"} = %v, want 1", rejected)
 	}
 }
+
+// TestSignatureTestVector: the example of docs/serve.md#signatures, which receivers use to
+// check their own code, is what serve sends.
+func TestSignatureTestVector(t *testing.T) {
+	got := notify.Sign("1795860271", []byte(`{"id":"ev-1","type":"publish"}`), "current-signing-secret-0123456789abcdef")
+	if want := "v1=07b7c01bb0126273982961424c6d6e5f589e75c3aa1722aecaa0fae2c03766ea"; got != want {
+		t.Errorf("signature %s, want the documented %s", got, want)
+	}
+	if got != "v1="+hmacHex("current-signing-secret-0123456789abcdef", "1795860271", []byte(`{"id":"ev-1","type":"publish"}`)) {
+		t.Error("Sign differs from the documented algorithm")
+	}
+}
