@@ -255,3 +255,28 @@ func TestPatchedObjectsAreValidatedAsWritten(t *testing.T) {
 		})
 	}
 }
+
+// TestPatchedObjectsKeepTheirEntryRules: the re-validation of a patched object does not apply
+// the rules of extra manifests to what its own entry allows: a ClusterRole named "team:reader"
+// (an RBAC name, not a DNS name) can be patched.
+func TestPatchedObjectsKeepTheirEntryRules(t *testing.T) {
+	layers, err := config.ParseLayers("x", []byte(`layer: cluster/dev-k3s
+cluster: {environment: dev, region: r}
+clusterRoles: [{name: "team:reader", rules: [{apiGroups: [""], resources: [pods], verbs: [get]}]}]
+patches: [{name: p, target: {kind: ClusterRole}, strategicMerge: {metadata: {labels: {patched: "yes"}}}}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := config.Resolve(layers, "dev-k3s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := render.Render(model, render.Options{})
+	if err != nil {
+		t.Fatalf("patching ClusterRole team:reader: %v", err)
+	}
+	if !strings.Contains(string(out.Bytes()), `"patched":"yes"`) {
+		t.Errorf("not patched:\n%s", out.Bytes())
+	}
+}
