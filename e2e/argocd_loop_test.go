@@ -814,11 +814,12 @@ func urlPathEscape(s string) string {
 // serveProc is `dynamo-cmp serve` as a process on a fixed loopback address (the generator
 // ConfigMap names it), stoppable and restartable.
 type serveProc struct {
-	base, addr string
-	args, env  []string
-	cmd        *exec.Cmd
-	done       chan struct{}
-	logPath    string
+	// base and addr are the generator API's; ops is the base URL of health and metrics.
+	base, addr, ops string
+	args, env       []string
+	cmd             *exec.Cmd
+	done            chan struct{}
+	logPath         string
 }
 
 func newServe(t testing.TB, l *loop, genToken, argoToken string) *serveProc {
@@ -829,16 +830,20 @@ func newServe(t testing.TB, l *loop, genToken, argoToken string) *serveProc {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	opsAddr := freeAddr(t)
 	dir := l.dir
 	kubeCA := serverCA(t, l.mgmt.Config.Host, filepath.Join(dir, "kube-ca.crt"))
-	s := &serveProc{base: "http://" + addr, addr: addr, logPath: filepath.Join(dir, "serve-"+strings.ReplaceAll(addr, ":", "-")+".log")}
+	s := &serveProc{base: "http://" + addr, addr: addr, ops: "http://" + opsAddr, logPath: filepath.Join(dir, "serve-"+strings.ReplaceAll(addr, ":", "-")+".log")}
 	s.env = append(harness.DynamoEnv(l.dbProxy.URL, loopTable), "PATH="+os.Getenv("PATH"), "HOME="+dir)
-	s.args = []string{"serve", "--listen", addr,
+	s.args = []string{"serve", "--listen", addr, "--metrics-address", opsAddr,
 		"--generator-token-file", writeSecret(t, dir, "generator-token", genToken),
 		"--kube-url", l.mgmt.Config.Host, "--kube-token-file", writeSecret(t, dir, "kube-token", l.mgmt.Config.BearerToken),
 		"--kube-ca-file", kubeCA, "--namespaces", "argocd",
 		"--argocd-url", l.argo.URL, "--argocd-token-file", writeSecret(t, dir, "argocd-token", argoToken),
 		"--webhook-url", l.hook.url,
+		// argocd-server runs with server.insecure and the webhook receiver is an httptest
+		// server: both plain http on loopback.
+		"--allow-insecure-http",
 		"--status-interval", "1s",
 		"--auto-rollback-layers", "env/prod",
 	}
@@ -874,7 +879,7 @@ func (s *serveProc) start(t testing.TB) {
 	s.cmd, s.done = cmd, make(chan struct{})
 	go func() { _ = cmd.Wait(); close(s.done) }()
 	eventually(t, 60*time.Second, "dynamo-cmp serve /readyz", func() (bool, string) {
-		resp, err := http.Get(s.base + "/readyz")
+		resp, err := http.Get(s.ops + "/readyz")
 		if err != nil {
 			return false, err.Error()
 		}

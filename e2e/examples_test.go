@@ -105,7 +105,7 @@ func TestExamplesRenderWithPatches(t *testing.T) {
 		p.cli(t, "config", "publish", "-f", file, "--layer", layer, "-m", "e2e patches", "--actor", "e2e")
 	}
 	p.socket = harness.StartCMPServer(t, harness.PluginDir(t), append(append([]string{}, p.env...), harness.PathWith(bin)))
-	token := "e2e-examples-token"
+	token := "e2e-examples-token-0123456789abcdef" // 32 bytes at least
 	serveURL := startServe(t, p.env, "--generator-token-file", writeSecret(t, dir, "generator-token", token))
 
 	// The full render, as an Application without components gets it.

@@ -64,7 +64,7 @@ spec:
 	}
 
 	dir := t.TempDir()
-	token := "e2e-generator-token"
+	token := "e2e-generator-token-0123456789abcdef" // 32 bytes at least
 	tokenFile := writeSecret(t, dir, "generator-token", token)
 	kubeTokenFile := writeSecret(t, dir, "kube-token", kube.Config.BearerToken)
 	kubeCA := serverCA(t, kube.Config.Host, filepath.Join(dir, "kube-ca.crt"))
@@ -165,12 +165,13 @@ func startServe(t *testing.T, env []string, args ...string) string {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	opsAddr := freeAddr(t)
 	logPath := filepath.Join(t.TempDir(), "serve.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(harness.DynamoCmpPath(t), append([]string{"serve", "--listen", addr}, args...)...)
+	cmd := exec.Command(harness.DynamoCmpPath(t), append([]string{"serve", "--listen", addr, "--metrics-address", opsAddr}, args...)...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
@@ -195,7 +196,7 @@ func startServe(t *testing.T, env []string, args ...string) string {
 	})
 	base := "http://" + addr
 	waitUntil(t, 30*time.Second, "dynamo-cmp serve /readyz", func() bool {
-		resp, err := http.Get(base + "/readyz")
+		resp, err := http.Get("http://" + opsAddr + "/readyz")
 		if err != nil {
 			return false
 		}
@@ -214,6 +215,17 @@ func annotated(t *testing.T, appsets interface {
 		t.Fatal(err)
 	}
 	return obj.GetAnnotations()[refreshAnnotation] == "true"
+}
+
+// freeAddr returns a free 127.0.0.1 address (for serve's --metrics-address).
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {

@@ -30,7 +30,10 @@ type Options struct {
 	// default self-signed certificate).
 	CAFile             string
 	InsecureSkipVerify bool
-	HTTP               outbound.HTTPOptions
+	// AllowInsecureHTTP accepts an http:// URL (argocd-server with server.insecure, reached
+	// inside the cluster); without it only https is accepted, the token being a credential.
+	AllowInsecureHTTP bool
+	HTTP              outbound.HTTPOptions
 	// RefreshTimeout bounds each hard-refresh call: Argo CD answers it only once the
 	// Application is reconciled.
 	RefreshTimeout time.Duration
@@ -54,7 +57,7 @@ func New(o Options, m *outbound.Metrics, log *slog.Logger) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("argo cd: %w", err)
 	}
-	if _, err := url.Parse(o.URL); err != nil {
+	if err := outbound.CheckURL(o.URL, o.AllowInsecureHTTP); err != nil {
 		return nil, fmt.Errorf("argo cd: API server URL: %w", err)
 	}
 	ho := o.HTTP.WithDefaults()

@@ -118,7 +118,7 @@ func registerClusters(ctx context.Context, st *store.Store, n int) error {
 }
 
 func pollGenerator(ctx context.Context, st *store.Store, clusters, pollers int, d, ttl time.Duration) error {
-	const token = "bench-token"
+	const token = "bench-generator-token-0123456789abcdef"
 	srv, err := serve.New(serve.Options{Store: st, GeneratorToken: secret.Static(token), CacheTTL: ttl})
 	if err != nil {
 		return err

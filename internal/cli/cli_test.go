@@ -199,7 +199,7 @@ func TestGenerateFailures(t *testing.T) {
 	})
 	t.Run("project not allowed", func(t *testing.T) {
 		assertFailedCleanly(t, run(t, with(argocdEnv(env, params), "ARGOCD_APP_PROJECT_NAME", "team-a"), "generate"), 1,
-			`Argo CD project "team-a" may not render this cluster (allowed projects: platform)`)
+			`Argo CD project "team-a" may not render this cluster.`)
 	})
 	t.Run("missing cluster parameter", func(t *testing.T) {
 		assertFailedCleanly(t, run(t, with(env, "ARGOCD_APP_PARAMETERS", `[]`), "generate"), 1, `parameter "cluster" is required`)

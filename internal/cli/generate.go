@@ -127,11 +127,18 @@ func runGenerate(ctx context.Context, streams IOStreams, env Env, flags generate
 	version := read.Version.String()
 	log.step("dynamodb-e10", "config pull", "cluster", req.Cluster, "environment", read.Environment, "configVersion", version, "roundTrips", read.RoundTrips)
 
+	// A cluster layer without a record (left by a console edit) authorises nobody; say what is
+	// missing rather than refuse the project. It names nothing of the configuration.
+	if config.RecordOf(read.Layers[len(read.Layers)-1].Entries) == nil {
+		return fail(invalidFailure(fmt.Errorf("%w for %q: the cluster/%s layer must hold a cluster record (environment, region, projects)", config.ErrNoClusterRecord, req.Cluster, req.Cluster), req, version))
+	}
 	// Before anything of the configuration is validated or shown: read.Cluster is the record
-	// as config decodes it (config.RecordOf), the record the model renders.
-	if err := checkProject(read.Cluster, req.Project); err != nil {
+	// as config decodes it (config.RecordOf), the record the model renders, and read.Current
+	// the record of the cluster layer's head. Both must allow the project, so that pinning a
+	// version published before a project was removed does not bring it back.
+	if err := checkProject(req.Project, read.Cluster, read.Current); err != nil {
 		return fail(&generateFailure{code: ExitInvalid, cluster: req.Cluster, version: version, reason: err.Error(),
-			hint: "Render it from an Application in one of those projects, or add the project to the cluster record's projects (cluster/" + req.Cluster + ")"})
+			hint: "Render it from an Application of a project the cluster record allows, or add the project to the cluster record's projects (cluster/" + req.Cluster + ") and publish it"})
 	}
 
 	layers := read.Layers
@@ -152,19 +159,28 @@ func runGenerate(ctx context.Context, streams IOStreams, env Env, flags generate
 // generateSteps names the step ids of ops.Render's stages in generate's log.
 var generateSteps = map[string]string{"merge": "merge-e20", "validate": "validate-e25", "render": "render-e30"}
 
-// checkProject refuses an Application whose Argo CD project the cluster record's projects
-// does not list (an empty list allows every project). generate and parameters both ask it
-// before they show anything of the cluster.
-func checkProject(c config.Cluster, project string) error {
-	if len(c.Projects) == 0 || slices.Contains(c.Projects, project) {
-		return nil
+// checkProject refuses an Application whose Argo CD project one of the given cluster records
+// does not allow: every record must list the project in its projects, and a record that
+// lists none allows no project. generate and parameters both ask it before they show anything
+// of the cluster. The refusal names the project, never the projects that are allowed: it is
+// shown to whoever can view the Application.
+func checkProject(project string, records ...config.Cluster) error {
+	for _, c := range records {
+		if project == "" || !slices.Contains(c.Projects, project) {
+			return projectRefused(project)
+		}
 	}
+	return nil
+}
+
+// projectRefused is checkProject's refusal.
+func projectRefused(project string) error {
 	p := "(none: ARGOCD_APP_PROJECT_NAME is not set)"
 	if project != "" {
 		p = fmt.Sprintf("%q", project)
 	}
 	//lint:ignore ST1005 "Argo CD" is a proper noun; the message is documented in operations.md
-	return fmt.Errorf("Argo CD project %s may not render this cluster (allowed projects: %s)", p, strings.Join(c.Projects, ", "))
+	return fmt.Errorf("Argo CD project %s may not render this cluster", p)
 }
 
 // storeFailure explains a failed DynamoDB read.

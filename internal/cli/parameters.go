@@ -75,9 +75,9 @@ func announcements(ctx context.Context, env Env, so storeOptions) ([]plugin.Anno
 	// to the parameters command (reposerver/repository populatePluginAppDetails passes only
 	// the app name and source), so for a project-limited cluster an unknown project gets
 	// the versions, which the generator serves anyway, but not who published them or why.
-	withhold := req.Project == "" && len(read.Cluster.Projects) > 0
+	withhold := req.Project == ""
 	if !withhold {
-		if err := checkProject(read.Cluster, req.Project); err != nil {
+		if err := checkProject(req.Project, read.Cluster); err != nil {
 			return nil, fmt.Errorf("cluster %s: %w", req.Cluster, err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
@@ -132,6 +133,7 @@ func (o *operator) publish(ctx context.Context, st *store.Store, ref config.Laye
 	if res != nil && err == nil {
 		why := whyEmptyWaves(ctx, st, res)
 		reportChange(o.streams, "publish", res, c.dryRun, trace, func() { reportRollout(o.streams, res, rc, c.dryRun, why) })
+		warnNoProjects(o.streams.ErrOut, ref, entries)
 	}
 	var empty *ops.EmptyLayerError
 	var strategy *ops.StrategyError
@@ -151,6 +153,17 @@ func (o *operator) publish(ctx context.Context, st *store.Store, ref config.Laye
 		return done()
 	}
 	return nil
+}
+
+// warnNoProjects warns when a cluster layer's record lists no Argo CD projects: generate then
+// refuses every Application, so the cluster renders nowhere until a project is listed.
+func warnNoProjects(w io.Writer, ref config.LayerRef, entries []config.Entry) {
+	if ref.Scope != config.ScopeCluster {
+		return
+	}
+	if rec := config.RecordOf(entries); rec != nil && len(rec.Projects) == 0 {
+		fmt.Fprintf(w, "warning: the cluster record of %s lists no projects, so no Argo CD Application may render it: list the projects allowed to (cluster: {projects: [platform]}) and publish again\n", ref)
+	}
 }
 
 // reportRollout prints how a publish of a global or environment layer reaches its clusters:

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/kube"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/outbound"
@@ -34,8 +35,8 @@ const (
 type serveFlags struct {
 	so storeOptions
 
-	listen, generatorTokenFile, configMap, pluginName string
-	cacheTTL, pollInterval, freshnessBudget           time.Duration
+	listen, metricsAddress, generatorTokenFile, previousTokenFile, configMap, pluginName string
+	cacheTTL, pollInterval, freshnessBudget                                              time.Duration
 
 	kubeURL, kubeTokenFile, kubeCAFile string
 	namespaces                         []string
@@ -44,9 +45,11 @@ type serveFlags struct {
 	argoInsecure                       bool
 	argoRefreshTimeout                 time.Duration
 
-	webhookURL, webhookTokenFile string
-	webhookQueue                 int
-	webhookMaxAge                time.Duration
+	webhookURL, webhookTokenFile, webhookCAFile    string
+	webhookSigningFile, webhookPreviousSigningFile string
+	webhookQueue                                   int
+	webhookMaxAge                                  time.Duration
+	allowInsecureHTTP                              bool
 
 	httpTimeout time.Duration
 	httpRetries int
@@ -69,10 +72,11 @@ func newServeCommand(streams IOStreams, env Env) *cobra.Command {
 		Short: "Run the ApplicationSet plugin generator and the change notifier (long-running)",
 		Long: `Serve runs the service Argo CD talks to (docs/serve.md):
 
-  POST /api/v1/getparams.execute   ApplicationSet plugin generator: one parameter set per
-                                   registered cluster (cluster, environment, region, labels,
-                                   vars, configVersion), filtered by the generator's input
-  GET  /healthz, /readyz, /metrics liveness, readiness (DynamoDB reachable), Prometheus
+  POST /api/v1/getparams.execute   ApplicationSet plugin generator (--listen): one parameter
+                                   set per registered cluster (cluster, environment, region,
+                                   labels, vars, configVersion), filtered by the generator's input
+  GET  /healthz, /readyz, /metrics liveness, readiness (DynamoDB reachable), Prometheus, on
+                                   their own address (--metrics-address), GET and HEAD only
 
 and, in the background, watches the registry's change counter: on every publish or rollback
 it annotates the ApplicationSets that use the generator (Kubernetes API) so Argo CD asks for
@@ -141,9 +145,12 @@ func (f *serveFlags) addFlags(fs *pflag.FlagSet, env Env) {
 		fs.BoolVar(p, name, def, usage+" (env "+envName+")")
 	}
 
-	str(&f.listen, "listen", "DYNAMO_CMP_LISTEN", ":8080", "address the HTTP server listens on")
+	str(&f.listen, "listen", "DYNAMO_CMP_LISTEN", ":8080", "address the generator API listens on")
+	str(&f.metricsAddress, "metrics-address", "DYNAMO_CMP_METRICS_ADDRESS", ":9090", "address /healthz, /readyz and /metrics listen on (not the API's)")
 	str(&f.generatorTokenFile, "generator-token-file", "DYNAMO_CMP_GENERATOR_TOKEN_FILE", "",
-		"file holding the bearer token Argo CD's plugin generator sends (re-read when it changes); or set the token itself in DYNAMO_CMP_GENERATOR_TOKEN")
+		"file holding the bearer token Argo CD's plugin generator sends, at least 32 bytes (re-read when it changes); or set the token itself in DYNAMO_CMP_GENERATOR_TOKEN")
+	str(&f.previousTokenFile, "generator-previous-token-file", "DYNAMO_CMP_GENERATOR_PREVIOUS_TOKEN_FILE", "",
+		"file holding the token being replaced during a rotation, accepted as well until the file is removed or emptied; or DYNAMO_CMP_GENERATOR_PREVIOUS_TOKEN")
 	str(&f.configMap, "generator-configmap", "DYNAMO_CMP_GENERATOR_CONFIGMAP", serve.DefaultConfigMapName,
 		"name of the ConfigMap the ApplicationSets' plugin generators reference (configMapRef.name): those ApplicationSets are refreshed on a change")
 	str(&f.pluginName, "plugin-name", "DYNAMO_CMP_PLUGIN_NAME", serve.DefaultPluginName, "CMP plugin name the Applications use (spec.source.plugin.name)")
@@ -175,6 +182,13 @@ func (f *serveFlags) addFlags(fs *pflag.FlagSet, env Env) {
 	str(&f.webhookURL, "webhook-url", "DYNAMO_CMP_WEBHOOK_URL", "", "URL receiving status events as JSON POSTs; empty disables")
 	str(&f.webhookTokenFile, "webhook-token-file", "DYNAMO_CMP_WEBHOOK_TOKEN_FILE", "",
 		"file holding a bearer token for the webhook; or set the token itself in DYNAMO_CMP_WEBHOOK_TOKEN")
+	str(&f.webhookCAFile, "webhook-ca-file", "DYNAMO_CMP_WEBHOOK_CA_FILE", "", "CA bundle verifying the webhook's certificate (a private CA); the system roots when empty")
+	str(&f.webhookSigningFile, "webhook-signing-secret-file", "DYNAMO_CMP_WEBHOOK_SIGNING_SECRET_FILE", "",
+		"file holding the secret (at least 32 bytes) that signs every event with HMAC-SHA256 (X-Dynamo-Cmp-Signature); or set it in DYNAMO_CMP_WEBHOOK_SIGNING_SECRET")
+	str(&f.webhookPreviousSigningFile, "webhook-previous-signing-secret-file", "DYNAMO_CMP_WEBHOOK_PREVIOUS_SIGNING_SECRET_FILE", "",
+		"file holding the signing secret being replaced: events carry both signatures until the file is removed or emptied")
+	boolean(&f.allowInsecureHTTP, "allow-insecure-http", "DYNAMO_CMP_ALLOW_INSECURE_HTTP",
+		"accept http:// for --argocd-url and --webhook-url (tokens and events then travel unencrypted); only for services reached inside the cluster")
 	num(&f.webhookQueue, "webhook-queue-size", "DYNAMO_CMP_WEBHOOK_QUEUE_SIZE", serve.DefaultWebhookQueue, "events kept for delivery; beyond it the oldest is dropped")
 	dur(&f.webhookMaxAge, "webhook-max-age", "DYNAMO_CMP_WEBHOOK_MAX_AGE", serve.DefaultWebhookMaxAge, "how long an undelivered event is retried")
 
@@ -217,6 +231,45 @@ func readSecret(file string, env Env, envName string) (secret.Secret, error) {
 	return nil, nil
 }
 
+// readOptionalSecret returns the optional secret in file (a missing or empty file is no
+// secret, re-checked as the file changes), else the one in the environment variable, else
+// nil: the previous token or signing secret of a rotation.
+func readOptionalSecret(file string, env Env, envName string) (secret.Secret, error) {
+	if file != "" {
+		s := secret.NewOptionalFile(file)
+		if _, err := s.Value(); err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	if envName != "" {
+		if v := env.Get(envName); strings.TrimSpace(v) != "" {
+			return secret.Static(v), nil
+		}
+	}
+	return nil, nil
+}
+
+// minSecretBytes is the shortest token or signing secret serve accepts (256 bits).
+const minSecretBytes = generator.MinTokenBytes
+
+// checkLength refuses a token or signing secret shorter than 32 bytes, naming where it came
+// from (the flag and its file, or the environment variable), never its value.
+func checkLength(s secret.Secret, flag, file, envName, what string) error {
+	if s == nil {
+		return nil
+	}
+	v, err := s.Value()
+	if err != nil || v == "" || len(v) >= minSecretBytes {
+		return nil
+	}
+	from := envName
+	if file != "" {
+		from = flag + " (" + file + ")"
+	}
+	return fmt.Errorf("%s: the %s is %d bytes, shorter than the %d required; make one with: openssl rand -hex 32", from, what, len(v), minSecretBytes)
+}
+
 func parseLevel(s string) (slog.Level, error) {
 	switch strings.ToLower(s) {
 	case "debug":
@@ -256,7 +309,15 @@ func (f *serveFlags) options(fs *pflag.FlagSet, env Env) (o serve.Options, warni
 	if tok == nil && err == nil {
 		add(errors.New("no generator token: set --generator-token-file (a mounted Secret key) or DYNAMO_CMP_GENERATOR_TOKEN"))
 	}
+	add(checkLength(tok, "--generator-token-file", f.generatorTokenFile, "DYNAMO_CMP_GENERATOR_TOKEN", "token"))
 	o.GeneratorToken = tok
+	prev, err := readOptionalSecret(f.previousTokenFile, env, "DYNAMO_CMP_GENERATOR_PREVIOUS_TOKEN")
+	add(err)
+	add(checkLength(prev, "--generator-previous-token-file", f.previousTokenFile, "DYNAMO_CMP_GENERATOR_PREVIOUS_TOKEN", "token"))
+	o.PreviousGeneratorToken = prev
+	if f.metricsAddress == f.listen {
+		add(fmt.Errorf("--metrics-address %s is the API's --listen address: health and metrics need an address of their own", f.metricsAddress))
+	}
 
 	if f.kubeURL != "" {
 		k := &kube.Options{URL: f.kubeURL, Namespaces: f.namespaces, HTTP: httpOpts}
@@ -278,7 +339,11 @@ func (f *serveFlags) options(fs *pflag.FlagSet, env Env) (o serve.Options, warni
 	}
 
 	if f.argoURL != "" {
-		a := &argocd.Options{URL: f.argoURL, CAFile: f.argoCAFile, InsecureSkipVerify: f.argoInsecure, HTTP: httpOpts, RefreshTimeout: f.argoRefreshTimeout}
+		a := &argocd.Options{URL: f.argoURL, CAFile: f.argoCAFile, InsecureSkipVerify: f.argoInsecure, AllowInsecureHTTP: f.allowInsecureHTTP,
+			HTTP: httpOpts, RefreshTimeout: f.argoRefreshTimeout}
+		if err := outbound.CheckURL(f.argoURL, f.allowInsecureHTTP); err != nil {
+			add(fmt.Errorf("--argocd-url: %w", err))
+		}
 		ts, err := readSecret(f.argoTokenFile, env, "DYNAMO_CMP_ARGOCD_TOKEN")
 		add(err)
 		if ts == nil && err == nil {
@@ -288,11 +353,31 @@ func (f *serveFlags) options(fs *pflag.FlagSet, env Env) (o serve.Options, warni
 		o.ArgoCD = a
 	}
 	if f.webhookURL != "" {
-		w := &notify.WebhookOptions{URL: f.webhookURL, QueueSize: f.webhookQueue, MaxAge: f.webhookMaxAge, HTTP: httpOpts}
+		w := &notify.WebhookOptions{URL: f.webhookURL, AllowInsecureHTTP: f.allowInsecureHTTP, CAFile: f.webhookCAFile,
+			QueueSize: f.webhookQueue, MaxAge: f.webhookMaxAge, HTTP: httpOpts}
+		if err := outbound.CheckURL(f.webhookURL, f.allowInsecureHTTP); err != nil {
+			add(fmt.Errorf("--webhook-url: %w", err))
+		}
 		ts, err := readSecret(f.webhookTokenFile, env, "DYNAMO_CMP_WEBHOOK_TOKEN")
 		add(err)
 		w.Token = ts
+		sign, err := readSecret(f.webhookSigningFile, env, "DYNAMO_CMP_WEBHOOK_SIGNING_SECRET")
+		add(err)
+		add(checkLength(sign, "--webhook-signing-secret-file", f.webhookSigningFile, "DYNAMO_CMP_WEBHOOK_SIGNING_SECRET", "signing secret"))
+		w.SigningSecret = sign
+		prevSign, err := readOptionalSecret(f.webhookPreviousSigningFile, env, "")
+		add(err)
+		add(checkLength(prevSign, "--webhook-previous-signing-secret-file", f.webhookPreviousSigningFile, "", "signing secret"))
+		if prevSign != nil && sign == nil {
+			add(errors.New("--webhook-previous-signing-secret-file needs --webhook-signing-secret-file: the previous secret signs alongside the current one"))
+		}
+		w.PreviousSigningSecret = prevSign
+		if sign == nil {
+			warnings = append(warnings, "webhook events are not signed: the receiver cannot tell them from forged ones; set --webhook-signing-secret-file (docs/serve.md#webhook-events)")
+		}
 		o.Webhook = w
+	} else if f.webhookSigningFile != "" || f.webhookCAFile != "" {
+		add(errors.New("--webhook-signing-secret-file and --webhook-ca-file need --webhook-url"))
 	}
 	layers, err := rollout.ParseLayerPatterns(f.rollbackLayers)
 	if err != nil {
@@ -337,7 +422,12 @@ func runServe(cmd *cobra.Command, streams IOStreams, env Env, f *serveFlags) err
 	if err != nil {
 		return withCode(ExitFailed, fmt.Errorf("listen on %s: %w", f.listen, err))
 	}
-	if err := srv.Run(cmd.Context(), ln); err != nil {
+	opsLn, err := net.Listen("tcp", f.metricsAddress)
+	if err != nil {
+		ln.Close()
+		return withCode(ExitFailed, fmt.Errorf("listen on %s (--metrics-address): %w", f.metricsAddress, err))
+	}
+	if err := srv.Run(cmd.Context(), ln, opsLn); err != nil {
 		return withCode(ExitFailed, err)
 	}
 	return nil

@@ -717,7 +717,7 @@ func (c checker) addon(a *Addon, m *Model) {
 	if a.Destination.Name != "" && a.Destination.Server != "" {
 		c.fail(Path{}.Child("destination"), "give either name or server, not both")
 	}
-	appName := m.Cluster.Name + "-" + a.Name
+	appName := AddonApplicationName(m.Cluster.Name, a.Name)
 	if msgs := validation.IsDNS1123Subdomain(appName); len(msgs) > 0 {
 		c.fail(Path{}.Child("name"), "the Application name %q is not valid: %s", appName, strings.Join(msgs, "; "))
 	}

@@ -48,10 +48,11 @@ func NamespaceEntry(i int) config.Entry {
 	return e
 }
 
-// ClusterEntry is the record of a synthetic cluster in environment env.
+// ClusterEntry is the record of a synthetic cluster in environment env, which the Argo CD
+// project platform may render.
 func ClusterEntry(cluster, env string) config.Entry {
 	e, err := config.NewEntry(config.KindCluster, map[string]any{
-		"name": cluster, "environment": env, "region": "eu-west-1",
+		"name": cluster, "environment": env, "region": "eu-west-1", "projects": []any{"platform"},
 		"labels": map[string]any{"tier": "2"}, "vars": map[string]any{"account": "123456789012"},
 	})
 	if err != nil {

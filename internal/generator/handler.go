@@ -52,30 +52,51 @@ func writeFieldErrors(w http.ResponseWriter, errs []FieldError) {
 	writeJSONError(w, http.StatusBadRequest, strings.Join(msgs, "; "), errs)
 }
 
+// MinTokenBytes is the shortest generator token accepted: 32 bytes, as many as the 256
+// bits of `openssl rand -hex 32` (which makes 64 characters). A shorter token can be guessed
+// by whoever reaches the generator.
+const MinTokenBytes = 32
+
 // Handler answers Argo CD's plugin generator.
 type Handler struct {
 	// Token is the bearer token Argo CD's plugin generator sends.
-	Token   secret.Secret
-	Cache   *Cache
-	Log     *slog.Logger
-	Metrics *Metrics
-	Now     func() time.Time
+	Token secret.Secret
+	// PreviousToken, when set, is accepted as well: the token being replaced during a
+	// rotation, until its value is removed ("" accepts nothing).
+	PreviousToken secret.Secret
+	Cache         *Cache
+	Log           *slog.Logger
+	Metrics       *Metrics
+	Now           func() time.Time
 }
 
 // authorized checks the bearer token in constant time (over digests, so the length of the
-// expected token does not show either).
+// expected token does not show either) against the token and, during a rotation, the
+// previous one. A token shorter than MinTokenBytes (a rotated file holding one) matches
+// nothing.
 func (s *Handler) authorized(r *http.Request) bool {
 	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return false
 	}
-	want, err := s.Token.Value()
-	if err != nil || want == "" {
-		return false
-	}
 	got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-	exp := sha256.Sum256([]byte(want))
-	return subtle.ConstantTimeCompare(got[:], exp[:]) == 1
+	match := 0
+	for _, sec := range []secret.Secret{s.Token, s.PreviousToken} {
+		if sec == nil {
+			continue
+		}
+		want, err := sec.Value()
+		if err != nil || want == "" {
+			continue
+		}
+		if len(want) < MinTokenBytes {
+			s.Log.Error("generator: the configured token is shorter than 32 bytes and is refused; generate one with openssl rand -hex 32")
+			continue
+		}
+		exp := sha256.Sum256([]byte(want))
+		match |= subtle.ConstantTimeCompare(got[:], exp[:])
+	}
+	return match == 1
 }
 
 // ServeHTTP answers Argo CD's plugin generator: one parameter set per registered cluster the

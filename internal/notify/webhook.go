@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,9 +26,20 @@ const (
 
 // WebhookOptions configure the status webhook (the Portal).
 type WebhookOptions struct {
+	// URL receives the events: https, or http only with AllowInsecureHTTP.
 	URL string
+	// AllowInsecureHTTP accepts an http:// URL (a receiver inside the cluster, a test).
+	AllowInsecureHTTP bool
+	// CAFile, when set, holds the only CAs that verify the receiver's certificate (a private
+	// CA); the system roots otherwise.
+	CAFile string
 	// Token, when set, is sent as a bearer token.
 	Token secret.Secret
+	// SigningSecret, when set, signs every event (Sign): the receiver can tell the events
+	// from forged ones. PreviousSigningSecret, during a rotation, signs them as well, so a
+	// receiver still holding the old secret keeps verifying them; a secret whose value is
+	// empty (an optional file removed) signs nothing.
+	SigningSecret, PreviousSigningSecret secret.Secret
 	// QueueSize bounds the events waiting for delivery; the oldest are dropped beyond it.
 	QueueSize int
 	// MaxAge is how long an event is retried before it is dropped.
@@ -70,9 +82,12 @@ func NewWebhook(o WebhookOptions, m *Metrics, om *outbound.Metrics, log *slog.Lo
 	if o.MaxAge <= 0 {
 		o.MaxAge = DefaultWebhookMaxAge
 	}
-	tc, err := outbound.TLSConfig("", false)
+	if err := outbound.CheckURL(o.URL, o.AllowInsecureHTTP); err != nil {
+		return nil, fmt.Errorf("webhook URL: %w", err)
+	}
+	tc, err := outbound.TLSConfig(o.CAFile, false)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("webhook: %w", err)
 	}
 	return &Webhook{opts: o, client: outbound.NewClient(outbound.TargetWebhook, o.HTTP.WithDefaults(), tc, om, log), log: log, m: m, now: now,
 		q: newQueue[uint64, queued](nil)}, nil
@@ -134,7 +149,9 @@ func (w *Webhook) Run(ctx context.Context) {
 		case ctx.Err() != nil:
 			w.keep(seq, item)
 			return
-		case errors.As(err, &se) && se.Code >= 400 && se.Code < 500 && se.Code != http.StatusRequestTimeout && se.Code != http.StatusTooManyRequests:
+		case errors.As(err, &se) && se.Code >= 300 && se.Code < 500 && se.Code != http.StatusRequestTimeout && se.Code != http.StatusTooManyRequests:
+			// A refusal, or a redirect (never followed: it would carry the token and the
+			// event elsewhere); retrying would hold every later event behind it.
 			w.done()
 			w.m.Webhook.WithLabelValues("rejected").Inc()
 			w.log.Error("webhook: event rejected, dropped", "type", item.ev.Type, "id", item.ev.ID, "error", err)
@@ -172,9 +189,40 @@ func (w *Webhook) keep(seq uint64, item queued) {
 func (w *Webhook) deliver(ctx context.Context, item queued) error {
 	c := outbound.Call{Target: outbound.TargetWebhook, Method: http.MethodPost, URL: w.opts.URL, Path: "(webhook)", Token: w.opts.Token, Body: item.body,
 		Headers: map[string]string{"X-Dynamo-Cmp-Event": item.ev.Type, "X-Dynamo-Cmp-Event-Id": item.ev.ID, "Idempotency-Key": item.ev.ID}}
+	if err := w.sign(c.Headers, item.body); err != nil {
+		return fmt.Errorf("deliver %s event %s: %w", item.ev.Type, item.ev.ID, err)
+	}
 	if err := c.Do(ctx, w.client, nil); err != nil {
 		return fmt.Errorf("deliver %s event %s: %w", item.ev.Type, item.ev.ID, err)
 	}
+	return nil
+}
+
+// sign adds the timestamp and signature headers of one delivery attempt, when a signing
+// secret is set. The secrets are read at each attempt, so a rotated file is picked up.
+func (w *Webhook) sign(headers map[string]string, body []byte) error {
+	var secrets []string
+	for i, s := range []secret.Secret{w.opts.SigningSecret, w.opts.PreviousSigningSecret} {
+		if s == nil {
+			continue
+		}
+		v, err := s.Value()
+		if err != nil {
+			if i == 1 {
+				continue // the previous secret is optional: its rotation window ended
+			}
+			return fmt.Errorf("webhook signing secret: %w", err)
+		}
+		if v != "" {
+			secrets = append(secrets, v)
+		}
+	}
+	if len(secrets) == 0 {
+		return nil
+	}
+	ts := strconv.FormatInt(w.now().Unix(), 10)
+	headers[TimestampHeader] = ts
+	headers[SignatureHeader] = Sign(ts, body, secrets...)
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -35,12 +36,16 @@ const maxResponse = 64 << 20
 // connection errors, 429 and 5xx, exponential backoff between o.RetryWaitMin and
 // o.RetryWaitMax (a Retry-After header is honoured up to o.RetryWaitMax), o.Timeout per
 // attempt. Attempts and retries are counted in m.
+//
+// It never follows a redirect: every call carries a bearer token and often a body, which
+// Go's client would send on to the new address (for a 307 or 308 to the same host on another
+// port, say). The redirect is the answer, and Call.Do reports it as a *StatusError.
 func NewClient(target string, o HTTPOptions, tlsConfig *tls.Config, m *Metrics, log *slog.Logger) *retryablehttp.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tlsConfig
 	tr.MaxIdleConnsPerHost = 8
 	c := retryablehttp.NewClient()
-	c.HTTPClient = &http.Client{Transport: tr, Timeout: o.Timeout}
+	c.HTTPClient = &http.Client{Transport: tr, Timeout: o.Timeout, CheckRedirect: refuseRedirects}
 	c.RetryMax = o.RetryMax
 	c.RetryWaitMin, c.RetryWaitMax = o.RetryWaitMin, o.RetryWaitMax
 	c.Backoff = func(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
@@ -62,6 +67,34 @@ func NewClient(target string, o HTTPOptions, tlsConfig *tls.Config, m *Metrics, 
 		m.Attempts.WithLabelValues(target, strconv.Itoa(resp.StatusCode)).Inc()
 	}
 	return c
+}
+
+// refuseRedirects makes the client return a redirect as the answer instead of following it.
+func refuseRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// CheckURL checks the URL of an outbound target: absolute, https — or http only when
+// allowHTTP is set (a plain-HTTP service inside the cluster, a test) — with a host and no
+// user information (credentials belong in the token).
+func CheckURL(raw string, allowHTTP bool) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %w", raw, errors.Unwrap(err))
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && allowHTTP:
+	case u.Scheme == "http":
+		return fmt.Errorf("%s uses plain http, which sends the bearer token and the body unencrypted: use https, or allow plain http explicitly (--allow-insecure-http) for a service reached only inside the cluster", u.Redacted())
+	default:
+		return fmt.Errorf("%q: the scheme must be https", u.Redacted())
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%s has no host", u.Redacted())
+	}
+	if u.User != nil {
+		return fmt.Errorf("%s carries user information: give the credentials as a token instead", u.Redacted())
+	}
+	return nil
 }
 
 // retryLogger routes go-retryablehttp's own messages to the debug level: the callers log the
@@ -158,6 +191,14 @@ func (c Call) Do(ctx context.Context, client *retryablehttp.Client, out any) err
 		return fmt.Errorf("%s %s %s: %w", c.Target, c.Method, c.Path, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
+		msg := "a redirect, not followed (the token and body go only to the configured URL): point the URL at the final address"
+		if loc, err := resp.Location(); err == nil {
+			msg = "a redirect to " + loc.Scheme + "://" + loc.Host + ", not followed (the token and body go only to the configured URL): point the URL at the final address"
+		}
+		return &StatusError{Target: c.Target, Method: c.Method, Path: c.Path, Code: resp.StatusCode, Message: msg}
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
 		msg := strings.Join(strings.Fields(string(snippet)), " ")

@@ -89,7 +89,7 @@ func layersTooltip(cluster string, heads []LayerHead) string {
 	for _, h := range heads {
 		if h.Withheld {
 			return "The head version of each layer cluster " + cluster + " merges, and when it was published. " +
-				"Who published it and why are withheld: the cluster is limited to some Argo CD projects, and Argo CD " +
+				"Who published it and why are withheld: the cluster renders only for the Argo CD projects its record lists, and Argo CD " +
 				"does not tell the plugin the Application's project when it asks for parameters."
 		}
 	}

@@ -403,6 +403,9 @@ func (b *builder) entityRule(e *config.CalicoEntityRule) *yaml.Node {
 
 // --- add-ons ---
 
+// maxHelmReleaseName is the longest Helm release name (helm template refuses longer ones).
+const maxHelmReleaseName = 53
+
 func addons(b *builder, m *config.Model, out emitter) {
 	for i := range m.Addons {
 		a := &m.Addons[i]
@@ -417,8 +420,20 @@ func addons(b *builder, m *config.Model, out emitter) {
 			}
 			source.str("repoURL", a.Git.RepoURL).str("path", a.Git.Path).str("targetRevision", rev)
 		}
+		name := config.AddonApplicationName(m.Cluster.Name, a.Name)
+		// Argo CD names a chart's Helm release after the Application. An Application renamed
+		// to keep add-on names unique keeps the release name it had, so the chart's objects
+		// (a LoadBalancer Service ...) keep theirs. A git source gets it only when it is Helm
+		// already (values given): a helm block would make any other source Helm.
+		helm := b.mapping(2)
+		if legacy := m.Cluster.Name + "-" + a.Name; name != legacy && len(legacy) <= maxHelmReleaseName && (a.Chart != nil || len(a.Values) > 0) {
+			helm.str("releaseName", legacy)
+		}
 		if len(a.Values) > 0 {
-			source.set("helm", b.mapping(1).set("valuesObject", config.ToNode(a.Values)).n)
+			helm.set("valuesObject", config.ToNode(a.Values))
+		}
+		if len(helm.n.Content) > 0 {
+			source.set("helm", helm.n)
 		}
 		dest := b.mapping(2).str("name", a.Destination.Name).str("server", a.Destination.Server).str("namespace", a.Namespace)
 		spec := b.mapping(4).str("project", a.Project).set("source", source.n).set("destination", dest.n)
@@ -437,7 +452,6 @@ func addons(b *builder, m *config.Model, out emitter) {
 			pm.strings("syncOptions", sp.SyncOptions)
 			spec.set("syncPolicy", pm.n)
 		}
-		name := m.Cluster.Name + "-" + a.Name
 		out.add(b.newObject("argoproj.io/v1alpha1", "Application", name, m.Settings.ArgoCDNamespace, a.ObjectMeta, 1).set("spec", spec.n).n)
 	}
 }

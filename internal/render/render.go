@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/kustomize/api/filters/patchjson6902"
@@ -337,12 +338,49 @@ func (f *patchFilter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 		if len(res) == 0 {
 			continue // a strategic-merge "$patch: delete" removes the object
 		}
-		if after := identity(res[0]); after != before {
-			return nil, f.patch.Problem(f.patch.OpsField(), "must not change the identity of %s (it became %s)", before, after)
+		if err := f.check(n, res[0], before); err != nil {
+			return nil, err
 		}
 		out = append(out, res[0])
 	}
 	return out, nil
+}
+
+// check refuses a patched object that is not the object it was, or that validation would
+// refuse had it been written directly: kind, name, namespace and apiVersion stay, and the
+// result passes the checks of an extra manifest (refused kinds, namespace rules, metadata).
+func (f *patchFilter) check(orig, patched *yaml.RNode, before string) error {
+	field := f.patch.OpsField()
+	if after := identity(patched); after != before {
+		return f.patch.Problem(field, "must not change the identity of %s (it became %s)", before, after)
+	}
+	if was, is := value(lookup(orig.YNode(), "apiVersion")), value(lookup(patched.YNode(), "apiVersion")); was != is {
+		return f.patch.Problem(field, "must not change the apiVersion of %s (%s became %s)", before, quoteShort(was), quoteShort(is))
+	}
+	obj, err := patched.Map()
+	if err != nil {
+		return f.patch.Problem(field, "makes %s unreadable: %v", before, err)
+	}
+	if problems := config.CheckPatched(obj); len(problems) > 0 {
+		return f.patch.Problem(field, "makes %s invalid: %s", before, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// quoteShort shows a value taken from a patched object in a message: as it is when it is
+// made of the characters an apiVersion is made of, quoted and shortened otherwise.
+func quoteShort(s string) string {
+	if len(s) <= 80 && s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./-") == "" {
+		return s
+	}
+	return strconv.Quote(truncate(s, 80))
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 func (f *patchFilter) matches(n *yaml.RNode) bool {

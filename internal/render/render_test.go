@@ -213,3 +213,70 @@ func TestPatchErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestPatchedObjectsAreValidatedAsWritten (issue 20, item 2): a patch cannot turn an object
+// that passed validation into one that validation refuses when written directly — a custom
+// "Secret" patched into core v1, a namespaced object patched out of its namespace, a label
+// no API server accepts.
+func TestPatchedObjectsAreValidatedAsWritten(t *testing.T) {
+	const cluster = "layer: cluster/dev-k3s\ncluster: {environment: dev, region: r}\nnamespaces: [{namespace: a}]\n"
+	const secret = "manifests: [{apiVersion: evil.example/v1, kind: Secret, metadata: {name: s, namespace: kube-system}, data: {token: c2VjcmV0}}]\n"
+	tests := []struct {
+		name, layer, want string
+	}{
+		{"strategic merge to core v1", secret + `patches: [{name: p, target: {kind: Secret}, strategicMerge: {apiVersion: v1}}]`,
+			"cluster/dev-k3s: patches[p].strategicMerge: must not change the apiVersion of Secret kube-system/s (evil.example/v1 became v1)"},
+		{"strategic merge replacing the whole object", secret + `patches: [{name: p, target: {kind: Secret, group: evil.example}, strategicMerge: {$patch: replace, apiVersion: v1, kind: Secret, metadata: {name: s, namespace: kube-system}, data: {token: c2VjcmV0}}}]`,
+			"cluster/dev-k3s: patches[p].strategicMerge: must not change the apiVersion of Secret kube-system/s (evil.example/v1 became v1)"},
+		{"json6902 copying the kind over the labels", secret + `patches: [{name: p, target: {kind: Secret}, json6902: [{op: copy, from: /kind, path: /metadata/labels}]}]`,
+			"cluster/dev-k3s: patches[p].json6902: makes Secret kube-system/s invalid: metadata.labels: "},
+		{"label value no API server accepts", `patches: [{name: p, target: {kind: Namespace}, strategicMerge: {metadata: {labels: {team: "a b"}}}}]`,
+			"cluster/dev-k3s: patches[p].strategicMerge: makes Namespace a invalid: metadata.labels.team: \"a b\" is not a valid label value"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			layers, err := config.ParseLayers("x", []byte(cluster+tt.layer+"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			model, err := config.Resolve(layers, "dev-k3s")
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := render.Render(model, render.Options{})
+			var ve *config.ValidationError
+			if !errors.As(err, &ve) || len(ve.Problems) != 1 || !strings.HasPrefix(ve.Problems[0].Error(), tt.want) {
+				var stream string
+				if out != nil {
+					stream = string(out.Bytes())
+				}
+				t.Errorf("want one problem %q..., got %v\n%s", tt.want, err, stream)
+			}
+		})
+	}
+}
+
+// TestPatchedObjectsKeepTheirEntryRules: the re-validation of a patched object does not apply
+// the rules of extra manifests to what its own entry allows: a ClusterRole named "team:reader"
+// (an RBAC name, not a DNS name) can be patched.
+func TestPatchedObjectsKeepTheirEntryRules(t *testing.T) {
+	layers, err := config.ParseLayers("x", []byte(`layer: cluster/dev-k3s
+cluster: {environment: dev, region: r}
+clusterRoles: [{name: "team:reader", rules: [{apiGroups: [""], resources: [pods], verbs: [get]}]}]
+patches: [{name: p, target: {kind: ClusterRole}, strategicMerge: {metadata: {labels: {patched: "yes"}}}}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := config.Resolve(layers, "dev-k3s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := render.Render(model, render.Options{})
+	if err != nil {
+		t.Fatalf("patching ClusterRole team:reader: %v", err)
+	}
+	if !strings.Contains(string(out.Bytes()), `"patched":"yes"`) {
+		t.Errorf("not patched:\n%s", out.Bytes())
+	}
+}

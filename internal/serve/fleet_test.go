@@ -23,9 +23,9 @@ func TestFleetStatusReachesMetricsAndTable(t *testing.T) {
 	)
 	opts := baseOptions(t, st)
 	opts.ArgoCD = argo.options()
-	_, base := runServer(t, opts)
+	_, _, ops := runServers(t, opts)
 	metrics := func() string {
-		resp, err := http.Get(base + "/metrics")
+		resp, err := http.Get(ops + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -35,7 +35,7 @@ import (
 func TestMain(m *testing.M) { dynamolocal.Main(m) }
 
 const (
-	testToken     = "s3cret-generator-token"
+	testToken     = "s3cret-generator-token-0123456789abcdef"
 	testArgoToken = "argo-token"
 	testKubeToken = "kube-token"
 	// deadline bounds every wait for an asynchronous effect (generous: machines are noisy).
@@ -142,17 +142,32 @@ var fastHTTP = outbound.HTTPOptions{Timeout: 2 * time.Second, RetryMax: 3, Retry
 // when the test ends.
 func runServer(t testing.TB, opts Options) (*Server, string) {
 	t.Helper()
-	s, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, api, _ := runServers(t, opts)
+	return s, api
+}
+
+// listen returns a listener on a free loopback port.
+func listen(t testing.TB) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ln
+}
+
+// runServers is runServer that also returns the base URL of the operations listener (health,
+// readiness, metrics).
+func runServers(t testing.TB, opts Options) (s *Server, api, ops string) {
+	t.Helper()
+	s, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, opsLn := listen(t), listen(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, ln) }()
+	go func() { done <- s.Run(ctx, ln, opsLn) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -164,7 +179,7 @@ func runServer(t testing.TB, opts Options) (*Server, string) {
 			t.Error("the server did not stop")
 		}
 	})
-	return s, "http://" + ln.Addr().String()
+	return s, "http://" + ln.Addr().String(), "http://" + opsLn.Addr().String()
 }
 
 // getParams posts a generator request as Argo CD's plugin generator does.
@@ -419,7 +434,7 @@ func (f *fakeArgo) synced() []string {
 }
 
 func (f *fakeArgo) options() *argocd.Options {
-	return &argocd.Options{URL: f.srv.URL, Token: secret.Static(testArgoToken), HTTP: fastHTTP, RefreshTimeout: 2 * time.Second}
+	return &argocd.Options{URL: f.srv.URL, AllowInsecureHTTP: true, Token: secret.Static(testArgoToken), HTTP: fastHTTP, RefreshTimeout: 2 * time.Second}
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -515,7 +530,7 @@ func (f *fakeHook) wait(t testing.TB, what string, match func(notify.Event) bool
 }
 
 func (f *fakeHook) options() *notify.WebhookOptions {
-	return &notify.WebhookOptions{URL: f.srv.URL + "/events", HTTP: fastHTTP}
+	return &notify.WebhookOptions{URL: f.srv.URL + "/events", AllowInsecureHTTP: true, HTTP: fastHTTP}
 }
 
 // --- fake Kubernetes API server (TLS, bearer token) ---

@@ -3,7 +3,6 @@ package serve
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -518,9 +517,9 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 	seed(t, st)
 	flaky := &flakyStore{Store: st}
 	opts := baseOptions(t, flaky)
-	_, base := runServer(t, opts)
+	_, base, ops := runServers(t, opts)
 	get := func(path string) (int, string) {
-		resp, err := http.Get(base + path)
+		resp, err := http.Get(ops + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -586,21 +585,18 @@ func TestGracefulShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
+	ln, opsLn := listen(t), listen(t)
+	base, ops := "http://"+ln.Addr().String(), "http://"+opsLn.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, ln) }()
+	go func() { done <- s.Run(ctx, ln, opsLn) }()
 	servedVersion(t, base, "dev-a")
 	publish(t, st, config.GlobalLayer, namespaceEntry(t, "g2"))
 	eventually(t, "the publish event queued", func() bool { hook.mu.Lock(); defer hook.mu.Unlock(); return hook.attempts > 0 })
 
 	cancel() // SIGTERM
 	eventually(t, "/readyz failing while draining", func() bool {
-		resp, err := http.Get(base + "/readyz")
+		resp, err := http.Get(ops + "/readyz")
 		if err != nil {
 			return false
 		}
@@ -623,7 +619,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if _, ok := hook.find(func(e notify.Event) bool { return e.Type == notify.EventPublish && e.Layer == "global" }); !ok {
 		t.Errorf("the publish event was not delivered before the shutdown ended: %+v", hook.events())
 	}
-	if _, err := http.Get(base + "/healthz"); err == nil {
+	if _, err := http.Get(ops + "/healthz"); err == nil {
 		t.Error("still serving after Run returned")
 	}
 }

@@ -3,11 +3,13 @@ package serve
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/kube"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
@@ -58,8 +60,12 @@ type Options struct {
 	Store   Store
 	Logger  *slog.Logger
 	Metrics *Metrics
-	// GeneratorToken is the bearer token Argo CD's plugin generator sends (required).
+	// GeneratorToken is the bearer token Argo CD's plugin generator sends (required, at
+	// least generator.MinTokenBytes long).
 	GeneratorToken secret.Secret
+	// PreviousGeneratorToken, when set, is accepted too while a token is rotated; its value
+	// "" (an optional file removed) ends the rotation window.
+	PreviousGeneratorToken secret.Secret
 	// ConfigMapName is the ConfigMap the ApplicationSets' plugin generators name
 	// (configMapRef.name): the ApplicationSets naming it are the ones annotated on a change.
 	ConfigMapName string
@@ -115,6 +121,10 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.GeneratorToken == nil {
 		errs = append(errs, errors.New("no generator token: set --generator-token-file or DYNAMO_CMP_GENERATOR_TOKEN"))
+	} else if v, err := o.GeneratorToken.Value(); err != nil {
+		errs = append(errs, fmt.Errorf("generator token: %w", err))
+	} else if len(v) < generator.MinTokenBytes {
+		errs = append(errs, fmt.Errorf("the generator token is %d bytes: use at least %d (openssl rand -hex 32)", len(v), generator.MinTokenBytes))
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -26,7 +26,7 @@ var quick = outbound.HTTPOptions{Timeout: 300 * time.Millisecond, RetryMax: 3, R
 func startQueue(t *testing.T, hook *fakeHook, size int, maxAge time.Duration) (*notify.Webhook, *Metrics) {
 	t.Helper()
 	m := NewMetrics()
-	q, err := notify.NewWebhook(notify.WebhookOptions{URL: hook.srv.URL, QueueSize: size, MaxAge: maxAge, HTTP: quick}, m.Notify, m.Outbound, testLogger(t), time.Now)
+	q, err := notify.NewWebhook(notify.WebhookOptions{URL: hook.srv.URL, AllowInsecureHTTP: true, QueueSize: size, MaxAge: maxAge, HTTP: quick}, m.Notify, m.Outbound, testLogger(t), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestArgoCDCallsRetryWithBounds(t *testing.T) {
 	t.Parallel()
 	argo := newFakeArgo(t, &argocdtest.App{Namespace: "argocd", Name: "a", Cluster: "dev-a", Sync: "Synced", Health: "Healthy"})
 	m := NewMetrics()
-	c, err := argocd.New(argocd.Options{URL: argo.srv.URL, Token: secret.Static(testArgoToken), HTTP: quick, RefreshTimeout: 300 * time.Millisecond}, m.Outbound, testLogger(t))
+	c, err := argocd.New(argocd.Options{URL: argo.srv.URL, AllowInsecureHTTP: true, Token: secret.Static(testArgoToken), HTTP: quick, RefreshTimeout: 300 * time.Millisecond}, m.Outbound, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestArgoCDCallsRetryWithBounds(t *testing.T) {
 	argo.seq = nil
 	argo.mu.Unlock()
 
-	bad, err := argocd.New(argocd.Options{URL: argo.srv.URL, Token: secret.Static("wrong"), HTTP: quick}, m.Outbound, testLogger(t))
+	bad, err := argocd.New(argocd.Options{URL: argo.srv.URL, AllowInsecureHTTP: true, Token: secret.Static("wrong"), HTTP: quick}, m.Outbound, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

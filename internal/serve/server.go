@@ -34,7 +34,8 @@ type Server struct {
 	track *rollout.Tracker  // nil without the Argo CD API
 	drive *rollout.Driver   // nil without the Argo CD API
 	hooks *notify.Webhook   // nil without a webhook
-	mux   *http.ServeMux    // routes
+	mux   *http.ServeMux    // the API: the generator
+	ops   *http.ServeMux    // health, readiness, metrics
 	ready readiness
 
 	stopping atomic.Bool
@@ -89,11 +90,27 @@ func New(opts Options) (*Server, error) {
 			Refreshed: s.track.Refreshed, Now: opts.Now, Log: s.log, Metrics: m.Notify})
 	}
 	s.mux = http.NewServeMux()
-	s.mux.Handle(GetParamsPath, &generator.Handler{Token: opts.GeneratorToken, Cache: s.cache, Log: s.log, Metrics: m.Generator, Now: opts.Now})
-	s.mux.HandleFunc("/healthz", s.handleHealthz)
-	s.mux.HandleFunc("/readyz", s.handleReadyz)
-	s.mux.Handle("/metrics", s.metrics.Handler())
+	s.mux.Handle(GetParamsPath, &generator.Handler{Token: opts.GeneratorToken, PreviousToken: opts.PreviousGeneratorToken,
+		Cache: s.cache, Log: s.log, Metrics: m.Generator, Now: opts.Now})
+	// Health and metrics answer on their own listener, never on the API's: /metrics names
+	// every cluster with its version and health, and neither needs the generator's token.
+	s.ops = http.NewServeMux()
+	s.ops.Handle("/healthz", readOnly(http.HandlerFunc(s.handleHealthz)))
+	s.ops.Handle("/readyz", readOnly(http.HandlerFunc(s.handleReadyz)))
+	s.ops.Handle("/metrics", readOnly(s.metrics.Handler()))
 	return s, nil
+}
+
+// readOnly answers 405 to every method but GET and HEAD.
+func readOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeStatus(w, http.StatusMethodNotAllowed, "method not allowed", "use GET or HEAD")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // GetParamsPath is where Argo CD's plugin generator posts.
@@ -154,12 +171,18 @@ func (s *Server) onSnapshot(old, cur *generator.Snapshot) {
 // knownPaths bounds the path label of the request metrics.
 var knownPaths = map[string]bool{GetParamsPath: true, "/healthz": true, "/readyz": true, "/metrics": true}
 
-// Handler is the service's HTTP handler (every endpoint, instrumented).
-func (s *Server) Handler() http.Handler {
+// Handler is the service's API handler, instrumented: the generator, and nothing else.
+func (s *Server) Handler() http.Handler { return s.instrument(s.mux) }
+
+// OpsHandler is the handler of the operations listener, instrumented: /healthz, /readyz and
+// /metrics, GET and HEAD only.
+func (s *Server) OpsHandler() http.Handler { return s.instrument(s.ops) }
+
+func (s *Server) instrument(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
-		s.mux.ServeHTTP(rec, r)
+		mux.ServeHTTP(rec, r)
 		path := r.URL.Path
 		if !knownPaths[path] {
 			path = "other"
@@ -225,20 +248,23 @@ func writeStatus(w http.ResponseWriter, code int, status, detail string) {
 	}{status, detail})
 }
 
-// Run serves on ln and runs the watcher and the notifiers until ctx is cancelled, then shuts
-// down gracefully: /readyz fails for ShutdownDelay while requests are still served, the
-// listener closes, in-flight requests finish, and queued webhook events are delivered, all
-// within ShutdownTimeout.
-func (s *Server) Run(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+// Run serves the API on api and health and metrics on ops, and runs the watcher and the
+// notifiers until ctx is cancelled, then shuts down gracefully: /readyz fails for
+// ShutdownDelay while requests are still served, the listeners close, in-flight requests
+// finish, and queued webhook events are delivered, all within ShutdownTimeout.
+func (s *Server) Run(ctx context.Context, api, ops net.Listener) error {
+	newServer := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		}
 	}
+	srv, opsSrv := newServer(s.Handler()), newServer(s.OpsHandler())
 	bg, stopBg := context.WithCancel(context.WithoutCancel(ctx))
 	hookCtx, stopHooks := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBg()
@@ -266,15 +292,19 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		goRun(s.hooks.Run, hookCtx)
 	}
 
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	s.log.Info("serving", "address", ln.Addr().String(), "pollInterval", s.opts.PollInterval.String(), "cacheTTL", s.opts.CacheTTL.String(),
+	serveErr := make(chan error, 2)
+	go func() { serveErr <- srv.Serve(api) }()
+	go func() { serveErr <- opsSrv.Serve(ops) }()
+	s.log.Info("serving", "address", api.Addr().String(), "metricsAddress", ops.Addr().String(), "pollInterval", s.opts.PollInterval.String(), "cacheTTL", s.opts.CacheTTL.String(),
 		"kubernetes", s.annot != nil, "argocd", s.refr != nil, "webhook", s.hooks != nil, "autoRollbackLayers", []string(s.opts.AutoRollback.Layers))
 
 	select {
 	case err := <-serveErr:
 		stopBg()
 		stopHooks()
+		_ = srv.Close()
+		_ = opsSrv.Close()
+		<-serveErr
 		wg.Wait()
 		return err
 	case <-ctx.Done():
@@ -289,6 +319,10 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	err := srv.Shutdown(shCtx)
 	<-serveErr // http.ErrServerClosed
+	if opsErr := opsSrv.Shutdown(shCtx); err == nil {
+		err = opsErr
+	}
+	<-serveErr
 	if s.hooks != nil {
 		s.hooks.Drain(shCtx)
 	}

@@ -66,13 +66,13 @@ func TestReadCluster(t *testing.T) {
 		{
 			name:       "pinned, environment known",
 			req:        store.ClusterRequest{Cluster: "dev-k3s", Environment: "dev", Version: pin},
-			roundTrips: 1, calls: map[string]int{"Query": 3},
+			roundTrips: 1, calls: map[string]int{"Query": 3, "BatchGetItem": 1}, // the cluster head alongside
 			want: *pin, env: "dev", layers: [][]config.Entry{global, dev, cluster},
 		},
 		{
 			name:       "pinned, environment unknown",
 			req:        store.ClusterRequest{Cluster: "dev-k3s", Version: pin},
-			roundTrips: 2, calls: map[string]int{"Query": 3},
+			roundTrips: 2, calls: map[string]int{"Query": 3, "BatchGetItem": 1},
 			want: *pin, env: "dev", layers: [][]config.Entry{global, dev, cluster},
 		},
 		{
@@ -133,6 +133,9 @@ func TestReadCluster(t *testing.T) {
 			}
 			if got.Cluster.Name != tt.req.Cluster || got.Cluster.Environment != tt.env || got.Cluster.Region != "eu-west-1" || got.Cluster.Vars["domain"] != tt.req.Cluster+".example.com" {
 				t.Errorf("cluster record = %+v", got.Cluster)
+			}
+			if got.Current.Name != tt.req.Cluster || got.Current.Environment != tt.env {
+				t.Errorf("current cluster record = %+v", got.Current)
 			}
 		})
 	}

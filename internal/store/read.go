@@ -279,6 +279,12 @@ type ClusterLayers struct {
 	// Cluster is the cluster record (from the cluster layer's head, or from the pinned
 	// version's cluster entry).
 	Cluster config.Cluster
+	// Current is the cluster record of the cluster layer's current head: what the cluster
+	// allows now, whatever version was pinned. For a latest read it is Cluster; a pinned read
+	// reads the head alongside its version queries (one more BatchGetItem of one small item,
+	// no more round trips), so an authorisation removed since the pinned version was
+	// published cannot be dodged by pinning it.
+	Current config.Cluster
 	// RoundTrips is the number of sequential DynamoDB calls on the critical path.
 	RoundTrips int
 }
@@ -286,9 +292,10 @@ type ClusterLayers struct {
 // ReadCluster reads the layers a cluster's configuration merges, with strongly consistent
 // reads and as few sequential round trips as the request allows:
 //
-//   - version pinned, environment known: 1 (the three version queries in parallel);
-//   - version pinned, environment unknown: 2 (the cluster and global versions, then the
-//     environment's);
+//   - version pinned, environment known: 1 (the three version queries and the cluster
+//     layer's head in parallel);
+//   - version pinned, environment unknown: 2 (the cluster and global versions and the
+//     cluster layer's head, then the environment's version);
 //   - latest, environment known: 2 (one BatchGetItem of the three heads, then the queries);
 //   - latest, environment unknown: 3 (the global and cluster heads, then the environment's
 //     head, with the global and cluster queries running alongside, then its query).
@@ -402,10 +409,10 @@ func (s *Store) readPinned(ctx context.Context, req ClusterRequest) (*ClusterLay
 		{config.ClusterLayer(req.Cluster), v.Cluster},
 	}
 	layers := make([]config.Layer, len(pins))
-	pages := make([]int, len(pins))
-	errs := make([]error, len(pins))
-	// All three run to the end: when the cluster names another environment, that is the
-	// error to report, not the missing version of the requested environment.
+	pages := make([]int, len(pins)+1)
+	errs := make([]error, len(pins)+1)
+	// All run to the end: when the cluster names another environment, that is the error to
+	// report, not the missing version of the requested environment.
 	var g errgroup.Group
 	for i := range pins {
 		g.Go(func() error {
@@ -413,6 +420,11 @@ func (s *Store) readPinned(ctx context.Context, req ClusterRequest) (*ClusterLay
 			return nil
 		})
 	}
+	var current config.Cluster
+	g.Go(func() error {
+		current, pages[len(pins)], errs[len(pins)] = s.currentRecord(ctx, req.Cluster)
+		return nil
+	})
 	_ = g.Wait() // each call's error is in errs
 	out := &ClusterLayers{Layers: layers, Environment: req.Environment, Version: v, RoundTrips: maxOf(pages)}
 	if errs[2] == nil {
@@ -425,6 +437,7 @@ func (s *Store) readPinned(ctx context.Context, req ClusterRequest) (*ClusterLay
 			return nil, err
 		}
 	}
+	out.Current = current
 	calls, err := s.checkZeroPins(ctx, v, req.Environment)
 	if err != nil {
 		return nil, err
@@ -438,13 +451,27 @@ func (s *Store) readPinnedFindEnv(ctx context.Context, req ClusterRequest) (*Clu
 	if v.Cluster == 0 {
 		return nil, s.clusterPinnedToZero(ctx, req)
 	}
-	first, pages, err := s.readVersions(ctx, []Pin{
-		{config.GlobalLayer, v.Global},
-		{config.ClusterLayer(req.Cluster), v.Cluster},
+	var (
+		first        []config.Layer
+		pages, cpage int
+		current      config.Cluster
+	)
+	err := s.inParallel(ctx, 2, func(ctx context.Context, i int) error {
+		var err error
+		if i == 0 {
+			first, pages, err = s.readVersions(ctx, []Pin{
+				{config.GlobalLayer, v.Global},
+				{config.ClusterLayer(req.Cluster), v.Cluster},
+			})
+		} else {
+			current, cpage, err = s.currentRecord(ctx, req.Cluster)
+		}
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	pages = max(pages, cpage)
 	rec := recordOf(first[1].Entries)
 	if rec == nil || rec.Environment == "" {
 		return nil, newError(config.ErrNoClusterRecord, "cluster/%s version %d holds no cluster record naming the environment: pass the environment, or publish a cluster record", req.Cluster, v.Cluster)
@@ -461,6 +488,7 @@ func (s *Store) readPinnedFindEnv(ctx context.Context, req ClusterRequest) (*Clu
 		Environment: rec.Environment,
 		Version:     v,
 		RoundTrips:  pages + envPages,
+		Current:     current,
 	}
 	if err := s.fillRecord(out, req, nil); err != nil {
 		return nil, err
@@ -492,7 +520,11 @@ func (s *Store) readLatest(ctx context.Context, req ClusterRequest) (*ClusterLay
 		return nil, err
 	}
 	out := &ClusterLayers{Layers: layers, Environment: req.Environment, Version: v, RoundTrips: calls + pages}
-	return out, s.fillRecord(out, req, ch.Cluster)
+	if err := s.fillRecord(out, req, ch.Cluster); err != nil {
+		return nil, err
+	}
+	out.Current = out.Cluster // the head's version is the one read
+	return out, nil
 }
 
 func (s *Store) readLatestFindEnv(ctx context.Context, req ClusterRequest) (*ClusterLayers, error) {
@@ -549,7 +581,31 @@ func (s *Store) readLatestFindEnv(ctx context.Context, req ClusterRequest) (*Clu
 		Version:     config.ConfigVersion{Global: heads[gref].Version, Env: envVer, Cluster: ch.Version},
 		RoundTrips:  calls + maxOf(pages),
 	}
-	return out, s.fillRecord(out, req, ch.Cluster)
+	if err := s.fillRecord(out, req, ch.Cluster); err != nil {
+		return nil, err
+	}
+	out.Current = out.Cluster // the head's version is the one read
+	return out, nil
+}
+
+// currentRecord reads the cluster record of the cluster layer's head (one BatchGetItem of
+// one item) and the number of calls it took. A head without a record (written before heads
+// carried one) is a record that allows nothing but names the cluster.
+func (s *Store) currentRecord(ctx context.Context, cluster string) (config.Cluster, int, error) {
+	cref := config.ClusterLayer(cluster)
+	heads, calls, err := s.heads(ctx, []config.LayerRef{cref})
+	if err != nil {
+		return config.Cluster{}, calls, err
+	}
+	h, ok := heads[cref]
+	if !ok {
+		return config.Cluster{}, calls, s.notRegistered(cluster)
+	}
+	c := config.Cluster{Name: cluster}
+	if h.Cluster != nil {
+		c = *h.Cluster
+	}
+	return c, calls, nil
 }
 
 // fillRecord sets the cluster record of a generation read: from the head when read, else
