@@ -93,7 +93,8 @@ func Parse(data []byte) (Policy, error) {
 		return p, errors.New("the policy is empty")
 	}
 	if err := yaml.UnmarshalStrict(data, &p); err != nil {
-		return p, fmt.Errorf("policy: %s", strings.TrimPrefix(err.Error(), "error unmarshaling JSON: while decoding JSON: "))
+		msg := strings.TrimPrefix(err.Error(), "error unmarshaling JSON: while decoding JSON: ")
+		return p, fmt.Errorf("policy: %s", strings.TrimPrefix(msg, "json: "))
 	}
 	return p, p.Validate()
 }
