@@ -7,10 +7,11 @@ import "strings"
 type ObjectOrigin struct {
 	// Kind is the kind of the entry (KindAddon, KindManifest ...).
 	Kind string
-	// Entry is the entry's path in layer files ("clusterRoleBindings[open-all]"), Path the
-	// part of the entry that renders the object ("roles[reader]" of a namespace entry, empty
-	// for the entry itself).
-	Entry, Path string
+	// Entry is the entry's path in layer files ("clusterRoleBindings[open-all]").
+	Entry string
+	// Path is the part of the entry that renders the object ("roles[reader]" of a namespace
+	// entry, empty for the entry itself).
+	Path Path
 	// Layers are the layers whose own entry contributes to the object, lowest first: every
 	// layer holding the entry above the last one that deleted it or replaced it as a whole.
 	Layers []LayerRef
@@ -25,21 +26,36 @@ func (m *Model) Origin(apiVersion, kind, namespace, name string) (ObjectOrigin, 
 		group = ""
 	}
 	o, found := m.origins[objectID{qualifiedKind(group, kind), namespace, name}]
-	return o, found
+	if !found {
+		return ObjectOrigin{}, false
+	}
+	return ObjectOrigin{Kind: o.entry.kind, Entry: o.entry.path, Path: o.path, Layers: o.entry.layers}, true
+}
+
+// origin is an object's entry and the part of it that renders the object.
+type origin struct {
+	entry *entryOrigin
+	path  Path
+}
+
+// entryOrigin is what the objects of one entry share.
+type entryOrigin struct {
+	kind, path string
+	layers     []LayerRef
 }
 
 // setOrigins keeps, for each object the resolved entries claim, its origin. It keeps no
 // reference to the raw entries, which may be collected once the model is resolved.
 func (m *Model) setOrigins(r *resolver) {
-	m.origins = make(map[objectID]ObjectOrigin, len(r.claims))
-	layers := map[*Entry][]LayerRef{}
+	m.origins = make(map[objectID]origin, len(r.claims))
+	byEntry := make(map[*Entry]*entryOrigin, len(r.merged.Entries))
 	for id, c := range r.claims {
-		ls, ok := layers[c.entry]
+		e, ok := byEntry[c.entry]
 		if !ok {
-			ls = r.merged.holderRefs(c.entry.ID())
-			layers[c.entry] = ls
+			e = &entryOrigin{kind: c.entry.Kind, path: entryPath(c.entry.Kind, c.entry.Key), layers: r.merged.holderRefs(c.entry.ID())}
+			byEntry[c.entry] = e
 		}
-		m.origins[id] = ObjectOrigin{Kind: c.entry.Kind, Entry: entryPath(c.entry.Kind, c.entry.Key), Path: c.path.String(), Layers: ls}
+		m.origins[id] = origin{entry: e, path: c.path}
 	}
 }
 

@@ -31,7 +31,7 @@ type Model struct {
 	Patches   []Patch
 
 	// origins says which entry renders each object, and which layers wrote it (Origin).
-	origins map[objectID]ObjectOrigin
+	origins map[objectID]origin
 }
 
 // LayerVersion is a layer reference with the version it was read at (0 for files).

@@ -33,6 +33,8 @@ type Checker struct {
 	adminRoles map[string]bool
 	// bindings are judged once every role was seen.
 	bindings []binding
+	// buf holds the writers of the object being checked.
+	buf      []writer
 	refusals []refusal
 	seen     map[refusalKey]int // index in refusals
 }
@@ -107,7 +109,7 @@ func (c *Checker) Check(n *yaml.RNode) {
 				}
 			}
 		case "RoleBinding", "ClusterRoleBinding":
-			c.bindings = append(c.bindings, binding{obj: o, writer: writers})
+			c.bindings = append(c.bindings, binding{obj: o, writer: slices.Clone(writers)})
 		}
 	}
 }
@@ -140,7 +142,8 @@ func (c *Checker) Problems() []config.FieldError {
 // those holding a patch whose target selects it. An object no entry claims (which validation
 // prevents) is judged by every layer's policy.
 func (c *Checker) writers(o object) []writer {
-	var out []writer
+	out := c.buf[:0]
+	defer func() { c.buf = out[:0] }()
 	layers := o.origin.Layers
 	if !o.known {
 		for _, l := range c.model.Layers {
@@ -182,22 +185,28 @@ func targets(t config.PatchTarget, o object) bool {
 // --- kinds, namespaces, cluster-scoped objects ---
 
 func (c *Checker) checkKind(o object, w writer) {
-	gk := o.kind
-	if o.group != "" {
-		gk = o.group + "/" + o.kind
-	}
 	var kinds []string
 	if w.policy != nil {
 		kinds = w.policy.Kinds
 	}
 	fromManifest := !o.known || o.origin.Kind == config.KindManifest
 	if fromManifest && o.group == argoGroup && !namesKind(kinds, o) {
+		gk := o.groupKind()
 		c.refuse(o, w, "kind", fmt.Sprintf("%s is an Argo CD object (%s); extra manifests may not render argoproj.io kinds", o, gk), "kinds", gk)
 		return
 	}
 	if len(kinds) > 0 && !matchesKind(kinds, o) {
+		gk := o.groupKind()
 		c.refuse(o, w, "kind", fmt.Sprintf("%s: the kind %s is not one of the kinds the layer may render", o, gk), "kinds", gk)
 	}
+}
+
+// groupKind is "group/Kind", or "Kind" for the core group.
+func (o object) groupKind() string {
+	if o.group == "" {
+		return o.kind
+	}
+	return o.group + "/" + o.kind
 }
 
 // matchesKind reports whether a kind pattern matches the object's kind: "Kind" any group's,
@@ -481,7 +490,7 @@ func describeDestination(name, server, ns string) string {
 // what the object does; policyField and value say how to widen the policy to allow it. The
 // layers of one entry refused the same thing by the same policy make one problem.
 func (c *Checker) refuse(o object, w writer, field, what, policyField, value string) {
-	entry, path := o.origin.Entry, joinPath(o.origin.Path, field)
+	entry, path := o.origin.Entry, joinPath(o.origin.Path.String(), field)
 	if rest, ok := strings.CutPrefix(field, "/"); ok {
 		path = rest
 	}
