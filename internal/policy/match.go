@@ -124,7 +124,8 @@ var metadataHosts = map[string]bool{
 
 // forbiddenHost says why a repository host is refused by default ("" when it is not): a
 // loopback, link-local or unspecified address — where instance metadata services and the
-// repo-server's own endpoints answer — in any spelling an HTTP client accepts.
+// repo-server's own endpoints answer — an IPv4 address also when written as one decimal or
+// hex number.
 func forbiddenHost(host string) string {
 	host = strings.TrimSuffix(host, ".")
 	if metadataHosts[host] || strings.HasSuffix(host, ".localhost") {
