@@ -63,10 +63,10 @@ type storeRender struct {
 	layers  []config.Layer // as read, lowest first
 }
 
-// renderFromStore reads a cluster's layers at a configVersion ("latest" or g7.e3.c12) and
-// renders them with ops.Render, as generate does.
+// renderFromStore reads a cluster's layers at a configVersion ("latest" or g7.e3.c12) and the
+// policies, and renders them with ops.Render, as generate does.
 func renderFromStore(ctx context.Context, st *store.Store, cluster, version string, opts render.Options) (*storeRender, error) {
-	req := store.ClusterRequest{Cluster: cluster}
+	req := store.ClusterRequest{Cluster: cluster, Policies: true}
 	if version != "" && version != config.LatestVersion {
 		v, err := config.ParseConfigVersion(version)
 		if err != nil {
@@ -79,7 +79,7 @@ func renderFromStore(ctx context.Context, st *store.Store, cluster, version stri
 		return nil, storeError(notRegistered(ctx, st, cluster, req.Version, err))
 	}
 	resolved := read.Version.String()
-	out, err := ops.Render(read.Layers, cluster, opts, nil)
+	out, err := ops.Render(read.Layers, cluster, read.Policies, opts, nil)
 	if err != nil {
 		return nil, withCode(ExitInvalid, fmt.Errorf("cluster %s at %s: %w", cluster, resolved, describeInvalid(err)))
 	}

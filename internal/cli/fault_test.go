@@ -111,15 +111,16 @@ func TestGenerateUnderFaults(t *testing.T) {
 	}
 
 	// The same through the proxy without faults: the same bytes, and the number of requests
-	// one generate makes (latest, environment unknown: 2 BatchGetItem + 3 Query).
+	// one generate makes (latest, environment unknown: 2 BatchGetItem + 3 Query, and the
+	// Query of the policies alongside the first BatchGetItem).
 	p := faultproxy.Start(t, endpoint)
 	base := runProcess(t, sidecarEnv(t, env, p.URL(), p.URL()), "generate")
 	if base.code != 0 || base.stdout != want.stdout {
 		t.Fatalf("through the proxy: exit %d, stdout differs: %v\n%s", base.code, base.stdout != want.stdout, base.stderr)
 	}
 	baseline := p.Requests()
-	if baseline != 5 || p.Calls("BatchGetItem") != 2 || p.Calls("Query") != 3 {
-		t.Fatalf("one generate made %s, want BatchGetItem=2 Query=3", p.Summary())
+	if baseline != 6 || p.Calls("BatchGetItem") != 2 || p.Calls("Query") != 4 {
+		t.Fatalf("one generate made %s, want BatchGetItem=2 Query=4", p.Summary())
 	}
 	if f := p.Foreign(); len(f) != 0 {
 		t.Fatalf("generate asked something other than DynamoDB (instance metadata?): %v", f)
@@ -176,7 +177,7 @@ func TestGenerateUnderFaults(t *testing.T) {
 			code: fail, minRequests: store.DefaultMaxAttempts, stderr: []string{"dynamodb Query on table", "throttled by DynamoDB (ThrottlingException) even after retries"}},
 		{name: "server stops mid-stream on every request", rules: []faultproxy.Rule{faultproxy.Always(faultproxy.Truncate())},
 			code: fail, minRequests: store.DefaultMaxAttempts, stderr: []string{"cannot reach DynamoDB at http://127.0.0.1:", "connection closed by the server"}},
-		{name: "server stops mid-stream in the last Query", rules: []faultproxy.Rule{faultproxy.First(2, faultproxy.Forward()).On("Query"), faultproxy.Always(faultproxy.Truncate()).On("Query")},
+		{name: "server stops mid-stream in the last Query", rules: []faultproxy.Rule{faultproxy.First(3, faultproxy.Forward()).On("Query"), faultproxy.Always(faultproxy.Truncate()).On("Query")},
 			code: fail, minRequests: baseline + store.DefaultMaxAttempts - 1, stderr: []string{"read layer env/dev version 1: dynamodb Query on table", "connection closed by the server"}},
 		{name: "no answer, 2s deadline", rules: []faultproxy.Rule{faultproxy.Always(faultproxy.NoAnswer())}, timeout: "2s",
 			code: fail, minRequests: 1, stderr: []string{"reading DynamoDB did not finish within the 2s deadline", "raise DYNAMO_CMP_TIMEOUT"}},

@@ -120,7 +120,7 @@ func runGenerate(ctx context.Context, streams IOStreams, env Env, flags generate
 		return fail(&generateFailure{code: ExitFailed, cluster: req.Cluster, version: req.VersionString(), reason: err.Error(),
 			hint: "Check the sidecar's AWS settings (AWS_REGION, credentials, DYNAMO_CMP_TABLE)"})
 	}
-	read, err := st.ReadCluster(ctx, store.ClusterRequest{Cluster: req.Cluster, Environment: req.Environment, Version: req.Version})
+	read, err := st.ReadCluster(ctx, store.ClusterRequest{Cluster: req.Cluster, Environment: req.Environment, Version: req.Version, Policies: true})
 	if err != nil {
 		return fail(storeFailure(err, req, so.timeout))
 	}
@@ -143,7 +143,7 @@ func runGenerate(ctx context.Context, streams IOStreams, env Env, flags generate
 
 	layers := read.Layers
 	read.Layers = nil // ops.Render lets the raw items go once the model is resolved
-	out, err := ops.Render(layers, req.Cluster, render.Options{Components: req.Components, Format: output}, func(stage string, args ...any) {
+	out, err := ops.Render(layers, req.Cluster, read.Policies, render.Options{Components: req.Components, Format: output}, func(stage string, args ...any) {
 		log.step(generateSteps[stage], stage, args...)
 	})
 	if err != nil {

@@ -4,17 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/policy"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
 )
 
 type renderOptions struct {
 	files       []string
+	policies    []string
 	cluster     string
 	environment string
 	output      string
@@ -31,6 +34,11 @@ validates the result and prints the manifests, exactly as generate would from Dy
 Files may be YAML or JSON; a directory is read recursively in lexical order. Layers of other
 clusters and environments in the same files are ignored.
 
+Every object is judged by the policy of the layers that wrote it, as publish and generate
+judge it: the default policy, or the policies of --policy files (the format of dynamo-cmp
+policy put; several per file, separated by ---). Render reads no table: to preview under the
+stored policies, write them out with dynamo-cmp policy get NAME.
+
 Invalid input exits with code 1, prints nothing on stdout and lists every problem on stderr.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -40,6 +48,7 @@ Invalid input exits with code 1, prints nothing on stdout and lists every proble
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.files, "file", "f", nil, "layer file or directory (repeatable)")
+	f.StringArrayVar(&o.policies, "policy", nil, "policy file (repeatable; default: the default policy for every layer)")
 	f.StringVar(&o.cluster, "cluster", "", "cluster to render (required)")
 	f.StringVar(&o.environment, "environment", "", "environment layer to merge (default: the cluster record's)")
 	f.StringVarP(&o.output, "output", "o", render.FormatYAML, "output format: yaml or json")
@@ -61,12 +70,44 @@ func runRender(ctx context.Context, streams IOStreams, o renderOptions) error {
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
-	out, err := ops.Render(layers, o.cluster, render.Options{Components: o.components, Format: o.output}, nil)
+	policies, err := readInterruptibly(ctx, func() (policy.Set, error) { return readPolicyFiles(o.policies) })
+	if err != nil {
+		return err
+	}
+	out, err := ops.Render(layers, o.cluster, policies, render.Options{Components: o.components, Format: o.output}, nil)
 	if err != nil {
 		return withCode(ExitInvalid, describeInvalid(err))
 	}
 	_, err = out.WriteTo(streams.Out)
 	return err
+}
+
+// readPolicyFiles reads the policies of --policy files; a name used twice is an error.
+func readPolicyFiles(files []string) (policy.Set, error) {
+	var set policy.Set
+	var errs []error
+	where := map[string]string{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--policy: %w", err))
+			continue
+		}
+		ps, err := policy.ParseAll(data)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--policy %s: %w", f, err))
+			continue
+		}
+		for _, p := range ps {
+			if prev, dup := where[p.Name]; dup {
+				errs = append(errs, fmt.Errorf("--policy %s: policy %s is also in %s", f, p.Name, prev))
+				continue
+			}
+			where[p.Name] = f
+			set = append(set, p)
+		}
+	}
+	return set, errors.Join(errs...)
 }
 
 // readInterruptibly runs read (reading layer files) and gives up when ctx ends: opening or

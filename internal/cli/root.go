@@ -120,6 +120,7 @@ offline (render), and with the operators' tools to publish, diff and roll back.`
 		newConfigCommand(streams, env),
 		newClustersCommand(streams, env),
 		newRolloutCommand(streams, env),
+		newPolicyCommand(streams, env),
 		newServeCommand(streams, env),
 		newSourceCommand(streams, env),
 	)

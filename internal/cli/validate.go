@@ -91,10 +91,10 @@ func (o *operator) validateServedAndHeads(ctx context.Context, st *store.Store, 
 	var invalid []error
 	for _, l := range lines {
 		v := l.version
-		read, err := st.ReadCluster(ctx, store.ClusterRequest{Cluster: c.Name, Environment: c.Record.Environment, Version: &v})
+		read, err := st.ReadCluster(ctx, store.ClusterRequest{Cluster: c.Name, Environment: c.Record.Environment, Version: &v, Policies: true})
 		var out *render.Manifests
 		if err == nil {
-			if out, err = ops.Render(read.Layers, c.Name, render.Options{}, nil); err != nil {
+			if out, err = ops.Render(read.Layers, c.Name, read.Policies, render.Options{}, nil); err != nil {
 				err = withCode(ExitInvalid, describeInvalid(err))
 			}
 		} else {

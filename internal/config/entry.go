@@ -129,6 +129,7 @@ func init() {
 				c.patch(v)
 				v.TargetLayer = c.r.merged.Origin(c.e.Kind, c.e.Key, Path{}.Child("target"))
 				v.OpsLayer = c.r.merged.Origin(c.e.Kind, c.e.Key, Path{}.Child(v.OpsField()))
+				v.Layers = c.r.merged.holderRefs(c.e.ID())
 			}, func(m *Model) *[]Patch { return &m.Patches })},
 	}
 	kindIndex = make(map[string]int, len(kinds))

@@ -19,6 +19,9 @@ type Merged struct {
 	Entries []Entry
 
 	index map[string][]int // entry ID → indices of the layers that hold it, highest first
+	// cut holds, for an entry a layer deletes or replaces as a whole, the index of the lowest
+	// layer whose own entry still counts (see holders).
+	cut map[string]int
 }
 
 // Merge merges layers given lowest precedence first (global, env/<e>, cluster/<c>), entry by
@@ -47,6 +50,12 @@ func Merge(layers []Layer) (*Merged, error) {
 				continue
 			}
 			pos, exists := state[id]
+			switch dir {
+			case directiveDelete:
+				m.setCut(id, li+1)
+			case directiveReplace:
+				m.setCut(id, li)
+			}
 			switch {
 			case dir == directiveDelete:
 				if exists {
@@ -82,6 +91,30 @@ func Merge(layers []Layer) (*Merged, error) {
 	m.Entries = live
 	SortEntries(m.Entries)
 	return m, nil
+}
+
+// setCut records that the layers below index li no longer contribute to entry id.
+func (m *Merged) setCut(id string, li int) {
+	if m.cut == nil {
+		m.cut = map[string]int{}
+	}
+	m.cut[id] = li
+}
+
+// holders returns the indices of the layers whose own entry id contributes to the merged
+// entry, highest first: every layer holding it above the last one that deleted it or
+// replaced it as a whole (that one included).
+func (m *Merged) holders(id string) []int {
+	idx := m.index[id]
+	cut, ok := m.cut[id]
+	if !ok {
+		return idx
+	}
+	n := 0
+	for n < len(idx) && idx[n] >= cut {
+		n++
+	}
+	return idx[:n]
 }
 
 func directive(body map[string]any) (string, error) {

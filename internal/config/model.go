@@ -384,6 +384,9 @@ type Patch struct {
 	// (strategicMerge or json6902), for the problems only rendering finds. Set by Resolve.
 	TargetLayer string `json:"-"`
 	OpsLayer    string `json:"-"`
+	// Layers are the layers whose own entry contributes to the patch, lowest first (see
+	// ObjectOrigin.Layers). Set by Resolve.
+	Layers []LayerRef `json:"-"`
 }
 
 // PatchTarget selects objects by kind, and optionally name, namespace and API group.

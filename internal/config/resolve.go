@@ -29,6 +29,9 @@ type Model struct {
 	// Manifests are the extra objects, as written.
 	Manifests []map[string]any
 	Patches   []Patch
+
+	// origins says which entry renders each object, and which layers wrote it (Origin).
+	origins map[objectID]origin
 }
 
 // LayerVersion is a layer reference with the version it was read at (0 for files).
@@ -119,6 +122,7 @@ func (m *Merged) resolve(cluster string) (*Model, *resolver, error) {
 	if len(r.problems) > 0 {
 		return nil, nil, &ValidationError{Problems: sortProblems(r.problems)}
 	}
+	model.setOrigins(r)
 	return model, r, nil
 }
 

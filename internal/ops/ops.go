@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/policy"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
@@ -22,6 +23,7 @@ type Store interface {
 	Publish(ctx context.Context, in store.PublishInput) (store.Head, error)
 	Rollback(ctx context.Context, in store.RollbackInput) (store.Head, error)
 	Strategies(ctx context.Context) ([]store.StoredStrategy, error)
+	Policies(ctx context.Context) ([]store.StoredPolicy, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -221,9 +223,10 @@ func (c *layerCache) get(ctx context.Context, ref config.LayerRef, version int) 
 	return e.layer, e.err
 }
 
-// CheckLayers resolves and renders a cluster's layers and returns what is wrong, or nil.
-func CheckLayers(layers []config.Layer, cluster string) error {
-	_, err := Render(layers, cluster, render.Options{}, nil)
+// CheckLayers resolves and renders a cluster's layers under the policies and returns what is
+// wrong, or nil.
+func CheckLayers(layers []config.Layer, cluster string, policies policy.Set) error {
+	_, err := Render(layers, cluster, policies, render.Options{}, nil)
 	if errors.Is(err, render.ErrNoObjects) {
 		return nil // an empty cluster is not broken; generate refuses to serve it on its own
 	}

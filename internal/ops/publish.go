@@ -264,7 +264,11 @@ func Publish(ctx context.Context, st Store, req PublishRequest) (*PublishResult,
 	if res.Rollout != nil {
 		ch.staged, ch.stable = true, res.Rollout.Stable
 	}
-	problems, err := validateServed(ctx, cache, inv, ch, clusters, req.Progress)
+	policies, err := st.Policies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	problems, err := validateServed(ctx, cache, inv, ch, clusters, store.PolicySet(policies), req.Progress)
 	if err != nil {
 		return nil, err
 	}
@@ -372,7 +376,11 @@ func Rollback(ctx context.Context, st Store, req RollbackRequest) (*PublishResul
 		req.Progress("validating the %d clusters %s affects", len(clusters), req.Ref)
 	}
 	// A head move ends the say of the layer's live rollout: every cluster is served To.
-	problems, err := validateServed(ctx, cache, inv, change{layer: target, known: true}, clusters, req.Progress)
+	policies, err := st.Policies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	problems, err := validateServed(ctx, cache, inv, change{layer: target, known: true}, clusters, store.PolicySet(policies), req.Progress)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/policy"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
 )
 
@@ -10,11 +11,13 @@ import (
 type Step func(stage string, args ...any)
 
 // Render is the one way from a cluster's layers (lowest first, as the store reads them) to
-// its manifests: merge, resolve and validate, then render. generate, render, config
-// render/validate/diff/explain and the publish checks all go through it. step, when not nil,
-// is told when each stage ends. The layers are not kept: once the model is resolved the raw
-// entries can be collected while the manifests render.
-func Render(layers []config.Layer, cluster string, opts render.Options, step Step) (*render.Manifests, error) {
+// its manifests: merge, resolve and validate, then render, every rendered object judged by
+// the policies of the layers that wrote it (policies: those stored; none gives every layer
+// the default policy). generate, render, config render/validate/diff and the publish checks
+// all go through it. step, when not nil, is told when each stage ends. The layers are not
+// kept: once the model is resolved the raw entries can be collected while the manifests
+// render.
+func Render(layers []config.Layer, cluster string, policies policy.Set, opts render.Options, step Step) (*render.Manifests, error) {
 	merged, err := config.Merge(layers)
 	if err != nil {
 		return nil, err
@@ -30,6 +33,7 @@ func Render(layers []config.Layer, cluster string, opts render.Options, step Ste
 	if step != nil {
 		step("validate")
 	}
+	opts.Checker = policy.NewChecker(policies, model)
 	out, err := render.Render(model, opts)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -11,6 +12,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/policy"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
@@ -138,9 +141,9 @@ func (inv *Inventory) servable(ch change, c ClusterInfo) []mix {
 }
 
 // validateServed renders every configVersion the generator may serve each affected cluster
-// once ch is made. It returns the problems found, each naming the cluster and the
-// configVersion; an error means a read failed. Layer versions are read once.
-func validateServed(ctx context.Context, cache *layerCache, inv *Inventory, ch change, clusters []ClusterInfo, progress Progress) ([]ClusterProblem, error) {
+// once ch is made, under the policies stored. It returns the problems found, each naming the
+// cluster and the configVersion; an error means a read failed. Layer versions are read once.
+func validateServed(ctx context.Context, cache *layerCache, inv *Inventory, ch change, clusters []ClusterInfo, policies policy.Set, progress Progress) ([]ClusterProblem, error) {
 	var (
 		mu       sync.Mutex
 		problems []ClusterProblem
@@ -164,7 +167,7 @@ func validateServed(ctx context.Context, cache *layerCache, inv *Inventory, ch c
 						return err
 					}
 				}
-				if perr := CheckLayers(layers, c.Name); perr != nil {
+				if perr := CheckLayers(layers, c.Name, policies); perr != nil {
 					found = append(found, ClusterProblem{Cluster: c.Name, Served: m.String(), Err: perr})
 				}
 			}
@@ -211,4 +214,66 @@ func (inv *Inventory) ServedNote(c ClusterInfo) string {
 		}
 	}
 	return strings.Join(notes, "; ")
+}
+
+// PolicyImpact says what a change of the policies from before to after stops from rendering:
+// every registered cluster is rendered, in what the generator serves it and at its layer
+// heads, and each configVersion that renders under before but not under after is a problem
+// naming the cluster and the configVersion. It returns them and the number of clusters
+// checked; an error means a read failed.
+func PolicyImpact(ctx context.Context, st Store, before, after policy.Set) ([]ClusterProblem, int, error) {
+	inv, err := ReadInventory(ctx, st)
+	if err != nil {
+		return nil, 0, err
+	}
+	cache := newLayerCache(st)
+	var (
+		mu       sync.Mutex
+		problems []ClusterProblem
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, c := range inv.Clusters {
+		g.Go(func() error {
+			versions := []config.ConfigVersion{c.Served}
+			if c.Version != c.Served {
+				versions = append(versions, c.Version)
+			}
+		versions:
+			for _, v := range versions {
+				refs := []config.LayerRef{config.GlobalLayer, config.EnvLayer(c.Record.Environment), config.ClusterLayer(c.Name)}
+				layers := make([]config.Layer, len(refs))
+				for i, ref := range refs {
+					var err error
+					layers[i], err = cache.get(gctx, ref, v.Of(ref))
+					switch {
+					case errors.Is(err, store.ErrInvalidItem), errors.Is(err, store.ErrNotFound):
+						continue versions // does not render today either
+					case err != nil:
+						return err
+					}
+				}
+				if CheckLayers(layers, c.Name, before) != nil {
+					continue // broken already: not the policy change's doing
+				}
+				if perr := CheckLayers(layers, c.Name, after); perr != nil {
+					mu.Lock()
+					problems = append(problems, ClusterProblem{Cluster: c.Name, Served: v.String(), Err: perr})
+					mu.Unlock()
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, 0, err
+	}
+	sort.SliceStable(problems, func(i, j int) bool {
+		a, b := problems[i], problems[j]
+		if a.Cluster != b.Cluster {
+			return a.Cluster < b.Cluster
+		}
+		return a.Served < b.Served
+	})
+	return problems, len(inv.Clusters), nil
 }

@@ -36,6 +36,29 @@ type Options struct {
 	Components []string
 	// Format is the output format: FormatJSON (default) or FormatYAML.
 	Format string
+	// Checker, when set, is shown every object rendered (after the patches; the objects of
+	// the components selected); a render it finds problems in fails with them all.
+	Checker Checker
+}
+
+// Checker judges rendered objects (the policy of what a layer may render).
+type Checker interface {
+	// Check is shown each object; it must not change it.
+	Check(obj *yaml.RNode)
+	// Problems is asked once every object was shown.
+	Problems() []config.FieldError
+}
+
+// checkFilter shows each object to a Checker.
+type checkFilter struct{ c Checker }
+
+var _ kio.Filter = checkFilter{}
+
+func (f checkFilter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
+	for _, n := range nodes {
+		f.c.Check(n)
+	}
+	return nodes, nil
 }
 
 // ErrNoObjects is returned when a render produces nothing: an empty stream would make Argo CD
@@ -128,6 +151,9 @@ func Render(m *config.Model, opts Options) (*Manifests, error) {
 		p.patches = append(p.patches, pf)
 		p.filters = append(p.filters, pf)
 	}
+	if opts.Checker != nil {
+		p.filters = append(p.filters, checkFilter{opts.Checker})
+	}
 	p.filters = append(p.filters, calicoSyncOptions{})
 	// A patch's target is checked against the full render, so that splitting a cluster's
 	// Applications by component never turns a valid patch into an error. With components
@@ -150,6 +176,11 @@ func Render(m *config.Model, opts Options) (*Manifests, error) {
 	for _, pf := range p.patches {
 		if pf.matched == 0 {
 			return nil, pf.patch.Problem("target", "%s matches no rendered object", pf.describeTarget())
+		}
+	}
+	if opts.Checker != nil {
+		if problems := opts.Checker.Problems(); len(problems) > 0 {
+			return nil, &config.ValidationError{Problems: problems}
 		}
 	}
 	if len(p.items) == 0 {

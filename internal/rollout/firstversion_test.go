@@ -80,7 +80,7 @@ func TestDriverRollsAHaltedFirstVersionBackToZero(t *testing.T) {
 		v := c.Served
 		read, err := st.ReadCluster(ctx, store.ClusterRequest{Cluster: c.Name, Version: &v})
 		if err == nil {
-			_, err = ops.Render(read.Layers, c.Name, render.Options{}, nil)
+			_, err = ops.Render(read.Layers, c.Name, nil, render.Options{}, nil)
 		}
 		if err != nil {
 			t.Errorf("%s is served %s, which does not render: %v", c.Name, v, err)

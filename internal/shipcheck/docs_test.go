@@ -195,6 +195,7 @@ func TestTroubleshootingCoversGenerateErrors(t *testing.T) {
 	broken("invalid", entry(map[string]any{"namespace": "team", "resourceQuota": map[string]any{"cpu": "four"}}))
 	broken("baddirective", entry(map[string]any{"namespace": "team", "$patch": "merge-please"}))
 	broken("unknownvar", entry(map[string]any{"namespace": "team", "labels": map[string]any{"owner": "${vars.nobody}"}}))
+	broken("forbidden", entry(map[string]any{"namespace": "kube-system"}))
 	// A version whose publish never completed: the head move (a transaction with an
 	// UpdateItem) is refused after the claim and the entries were written.
 	noUpdate := &effective{statements: []statement{{Effect: "Allow", Resource: stringList{exampleTableARN(t)}, Action: stringList{
@@ -261,6 +262,7 @@ func TestTroubleshootingCoversGenerateErrors(t *testing.T) {
 		{name: "invalid", phrase: `the configuration is invalid`, code: 1, env: cluster("invalid")},
 		{name: "directive", phrase: `is not a directive`, code: 1, env: cluster("baddirective")},
 		{name: "variable", phrase: `unknown variable`, code: 1, env: cluster("unknownvar")},
+		{name: "policy", phrase: `refused by the default policy`, code: 1, env: cluster("forbidden")},
 		{name: "no objects", phrase: `renders no objects`, code: 1, env: cluster("dev-k3s", `,{"name":"components","array":["manifests"]}`)},
 		{name: "write", phrase: `writing the manifests failed`, code: 3, env: params(dev), out: func() *failingWriter { return &failingWriter{} }},
 	}

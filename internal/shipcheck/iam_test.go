@@ -168,6 +168,15 @@ func TestOperatorPolicyCoversOperatorCommands(t *testing.T) {
 	step("config", "rollback", "--layer", "env/dev", "--to", "1", "-m", "undo", "--actor", "ops")
 	step("clusters", "list")
 	step("clusters", "status")
+	// Policies: what the layers may render (docs/security.md).
+	policyFile := filepath.Join(dir, "policy.yaml")
+	writeFile(t, policyFile, "name: dev-clusters\nlayers: [cluster/dev-*]\nnamespaces: [\"*\"]\n")
+	step("policy", "put", "-f", policyFile, "--dry-run", "--actor", "ops")
+	step("policy", "put", "-f", policyFile, "--actor", "ops")
+	step("policy", "list")
+	step("policy", "get", "dev-clusters")
+	step("policy", "history")
+	step("policy", "delete", "dev-clusters", "--actor", "ops")
 	// A console edit (a draft item written in the AWS console), then its publish.
 	if err := newStore(t, cfg, endpoint).PutDrafts(context.Background(), config.ClusterLayer("dev-k3s"), []store.Draft{{Entry: namespaceEntry(t, "from-console")}}); err != nil {
 		t.Fatal(err)
@@ -240,6 +249,7 @@ func TestServePoliciesCoverServe(t *testing.T) {
 		"Publish":       publishIn,
 		"RegistryState": func(st *store.Store) error { _, err := st.RegistryState(ctx); return err },
 		"Strategies":    func(st *store.Store) error { _, err := st.Strategies(ctx); return err },
+		"Policies":      func(st *store.Store) error { _, err := st.Policies(ctx); return err },
 		"Rollouts":      func(st *store.Store) error { _, err := st.Rollouts(ctx); return err },
 		"Observations":  func(st *store.Store) error { _, err := st.Observations(ctx, "dev-k3s"); return err },
 		// A rollout step that serves the same (the bake started, say): one conditional PutItem.
@@ -263,7 +273,7 @@ func TestServePoliciesCoverServe(t *testing.T) {
 		allow []string
 		deny  []string
 	}{
-		{servePolicies, "serve-read-only.json", []string{"Heads", "RegistryState", "Strategies", "Rollouts", "Observations", "ReadVersion", "ChangeSeq", "Ping", "LastKnownGood"},
+		{servePolicies, "serve-read-only.json", []string{"Heads", "RegistryState", "Strategies", "Policies", "Rollouts", "Observations", "ReadVersion", "ChangeSeq", "Ping", "LastKnownGood"},
 			[]string{"PutLastKnownGood", "UpdateRollout", "UpdateRollout (served)", "PutObservations", "Rollback", "Publish"}},
 		{serveLKGPolicies, "serve-last-known-good.json", []string{"PutLastKnownGood"}, []string{"UpdateRollout", "UpdateRollout (served)", "PutObservations", "Rollback", "Publish"}},
 		{serveRolloutPolicies, "serve-rollouts.json", []string{"UpdateRollout", "UpdateRollout (served)", "PutObservations"}, []string{"Rollback", "Publish"}},

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/policy"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
@@ -267,6 +268,9 @@ type ClusterRequest struct {
 	Environment string
 	// Version pins the three layers; nil reads the current heads.
 	Version *config.ConfigVersion
+	// Policies reads the policies too, in parallel with the layers: a query of the policy
+	// partition alongside the first call, so it adds no round trip.
+	Policies bool
 }
 
 // ClusterLayers is the result of a generation read.
@@ -285,6 +289,8 @@ type ClusterLayers struct {
 	// no more round trips), so an authorisation removed since the pinned version was
 	// published cannot be dodged by pinning it.
 	Current config.Cluster
+	// Policies are the policies stored, when the request asked for them.
+	Policies policy.Set
 	// RoundTrips is the number of sequential DynamoDB calls on the critical path.
 	RoundTrips int
 }
@@ -300,8 +306,41 @@ type ClusterLayers struct {
 //   - latest, environment unknown: 3 (the global and cluster heads, then the environment's
 //     head, with the global and cluster queries running alongside, then its query).
 //
+// With req.Policies, the policy partition is queried at the same time, in parallel with the
+// whole read: the round trips stay the same.
+//
 // A cluster whose layer was never published is ErrNotFound ("not registered").
 func (s *Store) ReadCluster(ctx context.Context, req ClusterRequest) (*ClusterLayers, error) {
+	if !req.Policies {
+		return s.readCluster(ctx, req)
+	}
+	type policies struct {
+		set   policy.Set
+		pages int
+		err   error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan policies, 1)
+	go func() {
+		stored, pages, err := s.policies(ctx)
+		done <- policies{PolicySet(stored), pages, err}
+	}()
+	out, err := s.readCluster(ctx, req)
+	if err != nil {
+		return nil, err // cancel stops the query
+	}
+	p := <-done
+	if p.err != nil {
+		return nil, p.err
+	}
+	out.Policies = p.set
+	out.RoundTrips = max(out.RoundTrips, p.pages)
+	return out, nil
+}
+
+// readCluster is ReadCluster without the policies.
+func (s *Store) readCluster(ctx context.Context, req ClusterRequest) (*ClusterLayers, error) {
 	cref := config.ClusterLayer(req.Cluster)
 	if err := checkRef(cref); err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
