@@ -361,8 +361,7 @@ func Resolve(strategies []Strategy, ref config.LayerRef) Use {
 	}
 	if best != nil {
 		slices.Sort(tied)
-		pattern := map[int]string{3: ref.String(), 2: "env/*", 1: "*"}[bestScore]
-		return Use{Strategy: best, Pattern: pattern, Tied: tied}
+		return Use{Strategy: best, Pattern: matchedPattern(best.Layers, ref), Tied: tied}
 	}
 	for i := range strategies {
 		if strategies[i].Name == DefaultStrategy {
@@ -370,4 +369,15 @@ func Resolve(strategies []Strategy, ref config.LayerRef) Use {
 		}
 	}
 	return Use{}
+}
+
+// matchedPattern is the pattern of layers that matches ref most closely.
+func matchedPattern(layers []string, ref config.LayerRef) string {
+	best, bestScore := "", 0
+	for _, p := range layers {
+		if score := config.LayerPatterns([]string{p}).Specificity(ref); score > bestScore {
+			best, bestScore = p, score
+		}
+	}
+	return best
 }
