@@ -20,9 +20,9 @@ var issue20Refusals = []string{
 	"cluster/team-a-dev: clusterRoleBindings[everyone-admin].subjects[0].name: ClusterRoleBinding everyone-admin binds group system:authenticated",
 	"cluster/team-a-dev: manifests[AppProject/argocd/open].kind: AppProject argocd/open is an Argo CD object",
 	"cluster/team-a-dev: manifests[ConfigMap/kube-system/coredns-custom].metadata.namespace: ConfigMap kube-system/coredns-custom is in namespace kube-system",
-	"cluster/team-a-dev: addons[node-agent].project: Application argocd/team-a-dev-node-agent is in Argo CD project default",
-	"cluster/team-a-dev: addons[node-agent].destination: Application argocd/team-a-dev-node-agent deploys to {name: in-cluster, namespace: kube-system}",
-	"cluster/team-a-dev: addons[node-agent].git.repoURL: Application argocd/team-a-dev-node-agent installs from http://169.254.169.254/latest/meta-data/",
+	"cluster/team-a-dev: addons[node-agent].project: Application argocd/team-a-dev-node-agent-a6ea795e is in Argo CD project default",
+	"cluster/team-a-dev: addons[node-agent].destination: Application argocd/team-a-dev-node-agent-a6ea795e deploys to {name: in-cluster, namespace: kube-system}",
+	"cluster/team-a-dev: addons[node-agent].git.repoURL: Application argocd/team-a-dev-node-agent-a6ea795e installs from http://169.254.169.254/latest/meta-data/",
 	"refused by the default policy (no policy applies to cluster/team-a-dev); to allow it, store a policy for cluster/team-a-dev with",
 }
 

@@ -3,6 +3,8 @@ package cli_test
 import (
 	"strings"
 	"testing"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/cli"
 )
 
 // TestProjectAuthorisationCannotBeDodgedByPinning (issue 20, item 3): version 1 of a cluster
@@ -11,7 +13,7 @@ import (
 // against the head's record as well as the pinned one, and a record without projects allows
 // no project. The refusal says only that the project is not allowed.
 func TestProjectAuthorisationCannotBeDodgedByPinning(t *testing.T) {
-	env, _ := examplesTable(t)
+	env := addonFreeTable(t)
 	file := t.TempDir() + "/c.yaml"
 	publish := func(record string) {
 		t.Helper()
@@ -45,7 +47,7 @@ func TestProjectAuthorisationCannotBeDodgedByPinning(t *testing.T) {
 // TestClusterWithoutProjectsRendersForNoProject: an empty projects list is not "every
 // project": generate refuses every Application, and publishing such a record warns.
 func TestClusterWithoutProjectsRendersForNoProject(t *testing.T) {
-	env, _ := examplesTable(t)
+	env := addonFreeTable(t)
 	file := t.TempDir() + "/c.yaml"
 	writeFile(t, file, "layer: cluster/open\ncluster: {environment: dev, region: eu-west-1}\nnamespaces: [{namespace: a}]\n")
 	r := run(t, env, "config", "publish", "-f", file, "--layer", "cluster/open", "-m", "test", "--actor", "tester")
@@ -59,4 +61,21 @@ func TestClusterWithoutProjectsRendersForNoProject(t *testing.T) {
 		assertFailedCleanly(t, run(t, with(argocdEnv(env, `[{"name":"cluster","string":"open"}]`), "ARGOCD_APP_PROJECT_NAME", project), "generate"), 1,
 			"may not render this cluster")
 	}
+}
+
+// addonFreeTable is a table whose global and env/dev layers (version 1 each) render one
+// namespace and no add-on: the default policy refuses add-ons in a project the cluster record
+// does not name, and these tests publish records that name none.
+func addonFreeTable(t *testing.T) cli.Env {
+	t.Helper()
+	env, _ := tableEnv(t)
+	run(t, env, "table", "create")
+	for _, layer := range []string{"global", "env/dev"} {
+		file := t.TempDir() + "/l.yaml"
+		writeFile(t, file, "layer: "+layer+"\nnamespaces: [{namespace: "+strings.ReplaceAll(layer, "/", "-")+"-shared}]\n")
+		if r := run(t, env, "config", "publish", "-f", file, "--layer", layer, "-m", "test", "--actor", "tester"); r.code != 0 {
+			t.Fatalf("publish %s: exit %d\n%s", layer, r.code, r.stderr)
+		}
+	}
+	return env
 }
