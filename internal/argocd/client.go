@@ -354,7 +354,9 @@ func (c *Client) TerminateOperation(ctx context.Context, app *Application) error
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	err := (outbound.Call{Target: outbound.TargetArgoCD, Method: http.MethodDelete, URL: u, Path: path, Token: c.token}).Do(ctx, c.http, nil)
+	// argocd-server refuses any request but a GET without a JSON content type (HTTP 415).
+	err := (outbound.Call{Target: outbound.TargetArgoCD, Method: http.MethodDelete, URL: u, Path: path, Token: c.token,
+		Headers: map[string]string{"Content-Type": "application/json"}}).Do(ctx, c.http, nil)
 	var se *outbound.StatusError
 	if errors.As(err, &se) && se.Code == http.StatusBadRequest && strings.Contains(se.Message, "No operation is in progress") {
 		return nil

@@ -92,9 +92,20 @@ type Driver struct {
 	// refusedAt remembers rollbacks the store refused, by rollout id, to retry them slowly.
 	refusedAt map[string]time.Time
 	// terminated remembers the operations this replica asked Argo CD to end, by Application
-	// and operation start, so each is asked once.
-	terminated map[string]time.Time
+	// and operation start: each is ended once, a refused request is asked again after
+	// terminateRetry.
+	terminated map[string]termination
 }
+
+// termination is a request to end an operation: when it was last made, and whether Argo CD
+// accepted it.
+type termination struct {
+	at time.Time
+	ok bool
+}
+
+// terminateRetry is how long a refused request to end an operation waits to be made again.
+const terminateRetry = 30 * time.Second
 
 // NewDriver returns a driver; Run does its work.
 func NewDriver(o DriverOptions) *Driver {
@@ -117,7 +128,7 @@ func NewDriver(o DriverOptions) *Driver {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Driver{o: o, wake: make(chan struct{}, 1), observed: map[string]store.Observation{}, refusedAt: map[string]time.Time{},
-		terminated: map[string]time.Time{}}
+		terminated: map[string]termination{}}
 }
 
 // Wake makes the driver look again now (a change was seen).
@@ -509,22 +520,25 @@ func (d *Driver) terminateStale(ctx context.Context, byCluster map[string][]*arg
 			}
 			key := string(app.Key()) + "@" + op.StartedAt.UTC().Format(time.RFC3339)
 			live[key] = true
+			now := d.o.Now()
 			d.mu.Lock()
-			_, asked := d.terminated[key]
+			prev, asked := d.terminated[key]
 			d.mu.Unlock()
-			if asked {
+			if asked && (prev.ok || now.Sub(prev.at) < terminateRetry) {
 				continue
 			}
 			err := d.o.ArgoCD.TerminateOperation(ctx, app)
 			d.o.Metrics.terminated(err)
+			d.mu.Lock()
+			d.terminated[key] = termination{at: now, ok: err == nil}
+			d.mu.Unlock()
 			if err != nil {
-				d.o.Log.Warn("argocd: cannot end an operation retrying a configVersion the Application is no longer served; trying again",
-					"application", string(app.Key()), "retrying", synced.Version(), "served", pinned, "error", err)
+				if !asked {
+					d.o.Log.Warn("argocd: cannot end an operation retrying a configVersion the Application is no longer served; asking again every 30 s (metric argocd_operations_terminated_total)",
+						"application", string(app.Key()), "retrying", synced.Version(), "served", pinned, "error", err)
+				}
 				continue
 			}
-			d.mu.Lock()
-			d.terminated[key] = d.o.Now()
-			d.mu.Unlock()
 			d.o.Log.Info("argocd: ended an operation retrying a configVersion the Application is no longer served; its automated sync now syncs the one served",
 				"application", string(app.Key()), "retrying", synced.Version(), "served", pinned, "retries", op.RetryCount)
 		}

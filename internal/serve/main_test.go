@@ -392,6 +392,10 @@ func (f *fakeArgo) serve(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, `{"error":"not found"}`, http.StatusNotFound)
 			return
 		}
+		if r.Header.Get("Content-Type") != "application/json" {
+			http.Error(w, "Invalid content type", http.StatusUnsupportedMediaType) // as argocd-server answers
+			return
+		}
 		if a.OpPhase != "Running" {
 			// Argo CD's answer (gRPC InvalidArgument through the gateway).
 			http.Error(w, `{"error":"Unable to terminate operation. No operation is in progress","code":3}`, http.StatusBadRequest)
