@@ -132,6 +132,9 @@ func pin(t *testing.T, doc map[string]any, version string, path ...string) {
 	}
 }
 
+// crdMissing is Argo CD v3.5.7's message for an object whose CRD is absent (TestArgoCDLoop).
+const crdMissing = `The Kubernetes API could not find widgets.example.com/Widget for requested resource monitoring/no-such-crd. Make sure the "Widget" CRD is installed on the destination cluster.`
+
 // TestJudgeAFailedAttemptAsArgoCDReportsIt: the canary's first sync attempt of the new
 // version failed (an object the API server rejects); Argo CD's retry policy (limit 3,
 // 10 s × 2ⁿ) keeps the operation Running for minutes. The attempt fails the Application at
@@ -145,7 +148,7 @@ func TestJudgeAFailedAttemptAsArgoCDReportsIt(t *testing.T) {
 		want verdict
 		msg  string
 	}{
-		{"waiting to retry the failed attempt", nil, failed, "sync attempt failed (Argo CD retries it, retry 1): Widget monitoring/no-such-crd: the server could not find the requested resource"},
+		{"waiting to retry the failed attempt", nil, failed, "sync attempt failed (Argo CD retries it, retry 1): Widget monitoring/no-such-crd: " + crdMissing},
 		{"the retry running", func(t *testing.T, doc map[string]any) {
 			op := at(t, doc, "status", "operationState")
 			delete(op, "syncResult")
@@ -155,15 +158,16 @@ func TestJudgeAFailedAttemptAsArgoCDReportsIt(t *testing.T) {
 		{"retries spent", func(t *testing.T, doc map[string]any) {
 			op := at(t, doc, "status", "operationState")
 			op["phase"], op["retryCount"] = "Failed", 3
-			op["message"] = "one or more objects failed to apply, reason: the server could not find the requested resource (retried 3 times)."
-		}, failed, "sync failed: Widget monitoring/no-such-crd: the server could not find the requested resource"},
+			op["message"] = "one or more synchronization tasks are not valid (retried 3 times)."
+		}, failed, "sync failed: Widget monitoring/no-such-crd: " + crdMissing},
 		{"the first attempt still running", func(t *testing.T, doc map[string]any) {
 			op := at(t, doc, "status", "operationState")
 			delete(op, "finishedAt")
 			delete(op, "retryCount")
 			op["message"] = "one or more tasks are running"
 			res := at(t, doc, "status", "operationState", "syncResult")
-			res["resources"] = res["resources"].([]any)[:1]
+			res["resources"] = []any{map[string]any{"group": "", "version": "v1", "kind": "ResourceQuota", "namespace": "monitoring", "name": "monitoring-quota",
+				"status": "Synced", "message": "resourcequota/monitoring-quota configured", "hookPhase": "Running", "syncPhase": "Sync"}}
 		}, pending, "sync OutOfSync, health Healthy"},
 		{"a newer version served: the operation retries the previous one", func(t *testing.T, doc map[string]any) {
 			pin(t, doc, "g1.e3.c1", "spec", "source")
