@@ -152,11 +152,7 @@ func (d *Driver) Run(ctx context.Context) {
 			return
 		}
 		failing = logOutage(d.o.Log, failing, err, "rollouts: cannot read the registry or the Applications; trying again", "rollouts: reading the registry and the Applications again")
-		interval := d.o.ObserveInterval
-		if live > 0 || (d.o.Tracker != nil && d.o.Tracker.state.Active() > 0) {
-			interval = d.o.Interval
-		}
-		tm := time.NewTimer(interval)
+		tm := time.NewTimer(d.interval(live))
 		select {
 		case <-ctx.Done():
 			tm.Stop()
@@ -168,6 +164,16 @@ func (d *Driver) Run(ctx context.Context) {
 		case <-tm.C:
 		}
 	}
+}
+
+// interval is how long to wait before the next reading: Interval while a rollout is live or
+// the Tracker follows a change (so `clusters status` follows a change within Interval too),
+// ObserveInterval otherwise.
+func (d *Driver) interval(live int) time.Duration {
+	if live > 0 || (d.o.Tracker != nil && d.o.Tracker.state.Active() > 0) {
+		return d.o.Interval
+	}
+	return d.o.ObserveInterval
 }
 
 // Tick reads the registry and the Applications once, records what the clusters'

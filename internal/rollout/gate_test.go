@@ -243,3 +243,57 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+// TestApplicationsAreReadOftenWhileAChangeIsFollowed: outside a live rollout the Applications
+// are read every ObserveInterval, but every Interval while the tracker follows a change, so
+// `clusters status` shows a publish within the status interval, not up to 30 s later.
+func TestApplicationsAreReadOftenWhileAChangeIsFollowed(t *testing.T) {
+	st, fleet, clk := rolloutFixtureWith(t, twoWaves)
+	tr := New(Options{Store: st, PluginName: argocdtest.PluginName, Now: clk.Now, Metrics: NewMetrics(prometheus.NewRegistry(), "test")})
+	d := newTestDriverWith(t, st, fleet, clk, &events{}, "r1", func(o *DriverOptions) {
+		o.Tracker, o.Interval, o.ObserveInterval = tr, 5*time.Second, 30*time.Second
+	})
+	if got := d.interval(0); got != 30*time.Second {
+		t.Errorf("nothing followed, no rollout live: every %s, want 30s", got)
+	}
+	if got := d.interval(1); got != 5*time.Second {
+		t.Errorf("a rollout live: every %s, want 5s", got)
+	}
+	w := &watcher{st: st, tr: tr, clk: clk}
+	w.look(t) // follows every cluster at its version
+	if got := d.interval(0); got != 5*time.Second {
+		t.Errorf("following the clusters: every %s, want 5s", got)
+	}
+	tick(t, d) // all Synced and Healthy: nothing followed any more
+	if got := d.interval(0); got != 30*time.Second {
+		t.Errorf("the clusters settled: every %s, want 30s", got)
+	}
+}
+
+// TestOnlyRetriesOfAVersionNoLongerServedAreEnded: an operation is ended only when it retries
+// a failed attempt of a configVersion its Application no longer pins; a sync that merely
+// runs, or retries the version pinned, is left to Argo CD.
+func TestOnlyRetriesOfAVersionNoLongerServedAreEnded(t *testing.T) {
+	st, fleet, clk := rolloutFixture(t)
+	d := newTestDriver(t, st, fleet, clk, &events{}, "r1")
+	start := clk.Now()
+	fleet.set("dev-b", func(app *argocdtest.App, served config.ConfigVersion) { // runs, no failed attempt, of e2
+		old := served
+		old.Env = 2
+		app.OpPhase, app.OpSource, app.OpStarted = "Running", old.String(), start
+	})
+	fleet.set("dev-c", func(app *argocdtest.App, served config.ConfigVersion) { // retries the version pinned
+		app.OpPhase, app.OpSource, app.OpRetries, app.OpStarted, app.OpFinished = "Running", served.String(), 1, start, start.Add(time.Second)
+	})
+	fleet.set("dev-a", func(app *argocdtest.App, served config.ConfigVersion) { // retries e1 while e2 is pinned
+		old := served
+		old.Env = 1
+		app.OpPhase, app.OpSource, app.OpRetries, app.OpStarted, app.OpFinished = "Running", old.String(), 2, start, start.Add(time.Second)
+	})
+	for range 3 {
+		tick(t, d)
+	}
+	if !slices.Equal(fleet.terminated, []string{"argocd/bootstrap-dev-a"}) {
+		t.Errorf("operations ended %v, want only dev-a's, once", fleet.terminated)
+	}
+}
