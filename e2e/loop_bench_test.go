@@ -91,10 +91,11 @@ func BenchmarkLoop(b *testing.B) {
 		len(l.rendered(b, newCluster)), time.Since(t0).Round(10*time.Millisecond))
 
 	// Bad publishes of env/prod rolled out in waves, with the example ApplicationSet's retry
-	// policy (limit 3, 10 s × 2ⁿ): the canary prod-eu applies the quota and fails on the
-	// Widget (its CRD is absent). From the publish: the rollout halted, the head rolled back,
-	// the objects back (the quota as before, the Application Synced and Healthy on the good
-	// version).
+	// policy (limit 3, 10 s × 2ⁿ): the canary prod-eu applies the new quota and the API server
+	// rejects a Service (port 70000: Argo CD's client-side dry run lets it through, as issue 18
+	// saw, so the version is partly applied). From the publish: the rollout halted, the head
+	// rolled back, the objects back (the quota as before, the Application Synced and Healthy on
+	// the good version).
 	strategy := filepath.Join(l.dir, "prod-canary.yaml")
 	if err := os.WriteFile(strategy, []byte("name: prod-canary\nlayers: [env/prod]\nwaves:\n  - {name: canary, namePattern: "+prodCluster+", bake: 10s}\n"), 0o644); err != nil {
 		b.Fatal(err)
@@ -106,7 +107,7 @@ func BenchmarkLoop(b *testing.B) {
 		eventually(b, patience, prodCluster+" settled", func() (bool, string) { return l.settled(b, prodCluster) })
 		good, cpu := l.appVersion(b, prodCluster), l.quotaCPU(b, prodCluster, "prod-team")
 		bad := strings.Replace(extraLayers["env/prod"], `cpu: "16"`, `cpu: "`+strconv.Itoa(20+i)+`"`, 1) +
-			"manifests:\n  - apiVersion: widgets.example.com/v1\n    kind: Widget\n    metadata: {name: no-such-crd, namespace: prod-team}\n"
+			"manifests:\n  - apiVersion: v1\n    kind: Service\n    metadata: {name: bad-port, namespace: prod-team}\n    spec: {ports: [{port: 70000}]}\n"
 		t0 := time.Now()
 		l.publishText(b, "env/prod", bad, "bad "+strconv.Itoa(i))
 		var tHalted, tRolledBack time.Duration
