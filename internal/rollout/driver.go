@@ -59,7 +59,7 @@ type DriverOptions struct {
 	Interval, ObserveInterval time.Duration
 	// WaveTimeout fails the clusters of the current wave that have not been Synced and
 	// Healthy on what they are served that long after the wave started. A cluster that was
-	// (it reached the wave) is never failed by the timeout: its drift restarts the bake.
+	// (it settled in the wave) is never failed by the timeout: its drift restarts the bake.
 	WaveTimeout  time.Duration
 	StoreTimeout time.Duration
 	Replica      string
@@ -333,8 +333,8 @@ func (d *Driver) step(ctx context.Context, inv *ops.Inventory, r wave.Rollout, b
 	for _, v := range verdicts {
 		switch {
 		case v.verdict == good:
-			changed = next.MarkReached(v.name) || changed
-		case v.verdict == pending && timedOut && !r.HasReached(v.name):
+			changed = next.MarkSettled(v.name) || changed
+		case v.verdict == pending && timedOut && !r.HasSettled(v.name):
 			// The timeout bounds reaching Synced and Healthy; a cluster that has reached it
 			// in this wave and drifts is pending, never failed by the timeout.
 			v.verdict, v.kind = failed, notify.EventRolloutTimeout
@@ -343,7 +343,7 @@ func (d *Driver) step(ctx context.Context, inv *ops.Inventory, r wave.Rollout, b
 		switch v.verdict {
 		case failed:
 			failures = append(failures, v.name+" ("+v.reason+")")
-			if next.MarkFailed(v.name) {
+			if next.MarkFailureReported(v.name) {
 				reported, changed = append(reported, v), true
 			}
 		case pending:

@@ -38,9 +38,9 @@ func TestDriftAfterTheTimeoutRestartsTheBake(t *testing.T) {
 	d := newTestDriverWith(t, st, fleet, clk, evs, "r1", func(o *DriverOptions) { o.WaveTimeout = 8 * time.Second })
 	tick(t, d) // announces
 	clk.Add(time.Second)
-	tick(t, d) // the canary is Synced and Healthy: it reached the wave, the bake starts
-	if r := rolloutOf(t, st); r.BakeStartedAt.IsZero() || !r.HasReached("dev-a") {
-		t.Fatalf("rollout %+v, want the bake started and dev-a reached", r)
+	tick(t, d) // the canary is Synced and Healthy: it settled in the wave, the bake starts
+	if r := rolloutOf(t, st); r.BakeStartedAt.IsZero() || !r.HasSettled("dev-a") {
+		t.Fatalf("rollout %+v, want the bake started and dev-a settled", r)
 	}
 	clk.Add(8 * time.Second) // 9 s after the wave started: past the timeout, inside the bake
 	fleet.set("dev-a", outOfSync)

@@ -50,13 +50,13 @@ type Rollout struct {
 	// BakeStartedAt is when every cluster of the current wave was last seen Synced and
 	// Healthy on its target (zero: not all of them are).
 	BakeStartedAt time.Time `json:"bakeStartedAt,omitzero"`
-	// Reached are the clusters of the current wave seen Synced and Healthy on what they are
+	// Settled are the clusters of the current wave seen Synced and Healthy on what they are
 	// served since the wave started: the wave's timeout no longer applies to them (a drift
-	// only restarts the bake). Failed are the clusters of the current wave whose failure was
-	// reported (each is reported once per wave). Both are sorted and start empty with each
-	// wave.
-	Reached []string `json:"reached,omitempty"`
-	Failed  []string `json:"failed,omitempty"`
+	// only restarts the bake). FailuresReported are the clusters of the current wave whose
+	// failure was reported (each is reported once per wave). Both are sorted and start empty
+	// with each wave.
+	Settled          []string `json:"settled,omitempty"`
+	FailuresReported []string `json:"failuresReported,omitempty"`
 	// Promoted skips the bake of the current wave.
 	Promoted bool `json:"promoted,omitempty"`
 	// Announced is set once the start of the rollout was reported.
@@ -178,27 +178,27 @@ func (r Rollout) Clone() Rollout {
 		r.Waves[i].Clusters = slices.Clone(r.Waves[i].Clusters)
 	}
 	r.Log = slices.Clone(r.Log)
-	r.Reached = slices.Clone(r.Reached)
-	r.Failed = slices.Clone(r.Failed)
+	r.Settled = slices.Clone(r.Settled)
+	r.FailuresReported = slices.Clone(r.FailuresReported)
 	return r
 }
 
-// HasReached reports whether cluster was seen Synced and Healthy in the current wave.
-func (r *Rollout) HasReached(cluster string) bool {
-	_, ok := slices.BinarySearch(r.Reached, cluster)
+// HasSettled reports whether cluster was seen Synced and Healthy in the current wave.
+func (r *Rollout) HasSettled(cluster string) bool {
+	_, ok := slices.BinarySearch(r.Settled, cluster)
 	return ok
 }
 
-// MarkReached records that cluster was seen Synced and Healthy in the current wave; false
+// MarkSettled records that cluster was seen Synced and Healthy in the current wave; false
 // when it was already recorded.
-func (r *Rollout) MarkReached(cluster string) bool {
-	return insertSorted(&r.Reached, cluster)
+func (r *Rollout) MarkSettled(cluster string) bool {
+	return insertSorted(&r.Settled, cluster)
 }
 
-// MarkFailed records that the failure of cluster in the current wave was reported; false
+// MarkFailureReported records that the failure of cluster in the current wave was reported; false
 // when it was already.
-func (r *Rollout) MarkFailed(cluster string) bool {
-	return insertSorted(&r.Failed, cluster)
+func (r *Rollout) MarkFailureReported(cluster string) bool {
+	return insertSorted(&r.FailuresReported, cluster)
 }
 
 func insertSorted(list *[]string, s string) bool {
@@ -317,7 +317,7 @@ func (r *Rollout) Skip(at time.Time, actor string) (completed bool) {
 func (r *Rollout) advance(at time.Time, actor, reason string) (completed bool) {
 	r.Record(at, EventWaveCompleted, actor, reason)
 	r.BakeStartedAt, r.Promoted = time.Time{}, false
-	r.Reached, r.Failed = nil, nil
+	r.Settled, r.FailuresReported = nil, nil
 	if r.Wave+1 >= len(r.Waves) {
 		r.State = Completed
 		r.Record(at, EventCompleted, actor, "")
