@@ -18,11 +18,9 @@ package e2e
 //     --app-resync) is 10 s instead of 120 s, and its jitter (timeout.reconciliation.jitter,
 //     --app-resync-jitter) 0 instead of up to 60 s, so "recovers by itself" after an outage
 //     is seen within seconds, not minutes;
-//   - ApplicationSet: the sync retry backoff starts at 1 s instead of 10 s (limit 3, factor 2
-//     kept): Argo CD ends a failed sync operation only when its retries are spent, and serve
-//     judges the rollout on that end, so the example's 10 s + 20 s + 40 s (plus the syncs)
-//     would make scenario 5 wait minutes for what 1 s + 2 s + 4 s shows the same;
-//     nothing else is tuned.
+//     nothing else is tuned. The ApplicationSet keeps the example's sync retry policy (limit 3,
+//     10 s × 2ⁿ): serve judges a failed sync attempt while Argo CD retries it, and ends the
+//     retries of a version no longer served, so a bad publish does not wait for them.
 
 import (
 	"bytes"
@@ -203,7 +201,6 @@ func startLoop(t testing.TB) *loop {
 		"- https://git.example.com/platform/bootstrap.git", "- "+l.repo.URL)
 	appSet := replaceLine(t, readRepoFile(t, "manifests/examples/applicationset-plugin-generator.yaml"),
 		"repoURL: https://git.example.com/platform/bootstrap.git", "repoURL: "+l.repo.URL)
-	appSet = replaceLine(t, appSet, "duration: 10s", "duration: 1s")
 	l.argo.ApplyYAML(t, project, appSet)
 	return l
 }

@@ -77,6 +77,31 @@ func (r *storedRollout) stepAt(event string, wave int) time.Time {
 	return time.Time{}
 }
 
+// count is how many events about cluster have one of types.
+func (w *webhook) count(cluster string, types ...string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, ev := range w.events {
+		if ev["cluster"] == cluster && slices.Contains(types, fmt.Sprint(ev["type"])) {
+			n++
+		}
+	}
+	return n
+}
+
+// synced reports whether cluster was reported synced on configVersion.
+func (w *webhook) synced(cluster, configVersion string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, ev := range w.events {
+		if ev["type"] == "synced" && ev["cluster"] == cluster && ev["configVersion"] == configVersion {
+			return true
+		}
+	}
+	return false
+}
+
 // rolloutEvents are the webhook's rollout-* events as "type:wave", in arrival order.
 func (w *webhook) rolloutEvents(target int) []string {
 	w.mu.Lock()
@@ -193,6 +218,7 @@ waves:
     spec: {size: 3}
 `
 		l.publishText(t, "global", bad, "monitoring cpu 20 and a Widget (its CRD is not installed), in waves")
+		published := time.Now()
 		r := l.rolloutItem(t, "global")
 		badTarget := r.Target
 		wave1Served := ""
@@ -211,6 +237,7 @@ waves:
 			r := l.rolloutItem(t, "global")
 			return r.State == "rolled-back", r.State + " " + r.Reason
 		})
+		t.Logf("bad publish → rollout rolled back: %s (the example's retry policy: limit 3, 10 s × 2ⁿ)", time.Since(published).Round(100*time.Millisecond))
 		if wave1Served == "" {
 			t.Errorf("%s (wave 1) was never given the bad version", newCluster)
 		}
@@ -237,6 +264,17 @@ waves:
 		eventually(t, patience, "webhook: started, halted, rolled back", func() (bool, string) {
 			got := l.hook.rolloutEvents(badTarget)
 			return slices.Equal(got, []string{"rollout-started:1", "rollout-wave-started:1", "rollout-halted:1", "rollout-rolled-back:1"}), fmt.Sprint(got)
+		})
+		// The canary's failure is reported once, before the halt it caused; then it is synced
+		// on the version it is back on.
+		if ok, why := l.hook.inOrder(newCluster, []string{"sync-failed", "degraded"}, []string{"rollout-halted"}); !ok {
+			t.Errorf("webhook: %s's failure not reported before the halt: %s", newCluster, why)
+		}
+		if n := l.hook.count(newCluster, "sync-failed", "degraded"); n != 1 {
+			t.Errorf("webhook: %d failure events for %s, want 1", n, newCluster)
+		}
+		eventually(t, patience, "webhook: "+newCluster+" synced on "+stableVersion[newCluster], func() (bool, string) {
+			return l.hook.synced(newCluster, stableVersion[newCluster]), ""
 		})
 		for _, c := range wave2 {
 			if v := l.appVersion(t, c); v != stableVersion[c] {

@@ -103,20 +103,106 @@ type Application struct {
 			Status  string `json:"status"`
 			Message string `json:"message"`
 		} `json:"health"`
-		OperationState *struct {
-			Phase      string     `json:"phase"`
-			Message    string     `json:"message"`
-			StartedAt  *time.Time `json:"startedAt"`
-			SyncResult *struct {
-				Source  *Source  `json:"source"`
-				Sources []Source `json:"sources"`
-			} `json:"syncResult"`
-		} `json:"operationState"`
-		Conditions []struct {
+		OperationState *OperationState `json:"operationState"`
+		Conditions     []struct {
 			Type    string `json:"type"`
 			Message string `json:"message"`
 		} `json:"conditions"`
 	} `json:"status"`
+}
+
+// OperationState is the part of an Application's status.operationState the service reads
+// (Argo CD's v1alpha1.OperationState). While Argo CD retries a failed sync attempt the phase
+// stays Running: RetryCount counts the failed attempts, FinishedAt is the end of the last one
+// until the next starts, and SyncResult holds that attempt's result until the next starts.
+type OperationState struct {
+	Operation struct {
+		Sync *struct {
+			// Source and Sources are what the operation syncs when it was started with them
+			// (automated syncs are, and keep them across retries); else the spec at the
+			// attempt's start, recorded in SyncResult.
+			Source  *Source  `json:"source"`
+			Sources []Source `json:"sources"`
+		} `json:"sync"`
+	} `json:"operation"`
+	Phase      string     `json:"phase"`
+	Message    string     `json:"message"`
+	StartedAt  *time.Time `json:"startedAt"`
+	FinishedAt *time.Time `json:"finishedAt"`
+	RetryCount int64      `json:"retryCount"`
+	SyncResult *struct {
+		Source    *Source          `json:"source"`
+		Sources   []Source         `json:"sources"`
+		Resources []ResourceResult `json:"resources"`
+	} `json:"syncResult"`
+}
+
+// ResourceResult is one resource of a sync attempt (status: Synced, SyncFailed, Pruned,
+// PruneSkipped).
+type ResourceResult struct {
+	Group     string `json:"group"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Status    string `json:"status"`
+	Message   string `json:"message"`
+}
+
+// Operation phases (Argo CD's synccommon.OperationPhase).
+const (
+	PhaseRunning     = "Running"
+	PhaseTerminating = "Terminating"
+	PhaseFailed      = "Failed"
+	PhaseError       = "Error"
+	PhaseSucceeded   = "Succeeded"
+)
+
+// ResultSyncFailed is the status of a resource that failed to sync in an attempt.
+const ResultSyncFailed = "SyncFailed"
+
+// SyncedSource returns the source at idx (as Ours numbers it) that the operation syncs: the
+// operation's own, else the one its current attempt recorded; nil when neither names one.
+func (o *OperationState) SyncedSource(idx int) *Source {
+	if o == nil {
+		return nil
+	}
+	if s := o.Operation.Sync; s != nil {
+		if src := Pick(s.Source, s.Sources, idx); src != nil && src.PluginSpec != nil {
+			return src
+		}
+	}
+	if r := o.SyncResult; r != nil {
+		if src := Pick(r.Source, r.Sources, idx); src != nil && src.PluginSpec != nil {
+			return src
+		}
+	}
+	return nil
+}
+
+// AttemptFailed reports whether the operation's latest sync attempt failed, and the first
+// resource that failed to sync in it (nil: none named): the operation ended Failed or Error,
+// or it is Running while Argo CD retries a failed attempt (RetryCount > 0), or a resource of
+// the running attempt failed to sync (Argo CD then runs SyncFail hooks before failing it).
+func (o *OperationState) AttemptFailed() (bool, *ResourceResult) {
+	if o == nil {
+		return false, nil
+	}
+	var res *ResourceResult
+	if o.SyncResult != nil {
+		for i := range o.SyncResult.Resources {
+			if o.SyncResult.Resources[i].Status == ResultSyncFailed {
+				res = &o.SyncResult.Resources[i]
+				break
+			}
+		}
+	}
+	switch o.Phase {
+	case PhaseFailed, PhaseError:
+		return true, res
+	case PhaseRunning:
+		return o.RetryCount > 0 || res != nil, res
+	}
+	return false, nil
 }
 
 // Source is the part of an ApplicationSource the service reads.
@@ -253,6 +339,33 @@ func (c *Client) Sync(ctx context.Context, app *Application) error {
 	}
 	if err != nil {
 		return fmt.Errorf("sync Application %s: %w", app.Key(), err)
+	}
+	return nil
+}
+
+// TerminateOperation asks Argo CD to end the operation running on the Application
+// (DELETE /api/v1/applications/{name}/operation, the `applications, sync` action): Argo CD
+// terminates it without further retries and its automated sync, if any, then syncs what the
+// spec names. No operation running is not an error.
+func (c *Client) TerminateOperation(ctx context.Context, app *Application) error {
+	path := "/api/v1/applications/" + url.PathEscape(app.Metadata.Name) + "/operation"
+	q := url.Values{}
+	if app.Metadata.Namespace != "" {
+		q.Set("appNamespace", app.Metadata.Namespace)
+	}
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	// argocd-server refuses any request but a GET without a JSON content type (HTTP 415).
+	err := (outbound.Call{Target: outbound.TargetArgoCD, Method: http.MethodDelete, URL: u, Path: path, Token: c.token,
+		Headers: map[string]string{"Content-Type": "application/json"}}).Do(ctx, c.http, nil)
+	var se *outbound.StatusError
+	if errors.As(err, &se) && se.Code == http.StatusBadRequest && strings.Contains(se.Message, "No operation is in progress") {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("terminate the operation of Application %s: %w", app.Key(), err)
 	}
 	return nil
 }

@@ -18,10 +18,13 @@ const (
 	// (recorded as the cluster's last known good).
 	EventSynced = "synced"
 	// EventDegraded and EventSyncFailed: an Application of a cluster went Degraded, or its
-	// sync (or rendering) failed, on the new version.
+	// sync (an attempt of it, also while Argo CD retries it) or its rendering failed, on the
+	// new version. For the clusters of a wave in progress they are sent once per wave, before
+	// the rollout-halted they may cause.
 	EventDegraded   = "degraded"
 	EventSyncFailed = "sync-failed"
-	// EventRolloutTimeout: the Applications did not settle within the rollout timeout.
+	// EventRolloutTimeout: the Applications did not reach Synced and Healthy within the
+	// rollout timeout.
 	EventRolloutTimeout = "rollout-timeout"
 	// EventAutoRollback: the service rolled a layer back; EventAutoRollbackSkipped: it would
 	// have but could not (no last known good, outside the window ...);
@@ -50,8 +53,11 @@ type Event struct {
 	Time time.Time `json:"time"`
 	// Cluster is set on the events of one cluster.
 	Cluster string `json:"cluster,omitempty"`
-	// Layer, Action, Version and PreviousVersion describe the head move the event is about
-	// (for cluster events: the latest one that reached the cluster).
+	// Layer, Action, Version and PreviousVersion describe the head move the event is about.
+	// For cluster events they describe the latest change that reached the cluster, with
+	// Version the layer's version in ConfigVersion: when a halted or aborted rollout serves the
+	// cluster its stable version again, Action is "rollback", Version the stable version and
+	// PreviousVersion the one the cluster was served before.
 	Layer           string `json:"layer,omitempty"`
 	Action          string `json:"action,omitempty"`
 	Version         int    `json:"version,omitempty"`
@@ -110,6 +116,8 @@ type AppStatus struct {
 	Sync           string `json:"sync"`
 	Health         string `json:"health"`
 	OperationPhase string `json:"operationPhase,omitempty"`
+	// RetryCount is how many failed attempts of the running operation Argo CD is retrying.
+	RetryCount int64 `json:"retryCount,omitempty"`
 	// Message says why the Application failed or is not done yet.
 	Message string `json:"message,omitempty"`
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -24,8 +25,8 @@ import (
 // DriverActor is the actor of the steps and rollbacks the driver takes.
 const DriverActor = "dynamo-cmp serve (rollout)"
 
-// DefaultObserveInterval is how often the Applications are read when no rollout is live, to
-// keep `clusters status` and the cluster metrics current.
+// DefaultObserveInterval is how often the Applications are read when no rollout is live and
+// no change is followed, to keep `clusters status` and the cluster metrics current.
 const DefaultObserveInterval = 30 * time.Second
 
 // DriverStore is what the driver needs of the store.
@@ -35,18 +36,30 @@ type DriverStore interface {
 	PutObservations(ctx context.Context, obs []store.Observation) error
 }
 
+// DriverArgoCD is what the driver needs of the Argo CD API (*argocd.Client).
+type DriverArgoCD interface {
+	Applications
+	TerminateOperation(ctx context.Context, app *argocd.Application) error
+}
+
+var _ DriverArgoCD = (*argocd.Client)(nil)
+
 // DriverOptions configure a Driver.
 type DriverOptions struct {
-	ArgoCD Applications
+	ArgoCD DriverArgoCD
 	Store  DriverStore
+	// Tracker, when set, judges the changes it follows on the driver's reading of the
+	// Applications, before the driver's steps (one reading, one order of events).
+	Tracker *Tracker
 	// Emit receives the events (nil: none are sent). It must not block.
 	Emit       func(notify.Event)
 	PluginName string
-	// Interval is how often the live rollouts are judged; ObserveInterval how often the
-	// Applications are read when none is live.
+	// Interval is how often the Applications are read while a rollout is live or the Tracker
+	// follows a change; ObserveInterval how often otherwise.
 	Interval, ObserveInterval time.Duration
-	// WaveTimeout halts a rollout whose current wave is not Synced and Healthy that long
-	// after it started (its pending clusters count as failed).
+	// WaveTimeout fails the clusters of the current wave that have not been Synced and
+	// Healthy on what they are served that long after the wave started. A cluster that was
+	// (it settled in the wave) is never failed by the timeout: its drift restarts the bake.
 	WaveTimeout  time.Duration
 	StoreTimeout time.Duration
 	Replica      string
@@ -57,15 +70,19 @@ type DriverOptions struct {
 
 // Driver moves the rollouts in waves on. Every Interval it reads the registry (heads and
 // rollouts, one query) and the Applications (one call), records what each cluster's
-// Applications report, and takes at most one step per live rollout: the bake of a wave
-// starts when every cluster of the wave is Synced and Healthy on the configVersion it is
-// served, the next wave starts when that lasted the wave's bake time, and more failed
-// clusters than the wave allows halt the rollout (every cluster is served the stable
-// version again) and roll the layer's head back to it.
+// Applications report, lets the Tracker judge the changes it follows, and takes at most one
+// step per live rollout: the bake of a wave starts when every cluster of the wave is Synced
+// and Healthy on the configVersion it is served, the next wave starts when that lasted the
+// wave's bake time (a wave without clusters completes at once), and more failed clusters
+// than the wave allows halt the rollout (every cluster is served the stable version again)
+// and roll the layer's head back to it. It also ends the Argo CD operations that keep
+// retrying a configVersion their Application is no longer served (see terminateStale).
 //
 // Every step is a conditional write over the revision the driver read, so any number of
 // replicas can run a driver: one wins each step, the others see the step at their next
-// reading. Nothing of a rollout lives in the replica's memory.
+// reading. Nothing of a rollout lives in the replica's memory, and the events of a step
+// (the failures of a wave's clusters, then the step) are sent once, by the replica whose
+// write won.
 type Driver struct {
 	o    DriverOptions
 	wake chan struct{}
@@ -74,7 +91,21 @@ type Driver struct {
 	observed map[string]store.Observation // as last written, by cluster
 	// refusedAt remembers rollbacks the store refused, by rollout id, to retry them slowly.
 	refusedAt map[string]time.Time
+	// terminated remembers the operations this replica asked Argo CD to end, by Application
+	// and operation start: each is ended once, a refused request is asked again after
+	// terminateRetry.
+	terminated map[string]termination
 }
+
+// termination is a request to end an operation: when it was last made, and whether Argo CD
+// accepted it.
+type termination struct {
+	at time.Time
+	ok bool
+}
+
+// terminateRetry is how long a refused request to end an operation waits to be made again.
+const terminateRetry = 30 * time.Second
 
 // NewDriver returns a driver; Run does its work.
 func NewDriver(o DriverOptions) *Driver {
@@ -96,7 +127,8 @@ func NewDriver(o DriverOptions) *Driver {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Driver{o: o, wake: make(chan struct{}, 1), observed: map[string]store.Observation{}, refusedAt: map[string]time.Time{}}
+	return &Driver{o: o, wake: make(chan struct{}, 1), observed: map[string]store.Observation{}, refusedAt: map[string]time.Time{},
+		terminated: map[string]termination{}}
 }
 
 // Wake makes the driver look again now (a change was seen).
@@ -110,30 +142,43 @@ func (d *Driver) Wake() {
 // Run drives the rollouts until ctx is done.
 func (d *Driver) Run(ctx context.Context) {
 	failing := false
+	var trackerWake <-chan struct{}
+	if d.o.Tracker != nil {
+		trackerWake = d.o.Tracker.wake
+	}
 	for {
 		live, err := d.Tick(ctx)
 		if err != nil && ctx.Err() != nil {
 			return
 		}
 		failing = logOutage(d.o.Log, failing, err, "rollouts: cannot read the registry or the Applications; trying again", "rollouts: reading the registry and the Applications again")
-		interval := d.o.ObserveInterval
-		if live > 0 {
-			interval = d.o.Interval
-		}
-		tm := time.NewTimer(interval)
+		tm := time.NewTimer(d.interval(live))
 		select {
 		case <-ctx.Done():
 			tm.Stop()
 			return
 		case <-d.wake:
 			tm.Stop()
+		case <-trackerWake:
+			tm.Stop()
 		case <-tm.C:
 		}
 	}
 }
 
-// Tick reads the registry and the Applications once and moves every live rollout on by at
-// most one step. It returns how many rollouts are live.
+// interval is how long to wait before the next reading: Interval while a rollout is live or
+// the Tracker follows a change (so `clusters status` follows a change within Interval too),
+// ObserveInterval otherwise.
+func (d *Driver) interval(live int) time.Duration {
+	if live > 0 || (d.o.Tracker != nil && d.o.Tracker.state.Active() > 0) {
+		return d.o.Interval
+	}
+	return d.o.ObserveInterval
+}
+
+// Tick reads the registry and the Applications once, records what the clusters'
+// Applications report, lets the Tracker judge the changes it follows, and moves every live
+// rollout on by at most one step. It returns how many rollouts are live.
 func (d *Driver) Tick(ctx context.Context) (live int, err error) {
 	sctx, cancel := context.WithTimeout(ctx, d.o.StoreTimeout)
 	reg, err := d.o.Store.RegistryState(sctx)
@@ -153,12 +198,25 @@ func (d *Driver) Tick(ctx context.Context) (live int, err error) {
 		}
 	}
 	d.observe(ctx, inv, byCluster)
-	var errs []error
 	refs := make([]config.LayerRef, 0, len(inv.Rollouts))
 	for ref := range inv.Rollouts {
 		refs = append(refs, ref)
 	}
 	config.SortLayerRefs(refs, func(r config.LayerRef) config.LayerRef { return r })
+	// The clusters of the current wave of a progressing rollout are judged by the driver,
+	// which reports their failures with the step they cause.
+	judged := map[string]bool{}
+	for _, ref := range refs {
+		if r, ok := inv.LiveRollout(ref); ok && r.State == wave.Progressing {
+			for _, c := range d.waveClusters(inv, r) {
+				judged[c.Name] = true
+			}
+		}
+	}
+	if d.o.Tracker != nil {
+		d.o.Tracker.evaluate(ctx, inv, byCluster, judged)
+	}
+	var errs []error
 	for _, ref := range refs {
 		r, ok := inv.LiveRollout(ref)
 		if !ok {
@@ -169,6 +227,7 @@ func (d *Driver) Tick(ctx context.Context) (live int, err error) {
 			errs = append(errs, err)
 		}
 	}
+	d.terminateStale(ctx, byCluster)
 	d.o.Metrics.setRollouts(inv)
 	return live, errors.Join(errs...)
 }
@@ -176,20 +235,32 @@ func (d *Driver) Tick(ctx context.Context) (live int, err error) {
 // clusterVerdict is the judgement of one cluster of a wave.
 type clusterVerdict struct {
 	name    string
+	served  config.ConfigVersion
 	verdict verdict
 	reason  string
-	apps    []notify.AppStatus
+	// kind is the event of a failure: degraded, sync-failed or rollout-timeout.
+	kind string
+	apps []notify.AppStatus
+}
+
+// waveClusters are the clusters of r's current wave (a cluster registered after the publish
+// is in the last wave).
+func (d *Driver) waveClusters(inv *ops.Inventory, r wave.Rollout) []ops.ClusterInfo {
+	x, _ := inv.Live(r.Layer)
+	var out []ops.ClusterInfo
+	for _, c := range inv.Affected(r.Layer, nil) {
+		if x.WaveOf(c.Name) == r.Wave {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // judgeWave judges the clusters of r's current wave on the configVersion each is served.
 func (d *Driver) judgeWave(inv *ops.Inventory, r wave.Rollout, byCluster map[string][]*argocd.Application) []clusterVerdict {
 	var out []clusterVerdict
-	x, _ := inv.Live(r.Layer)
-	for _, c := range inv.Affected(r.Layer, nil) {
-		if x.WaveOf(c.Name) != r.Wave {
-			continue
-		}
-		cv := clusterVerdict{name: c.Name, verdict: good}
+	for _, c := range d.waveClusters(inv, r) {
+		cv := clusterVerdict{name: c.Name, served: c.Served, verdict: good}
 		list := byCluster[c.Name]
 		if len(list) == 0 {
 			cv.verdict, cv.reason = pending, "no Argo CD Application uses the plugin for this cluster"
@@ -199,9 +270,12 @@ func (d *Driver) judgeWave(inv *ops.Inventory, r wave.Rollout, byCluster map[str
 			v, st := judge(app, d.o.PluginName, c.Served, r.WaveStartedAt, r.WaveStartedAt)
 			cv.apps = append(cv.apps, st)
 			switch {
-			case v == failed:
-				cv.verdict = failed
+			case v == failed && cv.verdict != failed:
+				cv.verdict, cv.kind = failed, notify.EventSyncFailed
 				cv.reason = st.Namespace + "/" + st.Name + ": " + st.Message
+				if st.Health == "Degraded" && strings.HasPrefix(st.Message, "Degraded") {
+					cv.kind = notify.EventDegraded
+				}
 			case v == pending && cv.verdict == good:
 				cv.verdict, cv.reason = pending, st.Namespace+"/"+st.Name+": "+st.Message
 			}
@@ -209,6 +283,13 @@ func (d *Driver) judgeWave(inv *ops.Inventory, r wave.Rollout, byCluster map[str
 		out = append(out, cv)
 	}
 	return out
+}
+
+// stepEvent is an event of a rollout step, sent once the step is written.
+type stepEvent struct {
+	typ    string
+	wave   int
+	reason string
 }
 
 // step takes at most one step of the live rollout r.
@@ -220,35 +301,57 @@ func (d *Driver) step(ctx context.Context, inv *ops.Inventory, r wave.Rollout, b
 	case wave.Halted, wave.Aborted:
 		return d.rollBack(ctx, r)
 	}
+	next := r.Clone()
 	if !r.Announced {
-		next := r.Clone()
 		next.Announced = true
-		if _, err := d.write(ctx, next, false); err != nil {
+		evs := []stepEvent{{typ: notify.EventRolloutStarted, wave: r.Wave}, {typ: notify.EventRolloutWaveStarted, wave: r.Wave}}
+		served := d.skipEmptyWaves(inv, &next, now, &evs)
+		written, err := d.write(ctx, next, served)
+		if err != nil {
 			return err
 		}
-		d.event(notify.EventRolloutStarted, next, "")
-		d.event(notify.EventRolloutWaveStarted, next, "")
+		d.events(written, evs)
 		return nil
 	}
 	w := r.Current()
 	verdicts := d.judgeWave(inv, r, byCluster)
+	if len(verdicts) == 0 {
+		var evs []stepEvent
+		d.skipEmptyWaves(inv, &next, now, &evs)
+		written, err := d.write(ctx, next, true)
+		if err != nil {
+			return err
+		}
+		d.o.Log.Info("rollout wave skipped: no cluster in it", "layer", r.Layer.String(), "target", r.Target, "wave", r.Wave+1, "name", w.Name)
+		d.events(written, evs)
+		return nil
+	}
+	timedOut := now.Sub(r.WaveStartedAt) > d.o.WaveTimeout
 	var failures, pendings []string
+	var reported []clusterVerdict // failures reported with this step (once per cluster and wave)
+	changed := false
 	for _, v := range verdicts {
+		switch {
+		case v.verdict == good:
+			changed = next.MarkSettled(v.name) || changed
+		case v.verdict == pending && timedOut && !r.HasSettled(v.name):
+			// The timeout bounds reaching Synced and Healthy; a cluster that has reached it
+			// in this wave and drifts is pending, never failed by the timeout.
+			v.verdict, v.kind = failed, notify.EventRolloutTimeout
+			v.reason += ", not Synced and Healthy within " + d.o.WaveTimeout.String()
+		}
 		switch v.verdict {
 		case failed:
 			failures = append(failures, v.name+" ("+v.reason+")")
+			if next.MarkFailureReported(v.name) {
+				reported, changed = append(reported, v), true
+			}
 		case pending:
 			pendings = append(pendings, v.name+" ("+v.reason+")")
 		}
 	}
-	timedOut := now.Sub(r.WaveStartedAt) > d.o.WaveTimeout
-	if timedOut && len(pendings) > 0 {
-		for _, p := range pendings {
-			failures = append(failures, p+", not Synced and Healthy within "+d.o.WaveTimeout.String())
-		}
-		pendings = nil
-	}
-	next := r.Clone()
+	var evs []stepEvent
+	served := false
 	switch {
 	case len(failures) > w.MaxFailures:
 		reason := fmt.Sprintf("wave %d (%s): %d of %d clusters failed, at most %d may: %s", r.Wave+1, w.Name, len(failures), len(verdicts), w.MaxFailures, strings.Join(failures, "; "))
@@ -258,36 +361,56 @@ func (d *Driver) step(ctx context.Context, inv *ops.Inventory, r wave.Rollout, b
 			return err
 		}
 		d.o.Log.Warn("rollout halted: every cluster is served the stable version again", "layer", r.Layer.String(), "target", r.Target, "stable", r.Stable, "reason", reason)
-		d.event(notify.EventRolloutHalted, written, reason)
+		d.clusterFailures(written, reported)
+		d.events(written, []stepEvent{{typ: notify.EventRolloutHalted, wave: r.Wave, reason: reason}})
 		return d.rollBack(ctx, written)
 	case len(pendings) > 0:
 		if !r.BakeStartedAt.IsZero() {
-			next.BakeStartedAt = time.Time{}
-			_, err := d.write(ctx, next, false)
-			return err
+			next.BakeStartedAt, changed = time.Time{}, true
 		}
-		return nil
 	case r.BakeStartedAt.IsZero() && w.Bake > 0 && !r.Promoted:
-		next.BakeStartedAt = now
-		_, err := d.write(ctx, next, false)
-		return err
+		next.BakeStartedAt, changed = now, true
 	case r.Promoted || w.Bake == 0 || now.Sub(r.BakeStartedAt) >= w.Bake:
 		completed := next.Advance(now, DriverActor)
-		written, err := d.write(ctx, next, true)
-		if err != nil {
-			return err
+		evs = append(evs, stepEvent{typ: notify.EventRolloutWaveCompleted, wave: r.Wave})
+		if completed {
+			evs = append(evs, stepEvent{typ: notify.EventRolloutCompleted, wave: r.Wave})
+		} else {
+			evs = append(evs, stepEvent{typ: notify.EventRolloutWaveStarted, wave: next.Wave})
+			d.skipEmptyWaves(inv, &next, now, &evs)
 		}
 		d.o.Log.Info("rollout wave completed", "layer", r.Layer.String(), "target", r.Target, "wave", r.Wave+1, "name", w.Name, "completed", completed)
-		done := written.Clone()
-		done.Wave = r.Wave
-		d.event(notify.EventRolloutWaveCompleted, done, "")
-		if completed {
-			d.event(notify.EventRolloutCompleted, written, "")
-		} else {
-			d.event(notify.EventRolloutWaveStarted, written, "")
-		}
+		changed, served = true, true
 	}
+	if !changed {
+		return nil
+	}
+	written, err := d.write(ctx, next, served)
+	if err != nil {
+		return err
+	}
+	d.clusterFailures(written, reported)
+	d.events(written, evs)
 	return nil
+}
+
+// skipEmptyWaves completes the current wave of next at once while it has no cluster (a
+// cluster registered after the publish joins the last wave, which may then be empty only
+// until then), appending the events of each skip. It reports whether a wave was skipped.
+func (d *Driver) skipEmptyWaves(inv *ops.Inventory, next *wave.Rollout, now time.Time, evs *[]stepEvent) bool {
+	skipped := false
+	for next.State == wave.Progressing && len(d.waveClusters(inv, *next)) == 0 {
+		w := next.Wave
+		completed := next.Skip(now, DriverActor)
+		*evs = append(*evs, stepEvent{typ: notify.EventRolloutWaveCompleted, wave: w, reason: wave.SkippedReason})
+		if completed {
+			*evs = append(*evs, stepEvent{typ: notify.EventRolloutCompleted, wave: w})
+		} else {
+			*evs = append(*evs, stepEvent{typ: notify.EventRolloutWaveStarted, wave: next.Wave})
+		}
+		skipped = true
+	}
+	return skipped
 }
 
 // write stores the next revision of a rollout; served says whether what clusters are served
@@ -346,6 +469,92 @@ func (d *Driver) rollBack(ctx context.Context, r wave.Rollout) error {
 		d.event(notify.EventRolloutRolledBack, written, r.Reason)
 	}
 	return nil
+}
+
+// events reports the steps written with r, each about its own wave.
+func (d *Driver) events(r wave.Rollout, evs []stepEvent) {
+	for _, e := range evs {
+		at := r
+		at.Wave = e.wave
+		d.event(e.typ, at, e.reason)
+	}
+}
+
+// clusterFailures reports the failures of clusters of r's wave that were recorded with the
+// step that wrote r: each once per wave, before the step they may have caused.
+func (d *Driver) clusterFailures(r wave.Rollout, failures []clusterVerdict) {
+	for _, v := range failures {
+		d.o.Metrics.event(v.kind)
+		d.o.Log.Warn("rollout: a cluster of the wave failed", "layer", r.Layer.String(), "cluster", v.name, "configVersion", v.served.String(), "reason", v.reason)
+		if d.o.Emit == nil {
+			continue
+		}
+		w := r.Current()
+		ev := notify.Event{
+			Type: v.kind, Time: d.o.Now().UTC(), Cluster: v.name, Layer: r.Layer.String(), Action: store.ActionPublish,
+			Version: r.Target, PreviousVersion: r.Stable, ConfigVersion: v.served.String(), Actor: r.Actor, TraceID: r.ID,
+			Reason: v.reason, ArgoCD: &notify.ArgoCDStatus{Applications: v.apps}, Replica: d.o.Replica,
+			Rollout: &notify.EventRollout{Strategy: r.Strategy, State: string(r.State), Stable: r.Stable,
+				Wave: min(r.Wave, len(r.Waves)-1) + 1, Waves: len(r.Waves), WaveName: w.Name, Clusters: slices.Clone(w.Clusters)},
+		}
+		ev.ID = notify.EventID(v.kind, v.name, v.served.String(), r.ID, fmt.Sprint(r.Wave))
+		d.o.Emit(ev)
+	}
+}
+
+// terminateStale ends the Argo CD operations that keep retrying a configVersion their
+// Application no longer pins. Argo CD retries a failed sync of the source the operation
+// started with, and its automated sync starts the sync of the new spec only once those
+// retries are spent (minutes with a retry policy): after a halt, an abort or any rollback,
+// the cluster would keep the bad version partly applied meanwhile. An operation is ended
+// only when an attempt of it failed (RetryCount > 0) and it names the configVersion it syncs;
+// a sync that merely runs is left alone. Each is asked once per replica.
+func (d *Driver) terminateStale(ctx context.Context, byCluster map[string][]*argocd.Application) {
+	live := map[string]bool{}
+	for _, c := range slices.Sorted(maps.Keys(byCluster)) {
+		for _, app := range byCluster[c] {
+			op := app.Status.OperationState
+			idx, src, ok := app.Ours(d.o.PluginName)
+			if !ok || op == nil || op.Phase != argocd.PhaseRunning || op.RetryCount == 0 || op.StartedAt == nil {
+				continue
+			}
+			synced := op.SyncedSource(idx)
+			pinned := src.Version()
+			if synced == nil || pinned == "" || synced.Version() == "" || synced.Version() == pinned {
+				continue
+			}
+			key := string(app.Key()) + "@" + op.StartedAt.UTC().Format(time.RFC3339)
+			live[key] = true
+			now := d.o.Now()
+			d.mu.Lock()
+			prev, asked := d.terminated[key]
+			d.mu.Unlock()
+			if asked && (prev.ok || now.Sub(prev.at) < terminateRetry) {
+				continue
+			}
+			err := d.o.ArgoCD.TerminateOperation(ctx, app)
+			d.o.Metrics.terminated(err)
+			d.mu.Lock()
+			d.terminated[key] = termination{at: now, ok: err == nil}
+			d.mu.Unlock()
+			if err != nil {
+				if !asked {
+					d.o.Log.Warn("argocd: cannot end an operation retrying a configVersion the Application is no longer served; asking again every 30 s (metric argocd_operations_terminated_total)",
+						"application", string(app.Key()), "retrying", synced.Version(), "served", pinned, "error", err)
+				}
+				continue
+			}
+			d.o.Log.Info("argocd: ended an operation retrying a configVersion the Application is no longer served; its automated sync now syncs the one served",
+				"application", string(app.Key()), "retrying", synced.Version(), "served", pinned, "retries", op.RetryCount)
+		}
+	}
+	d.mu.Lock()
+	for key := range d.terminated {
+		if !live[key] {
+			delete(d.terminated, key)
+		}
+	}
+	d.mu.Unlock()
 }
 
 // event reports a step of r.
@@ -435,10 +644,11 @@ func summarize(cluster string, apps []*argocd.Application, plugin string) store.
 // DriverMetrics are the driver's metrics: the fleet as the driver last saw it, and the
 // rollouts.
 type DriverMetrics struct {
-	clusterInfo *prometheus.GaugeVec
-	wave        *prometheus.GaugeVec
-	steps       *prometheus.CounterVec
-	events      *prometheus.CounterVec
+	clusterInfo  *prometheus.GaugeVec
+	wave         *prometheus.GaugeVec
+	steps        *prometheus.CounterVec
+	events       *prometheus.CounterVec
+	terminations *prometheus.CounterVec
 }
 
 // NewDriverMetrics returns the driver's metrics, registered in reg.
@@ -452,9 +662,11 @@ func NewDriverMetrics(reg prometheus.Registerer, namespace string) *DriverMetric
 		steps: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "rollout_steps_total",
 			Help: "Rollout steps written, by outcome (written, taken-elsewhere, error)."}, []string{"outcome"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "rollout_events_total",
-			Help: "Rollout events, by type (rollout-started, rollout-wave-completed, rollout-halted ...)."}, []string{"type"}),
+			Help: "Rollout events, by type (rollout-started, rollout-wave-completed, rollout-halted, and the sync-failed, degraded and rollout-timeout of a wave's clusters ...)."}, []string{"type"}),
+		terminations: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "argocd_operations_terminated_total",
+			Help: "Argo CD operations ended because they kept retrying a configVersion their Application is no longer served, by outcome (ok, error)."}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.clusterInfo, m.wave, m.steps, m.events)
+	reg.MustRegister(m.clusterInfo, m.wave, m.steps, m.events, m.terminations)
 	return m
 }
 
@@ -495,6 +707,17 @@ func (m *DriverMetrics) step(err error) {
 	default:
 		m.steps.WithLabelValues("error").Inc()
 	}
+}
+
+func (m *DriverMetrics) terminated(err error) {
+	if m == nil {
+		return
+	}
+	if err != nil {
+		m.terminations.WithLabelValues("error").Inc()
+		return
+	}
+	m.terminations.WithLabelValues("ok").Inc()
 }
 
 func (m *DriverMetrics) event(typ string) {

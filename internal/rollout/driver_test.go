@@ -30,6 +30,26 @@ type fakeFleet struct {
 	st  *store.Store
 	mu  sync.Mutex
 	bad map[string]int // cluster → env layer version it degrades on
+	// edit changes a cluster's Application as Argo CD reports it, by cluster.
+	edit       map[string]func(app *argocdtest.App, served config.ConfigVersion)
+	terminated []string // the Applications whose operation the driver ended
+}
+
+func (f *fakeFleet) set(cluster string, edit func(app *argocdtest.App, served config.ConfigVersion)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if edit == nil {
+		delete(f.edit, cluster)
+		return
+	}
+	f.edit[cluster] = edit
+}
+
+func (f *fakeFleet) TerminateOperation(_ context.Context, app *argocd.Application) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.terminated = append(f.terminated, string(app.Key()))
+	return nil
 }
 
 func (f *fakeFleet) ListApplications(ctx context.Context) ([]argocd.Application, error) {
@@ -45,6 +65,9 @@ func (f *fakeFleet) ListApplications(ctx context.Context) ([]argocd.Application,
 		app := argocdtest.App{Namespace: "argocd", Name: "bootstrap-" + c.Name, Cluster: c.Name, Pinned: v, Compared: v, Sync: "Synced", Health: "Healthy"}
 		if bad, ok := f.bad[c.Name]; ok && bad == c.Served.Env {
 			app.Health, app.HealthMsg = "Degraded", "the quota controller refuses it"
+		}
+		if edit := f.edit[c.Name]; edit != nil {
+			edit(&app, c.Served)
 		}
 		out = append(out, *app.Application(f.t))
 	}
@@ -64,6 +87,10 @@ func (e *events) types() []string     { e.mu.Lock(); defer e.mu.Unlock(); return
 func typesOf(evs []notify.Event) []string {
 	out := []string{}
 	for _, ev := range evs {
+		if ev.Rollout == nil { // the tracker's events about one cluster
+			out = append(out, fmt.Sprintf("%s:%s", ev.Type, ev.Cluster))
+			continue
+		}
 		out = append(out, fmt.Sprintf("%s:%d", ev.Type, ev.Rollout.Wave))
 	}
 	return out
@@ -74,9 +101,24 @@ type events struct {
 	list []notify.Event
 }
 
+// twoWaves is the default strategy of rolloutFixture: dev-a first, bake 10 s; then the rest.
+const twoWaves = "name: default\nwaves:\n- name: canary\n  namePattern: dev-a\n  bake: 10s\n- name: rest\n"
+
 // rolloutFixture is env/dev with three clusters at v1, a two-wave default strategy (dev-a
 // first, bake 10 s; then the rest), and env/dev v2 published through it.
 func rolloutFixture(t *testing.T) (*store.Store, *fakeFleet, *clock) {
+	t.Helper()
+	st, fleet, clk := rolloutFixtureWith(t, twoWaves)
+	rs, err := st.Rollouts(testkit.Context(t))
+	if err != nil || len(rs) != 1 || !slices.Equal(rs[0].Waves[0].Clusters, []string{"dev-a"}) {
+		t.Fatalf("the publish planned %+v (%v), want the default strategy with dev-a first", rs, err)
+	}
+	return st, fleet, clk
+}
+
+// rolloutFixtureWith is env/dev with three clusters (dev-a, dev-b, dev-c) at v1, the default
+// strategy given, and env/dev v2 published through it.
+func rolloutFixtureWith(t *testing.T, strategy string) (*store.Store, *fakeFleet, *clock) {
 	t.Helper()
 	st, _ := dynamolocal.NewStore(t)
 	ctx := testkit.Context(t)
@@ -95,18 +137,17 @@ func rolloutFixture(t *testing.T) (*store.Store, *fakeFleet, *clock) {
 	for _, c := range []string{"dev-c", "dev-a", "dev-b"} {
 		pub(config.ClusterLayer(c), testkit.Entry(t, config.KindCluster, map[string]any{"name": c, "environment": "dev", "region": "eu-west-1"}))
 	}
-	s, err := wave.ParseStrategy([]byte("name: default\nwaves:\n- name: canary\n  namePattern: dev-a\n  bake: 10s\n- name: rest\n"))
+	s, err := wave.ParseStrategy([]byte(strategy))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := st.PutStrategy(ctx, s, "alice"); err != nil {
 		t.Fatal(err)
 	}
-	res := pub(config.EnvLayer("dev"), ns("tools-v2"))
-	if res.Rollout == nil || res.Rollout.Strategy != "default" || !slices.Equal(res.Rollout.Waves[0].Clusters, []string{"dev-a"}) {
-		t.Fatalf("the publish planned %+v, want the default strategy with dev-a first", res.Rollout)
+	if res := pub(config.EnvLayer("dev"), ns("tools-v2")); res.Rollout == nil || res.Rollout.Strategy != "default" {
+		t.Fatalf("the publish planned %+v, want a rollout with the default strategy", res.Rollout)
 	}
-	return st, &fakeFleet{t: t, st: st, bad: map[string]int{}}, &clock{t: time.Now().UTC()}
+	return st, &fakeFleet{t: t, st: st, bad: map[string]int{}, edit: map[string]func(*argocdtest.App, config.ConfigVersion){}}, &clock{t: time.Now().UTC()}
 }
 
 func served(t *testing.T, st *store.Store) string {
@@ -123,8 +164,16 @@ func served(t *testing.T, st *store.Store) string {
 }
 
 func newTestDriver(t *testing.T, st *store.Store, fleet *fakeFleet, clk *clock, evs *events, replica string) *Driver {
-	return NewDriver(DriverOptions{ArgoCD: fleet, Store: st, Emit: evs.add, PluginName: argocdtest.PluginName,
-		WaveTimeout: time.Hour, StoreTimeout: 10 * time.Second, Replica: replica, Now: clk.Now})
+	return newTestDriverWith(t, st, fleet, clk, evs, replica, nil)
+}
+
+func newTestDriverWith(t *testing.T, st *store.Store, fleet *fakeFleet, clk *clock, evs *events, replica string, tune func(*DriverOptions)) *Driver {
+	o := DriverOptions{ArgoCD: fleet, Store: st, Emit: evs.add, PluginName: argocdtest.PluginName,
+		WaveTimeout: time.Hour, StoreTimeout: 10 * time.Second, Replica: replica, Now: clk.Now}
+	if tune != nil {
+		tune(&o)
+	}
+	return NewDriver(o)
 }
 
 func tick(t *testing.T, d *Driver) {
@@ -193,9 +242,13 @@ func TestDriverHaltsABadWaveAndRollsTheHeadBack(t *testing.T) {
 	if len(rs) != 1 || rs[0].State != wave.RolledBack || !strings.Contains(rs[0].Reason, "dev-a") || !strings.Contains(rs[0].Reason, "Degraded") {
 		t.Errorf("rollout %+v, want rolled back naming dev-a and Degraded", rs)
 	}
-	want := []string{"rollout-started:1", "rollout-wave-started:1", "rollout-halted:1", "rollout-rolled-back:1"}
+	// The canary's failure is reported once, before the halt it caused.
+	want := []string{"rollout-started:1", "rollout-wave-started:1", "degraded:1", "rollout-halted:1", "rollout-rolled-back:1"}
 	if got := evs.types(); !slices.Equal(got, want) {
 		t.Errorf("events %v, want %v", got, want)
+	}
+	if ev := evs.list[2]; ev.Cluster != "dev-a" || ev.ConfigVersion != "g0.e2.c1" || ev.Version != 2 || !strings.Contains(ev.Reason, "the quota controller refuses it") {
+		t.Errorf("degraded event %+v, want dev-a on g0.e2.c1 (env/dev version 2) with Argo CD's message", ev)
 	}
 }
 

@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -18,27 +19,31 @@ const (
 	failed
 )
 
-// renderErrors are the Application conditions that mean the desired state cannot be
-// produced or applied.
-var renderErrors = map[string]bool{"ComparisonError": true, "InvalidSpecError": true}
+// failConditions are the Application conditions that fail it once it compares the version
+// it is served: the desired state cannot be produced (ComparisonError, InvalidSpecError), or
+// its automated sync cannot run (SyncError: the last attempt to sync this spec failed, or the
+// sync would delete every resource).
+var failConditions = map[string]bool{"ComparisonError": true, "InvalidSpecError": true, "SyncError": true}
 
 // judge tells whether an Application of a cluster has reached target (Synced and Healthy on
 // it), failed on it, or is not there yet. since is when the change was seen; refreshedAt is
 // when the last hard refresh of the Application started (zero: none), which is what puts an
 // Application following "latest" on the new version.
+//
+// A sync attempt of the target that failed fails the Application at once, also while Argo CD
+// retries it (the operation then stays Running until the retries are spent, with the new
+// version partly applied): see failedAttempt.
 func judge(app *argocd.Application, pluginName string, target config.ConfigVersion, since, refreshedAt time.Time) (verdict, notify.AppStatus) {
 	st := notify.AppStatus{Name: app.Metadata.Name, Namespace: app.Metadata.Namespace, ConfigVersion: config.LatestVersion,
 		Sync: app.Status.Sync.Status, Health: app.Status.Health.Status}
 	if op := app.Status.OperationState; op != nil {
-		st.OperationPhase = op.Phase
+		st.OperationPhase, st.RetryCount = op.Phase, op.RetryCount
 	}
 	idx, src, ok := app.Ours(pluginName)
 	if !ok {
 		st.Message = "does not use the plugin"
 		return pending, st
 	}
-	// Argo CD's timestamps have a resolution of one second.
-	after := func(t *time.Time) bool { return t != nil && !t.Before(since.Truncate(time.Second)) }
 	pinned := src.Version()
 	if pinned != "" {
 		st.ConfigVersion = pinned
@@ -59,22 +64,14 @@ func judge(app *argocd.Application, pluginName string, target config.ConfigVersi
 		return pending, st
 	}
 	for _, c := range app.Status.Conditions {
-		if renderErrors[c.Type] {
+		if failConditions[c.Type] {
 			st.Message = c.Type + ": " + firstLine(c.Message)
 			return failed, st
 		}
 	}
-	if op := app.Status.OperationState; op != nil && (op.Phase == "Failed" || op.Phase == "Error") {
-		forTarget := after(op.StartedAt)
-		if op.SyncResult != nil && pinned != "" {
-			if s := argocd.Pick(op.SyncResult.Source, op.SyncResult.Sources, idx); s != nil && s.Version() != "" {
-				forTarget = s.Version() == pinned
-			}
-		}
-		if forTarget {
-			st.Message = "sync " + strings.ToLower(op.Phase) + ": " + firstLine(op.Message)
-			return failed, st
-		}
+	if msg, ok := failedAttempt(app.Status.OperationState, idx, pinned, since); ok {
+		st.Message = msg
+		return failed, st
 	}
 	if app.Status.Health.Status == "Degraded" {
 		st.Message = "Degraded: " + firstLine(app.Status.Health.Message)
@@ -85,6 +82,49 @@ func judge(app *argocd.Application, pluginName string, target config.ConfigVersi
 	}
 	st.Message = "sync " + orUnknown(app.Status.Sync.Status) + ", health " + orUnknown(app.Status.Health.Status)
 	return pending, st
+}
+
+// failedAttempt tells whether op reports a failed sync attempt of the version pinned (""
+// for an Application following latest) and says what failed. The operation must name the
+// version it syncs (its source, or its attempt's), so an old failed operation of an earlier
+// version never counts; only an operation that ended (Failed, Error) without naming one is
+// taken as the target's when it started after since (an Application following latest names
+// no version at all). A Running operation counts once an attempt of it failed: Argo CD is
+// retrying it (RetryCount > 0), or a resource of the running attempt failed to sync.
+func failedAttempt(op *argocd.OperationState, idx int, pinned string, since time.Time) (string, bool) {
+	bad, res := op.AttemptFailed()
+	if !bad {
+		return "", false
+	}
+	named := ""
+	if s := op.SyncedSource(idx); s != nil {
+		named = s.Version()
+	}
+	ended := op.Phase == argocd.PhaseFailed || op.Phase == argocd.PhaseError
+	switch {
+	case pinned != "" && named != "":
+		if named != pinned {
+			return "", false
+		}
+	case pinned != "" && !ended:
+		return "", false // the running attempt does not say what it syncs yet
+	default:
+		// Argo CD's timestamps have a resolution of one second.
+		if op.StartedAt == nil || op.StartedAt.Before(since.Truncate(time.Second)) {
+			return "", false
+		}
+	}
+	what := firstLine(op.Message)
+	if res != nil {
+		what = res.Kind + " " + strings.TrimPrefix(res.Namespace+"/"+res.Name, "/") + ": " + firstLine(res.Message)
+	}
+	if ended {
+		return "sync " + strings.ToLower(op.Phase) + ": " + what, true
+	}
+	if op.RetryCount > 0 {
+		return fmt.Sprintf("sync attempt failed (Argo CD retries it, retry %d): %s", op.RetryCount, what), true
+	}
+	return "sync attempt failed: " + what, true
 }
 
 func firstLine(s string) string {

@@ -19,6 +19,8 @@ const maxChangesPerRollout = 16
 type Rollout struct {
 	Cluster string
 	Target  config.ConfigVersion
+	// From is what the cluster was served before the latest change (zero: not known).
+	From config.ConfigVersion
 	// Changes are the head moves that led to Target, oldest first (without their cluster
 	// lists).
 	Changes  []notify.Change
@@ -108,6 +110,10 @@ func (m *MemoryState) Start(changes []notify.Change, timeout time.Duration) {
 	for _, ch := range changes {
 		light := ch
 		light.Clusters, light.Before = nil, nil
+		before := make(map[string]config.ConfigVersion, len(ch.Before))
+		for _, b := range ch.Before {
+			before[b.Name] = b.Served
+		}
 		for _, c := range ch.Clusters {
 			r := m.rollouts[c.Name]
 			if r == nil || r.Baseline {
@@ -116,7 +122,7 @@ func (m *MemoryState) Start(changes []notify.Change, timeout time.Duration) {
 			}
 			m.gen++
 			r.Gen = m.gen
-			r.Target = c.Served
+			r.Target, r.From = c.Served, before[c.Name]
 			r.Changes = append(r.Changes, light)
 			if len(r.Changes) > maxChangesPerRollout {
 				r.Changes = r.Changes[len(r.Changes)-maxChangesPerRollout:]

@@ -35,23 +35,20 @@ type Store interface {
 	PutLastKnownGood(ctx context.Context, lkg store.LastKnownGood) (bool, error)
 }
 
-// Applications is what the tracker needs of the Argo CD API (*argocd.Client).
+// Applications is how the Applications are read from the Argo CD API (*argocd.Client).
 type Applications interface {
 	ListApplications(ctx context.Context) ([]argocd.Application, error)
 }
 
 // Options configure a Tracker.
 type Options struct {
-	ArgoCD Applications
-	Store  Store
+	Store Store
 	// State holds the rollouts between readings (nil: a MemoryState).
 	State State
 	// Emit receives the events (nil: none are sent). It must not block.
 	Emit func(notify.Event)
 	// PluginName is the CMP name the Applications use.
 	PluginName string
-	// StatusInterval is how often Applications are read while a rollout is followed.
-	StatusInterval time.Duration
 	// RolloutTimeout ends the following of a rollout that never settles.
 	RolloutTimeout time.Duration
 	// StoreTimeout bounds each DynamoDB call.
@@ -64,11 +61,13 @@ type Options struct {
 	Metrics *Metrics
 }
 
-// Tracker follows rollouts: after a change, it reads the Applications of each affected
-// cluster from the Argo CD API every StatusInterval until they are all Synced and Healthy on
-// the cluster's new configVersion (reported, and recorded as the last known good), or one of
-// them fails or goes Degraded (reported, and rolled back when the layer is opted in), or the
-// rollout timeout passes.
+// Tracker follows rollouts: after a change, it judges the Applications of each affected
+// cluster, on every reading of the Driver (every status interval while it follows one),
+// until they are all Synced and Healthy on the cluster's new configVersion (reported, and
+// recorded as the last known good), or one of them fails or goes Degraded (reported, and
+// rolled back when the layer is opted in), or the rollout timeout passes. It reports only
+// on the configVersion the cluster is served at that reading, and leaves the failures of the
+// clusters of a wave in progress to the Driver, which reports them with the step they cause.
 type Tracker struct {
 	o     Options
 	state State
@@ -83,11 +82,17 @@ func New(o Options) *Tracker {
 	if o.State == nil {
 		o.State = NewMemoryState()
 	}
-	if o.StatusInterval <= 0 {
-		o.StatusInterval = DefaultStatusInterval
-	}
 	if o.RolloutTimeout <= 0 {
 		o.RolloutTimeout = DefaultRolloutTimeout
+	}
+	if o.StoreTimeout <= 0 {
+		o.StoreTimeout = 10 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
 	}
 	if o.AutoRollback.Window <= 0 {
 		o.AutoRollback.Window = DefaultRollbackWindow
@@ -121,33 +126,6 @@ func (t *Tracker) Refreshed(app argocd.Key, started time.Time) {
 	t.signal()
 }
 
-// Run follows the rollouts until ctx is done.
-func (t *Tracker) Run(ctx context.Context) {
-	failing := false
-	for {
-		if t.state.Active() == 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.wake:
-			}
-			continue
-		}
-		err := t.evaluate(ctx)
-		if err != nil && ctx.Err() != nil {
-			return
-		}
-		failing = logOutage(t.o.Log, failing, err, "argocd: cannot read Applications; rollouts are followed again when it answers", "argocd: reading Applications again")
-		tm := time.NewTimer(t.o.StatusInterval)
-		select {
-		case <-ctx.Done():
-			tm.Stop()
-			return
-		case <-tm.C:
-		}
-	}
-}
-
 // outcome is a decision of one evaluation, carried out without the lock.
 type outcome struct {
 	kind    string // EventSynced, EventDegraded, EventSyncFailed, EventRolloutTimeout
@@ -158,24 +136,24 @@ type outcome struct {
 	retryFn func() // undoes the decision when carrying it out failed transiently
 }
 
-// evaluate reads the Applications once and judges every rollout.
-func (t *Tracker) evaluate(ctx context.Context) error {
-	apps, err := t.o.ArgoCD.ListApplications(ctx)
-	if err != nil {
-		return err
-	}
+// evaluate judges every rollout followed on one reading of the registry (inv) and the
+// Applications (byCluster). The failures of the clusters in judged (those of a wave in
+// progress) are the Driver's to report; so are, until the change that moved them reaches
+// the tracker, those of a cluster no longer served the configVersion followed.
+func (t *Tracker) evaluate(ctx context.Context, inv *ops.Inventory, byCluster map[string][]*argocd.Application, judged map[string]bool) {
 	plugin := t.o.PluginName
-	byCluster := map[string][]*argocd.Application{}
-	for i := range apps {
-		if c := apps[i].Cluster(plugin); c != "" {
-			byCluster[c] = append(byCluster[c], &apps[i])
-		}
+	served := make(map[string]string, len(inv.Clusters))
+	for _, c := range inv.Clusters {
+		served[c.Name] = c.Served.String()
 	}
 	now := t.o.Now()
 	var outs []outcome
 
 	t.state.PruneRefreshes(now.Add(-t.o.RolloutTimeout))
 	for _, r := range t.state.Rollouts() {
+		if v, ok := served[r.Cluster]; ok && v != r.Target.String() {
+			continue // the cluster is no longer served the version followed: its change is on its way
+		}
 		list := byCluster[r.Cluster]
 		if len(list) == 0 {
 			// A cluster without Applications has nothing to follow yet. Its Applications may
@@ -210,6 +188,8 @@ func (t *Tracker) evaluate(ctx context.Context) error {
 		case goods == len(list):
 			outs = append(outs, outcome{kind: notify.EventSynced, r: r, apps: statuses, silent: r.Baseline})
 			t.state.End(r)
+		case judged[r.Cluster]:
+			// A cluster of a wave in progress: the Driver reports its failure or timeout.
 		case fails > 0 && !r.Failed && !r.Baseline:
 			if !t.state.SetFailed(r, true) {
 				continue
@@ -233,7 +213,6 @@ func (t *Tracker) evaluate(ctx context.Context) error {
 	for _, o := range outs {
 		t.carryOut(ctx, o)
 	}
-	return nil
 }
 
 func (t *Tracker) carryOut(ctx context.Context, o outcome) {
@@ -300,6 +279,14 @@ func (t *Tracker) clusterEvent(o outcome, typ string) notify.Event {
 		ev.Layer, ev.Action, ev.Version, ev.PreviousVersion = last.Ref.String(), last.Head.Action, last.Head.Version, last.Head.Previous
 		ev.TraceID, ev.Actor, ev.Message = last.Head.TraceID, last.Head.Actor, last.Head.Message
 		at = strconv.FormatInt(last.Head.At.UnixNano(), 10)
+		// The version of the layer the cluster is on: a halted or aborted rollout serves its
+		// stable version under the head it halted, a move back from the head's version.
+		if v := o.r.Target.Of(last.Ref); v != last.Head.Version {
+			ev.Action, ev.Version, ev.PreviousVersion = store.ActionRollback, v, last.Head.Version
+			if from := o.r.From.Of(last.Ref); from != 0 {
+				ev.PreviousVersion = from
+			}
+		}
 	}
 	ev.ID = notify.EventID(typ, o.r.Cluster, o.r.Target.String(), at)
 	return ev

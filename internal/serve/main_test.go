@@ -342,6 +342,8 @@ type fakeArgo struct {
 	busy     int
 	lists    int
 	attempts int
+	// terminated are the "<namespace>/<name>" of each operation ended through the API.
+	terminated []string
 }
 
 func newFakeArgo(t testing.TB, apps ...*argocdtest.App) *fakeArgo {
@@ -398,6 +400,25 @@ func (f *fakeArgo) serve(w http.ResponseWriter, r *http.Request) {
 		f.syncs = append(f.syncs, a.Namespace+"/"+a.Name)
 		f.syncBodies = append(f.syncBodies, body)
 		writeJSON(w, a.JSON())
+	case r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, "/api/v1/applications/") && strings.HasSuffix(r.URL.Path, "/operation"):
+		name := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/api/v1/applications/"), "/operation")
+		a, ok := f.apps[name]
+		if !ok || r.URL.Query().Get("appNamespace") != a.Namespace {
+			http.Error(w, `{"error":"not found"}`, http.StatusNotFound)
+			return
+		}
+		if r.Header.Get("Content-Type") != "application/json" {
+			http.Error(w, "Invalid content type", http.StatusUnsupportedMediaType) // as argocd-server answers
+			return
+		}
+		if a.OpPhase != "Running" {
+			// Argo CD's answer (gRPC InvalidArgument through the gateway).
+			http.Error(w, `{"error":"Unable to terminate operation. No operation is in progress","code":3}`, http.StatusBadRequest)
+			return
+		}
+		f.terminated = append(f.terminated, a.Namespace+"/"+a.Name)
+		a.OpPhase, a.OpMessage, a.OpRetries = "Failed", "Operation terminated", 0
+		writeJSON(w, map[string]any{})
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/api/v1/applications/"):
 		name := strings.TrimPrefix(r.URL.Path, "/api/v1/applications/")
 		a, ok := f.apps[name]

@@ -153,7 +153,8 @@ func (o Options) withDefaults() (Options, error) {
 	if o.ReannotateAfter == 0 {
 		o.ReannotateAfter = o.PollInterval + o.CacheTTL + time.Second
 	}
-	// StatusInterval, RolloutTimeout and AutoRollback.Window are defaulted by rollout.New.
+	// StatusInterval is defaulted by rollout.NewDriver, RolloutTimeout and AutoRollback.Window
+	// by rollout.New.
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = DefaultShutdownTimeout
 	}

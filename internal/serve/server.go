@@ -80,10 +80,10 @@ func New(opts Options) (*Server, error) {
 		if s.hooks != nil {
 			emit = s.hooks.Enqueue
 		}
-		s.track = rollout.New(rollout.Options{ArgoCD: a, Store: opts.Store, Emit: emit, PluginName: opts.PluginName,
-			StatusInterval: opts.StatusInterval, RolloutTimeout: opts.RolloutTimeout, StoreTimeout: opts.StoreTimeout,
+		s.track = rollout.New(rollout.Options{Store: opts.Store, Emit: emit, PluginName: opts.PluginName,
+			RolloutTimeout: opts.RolloutTimeout, StoreTimeout: opts.StoreTimeout,
 			AutoRollback: opts.AutoRollback, Replica: opts.Replica, Now: opts.Now, Log: s.log, Metrics: m.Rollout})
-		s.drive = rollout.NewDriver(rollout.DriverOptions{ArgoCD: a, Store: opts.Store, Emit: emit, PluginName: opts.PluginName,
+		s.drive = rollout.NewDriver(rollout.DriverOptions{ArgoCD: a, Store: opts.Store, Tracker: s.track, Emit: emit, PluginName: opts.PluginName,
 			Interval: opts.StatusInterval, WaveTimeout: opts.RolloutTimeout, StoreTimeout: opts.StoreTimeout,
 			Replica: opts.Replica, Now: opts.Now, Log: s.log, Metrics: m.Driver})
 		s.refr = notify.NewRefresher(notify.RefresherOptions{ArgoCD: a, PluginName: opts.PluginName, Concurrency: opts.ArgoCD.RefreshConcurrency,
@@ -285,7 +285,6 @@ func (s *Server) Run(ctx context.Context, api, ops net.Listener) error {
 	}
 	if s.refr != nil {
 		goRun(s.refr.Run, bg)
-		goRun(s.track.Run, bg)
 		goRun(s.drive.Run, bg)
 	}
 	if s.hooks != nil {

@@ -50,6 +50,13 @@ type Rollout struct {
 	// BakeStartedAt is when every cluster of the current wave was last seen Synced and
 	// Healthy on its target (zero: not all of them are).
 	BakeStartedAt time.Time `json:"bakeStartedAt,omitzero"`
+	// Settled are the clusters of the current wave seen Synced and Healthy on what they are
+	// served since the wave started: the wave's timeout no longer applies to them (a drift
+	// only restarts the bake). FailuresReported are the clusters of the current wave whose
+	// failure was reported (each is reported once per wave). Both are sorted and start empty
+	// with each wave.
+	Settled          []string `json:"settled,omitempty"`
+	FailuresReported []string `json:"failuresReported,omitempty"`
 	// Promoted skips the bake of the current wave.
 	Promoted bool `json:"promoted,omitempty"`
 	// Announced is set once the start of the rollout was reported.
@@ -171,7 +178,36 @@ func (r Rollout) Clone() Rollout {
 		r.Waves[i].Clusters = slices.Clone(r.Waves[i].Clusters)
 	}
 	r.Log = slices.Clone(r.Log)
+	r.Settled = slices.Clone(r.Settled)
+	r.FailuresReported = slices.Clone(r.FailuresReported)
 	return r
+}
+
+// HasSettled reports whether cluster was seen Synced and Healthy in the current wave.
+func (r *Rollout) HasSettled(cluster string) bool {
+	_, ok := slices.BinarySearch(r.Settled, cluster)
+	return ok
+}
+
+// MarkSettled records that cluster was seen Synced and Healthy in the current wave; false
+// when it was already recorded.
+func (r *Rollout) MarkSettled(cluster string) bool {
+	return insertSorted(&r.Settled, cluster)
+}
+
+// MarkFailureReported records that the failure of cluster in the current wave was reported; false
+// when it was already.
+func (r *Rollout) MarkFailureReported(cluster string) bool {
+	return insertSorted(&r.FailuresReported, cluster)
+}
+
+func insertSorted(list *[]string, s string) bool {
+	i, ok := slices.BinarySearch(*list, s)
+	if ok {
+		return false
+	}
+	*list = slices.Insert(*list, i, s)
+	return true
 }
 
 // Events of a rollout (its log, and the webhook events serve sends for them).
@@ -262,11 +298,26 @@ func (r *Rollout) RolledBack(at time.Time, actor, reason string) {
 	r.Record(at, EventRolledBack, actor, reason)
 }
 
+// SkippedReason is the reason recorded with the completion of a wave that has no cluster.
+const SkippedReason = "no cluster in this wave: completed at once, without its bake"
+
 // Advance completes the current wave and starts the next, or completes the rollout. It
 // reports whether the rollout completed.
 func (r *Rollout) Advance(at time.Time, actor string) (completed bool) {
-	r.Record(at, EventWaveCompleted, actor, "")
+	return r.advance(at, actor, "")
+}
+
+// Skip completes the current wave at once because no cluster is in it (its bake is not
+// waited for), and starts the next, or completes the rollout. It reports whether the rollout
+// completed.
+func (r *Rollout) Skip(at time.Time, actor string) (completed bool) {
+	return r.advance(at, actor, SkippedReason)
+}
+
+func (r *Rollout) advance(at time.Time, actor, reason string) (completed bool) {
+	r.Record(at, EventWaveCompleted, actor, reason)
 	r.BakeStartedAt, r.Promoted = time.Time{}, false
+	r.Settled, r.FailuresReported = nil, nil
 	if r.Wave+1 >= len(r.Waves) {
 		r.State = Completed
 		r.Record(at, EventCompleted, actor, "")

@@ -22,10 +22,19 @@ type App struct {
 	Sync, Health, HealthMsg  string
 	OpPhase, OpMessage       string
 	OpStarted                time.Time
-	Condition                string // a ComparisonError message
-	ViaEnv                   bool   // cluster and configVersion in plugin.env instead of parameters
-	MultiSource              bool   // the plugin is sources[1]
-	Automated                bool   // spec.syncPolicy.automated (prune, no self-heal)
+	// OpSource is the configVersion the operation syncs, as Argo CD records it in
+	// operation.sync.source (automated syncs) and syncResult.source ("": neither is set).
+	OpSource string
+	// OpRetries is the operation's retryCount; OpFinished its finishedAt (set while Argo CD
+	// waits to retry a failed attempt); OpResults the resources of its syncResult.
+	OpRetries     int64
+	OpFinished    time.Time
+	OpResults     []argocd.ResourceResult
+	Condition     string // a condition's message
+	ConditionType string // default ComparisonError
+	ViaEnv        bool   // cluster and configVersion in plugin.env instead of parameters
+	MultiSource   bool   // the plugin is sources[1]
+	Automated     bool   // spec.syncPolicy.automated (prune, no self-heal)
 }
 
 func (a *App) source(version string) map[string]any {
@@ -69,10 +78,39 @@ func (a *App) JSON() map[string]any {
 		"health": map[string]any{"status": a.Health, "message": a.HealthMsg},
 	}
 	if a.OpPhase != "" {
-		status["operationState"] = map[string]any{"phase": a.OpPhase, "message": a.OpMessage, "startedAt": a.OpStarted.UTC().Format(time.RFC3339)}
+		op := map[string]any{"phase": a.OpPhase, "message": a.OpMessage, "startedAt": a.OpStarted.UTC().Format(time.RFC3339),
+			"operation": map[string]any{"sync": map[string]any{"revision": "HEAD"}, "initiatedBy": map[string]any{"automated": true}}}
+		result := map[string]any{"revision": "HEAD"}
+		if a.OpSource != "" {
+			if a.MultiSource {
+				srcs := []any{map[string]any{"repoURL": "https://example.com/values.git", "ref": "values"}, a.source(a.OpSource)}
+				op["operation"].(map[string]any)["sync"].(map[string]any)["sources"] = srcs
+				result["sources"] = srcs
+			} else {
+				op["operation"].(map[string]any)["sync"].(map[string]any)["source"] = a.source(a.OpSource)
+				result["source"] = a.source(a.OpSource)
+			}
+		}
+		if len(a.OpResults) > 0 {
+			result["resources"] = a.OpResults
+		}
+		if a.OpSource != "" || len(a.OpResults) > 0 {
+			op["syncResult"] = result
+		}
+		if a.OpRetries > 0 {
+			op["retryCount"] = a.OpRetries
+		}
+		if !a.OpFinished.IsZero() {
+			op["finishedAt"] = a.OpFinished.UTC().Format(time.RFC3339)
+		}
+		status["operationState"] = op
 	}
 	if a.Condition != "" {
-		status["conditions"] = []any{map[string]any{"type": "ComparisonError", "message": a.Condition}}
+		typ := a.ConditionType
+		if typ == "" {
+			typ = "ComparisonError"
+		}
+		status["conditions"] = []any{map[string]any{"type": typ, "message": a.Condition}}
 	}
 	return map[string]any{"metadata": map[string]any{"name": a.Name, "namespace": a.Namespace}, "spec": spec, "status": status}
 }
