@@ -81,7 +81,7 @@ func TestTerminateOperation(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c, err := argocd.New(argocd.Options{URL: srv.URL, Token: secret.Static("tok"), HTTP: outbound.HTTPOptions{Timeout: 2 * time.Second}},
+	c, err := argocd.New(argocd.Options{URL: srv.URL, AllowInsecureHTTP: true, Token: secret.Static("tok"), HTTP: outbound.HTTPOptions{Timeout: 2 * time.Second}},
 		outbound.NewMetrics(prometheus.NewRegistry(), "test"), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -67,7 +67,8 @@ func TestDriverRollsAHaltedFirstVersionBackToZero(t *testing.T) {
 	if len(rs) != 1 || rs[0].State != wave.RolledBack || !strings.Contains(rs[0].Log[len(rs[0].Log)-1].Reason, "version 0 (no entries)") {
 		t.Errorf("rollout %+v, want rolled back to version 0", rs)
 	}
-	want := []string{"rollout-started:1", "rollout-wave-started:1", "rollout-halted:1", "rollout-rolled-back:1"}
+	// The failing cluster is reported (degraded) before the halt it causes.
+	want := []string{"rollout-started:1", "rollout-wave-started:1", "degraded:1", "rollout-halted:1", "rollout-rolled-back:1"}
 	if got := evs.types(); !slices.Equal(got, want) {
 		t.Errorf("events %v, want %v", got, want)
 	}
