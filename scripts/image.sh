@@ -43,15 +43,19 @@ if [ -z "$stage_only" ]; then
   ctx=$(mktemp -d "${TMPDIR:-/tmp}/dynamo-cmp-image-XXXXXX")
 fi
 name=""
+# cleanup_images removes what the build put into podman's storage: the per-platform images
+# (found by the digests the list names), then the list.
+cleanup_images() {
+  [ -n "$name" ] || return 0
+  local d
+  for d in $(podman manifest inspect "$name" 2>/dev/null | sed -n 's/.*"digest": *"\(sha256:[0-9a-f]*\)".*/\1/p'); do
+    podman rmi --ignore "$(podman images --no-trunc --format '{{.ID}} {{.Digest}}' | awk -v d="$d" '$2 == d {print $1; exit}')" >/dev/null 2>&1 || true
+  done
+  podman manifest rm "$name" >/dev/null 2>&1 || true
+  name=""
+}
 cleanup() {
-  if [ -n "$name" ]; then
-    # The per-platform images first (named by digest through the list), then the list.
-    local d
-    for d in $(podman manifest inspect "$name" 2>/dev/null | sed -n 's/.*"digest": *"\(sha256:[0-9a-f]*\)".*/\1/p'); do
-      podman rmi --ignore "$(podman images --no-trunc --format '{{.ID}} {{.Digest}}' | awk -v d="$d" '$2 == d {print $1; exit}')" >/dev/null 2>&1 || true
-    done
-    podman manifest rm "$name" >/dev/null 2>&1 || true
-  fi
+  cleanup_images
   [ -n "$stage_only" ] || rm -rf "$ctx"
 }
 trap cleanup EXIT
@@ -80,16 +84,29 @@ command -v podman >/dev/null || {
   exit 1
 }
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$root/e2e/podman/containers.conf}
-# A name of its own: builds of several work trees (and test processes) share podman's storage.
-name="localhost/dynamo-cmp-build-$$-$RANDOM:latest"
-podman manifest create "$name" >/dev/null
 platform_list=$(IFS=,; echo "${platforms[*]}")
-podman build --quiet --layers=false --identity-label=false --timestamp "$epoch" \
-  --platform "$platform_list" --manifest "$name" \
-  --build-arg VERSION="$version" --build-arg REVISION="$revision" --build-arg SOURCE="$source_url" \
-  -f "$root/Dockerfile" "$ctx" >/dev/null
-rm -f "$out.tmp"
-podman manifest push --quiet --all --format oci --digestfile "$out.digest.tmp" "$name" "oci-archive:$out.tmp"
+# build_and_push builds both platforms into a manifest list of its own name (work trees and
+# test processes share podman's storage) and writes the archive.
+build_and_push() {
+  name="localhost/dynamo-cmp-build-$$-$RANDOM:latest"
+  podman manifest create "$name" >/dev/null &&
+    podman build --quiet --layers=false --identity-label=false --timestamp "$epoch" \
+      --platform "$platform_list" --manifest "$name" \
+      --build-arg VERSION="$version" --build-arg REVISION="$revision" --build-arg SOURCE="$source_url" \
+      -f "$root/Dockerfile" "$ctx" >/dev/null &&
+    rm -f "$out.tmp" &&
+    podman manifest push --quiet --all --format oci --digestfile "$out.digest.tmp" "$name" "oci-archive:$out.tmp"
+}
+# The build is reproducible, so a concurrent build of the same commit elsewhere on the machine
+# makes images with the same IDs, and its cleanup may remove them under this one: build again.
+for attempt in 1 2 3; do
+  if build_and_push; then
+    break
+  fi
+  [ "$attempt" -lt 3 ] || exit 1
+  echo "image.sh: build or push failed (attempt $attempt), building again" >&2
+  cleanup_images
+done
 mv -f "$out.tmp" "$out"
 base=${out%.oci.tar}
 mv -f "$out.digest.tmp" "$base.digest"
