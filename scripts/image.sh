@@ -84,17 +84,21 @@ command -v podman >/dev/null || {
   exit 1
 }
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$root/e2e/podman/containers.conf}
-platform_list=$(IFS=,; echo "${platforms[*]}")
-# build_and_push builds both platforms into a manifest list of its own name (work trees and
-# test processes share podman's storage) and writes the archive.
+# build_and_push builds the platforms into a manifest list of its own name (work trees and
+# test processes share podman's storage) and writes the archive. One platform at a time: with
+# `--platform a,b` podman adds them to the list in the order their builds finish, which makes
+# the index (and its digest) depend on the machine's load.
 build_and_push() {
   name="localhost/dynamo-cmp-build-$$-$RANDOM:latest"
-  podman manifest create "$name" >/dev/null &&
+  podman manifest create "$name" >/dev/null || return 1
+  local p
+  for p in "${platforms[@]}"; do
     podman build --quiet --layers=false --identity-label=false --timestamp "$epoch" \
-      --platform "$platform_list" --manifest "$name" \
+      --platform "$p" --manifest "$name" \
       --build-arg VERSION="$version" --build-arg REVISION="$revision" --build-arg SOURCE="$source_url" \
-      -f "$root/Dockerfile" "$ctx" >/dev/null &&
-    rm -f "$out.tmp" &&
+      -f "$root/Dockerfile" "$ctx" >/dev/null || return 1
+  done
+  rm -f "$out.tmp" &&
     podman manifest push --quiet --all --format oci --digestfile "$out.digest.tmp" "$name" "oci-archive:$out.tmp"
 }
 # The build is reproducible, so a concurrent build of the same commit elsewhere on the machine
