@@ -1,30 +1,40 @@
 # dynamo-cmp image: the plugin sidecar of argocd-repo-server, and `dynamo-cmp serve`.
+# Build it with `make image` (scripts/image.sh): linux/amd64 and linux/arm64 as one OCI index,
+# written to bin/dynamo-cmp-image.oci.tar; docs/install.md shows how to push and verify it.
 #
-#   docker build --build-arg VERSION=$(git describe --tags --always) -t dynamo-cmp .
+# Nothing is pulled: the image is FROM scratch and holds only the static binary that
+# scripts/build.sh makes (the binary the tests run, cross-compiled with CGO_ENABLED=0; it
+# carries its CA roots), plugin.yaml and the binary's SBOM. The build context is the
+# directory scripts/image.sh stages (not the repository):
+#
+#   plugin.yaml
+#   linux-amd64/dynamo-cmp   linux-amd64/sbom.spdx.json
+#   linux-arm64/dynamo-cmp   linux-arm64/sbom.spdx.json
+#
+# With Docker buildx instead of podman: `scripts/image.sh --stage bin/image-context`, then
+#   docker buildx build --platform linux/amd64,linux/arm64 -f Dockerfile \
+#     --build-arg VERSION=... --build-arg REVISION=... --output type=oci,dest=... bin/image-context
 #
 # The sidecar runs Argo CD's own /var/run/argocd/argocd-cmp-server (mounted from the
 # repo-server's var-files volume), which reads /home/argocd/cmp-server/config/plugin.yaml and
-# runs `dynamo-cmp generate` directly. No shell is needed at run time.
-#
-# Both bases are pinned by the digest of their multi-arch index (the tag is kept for people):
-# a tag can be moved to another image, a digest cannot. To move to a newer image, take the
-# tag's current digest with `crane digest <image>:<tag>` (or `docker buildx imagetools
-# inspect`) and replace it here.
+# runs `dynamo-cmp generate` directly. No shell, no libc, no /etc: nothing to patch but the
+# binary.
 
-FROM golang:1.26-bookworm@sha256:b305420a68d0f229d91eb3b3ed9e519fcf2cf5461da4bef997bf927e8c0bfd2b AS build
-WORKDIR /src
-COPY go.mod go.sum ./
-RUN go mod download
-COPY cmd cmd
-COPY internal internal
-COPY scripts/build.sh scripts/build.sh
+FROM scratch
+ARG TARGETOS=linux
+ARG TARGETARCH
 ARG VERSION=dev
-RUN scripts/build.sh /out/dynamo-cmp "${VERSION}"
-
-FROM gcr.io/distroless/static-debian12:nonroot@sha256:afa5c872c891853ca7fcf1f12c3edb23f7eeef36189728842dd51042ff57f7ab
-COPY --from=build /out/dynamo-cmp /usr/local/bin/dynamo-cmp
-COPY plugin/plugin.yaml /home/argocd/cmp-server/config/plugin.yaml
+ARG REVISION=unknown
+ARG SOURCE=https://github.com/dynamo-cmp/dynamo-cmp
+COPY ${TARGETOS}-${TARGETARCH}/dynamo-cmp /usr/local/bin/dynamo-cmp
+COPY plugin.yaml /home/argocd/cmp-server/config/plugin.yaml
+COPY ${TARGETOS}-${TARGETARCH}/sbom.spdx.json /usr/share/doc/dynamo-cmp/sbom.spdx.json
 # Argo CD's sidecars run as the argocd user (999); HOME must be writable (/tmp is an emptyDir).
 USER 999:999
-ENV HOME=/tmp
+ENV PATH=/usr/local/bin HOME=/tmp
+LABEL org.opencontainers.image.title=dynamo-cmp \
+      org.opencontainers.image.description="Argo CD Config Management Plugin rendering cluster bootstrap configuration kept in DynamoDB" \
+      org.opencontainers.image.version=${VERSION} \
+      org.opencontainers.image.revision=${REVISION} \
+      org.opencontainers.image.source=${SOURCE}
 ENTRYPOINT ["/usr/local/bin/dynamo-cmp"]

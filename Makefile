@@ -7,13 +7,18 @@ FUZZTIME ?= 60s
 # staticcheck, pinned; `go run` fetches it through the module proxy, so CI installs nothing.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build demo demo-argocd test lint lint-root lint-e2e argocdbin unit e2e fuzz fuzz-short bench bench-loop load shipcheck clean
+.PHONY: all build image demo demo-argocd test lint lint-root lint-e2e argocdbin unit e2e fuzz fuzz-short bench bench-loop load shipcheck clean
 
 all: build
 
-## build: the static binary, exactly as the Dockerfile builds it (scripts/build.sh)
+## build: the static binary, exactly as the image carries it (scripts/build.sh)
 build:
 	scripts/build.sh $(BIN) $(VERSION)
+
+## image: the image for linux/amd64 and linux/arm64 as one OCI index, in bin/dynamo-cmp-image.oci.tar
+## (podman, nothing pulled; its SBOMs and index digest beside it; docs/install.md)
+image:
+	scripts/image.sh bin/dynamo-cmp-image.oci.tar $(VERSION)
 
 ## demo: DynamoDB Local + example layers + generate as Argo CD runs it; prints a summary and the
 ## objects as YAML, keeps the exact JSON stream in bin/demo/generate.jsonl

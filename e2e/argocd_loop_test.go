@@ -32,14 +32,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -87,6 +85,7 @@ type loop struct {
 	argoTok  string
 	hook     *webhook
 	dir      string
+	image    *harness.Image // the product image (sidecar and serve)
 }
 
 // layerFiles are the layers the loop starts with: the repository's examples (global, env/dev,
@@ -142,9 +141,10 @@ namespaces:
 func startLoop(t testing.TB) *loop {
 	t.Helper()
 	ctx := context.Background()
-	bin := harness.BuildDynamoCmp(t)
-	harness.ArgoCDBinDir(t) // start (or find) the Argo CD build before the servers
-	l := &loop{clusters: map[string]*harness.KubeAPI{}, dir: t.TempDir()}
+	harness.BuildDynamoCmp(t) // the operator's binary (l.cli)
+	harness.ArgoCDBinDir(t)   // start (or find) the Argo CD build before the servers
+	// The CMP sidecar and serve run from the product image, as their manifests run it.
+	l := &loop{clusters: map[string]*harness.KubeAPI{}, dir: t.TempDir(), image: harness.BuildImage(t)}
 	l.db = harness.StartDynamoDB(t)
 	l.dbProxy = harness.StartTCPProxy(t, strings.TrimPrefix(l.db.Endpoint, "http://"))
 	l.cliEnv = l.db.Env(loopTable)
@@ -163,8 +163,8 @@ func startLoop(t testing.TB) *loop {
 	// Argo CD's config objects, with the account and RBAC lines docs/serve.md tells users to add.
 	cm, policy := serveRBACFromDocs(t)
 	l.argo = harness.StartArgoCD(t, l.mgmt, harness.ArgoCDOptions{
-		PluginDir: harness.PluginDir(t),
-		PluginEnv: append(harness.DynamoEnv(l.dbProxy.URL, loopTable), harness.PathWith(bin)),
+		PluginImage: l.image,
+		PluginEnv:   harness.DynamoEnv(l.dbProxy.URL, loopTable),
 		ConfigData: map[string]map[string]string{
 			"argocd-cm":      cm,
 			"argocd-rbac-cm": {"policy.csv": policy},
@@ -808,15 +808,17 @@ func urlPathEscape(s string) string {
 	return r.Replace(s)
 }
 
-// serveProc is `dynamo-cmp serve` as a process on a fixed loopback address (the generator
+// serveProc is `dynamo-cmp serve` in a container of the product image (uid 999, read-only
+// root, as manifests/serve/deployment.yaml runs it) on a fixed loopback address (the generator
 // ConfigMap names it), stoppable and restartable.
 type serveProc struct {
 	// base and addr are the generator API's; ops is the base URL of health and metrics.
 	base, addr, ops string
 	args, env       []string
-	cmd             *exec.Cmd
-	done            chan struct{}
+	ctr             *harness.Container
 	logPath         string
+	image           *harness.Image
+	owner           testing.TB // the container lives as long as this test (the serveProc's)
 }
 
 func newServe(t testing.TB, l *loop, genToken, argoToken string) *serveProc {
@@ -830,8 +832,9 @@ func newServe(t testing.TB, l *loop, genToken, argoToken string) *serveProc {
 	opsAddr := freeAddr(t)
 	dir := l.dir
 	kubeCA := serverCA(t, l.mgmt.Config.Host, filepath.Join(dir, "kube-ca.crt"))
-	s := &serveProc{base: "http://" + addr, addr: addr, ops: "http://" + opsAddr, logPath: filepath.Join(dir, "serve-"+strings.ReplaceAll(addr, ":", "-")+".log")}
-	s.env = append(harness.DynamoEnv(l.dbProxy.URL, loopTable), "PATH="+os.Getenv("PATH"), "HOME="+dir)
+	s := &serveProc{base: "http://" + addr, addr: addr, ops: "http://" + opsAddr, logPath: filepath.Join(dir, "serve-"+strings.ReplaceAll(addr, ":", "-")+".log"),
+		image: l.image, owner: t}
+	s.env = harness.DynamoEnv(l.dbProxy.URL, loopTable)
 	s.args = []string{"serve", "--listen", addr, "--metrics-address", opsAddr,
 		"--generator-token-file", writeSecret(t, dir, "generator-token", genToken),
 		"--kube-url", l.mgmt.Config.Host, "--kube-token-file", writeSecret(t, dir, "kube-token", l.mgmt.Config.BearerToken),
@@ -861,20 +864,17 @@ func newServe(t testing.TB, l *loop, genToken, argoToken string) *serveProc {
 
 func (s *serveProc) start(t testing.TB) {
 	t.Helper()
-	logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
+	// The files the flags name are mounted read-only at the same paths, as the Deployment
+	// mounts its Secrets.
+	var files []string
+	for i, a := range s.args {
+		if strings.HasSuffix(a, "-file") && i+1 < len(s.args) {
+			files = append(files, s.args[i+1])
+		}
 	}
-	cmd := exec.Command(harness.DynamoCmpPath(t), s.args...)
-	cmd.Env = s.env
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	logFile.Close()
-	s.cmd, s.done = cmd, make(chan struct{})
-	go func() { _ = cmd.Wait(); close(s.done) }()
+	s.ctr = harness.StartContainer(t, s.image, harness.ContainerOptions{
+		Name: "serve", Args: s.args, Env: s.env, Files: files, LogPath: s.logPath, Owner: s.owner,
+	})
 	eventually(t, 60*time.Second, "dynamo-cmp serve /readyz", func() (bool, string) {
 		resp, err := http.Get(s.ops + "/readyz")
 		if err != nil {
@@ -887,26 +887,20 @@ func (s *serveProc) start(t testing.TB) {
 
 // kill ends serve at once (SIGKILL), as a node failure would.
 func (s *serveProc) kill(t testing.TB) {
-	if s.cmd == nil {
+	if s.ctr == nil {
 		return
 	}
-	_ = s.cmd.Process.Kill()
-	<-s.done
-	s.cmd = nil
+	s.ctr.Kill()
+	s.ctr = nil
 }
 
+// stop is the kubelet's SIGTERM, then SIGKILL after 30 s.
 func (s *serveProc) stop(t testing.TB) {
-	if s.cmd == nil {
+	if s.ctr == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(30 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.cmd = nil
+	s.ctr.Stop(30 * time.Second)
+	s.ctr = nil
 }
 
 // webhook records serve's events (the "Portal").

@@ -1,8 +1,9 @@
 package e2e
 
 // The product end to end: dynamo-cmp published to DynamoDB Local, rendered by the real
-// argocd-cmp-server through Argo CD's own repo-server code path, and applied to a real
-// kube-apiserver with strict server-side apply.
+// argocd-cmp-server running in the product image as the repo-server's sidecar (podman: uid
+// 999, read-only root, /tmp the only writable path) through Argo CD's own repo-server code
+// path, and applied to a real kube-apiserver with strict server-side apply.
 
 import (
 	"context"
@@ -31,7 +32,7 @@ const (
 )
 
 // product is one DynamoDB Local with the example layers published, and the real
-// argocd-cmp-server running our plugin.yaml.
+// argocd-cmp-server running the image's plugin.yaml and binary in the sidecar container.
 type product struct {
 	db     *harness.DynamoDB
 	env    []string // the sidecar's environment
@@ -40,14 +41,14 @@ type product struct {
 
 func startProduct(t *testing.T) *product {
 	t.Helper()
-	bin := harness.BuildDynamoCmp(t)
+	img := harness.BuildImage(t)
 	db := harness.StartDynamoDB(t)
 	p := &product{db: db, env: db.Env(table)}
 	p.cli(t, "table", "create")
 	for _, layer := range []string{"global", "env/dev", "cluster/" + cluster} {
 		p.cli(t, "config", "publish", "-f", harness.RepoRoot(t)+"/examples/layers/"+layer+".yaml", "--layer", layer, "-m", "e2e", "--actor", "e2e")
 	}
-	p.socket = harness.StartCMPServer(t, harness.PluginDir(t), append(append([]string{}, p.env...), harness.PathWith(bin)))
+	p.socket = harness.StartCMPSidecar(t, img, p.env).SocketDir
 	return p
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the dynamo-cmp binary the one way the project builds it: static (CGO_ENABLED=0),
-# reproducible paths (-trimpath), stripped, version stamped. Used by `make build` and by the
-# Dockerfile, so the binary tests run is the binary the image ships.
+# reproducible paths (-trimpath), stripped, version stamped. Used by `make build` and by
+# scripts/image.sh (GOOS/GOARCH set per platform), so the binary tests run is the binary the
+# image ships.
 #   scripts/build.sh OUTPUT [VERSION]
 set -euo pipefail
 out=${1:?usage: build.sh OUTPUT [VERSION]}

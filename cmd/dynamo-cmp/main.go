@@ -8,6 +8,11 @@ import (
 	"os/signal"
 	"syscall"
 
+	// The image is FROM scratch (no /etc/ssl): these CA roots verify the AWS endpoints
+	// (DynamoDB, STS for IRSA) when the system has none. Where the system has roots (a
+	// workstation, a base image with ca-certificates) those are used instead.
+	_ "golang.org/x/crypto/x509roots/fallback"
+
 	"github.com/dynamo-cmp/dynamo-cmp/internal/cli"
 )
 

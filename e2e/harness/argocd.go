@@ -92,10 +92,16 @@ func ArgoCDModuleDir(t testing.TB) string {
 type ArgoCDOptions struct {
 	// Namespace is Argo CD's namespace; default "argocd".
 	Namespace string
-	// PluginDir holds the plugin.yaml of the CMP sidecar (PluginDir for the product's).
+	// PluginDir holds the plugin.yaml of the CMP sidecar (PluginDir for the product's), run
+	// as a process.
 	PluginDir string
+	// PluginImage, when set, runs the CMP sidecar from this image instead, as Kubernetes runs
+	// it (StartCMPSidecar: the image's plugin.yaml and binary, Argo CD's argocd-cmp-server
+	// from this control plane's binary); PluginDir is then not used.
+	PluginImage *Image
 	// PluginEnv is the sidecar's environment after PATH, HOME, USER, LANG ("NAME=value"; a
-	// later entry wins): DynamoEnv and PathWith(BuildDynamoCmp) for the product.
+	// later entry wins): DynamoEnv and PathWith(BuildDynamoCmp) for the product as a process,
+	// DynamoEnv alone (no PATH, HOME) with PluginImage.
 	PluginEnv []string
 	// ConfigData is merged into the data of Argo CD's config maps (argocd-cm, argocd-rbac-cm
 	// ...) of the module's manifests/base/config before any component starts.
@@ -124,6 +130,7 @@ type ArgoCD struct {
 	PluginSocketDir string
 
 	redis      *Redis
+	sidecar    *CMPServer // the CMP sidecar when it runs from PluginImage
 	dir        string
 	kubeconfig string
 	cliConfig  string
@@ -137,6 +144,9 @@ func (a *ArgoCD) Stop() {
 			p.kill()
 		}
 	}
+	if a.sidecar != nil {
+		a.sidecar.Stop()
+	}
 	a.redis.Stop()
 }
 
@@ -144,6 +154,9 @@ func (a *ArgoCD) Stop() {
 func (a *ArgoCD) LogPath(component string) string {
 	if p := a.procs[component]; p != nil {
 		return p.logPath
+	}
+	if component == ArgoCMPServer && a.sidecar != nil {
+		return a.sidecar.LogPath
 	}
 	return ""
 }
@@ -185,7 +198,9 @@ func StartArgoCD(t testing.TB, kube *KubeAPI, opts ArgoCDOptions) *ArgoCD {
 
 	// CMP sidecar and repo-server share the socket directory.
 	a.PluginSocketDir = shortTempDir(t, "cmpsock-")
-	if opts.PluginDir != "" {
+	if opts.PluginImage != nil {
+		a.sidecar = startCMPSidecar(t, opts.PluginImage, filepath.Join(bin, "argocd"), a.PluginSocketDir, opts.PluginEnv)
+	} else if opts.PluginDir != "" {
 		pluginDir, err := filepath.Abs(opts.PluginDir)
 		if err != nil {
 			t.Fatalf("harness: %v", err)

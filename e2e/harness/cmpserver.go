@@ -49,11 +49,12 @@ type CMPServer struct {
 	// LogPath is the server's log (the plugin commands' stderr is logged there too).
 	LogPath string
 
-	proc *process
+	stop func()
 }
 
-// Stop kills the server (SIGKILL by PID). Safe to call more than once.
-func (s *CMPServer) Stop() { s.proc.kill() }
+// Stop kills the server (SIGKILL by PID, or the container's removal). Safe to call more
+// than once.
+func (s *CMPServer) Stop() { s.stop() }
 
 // StartCMPServerProcess is StartCMPServer returning the server itself, to stop it early or
 // read its log.
@@ -104,7 +105,60 @@ func startCMPServer(t testing.TB, pluginDir string, env []string) *CMPServer {
 		t.Fatalf("harness: argocd-cmp-server: %v", err)
 	}
 	t.Logf("harness: argocd-cmp-server serving %s (ready in %s)", sock, time.Since(start).Round(time.Millisecond))
-	return &CMPServer{SocketDir: sockDir, Socket: sock, LogPath: logPath, proc: p}
+	return &CMPServer{SocketDir: sockDir, Socket: sock, LogPath: logPath, stop: p.kill}
+}
+
+// Paths of the sidecar container, as manifests/base/sidecar mounts Argo CD's volumes.
+const (
+	sidecarVarFiles = "/var/run/argocd"                   // var-files: Argo CD's binary
+	sidecarPlugins  = "/home/argocd/cmp-server/plugins"   // plugins: the socket, shared with the repo-server
+	sidecarCommand  = "/var/run/argocd/argocd-cmp-server" // the container's command
+)
+
+// StartCMPSidecar runs the CMP sidecar from the product image as Kubernetes runs it
+// (manifests/base/sidecar): Argo CD's argocd-cmp-server (the multi-call binary of
+// ArgoCDBinDir, laid out as the var-files volume) is the command; it reads the plugin.yaml the
+// image carries and runs the image's dynamo-cmp; the socket directory on this host is the
+// plugins volume shared with the repo-server; uid 999, read-only root filesystem, /tmp the
+// only writable path (the emptyDir), and env on top of the image's ENV (DynamoEnv: the
+// table, region, endpoint and credentials — never PATH or HOME, which the image sets).
+// It returns once the plugin's socket exists; the container is removed at cleanup.
+func StartCMPSidecar(t testing.TB, img *Image, env []string) *CMPServer {
+	t.Helper()
+	return startCMPSidecar(t, img, filepath.Join(ArgoCDBinDir(t), "argocd"), shortTempDir(t, "cmp-"), env)
+}
+
+func startCMPSidecar(t testing.TB, img *Image, argocdBin, sockDir string, env []string) *CMPServer {
+	t.Helper()
+	for _, e := range env {
+		if name, _, _ := strings.Cut(e, "="); name == "PATH" || name == "HOME" {
+			t.Fatalf("harness: the sidecar's env sets %s: the image sets it (drop PathWith from the env)", name)
+		}
+	}
+	// The repo-server (root here) and the sidecar (uid 999) share the directory, as they share
+	// the plugins emptyDir in the pod.
+	if err := os.Chmod(sockDir, 0o777); err != nil {
+		t.Fatalf("harness: %v", err)
+	}
+	var sock string
+	c := StartContainer(t, img, ContainerOptions{
+		Name:       "cmp-server",
+		Entrypoint: sidecarCommand,
+		Args:       []string{"--logformat", "text", "--loglevel", "info"},
+		Env:        env,
+		Mounts:     append(varFilesMounts(t, argocdBin), Mount{Source: sockDir, Target: sidecarPlugins, Writable: true}),
+		Tmpfs:      []string{"/tmp"},
+		LogPath:    filepath.Join(t.TempDir(), "argocd-cmp-server.log"),
+		Ready: func() bool {
+			socks, _ := filepath.Glob(filepath.Join(sockDir, "*.sock"))
+			if len(socks) == 1 {
+				sock = socks[0]
+			}
+			return sock != ""
+		},
+	})
+	t.Logf("harness: argocd-cmp-server in container %s serving %s", c.Name, sock)
+	return &CMPServer{SocketDir: sockDir, Socket: sock, LogPath: c.LogPath, stop: c.remove}
 }
 
 // WritePluginConfig writes a plugin.yaml with the given content into a new temporary

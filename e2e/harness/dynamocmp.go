@@ -34,7 +34,7 @@ func BuildDynamoCmp(t testing.TB) string {
 		}
 		onProcessExit(func() { _ = os.RemoveAll(dir) })
 		start := time.Now()
-		fmt.Fprintf(os.Stderr, "harness: building dynamo-cmp with %s/scripts/build.sh (as the Dockerfile does)\n", root)
+		fmt.Fprintf(os.Stderr, "harness: building dynamo-cmp with %s/scripts/build.sh (the build the image carries)\n", root)
 		cmd := exec.Command(filepath.Join(root, "scripts", "build.sh"), filepath.Join(dir, "dynamo-cmp"), "e2e")
 		cmd.Dir = root
 		if _, err := runLogged(t, "go build: ", cmd); err != nil {

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -22,12 +21,13 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
 )
 
-// There is no container engine on the build machines, so the image is proven in parts:
-// TestDockerfile reads the Dockerfile and checks what it builds; TestImageBinary builds the
-// binary the way the Dockerfile does, lays out the image's final stage as a root directory
-// from the Dockerfile's own COPY and ENV instructions, and runs that binary from it as the
-// sidecar does (uid 999, read-only root, only /tmp writable, HOME=/tmp, the environment of
-// the sidecar manifest and nothing else).
+// The image is proven in three parts. TestDockerfile reads the Dockerfile (the one recipe
+// `make image` and Docker buildx users build) and checks what it makes; TestImageBinary builds
+// the binary as scripts/image.sh does, lays out the image from the Dockerfile's own COPY and
+// ENV instructions, and runs that binary from it as the sidecar does (uid 999, read-only root,
+// only /tmp writable, HOME=/tmp, the environment of the sidecar manifest and nothing else,
+// DynamoDB behind the sidecar's IAM policy); TestImageArchive (image_archive_test.go) builds
+// the real multi-arch archive with podman and reads it. The e2e suite runs the image itself.
 
 // dockerfile is a parsed Dockerfile: its stages in order.
 type dockerfile struct {
@@ -144,32 +144,42 @@ func (s stage) env(t *testing.T) map[string]string {
 	return out
 }
 
-// distrolessPath is the PATH of the distroless base images (Docker's default PATH).
-const distrolessPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
 // pluginConfigPath is where argocd-cmp-server reads plugin.yaml.
 const pluginConfigPath = "/home/argocd/cmp-server/config/plugin.yaml"
 
-// imageLayout is what the Dockerfile says about the image: the binary's source in the build
-// stage and path in the image, the files copied from the build context, USER, ENV and
+// sbomPath is where the image carries the SBOM of its binary.
+const sbomPath = "/usr/share/doc/dynamo-cmp/sbom.spdx.json"
+
+// platformDir is the build-context directory of a platform's files in the Dockerfile
+// (scripts/image.sh stages linux-amd64/ and linux-arm64/).
+const platformDir = "${TARGETOS}-${TARGETARCH}"
+
+// imageLayout is what the Dockerfile says about the image: the binary's path in the image,
+// the files from the repository (image path → repository path), USER, ENV, LABEL and
 // ENTRYPOINT.
 type imageLayout struct {
 	binary        string            // absolute path of dynamo-cmp in the image
-	contextCopies map[string]string // image path → path in the build context
+	contextCopies map[string]string // image path → path in the repository
 	env           map[string]string
 	user          string
+	labels        string // the LABEL instructions' text
 	entrypoint    []string
 }
 
-// TestDockerfile checks the image the Dockerfile describes: a multi-stage build whose build
-// stage runs scripts/build.sh (so `make build` and the image make the same binary), on the
-// Go version of go.mod; a final stage on distroless static with no RUN (no shell exists
-// there), USER 999, HOME=/tmp, plugin.yaml at argocd-cmp-server's config path, the binary
-// on PATH under the name plugin.yaml runs, and an exec-form ENTRYPOINT.
+// pathDirs is the image's PATH as a list.
+func (img imageLayout) pathDirs() []string { return strings.Split(img.env["PATH"], ":") }
+
+// TestDockerfile checks the image the Dockerfile describes: FROM scratch (nothing is pulled,
+// no shell, no libc) and no RUN; the platform's binary from scripts/image.sh's staged context
+// on PATH under the name plugin.yaml runs; plugin.yaml at argocd-cmp-server's config path;
+// the SBOM; USER 999, HOME=/tmp; the OCI labels of version, revision and source from build
+// arguments; an exec-form ENTRYPOINT. And that scripts/image.sh stages that context the way
+// the Dockerfile reads it: scripts/build.sh's binary per platform (the binary the tests run),
+// the repository's plugin/plugin.yaml, for linux/amd64 and linux/arm64.
 func TestDockerfile(t *testing.T) {
 	img := readImageLayout(t)
-	if img.user != "999" && img.user != "999:999" {
-		t.Errorf("USER %q, want 999 (Argo CD runs CMP sidecars as the argocd user, uid 999)", img.user)
+	if img.user != "999:999" {
+		t.Errorf("USER %q, want 999:999 (Argo CD runs CMP sidecars as the argocd user, uid and gid 999)", img.user)
 	}
 	if img.env["HOME"] != "/tmp" {
 		t.Errorf("ENV HOME=%q, want /tmp (the sidecar's only writable directory, an emptyDir)", img.env["HOME"])
@@ -179,6 +189,11 @@ func TestDockerfile(t *testing.T) {
 	}
 	if len(img.entrypoint) == 0 || img.entrypoint[0] != img.binary {
 		t.Errorf("ENTRYPOINT %v: want the exec form starting with %s", img.entrypoint, img.binary)
+	}
+	for _, l := range []string{"org.opencontainers.image.version=${VERSION}", "org.opencontainers.image.revision=${REVISION}", "org.opencontainers.image.source=${SOURCE}"} {
+		if !strings.Contains(img.labels, l) {
+			t.Errorf("LABEL lacks %s", l)
+		}
 	}
 	var plugin struct {
 		Spec struct {
@@ -192,8 +207,8 @@ func TestDockerfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, cmd := range [][]string{plugin.Spec.Generate.Command, plugin.Spec.Parameters.Dynamic.Command} {
-		if len(cmd) == 0 || cmd[0] != path.Base(img.binary) || !slices.Contains(strings.Split(distrolessPath, ":"), path.Dir(img.binary)) {
-			t.Errorf("plugin.yaml runs %v, but the image has %s (PATH %s)", cmd, img.binary, distrolessPath)
+		if len(cmd) == 0 || cmd[0] != path.Base(img.binary) || !slices.Contains(img.pathDirs(), path.Dir(img.binary)) {
+			t.Errorf("plugin.yaml runs %v, but the image has %s (PATH %s)", cmd, img.binary, img.env["PATH"])
 		}
 	}
 
@@ -203,62 +218,65 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("scripts/build.sh lacks %q", want)
 		}
 	}
-	if !strings.Contains(readRepoFile(t, "Makefile"), "scripts/build.sh") {
-		t.Error("make build does not run scripts/build.sh: the tested binary would not be the image's")
+	script := readRepoFile(t, "scripts/image.sh")
+	for _, want := range []string{
+		"platforms=(linux/amd64 linux/arm64)",
+		`GOOS=$os GOARCH=$arch scripts/build.sh "$dir/dynamo-cmp" "$version"`, // $dir = $ctx/$os-$arch
+		`install -m 0644 plugin/plugin.yaml "$ctx/plugin.yaml"`,
+		`-o "$dir/sbom.spdx.json"`,
+		`-f "$root/Dockerfile" "$ctx"`,
+		"--manifest",
+	} {
+		if !strings.Contains(script, want) {
+			t.Errorf("scripts/image.sh lacks %q: the context it stages is not what the Dockerfile reads", want)
+		}
+	}
+	mk := readRepoFile(t, "Makefile")
+	if !strings.Contains(mk, "scripts/build.sh") || !strings.Contains(mk, "scripts/image.sh") {
+		t.Error("make build and make image must run scripts/build.sh and scripts/image.sh: the tested binary would not be the image's")
 	}
 }
 
 func readImageLayout(t *testing.T) imageLayout {
 	t.Helper()
 	d := parseDockerfile(t, readRepoFile(t, "Dockerfile"))
-	if len(d.stages) < 2 {
-		t.Fatalf("Dockerfile has %d stage(s), want a multi-stage build", len(d.stages))
+	if len(d.stages) != 1 || d.stages[0].from != "scratch" {
+		var froms []string
+		for _, s := range d.stages {
+			froms = append(froms, s.from)
+		}
+		t.Fatalf("Dockerfile stages FROM %v, want one stage FROM scratch (no base image is pulled; the binary is static)", froms)
 	}
-	final := d.stages[len(d.stages)-1]
-	if !strings.HasPrefix(final.from, "gcr.io/distroless/static") {
-		t.Errorf("final stage FROM %s, want gcr.io/distroless/static-* (no shell, no libc)", final.from)
-	}
+	final := d.stages[0]
 	if runs := final.all("RUN"); len(runs) > 0 {
-		t.Errorf("final stage has RUN %v: the distroless base has no shell", runs)
+		t.Errorf("RUN %v: the image has no shell", runs)
 	}
-	stages := map[string]stage{}
-	for _, s := range d.stages[:len(d.stages)-1] {
-		stages[s.name] = s
-	}
-
-	img := imageLayout{contextCopies: map[string]string{}, env: final.env(t)}
+	img := imageLayout{contextCopies: map[string]string{}, env: final.env(t), labels: strings.Join(final.all("LABEL"), " ")}
 	for _, c := range final.copies(t) {
-		if c.from == "" {
-			img.contextCopies[c.dst] = c.src
+		if c.from != "" {
+			t.Errorf("COPY --from=%s: the image copies only the staged build context", c.from)
 			continue
 		}
-		b, ok := stages[c.from]
-		if !ok {
-			t.Fatalf("COPY --from=%s: no such stage", c.from)
-		}
-		// The binary: the build stage must produce it with scripts/build.sh.
-		built := false
-		for _, r := range b.all("RUN") {
-			f := strings.Fields(r)
-			if len(f) >= 2 && f[0] == "scripts/build.sh" && f[1] == c.src {
-				built = true
+		switch c.src {
+		case platformDir + "/dynamo-cmp":
+			img.binary = c.dst
+		case platformDir + "/sbom.spdx.json":
+			if c.dst != sbomPath {
+				t.Errorf("COPY %s %s: the documented SBOM path is %s", c.src, c.dst, sbomPath)
 			}
+		case "plugin.yaml":
+			img.contextCopies[c.dst] = "plugin/plugin.yaml" // scripts/image.sh stages it (TestDockerfile)
+		default:
+			t.Errorf("COPY %s %s: not a file scripts/image.sh stages", c.src, c.dst)
 		}
-		if !built {
-			t.Errorf("COPY --from=%s %s: the build stage does not make it with `RUN scripts/build.sh %s ...`", c.from, c.src, c.src)
-		}
-		if m := regexp.MustCompile(`^golang:(\d+\.\d+)`).FindStringSubmatch(b.from); m == nil || !strings.Contains(readRepoFile(t, "go.mod"), "\ngo "+m[1]) {
-			t.Errorf("build stage FROM %s: want golang:<the go.mod Go version>", b.from)
-		}
-		img.binary = c.dst
 	}
 	if img.binary == "" {
-		t.Fatal("the final stage copies no binary from a build stage")
+		t.Fatalf("the Dockerfile copies no %s/dynamo-cmp", platformDir)
 	}
 	if users := final.all("USER"); len(users) == 1 {
 		img.user = users[0]
 	} else {
-		t.Errorf("final stage USER %v, want exactly one", users)
+		t.Errorf("USER %v, want exactly one", users)
 	}
 	if eps := final.all("ENTRYPOINT"); len(eps) == 1 {
 		if err := json.Unmarshal([]byte(eps[0]), &img.entrypoint); err != nil {
@@ -268,7 +286,7 @@ func readImageLayout(t *testing.T) imageLayout {
 	return img
 }
 
-// buildBinary builds dynamo-cmp exactly as the Dockerfile's build stage does
+// buildBinary builds dynamo-cmp exactly as scripts/image.sh does for the image
 // (scripts/build.sh OUTPUT VERSION) into dir.
 func buildBinary(t *testing.T, dir, version string) string {
 	t.Helper()
@@ -282,7 +300,7 @@ func buildBinary(t *testing.T, dir, version string) string {
 }
 
 // TestImageBinary builds the binary as the image does and checks it: statically linked (no
-// ELF interpreter, no shared libraries: it runs on distroless static), built with -trimpath
+// ELF interpreter, no shared libraries: the image has no libc), built with -trimpath
 // (no path of this machine inside), version stamped; then, laid out as the image's final
 // stage, it renders examples/layers offline and runs `generate` and `parameters` against
 // DynamoDB Local with the sidecar's environment and IAM policy, as uid 999 on a read-only
@@ -317,8 +335,8 @@ func TestImageBinary(t *testing.T) {
 		t.Errorf("dynamo-cmp --version: %q (%v), want the stamped %s", out, err, version)
 	}
 
-	// The image's final stage as a directory: what its COPY instructions put there, and an
-	// empty /tmp (an emptyDir in the pod). Nothing else: no shell, no libc, no /etc.
+	// The image as a directory: what its COPY instructions put there, and an empty /tmp (an
+	// emptyDir in the pod). Nothing else: no shell, no libc, no /etc.
 	root := filepath.Join(t.TempDir(), "rootfs")
 	place := func(imagePath, src string) {
 		t.Helper()
@@ -369,7 +387,7 @@ func TestImageBinary(t *testing.T) {
 	cfg := dynamolocal.NewTable(t, endpoint)
 	publishExamples(t, storeEnv(t, cfg, endpoint))
 	proxy := startIAMProxy(t, endpoint, cfg.Table, loadEffective(t, sidecarPolicies))
-	sidecarEnv := map[string]string{"PATH": distrolessPath}
+	sidecarEnv := map[string]string{}
 	for k, v := range img.env {
 		sidecarEnv[k] = v
 	}
@@ -397,7 +415,7 @@ func TestImageBinary(t *testing.T) {
 		env  map[string]string
 		dir  string
 	}{
-		{"render", []string{img.binary, "render", "-f", "examples/layers", "--cluster", "dev-k3s"}, map[string]string{"PATH": distrolessPath, "HOME": img.env["HOME"]}, "/src"},
+		{"render", []string{img.binary, "render", "-f", "examples/layers", "--cluster", "dev-k3s"}, map[string]string{"PATH": img.env["PATH"], "HOME": img.env["HOME"]}, "/src"},
 		{"generate", []string{img.binary, "generate"}, app, "/tmp"},
 		{"parameters", []string{img.binary, "parameters"}, app, "/tmp"},
 	}
