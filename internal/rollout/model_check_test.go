@@ -277,12 +277,13 @@ func describeLog(r wave.Rollout) string {
 }
 
 // expectedEvents are the events the drivers owe for r's log: rollout-started and the first
-// rollout-wave-started once announced, then one per step a driver took.
+// rollout-wave-started once they announced it, then one per step a driver took (a rollout
+// paused or aborted before any driver saw it may be rolled back without being announced).
 func expectedEvents(r wave.Rollout) []string {
-	if !r.Announced {
-		return nil
+	var out []string
+	if r.Announced {
+		out = append(out, "rollout-started:1", "rollout-wave-started:1")
 	}
-	out := []string{"rollout-started:1", "rollout-wave-started:1"}
 	for _, s := range r.Log[1:] {
 		if s.Actor == rollout.DriverActor {
 			out = append(out, fmt.Sprintf("rollout-%s:%d", s.Event, min(s.Wave, len(r.Waves)-1)+1))
