@@ -357,7 +357,7 @@ func (m *model) publish(t *rapid.T, what string, req ops.PublishRequest) {
 		m.validatedBy(t, req.Ref, fmt.Sprintf("%s (version %d)", what, res.Version))
 	case errors.As(err, &refused):
 		m.stats.refused++
-		t.Logf("%s: refused: %s", what, oneLine(err))
+		t.Logf("%s: %s", what, oneLine(err))
 	case errors.As(err, &strategy):
 		t.Logf("%s: refused: %v", what, err)
 	default:
@@ -404,7 +404,7 @@ func (m *model) rollback(t *rapid.T) {
 	case errors.As(err, &refused), errors.Is(err, store.ErrNotFound):
 		// ErrNotFound: the head is at version 0 (the rollback of a layer's first version).
 		m.stats.refused++
-		t.Logf("%s: refused: %s", what, oneLine(err))
+		t.Logf("%s: %s", what, oneLine(err))
 	default:
 		t.Fatalf("%s: %v", what, err)
 	}
