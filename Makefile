@@ -4,10 +4,13 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN := bin/dynamo-cmp
 FUZZTIME ?= 60s
+# make fuzz-model: how many random sequences of rollout operations, and how long they are on average
+MODEL_CHECKS ?= 300
+MODEL_STEPS ?= 80
 # staticcheck, pinned; `go run` fetches it through the module proxy, so CI installs nothing.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build image demo demo-argocd test lint lint-root lint-e2e argocdbin unit e2e fuzz fuzz-short bench bench-loop load shipcheck clean
+.PHONY: all build image demo demo-argocd test lint lint-root lint-e2e argocdbin unit e2e fuzz fuzz-short fuzz-targets fuzz-model bench bench-loop load shipcheck clean
 
 all: build
 
@@ -72,18 +75,28 @@ e2e:
 bench-loop: build
 	scripts/bench-loop.sh
 
-## fuzz-short: every fuzz target for a few seconds (part of make test)
+## fuzz-short: every fuzz target for a few seconds (part of make test; the bounded, seeded run
+## of the rollout model, TestModel, is part of `make unit`)
 fuzz-short:
-	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
+	$(MAKE) --no-print-directory fuzz-targets FUZZTIME=3s
 
-## fuzz: every fuzz target for FUZZTIME (default 60s) each
-fuzz:
+## fuzz: every fuzz target for FUZZTIME (default 60s) each, then the rollout model (fuzz-model)
+fuzz: fuzz-targets fuzz-model
+
+fuzz-targets:
 	$(GO) test -run=^$$ -fuzz=^FuzzPipeline$$ -fuzztime=$(FUZZTIME) ./internal/render
 	$(GO) test -run=^$$ -fuzz=^FuzzJSONString$$ -fuzztime=$(FUZZTIME) ./internal/render
 	$(GO) test -run=^$$ -fuzz=^FuzzNameChecks$$ -fuzztime=$(FUZZTIME) ./internal/config
 	$(GO) test -run=^$$ -fuzz=^FuzzParseRequest$$ -fuzztime=$(FUZZTIME) ./internal/plugin
 	$(GO) test -run=^$$ -fuzz=^FuzzDecodeItem$$ -fuzztime=$(FUZZTIME) ./internal/store
 	$(GO) test -run=^$$ -fuzz=^FuzzGetParams$$ -fuzztime=$(FUZZTIME) ./internal/serve
+
+## fuzz-model: the model-based test of rollouts (internal/rollout TestModel) on MODEL_CHECKS
+## random sequences of MODEL_STEPS operations on average, from a random seed; a failure is
+## shrunk to the shortest sequence found in 5 minutes and printed with the seed that reproduces it
+fuzz-model:
+	$(GO) test -count=1 -run '^TestModel$$' -timeout 2h ./internal/rollout \
+	  -rapid.checks=$(MODEL_CHECKS) -rapid.steps=$(MODEL_STEPS) -rapid.seed=0 -rapid.shrinktime=5m
 
 ## bench: render throughput (100/1,000/10,000 namespaces) and generate vs kustomize build end to end
 bench:

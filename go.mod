@@ -24,6 +24,7 @@ require (
 	golang.org/x/sync v0.24.0
 	k8s.io/apimachinery v0.36.1
 	oras.land/oras-go/v2 v2.7.0
+	pgregory.net/rapid v1.3.0
 	sigs.k8s.io/kustomize/api v0.21.2
 	sigs.k8s.io/kustomize/kyaml v0.21.2
 	sigs.k8s.io/yaml v1.6.0
