@@ -29,7 +29,8 @@ var inheritedEnv = []string{"PATH", "HOME", "USER", "TMPDIR", "LANG", "GOCOVERDI
 
 // StartCMPServer starts the real argocd-cmp-server (this test binary re-executed) with the
 // plugin.yaml in pluginDir (PluginDir for the product's own), and returns the directory
-// holding its socket <name>-<version>.sock once the socket exists. The server's environment
+// holding its socket (<name>-<version>.sock, or <name>.sock without spec.version) once the
+// socket exists. The server's environment
 // is PATH, HOME, USER, TMPDIR, LANG and GOCOVERDIR of the test process, then
 // ARGOCD_PLUGINSOCKFILEPATH and ARGOCD_CMP_WORKDIR, then env ("NAME=value" entries; a later
 // entry wins, so env may override PATH — see PathWith and DynamoEnv). The plugin's commands
