@@ -270,8 +270,8 @@ func StartArgoCD(t testing.TB, kube *KubeAPI, opts ArgoCDOptions) *ArgoCD {
 	if out, errOut, err := a.CLI(t, "login", a.ServerAddr, "--username", "admin", "--password", a.AdminPassword); err != nil {
 		t.Fatalf("harness: argocd login: %v\n%s%s", err, out, errOut)
 	}
-	t.Logf("harness: Argo CD control plane at %s (repo-server %s, redis %s) ready in %s",
-		a.URL, a.RepoServerAddr, a.redis.Addr, time.Since(start).Round(time.Millisecond))
+	t.Logf("harness: Argo CD %s control plane at %s (repo-server %s, redis %s) ready in %s",
+		ArgoCDVersion(), a.URL, a.RepoServerAddr, a.redis.Addr, time.Since(start).Round(time.Millisecond))
 	return a
 }
 

@@ -104,7 +104,7 @@ func startCMPServer(t testing.TB, pluginDir string, env []string) *CMPServer {
 	if err := waitFor(p, 30*time.Second, 20*time.Millisecond, func() bool { return fileExists(sock) }); err != nil {
 		t.Fatalf("harness: argocd-cmp-server: %v", err)
 	}
-	t.Logf("harness: argocd-cmp-server serving %s (ready in %s)", sock, time.Since(start).Round(time.Millisecond))
+	t.Logf("harness: argocd-cmp-server %s serving %s (ready in %s)", ArgoCDVersion(), sock, time.Since(start).Round(time.Millisecond))
 	return &CMPServer{SocketDir: sockDir, Socket: sock, LogPath: logPath, proc: p}
 }
 
