@@ -1,7 +1,7 @@
 package e2e
 
-// The whole loop with the real Argo CD v3.5.7 control plane (issue 11): the ApplicationSet
-// controller asks `dynamo-cmp serve` for clusters, the application controller renders each
+// The whole loop with the real Argo CD control plane (issue 11; v3.6.2, or v3.5.8 with
+// compat/go.mod): the ApplicationSet controller asks `dynamo-cmp serve` for clusters, the application controller renders each
 // cluster through the argocd-cmp-server sidecar running `dynamo-cmp generate` and syncs the
 // objects into that cluster's own kube-apiserver; serve follows the rollouts through the Argo
 // CD API with a real account token. One control plane is shared by every scenario (subtests,

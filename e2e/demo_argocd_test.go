@@ -11,6 +11,8 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/dynamo-cmp/dynamo-cmp/e2e/harness"
 )
 
 func TestDemoArgoCD(t *testing.T) {
@@ -18,7 +20,7 @@ func TestDemoArgoCD(t *testing.T) {
 		t.Skip("run by make demo-argocd (DYNAMO_CMP_DEMO=1)")
 	}
 	say := func(format string, a ...any) { fmt.Printf("\n==> "+format+"\n", a...) }
-	say("starting DynamoDB Local, 2 kube-apiservers, Argo CD v3.5.7 (redis, repo-server + dynamo-cmp sidecar, controllers, API server) and dynamo-cmp serve")
+	say("starting DynamoDB Local, 2 kube-apiservers, Argo CD %s (redis, repo-server + dynamo-cmp sidecar, controllers, API server) and dynamo-cmp serve", harness.ArgoCDVersion())
 	l := startLoop(t)
 	say("applied manifests/examples/applicationset-plugin-generator.yaml; waiting for Argo CD to sync both clusters")
 	for _, c := range []string{cluster, prodCluster} {

@@ -2,9 +2,10 @@ package e2e
 
 // Scenario "Bootstrap" (issue 11) from an OCI source (issue 14): no Git anywhere. The
 // Applications' source is the placeholder artifact `dynamo-cmp source push` put into a real
-// CNCF distribution registry on loopback (htpasswd auth on); Argo CD v3.5.7 reads it with the
-// repository Secret docs/install.md shows, and the cluster-generator ApplicationSet of
-// manifests/examples/applicationset-oci-source.yaml renders the cluster through the sidecar.
+// CNCF distribution registry on loopback (htpasswd auth on); Argo CD (each supported
+// version) reads it with the repository Secret docs/install.md shows, and the
+// cluster-generator ApplicationSet of manifests/examples/applicationset-oci-source.yaml
+// renders the cluster through the sidecar.
 //
 // Lines that differ from what users apply: the registry is 127.0.0.1:PORT instead of ECR
 // (repoURL, the AppProject's sourceRepos, the Secret's url), the Secret's username/password

@@ -49,6 +49,12 @@ func startProduct(t *testing.T) *product {
 		p.cli(t, "config", "publish", "-f", harness.RepoRoot(t)+"/examples/layers/"+layer+".yaml", "--layer", layer, "-m", "e2e", "--actor", "e2e")
 	}
 	p.socket = harness.StartCMPSidecar(t, img, p.env).SocketDir
+	// Argo CD names the socket after plugin.yaml, and an Application's plugin.name picks the
+	// socket: plugin.yaml has no spec.version (Argo CD 4.0 drops it), so the name must stay
+	// dynamo-cmp-v1 on the Argo CD version under test.
+	if entries, err := os.ReadDir(p.socket); err != nil || len(entries) != 1 || entries[0].Name() != harness.ProductPluginName+".sock" {
+		t.Fatalf("argocd-cmp-server (Argo CD %s) made %v in its socket directory (%v), want only %s.sock", harness.ArgoCDVersion(), entries, err, harness.ProductPluginName)
+	}
 	return p
 }
 

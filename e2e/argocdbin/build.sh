@@ -3,16 +3,24 @@
 # module requires) for the full-loop e2e tests, and copies the two scripts the repo-server
 # runs from its PATH (hack/git-verify-wrapper.sh, hack/gpg-wrapper.sh) next to it.
 #
-#   e2e/argocdbin/build.sh [OUTDIR]
+#   e2e/argocdbin/build.sh [-modfile FILE] [OUTDIR]
 #
-# OUTDIR defaults to ${XDG_CACHE_HOME:-$HOME/.cache}/dynamo-cmp/argocdbin. Prints OUTDIR on
-# stdout when everything is there; progress goes to stderr. The component is chosen at run
+# -modfile builds the Argo CD version another go.mod of the e2e module requires (FILE relative
+# to e2e/, e.g. compat/go.mod for the previous minor: `make e2e-compat`); default go.mod.
+# OUTDIR defaults to ${XDG_CACHE_HOME:-$HOME/.cache}/dynamo-cmp/argocdbin-VERSION (VERSION as
+# that go.mod requires it, e.g. argocdbin-v3.6.2): every Argo CD version has its own cache, so
+# runs against two versions never rebuild each other's. Prints OUTDIR on stdout when
+# everything is there; progress goes to stderr. The component is chosen at run
 # time by ARGOCD_BINARY_NAME (argocd-server, argocd-repo-server, argocd-cmp-server,
 # argocd-application-controller, argocd-applicationset-controller; unset: the argocd CLI).
-# When OUTDIR/stamp matches the hash of the inputs (the e2e module's go.mod and go.sum, this
+# When OUTDIR/stamp matches the hash of the inputs (that go.mod and its go.sum, this
 # script, e2e/buildcache.sh, the Go version) nothing is run. Cold: ~600 CPU-seconds (5 min on
 # 2 idle cores) and ~2.2 GB of memory; concurrent callers wait for each other on a lock file
 # (e2e/buildcache.sh holds the cache, stamp and lock logic both builds share).
+#
+# The go command is the one e2e/go.mod names (`toolchain go1.27.3`: Argo CD 3.6 needs Go
+# 1.27): GOTOOLCHAIN=local, as some machines set it, becomes auto here, so the go command
+# downloads that toolchain through the module proxy once (~76 MB) instead of refusing.
 #
 # This is Argo CD's own cmd/main.go, not a slimmer main of ours dispatching only the five
 # components and the CLI the harness runs: measured 2026-12-02, dropping dex, notifications,
@@ -23,16 +31,27 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 mod=$(cd "$here/.." && pwd)
+pkg=github.com/argoproj/argo-cd/v3
+modfile=go.mod
+if [ "${1:-}" = -modfile ]; then
+  modfile=${2:?-modfile needs a go.mod path relative to e2e/}
+  shift 2
+fi
+cd "$mod"
+[ -f "$modfile" ] || { echo "argocdbin: no $mod/$modfile" >&2; exit 2; }
+if [ "$modfile" != go.mod ]; then
+  export GOFLAGS="${GOFLAGS:+$GOFLAGS }-modfile=$modfile"
+fi
+case ${GOTOOLCHAIN:-} in "" | local) export GOTOOLCHAIN=auto ;; esac
+version=$(awk -v p="$pkg" '$1 == p { print $2; exit }' "$modfile")
+[ -n "$version" ] || { echo "argocdbin: $modfile requires no $pkg" >&2; exit 2; }
 # shellcheck source=../buildcache.sh
 source "$mod/buildcache.sh"
-buildcache_open argocdbin "${1:-}"
-buildcache_enter "$mod/go.mod" "$mod/go.sum" "$here/build.sh" -- argocd git-verify-wrapper.sh gpg-wrapper.sh
-pkg=github.com/argoproj/argo-cd/v3
+buildcache_open "argocdbin-$version" "${1:-}"
+buildcache_enter "$modfile" "${modfile%.mod}.sum" "$here/build.sh" -- argocd git-verify-wrapper.sh gpg-wrapper.sh
 
-cd "$mod"
 echo "argocdbin: downloading modules (cold: ~20 s)" >&2
 quiet_go mod download
-version=$(go list -m -f '{{.Version}}' $pkg)
 src=$(go list -m -f '{{.Dir}}' $pkg)
 ldflags="-s -w -X $pkg/common.version=${version#v} -X $pkg/common.gitTag=$version"
 ldflags+=" -X $pkg/common.gitTreeState=clean -X $pkg/common.buildDate=1970-01-01T00:00:00Z"

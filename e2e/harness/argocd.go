@@ -45,8 +45,8 @@ var (
 
 // ArgoCDBinDir returns the directory holding Argo CD's multi-call binary `argocd` and the
 // repo-server's git-verify-wrapper.sh and gpg-wrapper.sh: $DYNAMO_CMP_ARGOCDBIN if set, else
-// the cache dir e2e/argocdbin/build.sh builds into (running it; a no-op when up to date, about
-// 7 minutes cold).
+// the cache dir e2e/argocdbin/build.sh builds the version of GoModFile into (running it; a
+// no-op when up to date, about 7 minutes cold).
 func ArgoCDBinDir(t testing.TB) string {
 	t.Helper()
 	argocdBinOnce.Do(func() {
@@ -55,8 +55,12 @@ func ArgoCDBinDir(t testing.TB) string {
 			return
 		}
 		script := filepath.Join(RepoRoot(t), "e2e", "argocdbin", "build.sh")
+		var args []string
+		if f := GoModFile(t); f != "go.mod" {
+			args = []string{"-modfile", f}
+		}
 		start := time.Now()
-		out, err := runLogged(t, "", exec.Command(script))
+		out, err := runLogged(t, "", exec.Command(script, args...))
 		if err != nil {
 			argocdBinErr = err
 			return
@@ -77,8 +81,8 @@ func ArgoCDBinDir(t testing.TB) string {
 	return argocdBinDir
 }
 
-// ArgoCDModuleDir returns the directory of the Argo CD module the e2e module requires (its
-// manifests/ and hack/ are read from there).
+// ArgoCDModuleDir returns the directory of the Argo CD module this test binary is built
+// against (ArgoCDVersion; its manifests/ and hack/ are read from there).
 func ArgoCDModuleDir(t testing.TB) string {
 	t.Helper()
 	dir, err := goModDownload(t, filepath.Join(RepoRoot(t), "e2e"), argoModulePath, "")
@@ -281,8 +285,8 @@ func StartArgoCD(t testing.TB, kube *KubeAPI, opts ArgoCDOptions) *ArgoCD {
 	if out, errOut, err := a.CLI(t, "login", a.ServerAddr, "--username", "admin", "--password", a.AdminPassword); err != nil {
 		t.Fatalf("harness: argocd login: %v\n%s%s", err, out, errOut)
 	}
-	t.Logf("harness: Argo CD control plane at %s (repo-server %s, redis %s) ready in %s",
-		a.URL, a.RepoServerAddr, a.redis.Addr, time.Since(start).Round(time.Millisecond))
+	t.Logf("harness: Argo CD %s control plane at %s (repo-server %s, redis %s) ready in %s",
+		ArgoCDVersion(), a.URL, a.RepoServerAddr, a.redis.Addr, time.Since(start).Round(time.Millisecond))
 	return a
 }
 
@@ -503,11 +507,17 @@ func Status(app *unstructured.Unstructured) AppStatus {
 	return s
 }
 
-// HardRefresh asks the application controller for a hard refresh of an Application (the
-// argocd.argoproj.io/refresh annotation, as `argocd app get --hard-refresh` sets it).
+// HardRefresh asks the application controller for a hard refresh of an Application, as
+// `argocd app get --hard-refresh` does since Argo CD 3.6: the argocd.argoproj.io/refresh
+// annotation with a fresh argocd.argoproj.io/refresh-timestamp, so that a refresh requested
+// while the controller is refreshing is not lost (3.6's controller removes both only when the
+// timestamp is still the one it saw; 3.5's ignores the timestamp).
 func (a *ArgoCD) HardRefresh(t testing.TB, name string) {
 	t.Helper()
-	patch := []byte(`{"metadata":{"annotations":{"argocd.argoproj.io/refresh":"hard"}}}`)
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
+		"argocd.argoproj.io/refresh":           "hard",
+		"argocd.argoproj.io/refresh-timestamp": time.Now().Format(time.RFC3339Nano),
+	}}})
 	if _, err := a.Kube.Dynamic.Resource(appGVR).Namespace(a.Namespace).Patch(context.Background(), name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		t.Fatalf("harness: hard refresh of %s: %v", name, err)
 	}

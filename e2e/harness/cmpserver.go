@@ -29,7 +29,8 @@ var inheritedEnv = []string{"PATH", "HOME", "USER", "TMPDIR", "LANG", "GOCOVERDI
 
 // StartCMPServer starts the real argocd-cmp-server (this test binary re-executed) with the
 // plugin.yaml in pluginDir (PluginDir for the product's own), and returns the directory
-// holding its socket <name>-<version>.sock once the socket exists. The server's environment
+// holding its socket (<name>-<version>.sock, or <name>.sock without spec.version) once the
+// socket exists. The server's environment
 // is PATH, HOME, USER, TMPDIR, LANG and GOCOVERDIR of the test process, then
 // ARGOCD_PLUGINSOCKFILEPATH and ARGOCD_CMP_WORKDIR, then env ("NAME=value" entries; a later
 // entry wins, so env may override PATH — see PathWith and DynamoEnv). The plugin's commands
@@ -104,7 +105,7 @@ func startCMPServer(t testing.TB, pluginDir string, env []string) *CMPServer {
 	if err := waitFor(p, 30*time.Second, 20*time.Millisecond, func() bool { return fileExists(sock) }); err != nil {
 		t.Fatalf("harness: argocd-cmp-server: %v", err)
 	}
-	t.Logf("harness: argocd-cmp-server serving %s (ready in %s)", sock, time.Since(start).Round(time.Millisecond))
+	t.Logf("harness: argocd-cmp-server %s serving %s (ready in %s)", ArgoCDVersion(), sock, time.Since(start).Round(time.Millisecond))
 	return &CMPServer{SocketDir: sockDir, Socket: sock, LogPath: logPath, stop: p.kill}
 }
 
@@ -157,7 +158,7 @@ func startCMPSidecar(t testing.TB, img *Image, argocdBin, sockDir string, env []
 			return sock != ""
 		},
 	})
-	t.Logf("harness: argocd-cmp-server in container %s serving %s", c.Name, sock)
+	t.Logf("harness: argocd-cmp-server %s in container %s serving %s", ArgoCDVersion(), c.Name, sock)
 	return &CMPServer{SocketDir: sockDir, Socket: sock, LogPath: c.LogPath, stop: c.remove}
 }
 

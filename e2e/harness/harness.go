@@ -86,6 +86,7 @@ func Main(m *testing.M) {
 		os.Exit(fn(os.Args[3:]))
 	}
 	mainUsed.Store(true)
+	undoGoTestPath()
 	// Argo CD's repo-server code logs every request and every git command at info level
 	// through logrus (the global logger, and loggers configured from ARGOCD_LOG_LEVEL). Keep
 	// warnings and errors only, unless ARGOCD_LOG_LEVEL asks for more.
@@ -355,14 +356,19 @@ func runLogged(t testing.TB, prefix string, cmd *exec.Cmd) ([]byte, error) {
 
 // goModDownload returns the module directory of path (at version, or at the version the go.mod
 // in dir requires when version is empty), downloading it through the Go module proxy and
-// verifying it against dir's go.sum.
+// verifying it against dir's go.sum. In the e2e module that is the go.mod this test binary is
+// built against (GoModFile).
 func goModDownload(t testing.TB, dir, path, version string) (string, error) {
 	t.Helper()
 	arg := path
 	if version != "" {
 		arg += "@" + version
 	}
-	cmd := exec.Command("go", "mod", "download", "-json", arg)
+	args := []string{"mod", "download", "-json"}
+	if filepath.Clean(dir) == filepath.Join(RepoRoot(t), "e2e") {
+		args = append(args, modFileFlags(t)...)
+	}
+	cmd := exec.Command("go", append(args, arg)...)
 	cmd.Dir = dir
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

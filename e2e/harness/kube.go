@@ -90,7 +90,11 @@ func KubeBinDir(t testing.TB) string {
 		}
 		script := filepath.Join(RepoRoot(t), "e2e", "kubebin", "build.sh")
 		start := time.Now()
-		out, err := runLogged(t, "", exec.Command(script))
+		cmd := exec.Command(script)
+		// build.sh keys its cache by the Go version `go env` reports in the working directory:
+		// kubebin's own, not this module's (whose go.mod selects a newer toolchain).
+		cmd.Dir = filepath.Dir(script)
+		out, err := runLogged(t, "", cmd)
 		if err != nil {
 			kubebinErr = err
 			return

@@ -24,8 +24,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
-// ProductPluginName is how an Application names the product's plugin (<name>-<version> of
-// plugin/plugin.yaml).
+// ProductPluginName is how an Application names the product's plugin: metadata.name of
+// plugin/plugin.yaml, which sets no spec.version (Argo CD 3.x would append "-<version>").
 const ProductPluginName = "dynamo-cmp-v1"
 
 // Param is one plugin parameter of an Application's spec.source.plugin.parameters, as an

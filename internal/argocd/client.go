@@ -311,6 +311,9 @@ func (c *Client) ListApplications(ctx context.Context) ([]Application, error) {
 
 // HardRefresh asks Argo CD to render the Application again without its manifest cache
 // (GET /api/v1/applications/{name}?refresh=hard); Argo CD answers once it is reconciled.
+// The API server sets the refresh annotations itself: since Argo CD 3.6 with
+// argocd.argoproj.io/refresh-timestamp, so a refresh asked for while the controller is
+// refreshing the Application is kept rather than lost (3.5 sets the refresh annotation only).
 func (c *Client) HardRefresh(ctx context.Context, app *Application) error {
 	path := "/api/v1/applications/" + url.PathEscape(app.Metadata.Name)
 	q := url.Values{"refresh": {"hard"}}

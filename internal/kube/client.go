@@ -106,8 +106,9 @@ func (k *Client) ListApplicationSets(ctx context.Context, ns string) ([]Applicat
 	}
 }
 
-// Annotate sets the refresh annotation with a JSON merge patch, as Argo CD's webhook handler
-// does. The ApplicationSet controller reconciles when the annotation appears (not when it
+// Annotate sets the refresh annotation with a JSON merge patch of that one annotation, as
+// Argo CD's webhook handler does (3.6.2 too: never the whole object, whose spec written back
+// through other types would drift from what the user applied). The ApplicationSet controller reconciles when the annotation appears (not when it
 // is set again, nor when it goes), and leaves it in place when a reconcile fails: when set
 // (as listed) carries it already, it is removed first, so that setting it wakes the
 // controller. An ApplicationSet deleted meanwhile is not an error.
