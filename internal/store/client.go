@@ -180,7 +180,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 				o.BaseEndpoint = aws.String(cfg.STSEndpoint)
 			}
 		})
-		if s.endpointOverridden && c.Options().BaseEndpoint == nil {
+		// AWS_ENDPOINT_URL (every service) would send STS to DynamoDB Local too.
+		base := c.Options().BaseEndpoint
+		if s.endpointOverridden && (base == nil || cfg.STSEndpoint == "" && *base == s.endpoint) {
 			return nil, fmt.Errorf("caller identity: DynamoDB is reached at %s (not AWS) and no STS endpoint is configured (AWS_ENDPOINT_URL_STS): not asking AWS: %w", s.endpoint, errNoSTS)
 		}
 		return c, nil
