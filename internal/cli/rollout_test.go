@@ -283,8 +283,9 @@ func TestPublishInWavesAndOperate(t *testing.T) {
 	}
 	h := run(t, env, "config", "history", "--layer", "env/dev")
 	audit := strings.Join(strings.Fields(h.stdout[strings.Index(h.stdout, "ACTION"):]), " ")
+	// Each names the AWS principal beside the --actor label.
 	for _, want := range []string{"rollback 2 1 bob", "rollout-abort 2 2 bob", "rollout-promote 2 2 bob", "rollout-resume 2 2 bob", "rollout-pause 2 2 bob", "publish 1 2 alice"} {
-		if !strings.Contains(audit, want) {
+		if !strings.Contains(audit, want+" "+testCallerArn+" ") {
 			t.Errorf("history lacks %q:\n%s", want, h.stdout)
 		}
 	}
