@@ -85,6 +85,9 @@ func jsonErrorKind(err error) string {
 type RegistryState struct {
 	Heads    []Head
 	Rollouts []wave.Rollout
+	// RolloutCallers is the AWS principal that wrote each rollout's current revision (its
+	// item's callerArn); a layer is absent when none was recorded.
+	RolloutCallers map[config.LayerRef]string
 }
 
 // RegistryState reads the whole registry partition — every layer head, ordered global, env
@@ -114,6 +117,12 @@ func (s *Store) RegistryState(ctx context.Context) (RegistryState, error) {
 				return RegistryState{}, err
 			}
 			out.Rollouts = append(out.Rollouts, r)
+			if c, ok := item[attrCaller].(*types.AttributeValueMemberS); ok && c.Value != "" {
+				if out.RolloutCallers == nil {
+					out.RolloutCallers = map[config.LayerRef]string{}
+				}
+				out.RolloutCallers[r.Layer] = c.Value
+			}
 		}
 	}
 	sortHeads(out.Heads)
