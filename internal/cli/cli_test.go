@@ -12,7 +12,11 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/testkit"
 )
+
+// testCallerArn is the AWS principal the fake STS of tableEnv names.
+const testCallerArn = "arn:aws:sts::123456789012:assumed-role/platform-admin/alice"
 
 func TestMain(m *testing.M) { dynamolocal.Main(m) }
 
@@ -35,6 +39,7 @@ func tableEnv(t *testing.T) (cli.Env, store.Config) {
 	cfg := dynamolocal.NewTable(t, dynamolocal.Start(t))
 	return cli.Env{
 		"AWS_ENDPOINT_URL_DYNAMODB": cfg.Endpoint,
+		"AWS_ENDPOINT_URL_STS":      testkit.NewFakeSTS(t, testCallerArn).URL,
 		"AWS_REGION":                cfg.Region,
 		"AWS_ACCESS_KEY_ID":         cfg.StaticCredentials.AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY":     cfg.StaticCredentials.SecretAccessKey,

@@ -243,9 +243,9 @@ func (o *operator) runPolicyList(ctx context.Context) error {
 			fmt.Fprintln(o.streams.Out, "no policies: every layer gets the default policy (docs/security.md; store one with: dynamo-cmp policy put -f FILE)")
 			return nil
 		}
-		tw := newTable(o.streams.Out, "NAME", "LAYERS", "ALLOWS", "UPDATED", "BY")
+		tw := newTable(o.streams.Out, "NAME", "LAYERS", "ALLOWS", "UPDATED", "BY", "CALLER")
 		for _, p := range stored {
-			tw.row(p.Name, strings.Join(p.Layers, ", "), policySummary(p.Policy), p.At.UTC().Format(time.RFC3339), p.Actor)
+			tw.row(p.Name, strings.Join(p.Layers, ", "), policySummary(p.Policy), p.At.UTC().Format(time.RFC3339), p.Actor, callerCell(p.CallerArn))
 		}
 		return tw.flush()
 	})
@@ -293,13 +293,13 @@ func (o *operator) runPolicyHistory(ctx context.Context, limit int) error {
 			fmt.Fprintln(o.streams.Out, "no policy was ever stored")
 			return nil
 		}
-		tw := newTable(o.streams.Out, "AT", "POLICY", "ACTION", "ACTOR", "LAYERS")
+		tw := newTable(o.streams.Out, "AT", "POLICY", "ACTION", "ACTOR", "CALLER", "LAYERS")
 		for _, c := range changes {
 			layers := "-"
 			if c.Policy != nil {
 				layers = strings.Join(c.Policy.Layers, ", ")
 			}
-			tw.row(c.At.UTC().Format(time.RFC3339), c.Name, c.Action, c.Actor, layers)
+			tw.row(c.At.UTC().Format(time.RFC3339), c.Name, c.Action, c.Actor, callerCell(c.CallerArn), layers)
 		}
 		return tw.flush()
 	})

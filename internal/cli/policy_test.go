@@ -106,8 +106,8 @@ func TestPolicyIssue20(t *testing.T) {
 	// 4. The audit: who stored and deleted the policy.
 	r = run(t, env, "policy", "history")
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	if r.code != 0 || len(lines) != 3 || !strings.HasSuffix(strings.Join(strings.Fields(lines[1]), " "), "team-a-trusted deleted security-team -") ||
-		!strings.HasSuffix(strings.Join(strings.Fields(lines[2]), " "), "team-a-trusted stored security-team cluster/team-a-*") {
+	if r.code != 0 || len(lines) != 3 || !strings.HasSuffix(strings.Join(strings.Fields(lines[1]), " "), "team-a-trusted deleted security-team "+testCallerArn+" -") ||
+		!strings.HasSuffix(strings.Join(strings.Fields(lines[2]), " "), "team-a-trusted stored security-team "+testCallerArn+" cluster/team-a-*") {
 		t.Errorf("policy history: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

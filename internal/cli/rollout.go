@@ -103,6 +103,7 @@ type (
 		StartedBy     string     `json:"startedBy"`
 		UpdatedAt     time.Time  `json:"updatedAt"`
 		UpdatedBy     string     `json:"updatedBy"`
+		UpdatedByArn  string     `json:"updatedByArn,omitempty"` // the AWS principal that wrote the current revision
 		WaveStartedAt time.Time  `json:"waveStartedAt"`
 		BakeStartedAt *time.Time `json:"bakeStartedAt,omitempty"`
 		Waves         []waveJSON `json:"waves"`
@@ -181,7 +182,9 @@ func (o *operator) runRolloutStatus(ctx context.Context, f rolloutStatusFlags) e
 		}
 		out := rolloutStatusJSON{Rollouts: []rolloutJSON{}}
 		for _, r := range rollouts {
-			out.Rollouts = append(out.Rollouts, rolloutStatusOf(inv, r, obs))
+			ro := rolloutStatusOf(inv, r, obs)
+			ro.UpdatedByArn = reg.RolloutCallers[r.Layer]
+			out.Rollouts = append(out.Rollouts, ro)
 		}
 		if f.output == "json" {
 			enc := json.NewEncoder(o.streams.Out)
@@ -334,6 +337,9 @@ func printRolloutStatus(w io.Writer, r rolloutJSON, now time.Time) {
 	updated := stamp(r.UpdatedAt)
 	if r.UpdatedBy != "" {
 		updated += " by " + cell(r.UpdatedBy)
+	}
+	if r.UpdatedByArn != "" {
+		updated += " (" + cell(r.UpdatedByArn) + ")"
 	}
 	fmt.Fprintf(w, "  started %s by %s; updated %s\n", stamp(r.StartedAt), cell(r.StartedBy), updated)
 	if r.Promoted {

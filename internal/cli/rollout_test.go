@@ -35,7 +35,10 @@ type rolloutStatus struct {
 		Head        int    `json:"head"`
 		CurrentWave int    `json:"currentWave"`
 		Promoted    bool   `json:"promoted"`
-		Waves       []struct {
+		UpdatedBy   string `json:"updatedBy"`
+		// UpdatedByArn is the AWS principal that wrote the current revision.
+		UpdatedByArn string `json:"updatedByArn"`
+		Waves        []struct {
 			Name     string `json:"name"`
 			Bake     string `json:"bake"`
 			Current  bool   `json:"current"`
@@ -264,6 +267,11 @@ func TestPublishInWavesAndOperate(t *testing.T) {
 	}
 	if s := readStatus(t, env); !s.Rollouts[0].Promoted || s.Rollouts[0].Status != "progressing" {
 		t.Errorf("after promote: %+v", s.Rollouts[0])
+	} else if s.Rollouts[0].UpdatedBy != "bob" || s.Rollouts[0].UpdatedByArn != testCallerArn {
+		t.Errorf("after promote: updated by %q (%q), want bob (%s)", s.Rollouts[0].UpdatedBy, s.Rollouts[0].UpdatedByArn, testCallerArn)
+	}
+	if r := run(t, env, "rollout", "status", "--layer", "env/dev"); !strings.Contains(r.stdout, " by bob ("+testCallerArn+")\n") {
+		t.Errorf("rollout status does not name bob's principal:\n%s%s", r.stdout, r.stderr)
 	}
 	if r := run(t, env, "rollout", "pause", "--layer", "cluster/dev-a"); r.code != 2 {
 		t.Errorf("pause of a cluster layer: exit %d, want 2", r.code)
@@ -283,8 +291,9 @@ func TestPublishInWavesAndOperate(t *testing.T) {
 	}
 	h := run(t, env, "config", "history", "--layer", "env/dev")
 	audit := strings.Join(strings.Fields(h.stdout[strings.Index(h.stdout, "ACTION"):]), " ")
+	// Each names the AWS principal beside the --actor label.
 	for _, want := range []string{"rollback 2 1 bob", "rollout-abort 2 2 bob", "rollout-promote 2 2 bob", "rollout-resume 2 2 bob", "rollout-pause 2 2 bob", "publish 1 2 alice"} {
-		if !strings.Contains(audit, want) {
+		if !strings.Contains(audit, want+" "+testCallerArn+" ") {
 			t.Errorf("history lacks %q:\n%s", want, h.stdout)
 		}
 	}

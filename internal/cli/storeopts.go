@@ -13,7 +13,7 @@ import (
 
 // storeOptions are the flags every command that talks to DynamoDB takes. Defaults come from
 // the environment: DYNAMO_CMP_TABLE, AWS_REGION (or AWS_DEFAULT_REGION),
-// AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL), DYNAMO_CMP_TIMEOUT.
+// AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL), AWS_ENDPOINT_URL_STS, DYNAMO_CMP_TIMEOUT.
 type storeOptions struct {
 	table   string
 	region  string
@@ -52,10 +52,11 @@ func (o *storeOptions) config(env Env) (store.Config, error) {
 		return store.Config{}, err
 	}
 	cfg := store.Config{
-		Table:    o.table,
-		Region:   o.region,
-		Endpoint: env.Get("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"),
-		Profile:  env.Get("AWS_PROFILE"),
+		Table:       o.table,
+		Region:      o.region,
+		Endpoint:    env.Get("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"),
+		STSEndpoint: env.Get("AWS_ENDPOINT_URL_STS"),
+		Profile:     env.Get("AWS_PROFILE"),
 	}
 	if id, secret := env.Get("AWS_ACCESS_KEY_ID"), env.Get("AWS_SECRET_ACCESS_KEY"); id != "" && secret != "" {
 		cfg.StaticCredentials = &store.StaticCredentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: env.Get("AWS_SESSION_TOKEN")}

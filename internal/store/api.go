@@ -20,6 +20,10 @@ type Config struct {
 	Region string
 	// Endpoint overrides the DynamoDB endpoint (AWS_ENDPOINT_URL_DYNAMODB), e.g. DynamoDB Local.
 	Endpoint string
+	// STSEndpoint overrides the STS endpoint (AWS_ENDPOINT_URL_STS) asked for the caller
+	// identity that writes record. With Endpoint set and STSEndpoint empty, writes record no
+	// caller ARN (DynamoDB Local has no AWS principals).
+	STSEndpoint string
 	// Profile selects a shared-config profile (AWS_PROFILE).
 	Profile string
 	// StaticCredentials, when set, replace the default credential chain (tests, DynamoDB Local).
@@ -53,9 +57,12 @@ type Head struct {
 	// Previous is the version the head pointed to before this publish or rollback.
 	Previous int
 	At       time.Time
-	Actor    string
-	Message  string
-	TraceID  string
+	// Actor is the free-text label of who made the change (--actor); CallerArn the AWS
+	// principal that wrote it (STS GetCallerIdentity), empty when none was known.
+	Actor     string
+	CallerArn string
+	Message   string
+	TraceID   string
 	// Digest is config.Digest of the version's entries.
 	Digest string
 	// Entries is the number of entries of the version.
@@ -73,6 +80,7 @@ type VersionInfo struct {
 	Based     int // the head version it was published over
 	At        time.Time
 	Actor     string
+	CallerArn string
 	Message   string
 	TraceID   string
 	Digest    string
@@ -86,14 +94,15 @@ type VersionInfo struct {
 
 // AuditRecord is one publish or rollback.
 type AuditRecord struct {
-	Ref     config.LayerRef
-	Action  string // publish | rollback
-	From    int
-	To      int
-	At      time.Time
-	Actor   string
-	Message string
-	TraceID string
+	Ref       config.LayerRef
+	Action    string // publish | rollback
+	From      int
+	To        int
+	At        time.Time
+	Actor     string
+	CallerArn string
+	Message   string
+	TraceID   string
 }
 
 // Pin names one version of one layer.

@@ -67,6 +67,8 @@ type Store struct {
 	stsOnce   sync.Once
 	sts       stsAPI
 	stsErr    error
+	callerMu  sync.Mutex
+	callerArn string
 	newSTS    func() (stsAPI, error)
 	now       func() time.Time
 	backoff   func(attempt int) time.Duration
@@ -173,9 +175,15 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.db = client
 	s.newSTS = func() (stsAPI, error) {
-		c := sts.NewFromConfig(awsCfg)
-		if s.endpointOverridden && c.Options().BaseEndpoint == nil {
-			return nil, fmt.Errorf("caller identity: DynamoDB is reached at %s (not AWS) and no STS endpoint is configured (AWS_ENDPOINT_URL_STS): not asking AWS", s.endpoint)
+		c := sts.NewFromConfig(awsCfg, func(o *sts.Options) {
+			if cfg.STSEndpoint != "" {
+				o.BaseEndpoint = aws.String(cfg.STSEndpoint)
+			}
+		})
+		// AWS_ENDPOINT_URL (every service) would send STS to DynamoDB Local too.
+		base := c.Options().BaseEndpoint
+		if s.endpointOverridden && (base == nil || cfg.STSEndpoint == "" && *base == s.endpoint) {
+			return nil, fmt.Errorf("caller identity: DynamoDB is reached at %s (not AWS) and no STS endpoint is configured (AWS_ENDPOINT_URL_STS): not asking AWS: %w", s.endpoint, errNoSTS)
 		}
 		return c, nil
 	}
@@ -194,7 +202,7 @@ func newWithAPI(db dynamoAPI, table, region string, obs Observer) *Store {
 		backoff:  func(int) time.Duration { return time.Millisecond },
 		parallel: defaultParallelism,
 		newSTS: func() (stsAPI, error) {
-			return nil, fmt.Errorf("caller identity: no STS client")
+			return nil, fmt.Errorf("caller identity: no STS client: %w", errNoSTS)
 		},
 	}
 }

@@ -176,6 +176,7 @@ type headItem struct {
 	Previous int            `dynamodbav:"previous"`
 	At       string         `dynamodbav:"at"`
 	Actor    string         `dynamodbav:"actor,omitempty"`
+	Caller   string         `dynamodbav:"callerArn,omitempty"`
 	Message  string         `dynamodbav:"message,omitempty"`
 	TraceID  string         `dynamodbav:"traceId,omitempty"`
 	Digest   string         `dynamodbav:"digest"`
@@ -193,6 +194,7 @@ func headItemOf(h Head) headItem {
 		Previous: h.Previous,
 		At:       h.At.UTC().Format(timeFormat),
 		Actor:    h.Actor,
+		Caller:   h.CallerArn,
 		Message:  h.Message,
 		TraceID:  h.TraceID,
 		Digest:   h.Digest,
@@ -206,7 +208,7 @@ func (it headItem) head(ref config.LayerRef) Head {
 	at, _ := time.Parse(time.RFC3339Nano, it.At)
 	return Head{
 		Ref: ref, Version: it.Version, Previous: it.Previous, At: at,
-		Actor: it.Actor, Message: it.Message, TraceID: it.TraceID,
+		Actor: it.Actor, CallerArn: it.Caller, Message: it.Message, TraceID: it.TraceID,
 		Digest: it.Digest, Entries: it.Entries, Action: it.Action,
 		Cluster: it.Cluster.cluster(),
 	}
@@ -246,6 +248,7 @@ type versionItem struct {
 	Based     int            `dynamodbav:"based"`
 	At        string         `dynamodbav:"at"`
 	Actor     string         `dynamodbav:"actor,omitempty"`
+	Caller    string         `dynamodbav:"callerArn,omitempty"`
 	Message   string         `dynamodbav:"message,omitempty"`
 	TraceID   string         `dynamodbav:"traceId,omitempty"`
 	Digest    string         `dynamodbav:"digest"`
@@ -274,7 +277,7 @@ func decodeVersion(item map[string]types.AttributeValue) (versionItem, error) {
 func (it versionItem) info(ref config.LayerRef) VersionInfo {
 	at, _ := time.Parse(time.RFC3339Nano, it.At)
 	return VersionInfo{
-		Ref: ref, Version: it.Version, Based: it.Based, At: at, Actor: it.Actor,
+		Ref: ref, Version: it.Version, Based: it.Based, At: at, Actor: it.Actor, CallerArn: it.Caller,
 		Message: it.Message, TraceID: it.TraceID, Digest: it.Digest, Entries: it.Entries,
 		Published: it.Published, Removed: it.Removing,
 	}
@@ -290,6 +293,7 @@ type auditItem struct {
 	To      int    `dynamodbav:"to"`
 	At      string `dynamodbav:"at"`
 	Actor   string `dynamodbav:"actor,omitempty"`
+	Caller  string `dynamodbav:"callerArn,omitempty"`
 	Message string `dynamodbav:"message,omitempty"`
 	TraceID string `dynamodbav:"traceId,omitempty"`
 }
@@ -302,7 +306,7 @@ func decodeAudit(ref config.LayerRef, item map[string]types.AttributeValue) (Aud
 	}
 	at, _ := time.Parse(time.RFC3339Nano, it.At)
 	return AuditRecord{Ref: ref, Action: it.Action, From: it.From, To: it.To, At: at,
-		Actor: it.Actor, Message: it.Message, TraceID: it.TraceID}, nil
+		Actor: it.Actor, CallerArn: it.Caller, Message: it.Message, TraceID: it.TraceID}, nil
 }
 
 // avError describes an attributevalue decoding error by its type only: its text can quote

@@ -27,6 +27,7 @@ const (
 	policyAuditPK = "policy-audit"
 	attrAt        = "at"
 	attrActor     = "actor"
+	attrCaller    = "callerArn"
 )
 
 // Actions recorded in policy audit items.
@@ -39,16 +40,20 @@ const (
 // StoredPolicy is a policy and who stored it when.
 type StoredPolicy struct {
 	policy.Policy
-	At    time.Time
-	Actor string
+	At time.Time
+	// Actor is the free-text label; CallerArn the AWS principal that stored it (empty when
+	// none was known).
+	Actor     string
+	CallerArn string
 }
 
 // PolicyChange is one audit record of a policy: stored, replaced or deleted.
 type PolicyChange struct {
-	Name   string
-	Action string
-	At     time.Time
-	Actor  string
+	Name      string
+	Action    string
+	At        time.Time
+	Actor     string
+	CallerArn string
 	// Policy is the policy as stored (nil for a deletion).
 	Policy *policy.Policy
 }
@@ -60,12 +65,13 @@ type policyAuditItem struct {
 	Action string `dynamodbav:"action"`
 	At     string `dynamodbav:"at"`
 	Actor  string `dynamodbav:"actor,omitempty"`
+	Caller string `dynamodbav:"callerArn,omitempty"`
 	Body   string `dynamodbav:"body,omitempty"`
 }
 
 // policyAV is a policy as a plain item: its fields as attributes, readable and editable in the
 // console.
-func policyAV(p policy.Policy, at time.Time, actor string) (map[string]types.AttributeValue, error) {
+func policyAV(p policy.Policy, at time.Time, actor, caller string) (map[string]types.AttributeValue, error) {
 	body, err := json.Marshal(p)
 	if err != nil {
 		return nil, err
@@ -78,6 +84,9 @@ func policyAV(p policy.Policy, at time.Time, actor string) (map[string]types.Att
 	fields[attrAt] = at.UTC().Format(timeFormat)
 	if actor != "" {
 		fields[attrActor] = actor
+	}
+	if caller != "" {
+		fields[attrCaller] = caller
 	}
 	return marshalItem(fields)
 }
@@ -93,7 +102,8 @@ func decodePolicy(item map[string]types.AttributeValue) (StoredPolicy, error) {
 	}
 	at, _ := fields[attrAt].(string)
 	actor, _ := fields[attrActor].(string)
-	for _, k := range []string{attrPK, attrSK, attrAt, attrActor} {
+	caller, _ := fields[attrCaller].(string)
+	for _, k := range []string{attrPK, attrSK, attrAt, attrActor, attrCaller} {
 		delete(fields, k)
 	}
 	body, err := json.Marshal(fields)
@@ -108,7 +118,7 @@ func decodePolicy(item map[string]types.AttributeValue) (StoredPolicy, error) {
 		return StoredPolicy{}, invalidItem(pk, sk, "the policy is named %q, its sort key %q", p.Name, sk)
 	}
 	t, _ := time.Parse(time.RFC3339Nano, at)
-	return StoredPolicy{Policy: p, At: t, Actor: actor}, nil
+	return StoredPolicy{Policy: p, At: t, Actor: actor, CallerArn: caller}, nil
 }
 
 // policiesQuery reads the policy partition.
@@ -159,8 +169,12 @@ func (s *Store) PutPolicy(ctx context.Context, p policy.Policy, actor string, re
 	if err := p.Validate(); err != nil {
 		return err
 	}
+	caller, err := s.writer(ctx, "store policy "+p.Name)
+	if err != nil {
+		return err
+	}
 	now := s.now()
-	av, err := policyAV(p, now, actor)
+	av, err := policyAV(p, now, actor, caller)
 	if err != nil {
 		return err
 	}
@@ -172,7 +186,7 @@ func (s *Store) PutPolicy(ctx context.Context, p policy.Policy, actor string, re
 	if replaced {
 		action = PolicyReplaced
 	}
-	audit, err := policyAuditAV(p.Name, action, now, actor, string(body))
+	audit, err := policyAuditAV(p.Name, action, now, actor, caller, string(body))
 	if err != nil {
 		return err
 	}
@@ -182,9 +196,9 @@ func (s *Store) PutPolicy(ctx context.Context, p policy.Policy, actor string, re
 	return nil
 }
 
-func policyAuditAV(name, action string, at time.Time, actor, body string) (map[string]types.AttributeValue, error) {
+func policyAuditAV(name, action string, at time.Time, actor, caller, body string) (map[string]types.AttributeValue, error) {
 	return marshalItem(policyAuditItem{PK: policyAuditPK, SK: at.UTC().Format(auditTime) + "#" + traceid.New(),
-		Name: name, Action: action, At: at.UTC().Format(timeFormat), Actor: actor, Body: body})
+		Name: name, Action: action, At: at.UTC().Format(timeFormat), Actor: actor, Caller: caller, Body: body})
 }
 
 // DeletePolicy removes a policy and records it in the policy audit; false when there was none
@@ -197,7 +211,11 @@ func (s *Store) DeletePolicy(ctx context.Context, name, actor string) (bool, err
 	if out.Item == nil {
 		return false, nil
 	}
-	audit, err := policyAuditAV(name, PolicyDeleted, s.now(), actor, "")
+	caller, err := s.writer(ctx, "delete policy "+name)
+	if err != nil {
+		return false, err
+	}
+	audit, err := policyAuditAV(name, PolicyDeleted, s.now(), actor, caller, "")
 	if err != nil {
 		return false, err
 	}
@@ -232,7 +250,7 @@ func (s *Store) PolicyHistory(ctx context.Context, limit int) ([]PolicyChange, e
 				return nil, invalidItem(pk, sk, "not a policy audit item: %s", avError(err))
 			}
 			at, _ := time.Parse(time.RFC3339Nano, it.At)
-			ch := PolicyChange{Name: it.Name, Action: it.Action, At: at, Actor: it.Actor}
+			ch := PolicyChange{Name: it.Name, Action: it.Action, At: at, Actor: it.Actor, CallerArn: it.Caller}
 			if it.Body != "" {
 				if p, err := policy.Parse([]byte(it.Body)); err == nil {
 					ch.Policy = &p

@@ -52,6 +52,10 @@ func (s *Store) Publish(ctx context.Context, in PublishInput) (Head, error) {
 	if err != nil {
 		return Head{}, fmt.Errorf("publish %s: %w", in.Ref, err)
 	}
+	caller, err := s.writer(ctx, "publish "+in.Ref.String())
+	if err != nil {
+		return Head{}, err
+	}
 	pk := layerPK(in.Ref)
 	var record *clusterRecord
 	if in.Ref.Scope == config.ScopeCluster {
@@ -59,16 +63,17 @@ func (s *Store) Publish(ctx context.Context, in PublishInput) (Head, error) {
 	}
 	at := s.now().UTC()
 	head := Head{
-		Ref:      in.Ref,
-		Previous: in.Base,
-		At:       at,
-		Actor:    in.Actor,
-		Message:  in.Message,
-		TraceID:  in.TraceID,
-		Digest:   config.Digest([]config.Layer{{Ref: in.Ref, Entries: entries}}),
-		Entries:  len(entries),
-		Action:   ActionPublish,
-		Cluster:  record.cluster(),
+		Ref:       in.Ref,
+		Previous:  in.Base,
+		At:        at,
+		Actor:     in.Actor,
+		CallerArn: caller,
+		Message:   in.Message,
+		TraceID:   in.TraceID,
+		Digest:    config.Digest([]config.Layer{{Ref: in.Ref, Entries: entries}}),
+		Entries:   len(entries),
+		Action:    ActionPublish,
+		Cluster:   record.cluster(),
 	}
 
 	// Fail early, before writing anything, if the head already moved.
@@ -82,7 +87,7 @@ func (s *Store) Publish(ctx context.Context, in PublishInput) (Head, error) {
 
 	meta := versionItem{
 		PK: pk, Layer: in.Ref.String(), Based: in.Base, At: at.Format(timeFormat),
-		Actor: in.Actor, Message: in.Message, TraceID: in.TraceID, Digest: head.Digest,
+		Actor: in.Actor, Caller: caller, Message: in.Message, TraceID: in.TraceID, Digest: head.Digest,
 		Entries: len(entries), Published: false, Cluster: record,
 	}
 	version, err := s.claim(ctx, in.Ref, meta, max(current, in.Base)+1)
@@ -110,6 +115,9 @@ func (s *Store) Publish(ctx context.Context, in PublishInput) (Head, error) {
 		av, err := rolloutAV(r)
 		if err != nil {
 			return Head{}, fmt.Errorf("publish %s: rollout: %w", in.Ref, err)
+		}
+		if caller != "" {
+			av[attrCaller] = &types.AttributeValueMemberS{Value: caller}
 		}
 		extra = append(extra, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: av}})
 	}
@@ -276,7 +284,7 @@ func (s *Store) moveHead(ctx context.Context, head Head, expected int, extra []t
 	auditAV, err := marshalItem(auditItem{
 		PK: pk, SK: auditSK(head.At, auditID), Layer: head.Ref.String(), Action: head.Action,
 		From: expected, To: head.Version, At: head.At.Format(timeFormat),
-		Actor: head.Actor, Message: head.Message, TraceID: head.TraceID,
+		Actor: head.Actor, Caller: head.CallerArn, Message: head.Message, TraceID: head.TraceID,
 	})
 	if err != nil {
 		return err
@@ -386,6 +394,10 @@ func (s *Store) Rollback(ctx context.Context, in RollbackInput) (Head, error) {
 	case in.To == in.From:
 		return Head{}, fmt.Errorf("rollback %s: the head is already at version %d", in.Ref, in.To)
 	}
+	caller, err := s.writer(ctx, "rollback "+in.Ref.String())
+	if err != nil {
+		return Head{}, err
+	}
 	meta := versionItem{Digest: config.Digest([]config.Layer{{Ref: in.Ref}})} // version 0: no entries
 	if in.To > 0 {
 		out, err := s.getItem(ctx, &dynamodb.GetItemInput{Key: key(layerPK(in.Ref), versionSK(in.To)), ConsistentRead: aws.Bool(true)})
@@ -403,17 +415,18 @@ func (s *Store) Rollback(ctx context.Context, in RollbackInput) (Head, error) {
 		}
 	}
 	head := Head{
-		Ref:      in.Ref,
-		Version:  in.To,
-		Previous: in.From,
-		At:       s.now().UTC(),
-		Actor:    in.Actor,
-		Message:  in.Message,
-		TraceID:  in.TraceID,
-		Digest:   meta.Digest,
-		Entries:  meta.Entries,
-		Action:   ActionRollback,
-		Cluster:  meta.Cluster.cluster(),
+		Ref:       in.Ref,
+		Version:   in.To,
+		Previous:  in.From,
+		At:        s.now().UTC(),
+		Actor:     in.Actor,
+		CallerArn: caller,
+		Message:   in.Message,
+		TraceID:   in.TraceID,
+		Digest:    meta.Digest,
+		Entries:   meta.Entries,
+		Action:    ActionRollback,
+		Cluster:   meta.Cluster.cluster(),
 	}
 	if err := s.moveHead(ctx, head, in.From, nil); err != nil {
 		var conflict *ConflictError

@@ -38,6 +38,8 @@ type rolloutItem struct {
 	Rev   int    `dynamodbav:"rev"`
 	State string `dynamodbav:"state"`
 	Body  string `dynamodbav:"rollout"`
+	// Caller is the AWS principal that wrote this revision (empty when none was known).
+	Caller string `dynamodbav:"callerArn,omitempty"`
 }
 
 func rolloutSK(ref config.LayerRef) string { return rolloutPrefix + layerPK(ref) }
@@ -83,6 +85,9 @@ func jsonErrorKind(err error) string {
 type RegistryState struct {
 	Heads    []Head
 	Rollouts []wave.Rollout
+	// RolloutCallers is the AWS principal that wrote each rollout's current revision (its
+	// item's callerArn); a layer is absent when none was recorded.
+	RolloutCallers map[config.LayerRef]string
 }
 
 // RegistryState reads the whole registry partition — every layer head, ordered global, env
@@ -112,6 +117,12 @@ func (s *Store) RegistryState(ctx context.Context) (RegistryState, error) {
 				return RegistryState{}, err
 			}
 			out.Rollouts = append(out.Rollouts, r)
+			if c, ok := item[attrCaller].(*types.AttributeValueMemberS); ok && c.Value != "" {
+				if out.RolloutCallers == nil {
+					out.RolloutCallers = map[config.LayerRef]string{}
+				}
+				out.RolloutCallers[r.Layer] = c.Value
+			}
 		}
 	}
 	sortHeads(out.Heads)
@@ -166,12 +177,19 @@ func (s *Store) UpdateRollout(ctx context.Context, r wave.Rollout, u RolloutUpda
 	if r.Layer.Scope == config.ScopeCluster {
 		return r, fmt.Errorf("rollout of %s: cluster layers are not rolled out in waves", r.Layer)
 	}
+	caller, err := s.writer(ctx, "write the rollout of "+r.Layer.String())
+	if err != nil {
+		return r, err
+	}
 	read := r.Rev
 	r = r.Clone()
 	r.Rev = read + 1
 	av, err := rolloutAV(r)
 	if err != nil {
 		return r, err
+	}
+	if caller != "" {
+		av[attrCaller] = &types.AttributeValueMemberS{Value: caller}
 	}
 	put := &types.Put{
 		TableName:           aws.String(s.table),
@@ -200,7 +218,7 @@ func (s *Store) UpdateRollout(ctx context.Context, r wave.Rollout, u RolloutUpda
 	}
 	if a := u.Audit; a != nil {
 		auditAV, err := marshalItem(auditItem{PK: layerPK(r.Layer), SK: auditSK(a.At, a.TraceID+"-"+strconv.Itoa(r.Rev)), Layer: r.Layer.String(),
-			Action: a.Action, From: a.From, To: a.To, At: a.At.UTC().Format(timeFormat), Actor: a.Actor, Message: a.Message, TraceID: a.TraceID})
+			Action: a.Action, From: a.From, To: a.To, At: a.At.UTC().Format(timeFormat), Actor: a.Actor, Caller: caller, Message: a.Message, TraceID: a.TraceID})
 		if err != nil {
 			return r, err
 		}
@@ -219,18 +237,20 @@ func (s *Store) UpdateRollout(ctx context.Context, r wave.Rollout, u RolloutUpda
 
 // strategyItem is a rollout strategy (pk "strategy", sk its name).
 type strategyItem struct {
-	PK    string `dynamodbav:"pk"`
-	SK    string `dynamodbav:"sk"`
-	Body  string `dynamodbav:"strategy"`
-	At    string `dynamodbav:"at"`
-	Actor string `dynamodbav:"actor,omitempty"`
+	PK     string `dynamodbav:"pk"`
+	SK     string `dynamodbav:"sk"`
+	Body   string `dynamodbav:"strategy"`
+	At     string `dynamodbav:"at"`
+	Actor  string `dynamodbav:"actor,omitempty"`
+	Caller string `dynamodbav:"callerArn,omitempty"`
 }
 
 // StoredStrategy is a strategy and who stored it when.
 type StoredStrategy struct {
 	wave.Strategy
-	At    time.Time
-	Actor string
+	At        time.Time
+	Actor     string
+	CallerArn string
 }
 
 // PutStrategy stores (or replaces) a strategy; it must be valid.
@@ -242,7 +262,11 @@ func (s *Store) PutStrategy(ctx context.Context, st wave.Strategy, actor string)
 	if err != nil {
 		return err
 	}
-	av, err := marshalItem(strategyItem{PK: strategyPK, SK: st.Name, Body: string(body), At: s.now().UTC().Format(timeFormat), Actor: actor})
+	caller, err := s.writer(ctx, "store strategy "+st.Name)
+	if err != nil {
+		return err
+	}
+	av, err := marshalItem(strategyItem{PK: strategyPK, SK: st.Name, Body: string(body), At: s.now().UTC().Format(timeFormat), Actor: actor, Caller: caller})
 	if err != nil {
 		return err
 	}
@@ -274,7 +298,7 @@ func (s *Store) Strategies(ctx context.Context) ([]StoredStrategy, error) {
 			return nil, invalidItem(pk, sk, "%v", err)
 		}
 		at, _ := time.Parse(time.RFC3339Nano, it.At)
-		out = append(out, StoredStrategy{Strategy: st, At: at, Actor: it.Actor})
+		out = append(out, StoredStrategy{Strategy: st, At: at, Actor: it.Actor, CallerArn: it.Caller})
 	}
 	return out, nil
 }
