@@ -1,9 +1,9 @@
 package e2e
 
 // App of apps with the real Argo CD control plane (issue 19 item 3): the add-ons Application
-// of a cluster (manifests/examples/applicationset-cluster-generator.yaml, cluster-addons:
-// components [addons], destination Argo CD's own namespace) renders one Application per
-// add-on; Argo CD creates them, they sync their sources into the cluster and turn Healthy,
+// of a cluster (split as the examples split it: components [addons], destination Argo CD's
+// own namespace; pinned to a configVersion, as serve's plugin generator pins it — see
+// pinAddons for why not `latest`) renders one Application per add-on; Argo CD creates them, they sync their sources into the cluster and turn Healthy,
 // and their health rolls up into the parent through the health check helm-values.yaml ships.
 // The add-ons are what users run: a Helm chart from an OCI registry (the loopback
 // distribution registry; the repo-server runs helm v4.3.2, what Argo CD v3.6.2 ships) and a
@@ -13,7 +13,9 @@ package e2e
 // 127.0.0.1, file:// Git) and so the AppProject's sourceRepos name them; a dynamo-cmp policy
 // allows those loopback and file repositories (the default policy refuses loopback
 // sources); the application controller resyncs every 10 s without jitter, as in
-// TestArgoCDLoop. The sidecar runs as a process (PluginDir), as in TestOCISourceBootstrap.
+// TestArgoCDLoop; the test removes the foregroundDeletion finalizer of a pruned Application,
+// as kube-controller-manager's garbage collector would (the harness runs none). The sidecar
+// runs as a process (PluginDir), as in TestOCISourceBootstrap.
 
 import (
 	"context"
