@@ -66,13 +66,14 @@ argocdbin:
 unit:
 	$(GO) test -count=1 ./...
 
-# The Kubernetes binaries build in the background while Argo CD's binary builds; the e2e test
-# binary then compiles from the warm build cache (Argo CD's packages are the bulk of it). The
-# harness waits for the build scripts' locks. All are cached after the first run.
+# The Kubernetes binaries and helm (e2e/helmbin, for TestAddonsAppOfApps) build in the
+# background while Argo CD's binary builds; the e2e test binary then compiles from the warm
+# build cache (Argo CD's packages are the bulk of it). The harness waits for the build
+# scripts' locks. All are cached after the first run.
 e2e:
-	e2e/kubebin/build.sh >/dev/null & kube=$$!; \
+	e2e/kubebin/build.sh >/dev/null & kube=$$!; e2e/helmbin/build.sh >/dev/null & helm=$$!; \
 	  e2e/argocdbin/build.sh >/dev/null; argo=$$?; \
-	  (cd e2e && $(E2E_GO) test -count=1 -timeout 40m ./...); rc=$$?; wait $$kube; \
+	  (cd e2e && $(E2E_GO) test -count=1 -timeout 40m ./...); rc=$$?; wait $$kube; wait $$helm; \
 	  [ $$argo -eq 0 ] || exit $$argo; exit $$rc
 
 ## e2e-compat: the same e2e suite against the previous Argo CD minor (v3.5.8, e2e/compat/go.mod),

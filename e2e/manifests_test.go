@@ -689,6 +689,11 @@ func helmChartPod(t *testing.T, data []byte) []*unstructured.Unstructured {
 				Tag string `json:"tag"`
 			} `json:"image"`
 		} `json:"global"`
+		// Configs.CM: the health check of child Applications (argocd-cm), read by
+		// e2e/addons_test.go.
+		Configs struct {
+			CM map[string]string `json:"cm"`
+		} `json:"configs"`
 		RepoServer struct {
 			ServiceAccount struct {
 				Name        string         `json:"name"`

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -112,6 +113,9 @@ type ArgoCDOptions struct {
 	ConfigData map[string]map[string]string
 	// ControllerArgs are extra flags of the application controller.
 	ControllerArgs []string
+	// RepoServerPath are directories put first on the repo-server's PATH (HelmBinDir: the
+	// Argo CD image has helm in /usr/local/bin).
+	RepoServerPath []string
 }
 
 // ArgoCD is a running Argo CD control plane: redis, argocd-repo-server with an
@@ -224,7 +228,11 @@ func StartArgoCD(t testing.TB, kube *KubeAPI, opts ArgoCDOptions) *ArgoCD {
 
 	repoPort, repoMetrics := freePort(t), freePort(t)
 	a.RepoServerAddr = "127.0.0.1:" + strconv.Itoa(repoPort)
-	env := append(a.baseEnv(t, ArgoRepoServer, true),
+	env := a.baseEnv(t, ArgoRepoServer, true)
+	if len(opts.RepoServerPath) > 0 {
+		env[0] = "PATH=" + strings.Join(append(slices.Clone(opts.RepoServerPath), strings.TrimPrefix(env[0], "PATH=")), string(os.PathListSeparator))
+	}
+	env = append(env,
 		"ARGOCD_PLUGINSOCKFILEPATH="+a.PluginSocketDir,
 		"ARGOCD_GPG_ENABLED=false",
 		"ARGOCD_GNUPGHOME="+filepath.Join(a.dir, ArgoRepoServer, "gnupg"),

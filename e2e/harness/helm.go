@@ -1,0 +1,43 @@
+package harness
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	helmBinOnce sync.Once
+	helmBinDir  string
+	helmBinErr  error
+)
+
+// HelmBinDir returns the directory holding the `helm` binary Argo CD's repo-server runs for
+// Helm sources (the version Argo CD v3.6.2 ships), built by e2e/helmbin/build.sh into its own
+// cache dir (a no-op when up to date). Put it on the repo-server's PATH with
+// ArgoCDOptions.RepoServerPath, as the Argo CD image has it in /usr/local/bin.
+func HelmBinDir(t testing.TB) string {
+	t.Helper()
+	helmBinOnce.Do(func() {
+		start := time.Now()
+		out, err := runLogged(t, "", exec.Command(filepath.Join(RepoRoot(t), "e2e", "helmbin", "build.sh")))
+		if err != nil {
+			helmBinErr = err
+			return
+		}
+		helmBinDir = strings.TrimSpace(string(out))
+		if d := time.Since(start); d > 2*time.Second {
+			t.Logf("harness: helm ready in %s after %s", helmBinDir, d.Round(time.Second))
+		}
+	})
+	if helmBinErr != nil {
+		t.Fatalf("harness: building helm: %v", helmBinErr)
+	}
+	if !fileExists(filepath.Join(helmBinDir, "helm")) {
+		t.Fatalf("harness: helm missing in %s", helmBinDir)
+	}
+	return helmBinDir
+}
