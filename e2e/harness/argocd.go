@@ -60,16 +60,7 @@ func ArgoCDBinDir(t testing.TB) string {
 		if f := GoModFile(t); f != "go.mod" {
 			args = []string{"-modfile", f}
 		}
-		start := time.Now()
-		out, err := runLogged(t, "", exec.Command(script, args...))
-		if err != nil {
-			argocdBinErr = err
-			return
-		}
-		argocdBinDir = strings.TrimSpace(string(out))
-		if d := time.Since(start); d > 2*time.Second {
-			t.Logf("harness: Argo CD binary ready in %s after %s", argocdBinDir, d.Round(time.Second))
-		}
+		argocdBinDir, argocdBinErr = runBuildScript(t, "Argo CD binary", exec.Command(script, args...))
 	})
 	if argocdBinErr != nil {
 		t.Fatalf("harness: building Argo CD: %v", argocdBinErr)

@@ -3,10 +3,8 @@ package harness
 import (
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 var (
@@ -22,16 +20,7 @@ var (
 func HelmBinDir(t testing.TB) string {
 	t.Helper()
 	helmBinOnce.Do(func() {
-		start := time.Now()
-		out, err := runLogged(t, "", exec.Command(filepath.Join(RepoRoot(t), "e2e", "helmbin", "build.sh")))
-		if err != nil {
-			helmBinErr = err
-			return
-		}
-		helmBinDir = strings.TrimSpace(string(out))
-		if d := time.Since(start); d > 2*time.Second {
-			t.Logf("harness: helm ready in %s after %s", helmBinDir, d.Round(time.Second))
-		}
+		helmBinDir, helmBinErr = runBuildScript(t, "helm", exec.Command(filepath.Join(RepoRoot(t), "e2e", "helmbin", "build.sh")))
 	})
 	if helmBinErr != nil {
 		t.Fatalf("harness: building helm: %v", helmBinErr)

@@ -89,20 +89,11 @@ func KubeBinDir(t testing.TB) string {
 			return
 		}
 		script := filepath.Join(RepoRoot(t), "e2e", "kubebin", "build.sh")
-		start := time.Now()
 		cmd := exec.Command(script)
 		// build.sh keys its cache by the Go version `go env` reports in the working directory:
 		// kubebin's own, not this module's (whose go.mod selects a newer toolchain).
 		cmd.Dir = filepath.Dir(script)
-		out, err := runLogged(t, "", cmd)
-		if err != nil {
-			kubebinErr = err
-			return
-		}
-		kubebinDir = strings.TrimSpace(string(out))
-		if d := time.Since(start); d > 2*time.Second {
-			t.Logf("harness: kube-apiserver and etcd ready in %s after %s", kubebinDir, d.Round(time.Second))
-		}
+		kubebinDir, kubebinErr = runBuildScript(t, "kube-apiserver and etcd", cmd)
 	})
 	if kubebinErr != nil {
 		t.Fatalf("harness: building kube-apiserver and etcd: %v", kubebinErr)
