@@ -129,15 +129,7 @@ addons:
 		ControllerArgs: []string{"--app-resync", "10", "--app-resync-jitter", "0"},
 		RepoServerPath: []string{helmDir},
 	})
-	l.argo.RegisterCluster(t, cluster, l.mgmt)
-	sec, err := l.mgmt.Clientset.CoreV1().Secrets("argocd").Get(ctx, "cluster-"+cluster, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sec.Labels["dynamo-cmp.io/bootstrap"] = "true" // docs/install.md step 5
-	if _, err := l.mgmt.Clientset.CoreV1().Secrets("argocd").Update(ctx, sec, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	l.argo.RegisterBootstrapCluster(t, cluster, l.mgmt) // docs/install.md step 5
 	// The Helm OCI repository, as Argo CD's docs declare one (enableOCI; plain HTTP on loopback).
 	repoSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "repo-charts", Namespace: "argocd",
 		Labels: map[string]string{"argocd.argoproj.io/secret-type": "repository"}},

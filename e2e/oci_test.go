@@ -17,7 +17,6 @@ package e2e
 // fails, and no Git repository exists.
 
 import (
-	"context"
 	"encoding/base64"
 	"fmt"
 	"os"
@@ -27,7 +26,6 @@ import (
 	"strings"
 	"testing"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/dynamo-cmp/dynamo-cmp/e2e/harness"
@@ -36,7 +34,6 @@ import (
 const exampleOCIRepo = "oci://123456789012.dkr.ecr.eu-west-1.amazonaws.com/platform/dynamo-cmp-source"
 
 func TestOCISourceBootstrap(t *testing.T) {
-	ctx := context.Background()
 	bin := harness.BuildDynamoCmp(t)
 	harness.ArgoCDBinDir(t)
 	reg := harness.StartRegistry(t, "argocd", "e2e-registry-password")
@@ -73,15 +70,7 @@ func TestOCISourceBootstrap(t *testing.T) {
 		PluginDir: harness.PluginDir(t),
 		PluginEnv: append(harness.DynamoEnv(l.db.Endpoint, loopTable), harness.PathWith(bin)),
 	})
-	l.argo.RegisterCluster(t, cluster, l.mgmt)
-	sec, err := l.mgmt.Clientset.CoreV1().Secrets("argocd").Get(ctx, "cluster-"+cluster, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sec.Labels["dynamo-cmp.io/bootstrap"] = "true" // docs/install.md step 5
-	if _, err := l.mgmt.Clientset.CoreV1().Secrets("argocd").Update(ctx, sec, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	l.argo.RegisterBootstrapCluster(t, cluster, l.mgmt) // docs/install.md step 5
 
 	secret := ociSecretFromDocs(t)
 	secret = replaceLine(t, secret, "url: "+exampleOCIRepo, "url: "+repoURL)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -440,6 +441,19 @@ func (a *ArgoCD) GenerateToken(t testing.TB, account string) string {
 // bearer token and CA, as `argocd cluster add` would store it).
 func (a *ArgoCD) RegisterCluster(t testing.TB, name string, k *KubeAPI) {
 	t.Helper()
+	a.registerCluster(t, name, k, nil)
+}
+
+// RegisterBootstrapCluster registers a cluster as RegisterCluster does, labelled
+// dynamo-cmp.io/bootstrap=true as docs/install.md step 5 labels the clusters the example
+// ApplicationSet's cluster generator selects.
+func (a *ArgoCD) RegisterBootstrapCluster(t testing.TB, name string, k *KubeAPI) {
+	t.Helper()
+	a.registerCluster(t, name, k, map[string]string{"dynamo-cmp.io/bootstrap": "true"})
+}
+
+func (a *ArgoCD) registerCluster(t testing.TB, name string, k *KubeAPI, labels map[string]string) {
+	t.Helper()
 	cfg, err := json.Marshal(map[string]any{
 		"bearerToken":     k.Config.BearerToken,
 		"tlsClientConfig": map[string]any{"caData": k.Config.CAData, "insecure": false},
@@ -452,6 +466,7 @@ func (a *ArgoCD) RegisterCluster(t testing.TB, name string, k *KubeAPI) {
 			Labels: map[string]string{"argocd.argoproj.io/secret-type": "cluster"}},
 		StringData: map[string]string{"name": name, "server": k.Config.Host, "config": string(cfg)},
 	}
+	maps.Copy(s.Labels, labels)
 	if _, err := a.Kube.Clientset.CoreV1().Secrets(a.Namespace).Create(context.Background(), s, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("harness: registering cluster %s: %v", name, err)
 	}
