@@ -63,8 +63,11 @@ lint-e2e:
 argocdbin:
 	e2e/argocdbin/build.sh >/dev/null
 
+## unit: every package's tests. -timeout 30m: on a cold machine shipcheck's TestImageArchive
+## compiles the binary for two architectures twice (once per build it compares), which passed
+## go test's default 10-minute limit on a loaded 2-core machine; a hang still fails.
 unit:
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 30m ./...
 
 # The Kubernetes binaries and helm (e2e/helmbin, for TestAddonsAppOfApps) build in the
 # background while Argo CD's binary builds; the e2e test binary then compiles from the warm
