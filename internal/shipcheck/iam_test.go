@@ -17,6 +17,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/testkit"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
@@ -279,11 +280,16 @@ func TestServePoliciesCoverServe(t *testing.T) {
 		{serveRolloutPolicies, "serve-rollouts.json", []string{"UpdateRollout", "UpdateRollout (served)", "PutObservations"}, []string{"Rollback", "Publish"}},
 		{serveRollbackPolicy, "serve-auto-rollback.json", []string{"Rollback"}, []string{"Publish"}},
 	}
+	// STS answers, as in AWS: every write serve makes records its caller ARN (callerArn), so
+	// the attribute conditions are checked against the items serve really writes.
+	sts := testkit.NewFakeSTS(t, "arn:aws:sts::123456789012:assumed-role/dynamo-cmp-serve/serve-0")
+	serveCfg := cfg
+	serveCfg.STSEndpoint = sts.URL
 	covered := map[string]bool{}
 	for _, lv := range levels {
 		t.Run(lv.adds, func(t *testing.T) {
 			p := startIAMProxy(t, endpoint, cfg.Table, loadEffective(t, lv.files))
-			st := newStore(t, cfg, p.URL())
+			st := newStore(t, serveCfg, p.URL())
 			for _, m := range lv.deny {
 				if err := calls[m](st); !errors.Is(err, store.ErrAccessDenied) {
 					t.Errorf("%s with %v: want access denied, got %v", m, lv.files, err)
@@ -313,6 +319,9 @@ func TestServePoliciesCoverServe(t *testing.T) {
 		if !covered[m] {
 			t.Errorf("serve's Store method %s was not checked at any policy level", m)
 		}
+	}
+	if sts.Calls.Load() == 0 {
+		t.Error("serve's writes never asked STS for the caller: the items checked carry no callerArn")
 	}
 }
 
