@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -64,6 +65,14 @@ upgrading the operators' binary and serve; until then this release reads both pl
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "list what would move, write nothing")
 	o.addFlags(cmd)
 	return cmd
+}
+
+// warnOldLayout tells on stderr that the table holds items at an earlier release's key layout.
+func warnOldLayout(w io.Writer, table string, legacy []store.ItemKey) {
+	if len(legacy) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "warning: table %s holds %d item(s) at the key layout of an earlier release (%s): they are read, but a rollout there cannot take a step; run `dynamo-cmp table upgrade` (docs/dynamodb.md)\n", table, len(legacy), legacy[0])
 }
 
 func runTableUpgrade(ctx context.Context, streams IOStreams, st *store.Store, f *tableUpgradeFlags) error {
