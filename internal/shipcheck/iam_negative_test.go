@@ -138,6 +138,25 @@ func TestStolenServeCredentialsCannotPublish(t *testing.T) {
 			}
 		})
 	}
+
+	// What the auto-rollback statements still allow in a layer partition — an item at a
+	// version's metadata key made of a head's attributes (a digest, no `published`), and a
+	// head pointing at it — renders nothing: generate refuses the version, prints nothing.
+	t.Run("what auto-rollback may write renders nothing unpublished", func(t *testing.T) {
+		p := startIAMProxy(t, endpoint, table, loadEffective(t, serveRollbackPolicy))
+		fake := headItem("cluster#dev-k3s", "v#0000000009", 9)
+		head := headItem("cluster#dev-k3s", "head", 9)
+		head["cluster"] = map[string]any{"M": map[string]any{"name": avS("dev-k3s"), "environment": avS("dev"), "region": avS("eu-west-1")}}
+		for _, item := range []map[string]any{fake, head} {
+			if status, body := rawDynamo(t, cfg, p.URL(), "TransactWriteItems", txPut(table, item)); status != http.StatusOK {
+				t.Fatalf("a rollback-shaped write: HTTP %d %s", status, body)
+			}
+		}
+		r := run(t, argocd(storeEnv(t, cfg, endpoint), `[{"name":"cluster","string":"dev-k3s"}]`), "generate")
+		if r.Code == 0 || r.Stdout != "" || !strings.Contains(r.Stderr, "never published") {
+			t.Errorf("generate of a head at a version auto-rollback's role wrote: %s", r)
+		}
+	})
 }
 
 // rawDynamo makes one call of DynamoDB's JSON API at url and returns the status and body.
