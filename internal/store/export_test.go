@@ -66,3 +66,14 @@ func MoveRawItem(ctx context.Context, s *Store, fromPK, fromSK, toPK, toSK strin
 		s.table: {{DeleteRequest: &types.DeleteRequest{Key: key(fromPK, fromSK)}}}}})
 	return err
 }
+
+// BumpLegacyChangeSeq increments the change counter at the registry key, as a publish of a
+// release before the current key layout did.
+func BumpLegacyChangeSeq(ctx context.Context, s *Store) error {
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{Update: &types.Update{
+		TableName: aws.String(s.table), Key: key(registryPK, changeSeqSK),
+		UpdateExpression:          aws.String("ADD seq :one"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}},
+	}}}})
+	return err
+}
