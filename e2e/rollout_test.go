@@ -43,8 +43,8 @@ func (l *loop) rolloutItem(t testing.TB, layerPK string) *storedRollout {
 	out, err := dynamoClient(l.db.Endpoint).GetItem(context.Background(), &dynamodb.GetItemInput{
 		TableName: aws.String(loopTable), ConsistentRead: aws.Bool(true),
 		Key: map[string]types.AttributeValue{
-			"pk": &types.AttributeValueMemberS{Value: "registry"},
-			"sk": &types.AttributeValueMemberS{Value: "rollout#" + layerPK},
+			"pk": &types.AttributeValueMemberS{Value: "rollout"},
+			"sk": &types.AttributeValueMemberS{Value: layerPK},
 		}})
 	if err != nil {
 		t.Fatal(err)

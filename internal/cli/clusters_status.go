@@ -106,6 +106,7 @@ func (o *operator) runClustersStatus(ctx context.Context, f clustersStatusFlags)
 		if err != nil {
 			return storeError(err)
 		}
+		warnOldLayout(o.streams.ErrOut, st.Table(), inv.Legacy)
 		names := make([]string, len(inv.Clusters))
 		for i, c := range inv.Clusters {
 			names[i] = c.Name

@@ -79,7 +79,7 @@ func storeError(err error) error {
 	case errors.As(err, &refused), errors.As(err, &invalid):
 		return withCode(ExitInvalid, err)
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalidItem), errors.Is(err, store.ErrTooLarge),
-		errors.Is(err, store.ErrWrongEnvironment), errors.Is(err, config.ErrNoClusterRecord):
+		errors.Is(err, store.ErrWrongEnvironment), errors.Is(err, config.ErrNoClusterRecord), errors.Is(err, store.ErrOldLayout):
 		return withCode(ExitInvalid, err)
 	default:
 		return withCode(ExitFailed, err)

@@ -166,6 +166,7 @@ func (o *operator) runRolloutStatus(ctx context.Context, f rolloutStatusFlags) e
 		if err != nil {
 			return storeError(err)
 		}
+		warnOldLayout(o.streams.ErrOut, st.Table(), reg.Legacy)
 		inv := ops.InventoryOf(reg)
 		var rollouts []wave.Rollout
 		for ref, r := range inv.Rollouts {

@@ -49,6 +49,9 @@ type Inventory struct {
 	Clusters []ClusterInfo // sorted by name
 	// Rollouts are the layers' latest rollouts (live or over), by layer.
 	Rollouts map[config.LayerRef]wave.Rollout
+	// Legacy lists the items read at the key layout of an earlier release, which `dynamo-cmp
+	// table upgrade` moves (store.RegistryState.Legacy).
+	Legacy []store.ItemKey
 	// live indexes the live rollouts, by layer (see Live).
 	live map[config.LayerRef]wave.Index
 }
@@ -69,7 +72,7 @@ func NewInventory(heads []store.Head) *Inventory {
 
 // InventoryOf builds an inventory from a reading of the registry.
 func InventoryOf(reg store.RegistryState) *Inventory {
-	inv := &Inventory{Heads: make(map[config.LayerRef]store.Head, len(reg.Heads)), Rollouts: make(map[config.LayerRef]wave.Rollout, len(reg.Rollouts))}
+	inv := &Inventory{Heads: make(map[config.LayerRef]store.Head, len(reg.Heads)), Rollouts: make(map[config.LayerRef]wave.Rollout, len(reg.Rollouts)), Legacy: reg.Legacy}
 	for _, h := range reg.Heads {
 		inv.Heads[h.Ref] = h
 	}

@@ -124,6 +124,9 @@ func (s *Server) onSnapshot(old, cur *generator.Snapshot) {
 	s.metrics.clusters.Set(float64(len(cur.Inventory.Clusters)))
 	if old == nil {
 		s.log.Info("registry loaded", "clusters", len(cur.Inventory.Clusters), "layers", len(cur.Inventory.Heads), "changeSeq", cur.Seq)
+		if n := len(cur.Inventory.Legacy); n > 0 {
+			s.log.Warn("the table holds items at the key layout of an earlier release: they are read, but a rollout there cannot take a step; run `dynamo-cmp table upgrade` with the operators' role (docs/dynamodb.md)", "items", n, "first", cur.Inventory.Legacy[0].String())
+		}
 		if s.annot != nil {
 			// Publishes made while no replica ran reach the ApplicationSets now.
 			s.annot.Add(true, nil)

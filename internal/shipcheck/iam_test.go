@@ -17,6 +17,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/testkit"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
@@ -168,6 +169,23 @@ func TestOperatorPolicyCoversOperatorCommands(t *testing.T) {
 	step("config", "rollback", "--layer", "env/dev", "--to", "1", "-m", "undo", "--actor", "ops")
 	step("clusters", "list")
 	step("clusters", "status")
+	// A table an earlier release wrote: its change counter in the registry, a cluster's last
+	// known good in the cluster layer's partition. `table upgrade` moves them.
+	for _, item := range []map[string]any{
+		{"pk": avS("registry"), "sk": avS("seq"), "seq": avN(7), "at": avS("2026-12-01T00:00:00.000000000Z")},
+		{"pk": avS("cluster#dev-k3s"), "sk": avS("lkg"), "cluster": avS("dev-k3s"), "configVersion": avS("g1.e1.c1"), "at": avS("2026-12-01T00:00:00.000000000Z")},
+	} {
+		if status, body := rawDynamo(t, cfg, endpoint, "PutItem", put(cfg.Table, item)); status != 200 {
+			t.Fatalf("write an item of the old layout: %d %s", status, body)
+		}
+	}
+	step("table", "upgrade", "--dry-run")
+	if r := run(t, env, "table", "upgrade"); r.Code != 0 || !strings.Contains(r.Stdout, "moved registry/seq to changes/seq") || !strings.Contains(r.Stdout, "moved cluster#dev-k3s/lkg to lkg#dev-k3s/lkg") {
+		t.Fatalf("table upgrade with the operator policy: %s", r)
+	}
+	if r := run(t, env, "table", "upgrade"); r.Code != 0 || !strings.Contains(r.Stdout, "nothing to move") {
+		t.Errorf("a second table upgrade: %s", r)
+	}
 	// Policies: what the layers may render (docs/security.md).
 	policyFile := filepath.Join(dir, "policy.yaml")
 	writeFile(t, policyFile, "name: dev-clusters\nlayers: [cluster/dev-*]\nnamespaces: [\"*\"]\n")
@@ -279,11 +297,16 @@ func TestServePoliciesCoverServe(t *testing.T) {
 		{serveRolloutPolicies, "serve-rollouts.json", []string{"UpdateRollout", "UpdateRollout (served)", "PutObservations"}, []string{"Rollback", "Publish"}},
 		{serveRollbackPolicy, "serve-auto-rollback.json", []string{"Rollback"}, []string{"Publish"}},
 	}
+	// STS answers, as in AWS: every write serve makes records its caller ARN (callerArn), so
+	// the attribute conditions are checked against the items serve really writes.
+	sts := testkit.NewFakeSTS(t, "arn:aws:sts::123456789012:assumed-role/dynamo-cmp-serve/serve-0")
+	serveCfg := cfg
+	serveCfg.STSEndpoint = sts.URL
 	covered := map[string]bool{}
 	for _, lv := range levels {
 		t.Run(lv.adds, func(t *testing.T) {
 			p := startIAMProxy(t, endpoint, cfg.Table, loadEffective(t, lv.files))
-			st := newStore(t, cfg, p.URL())
+			st := newStore(t, serveCfg, p.URL())
 			for _, m := range lv.deny {
 				if err := calls[m](st); !errors.Is(err, store.ErrAccessDenied) {
 					t.Errorf("%s with %v: want access denied, got %v", m, lv.files, err)
@@ -313,6 +336,9 @@ func TestServePoliciesCoverServe(t *testing.T) {
 		if !covered[m] {
 			t.Errorf("serve's Store method %s was not checked at any policy level", m)
 		}
+	}
+	if sts.Calls.Load() == 0 {
+		t.Error("serve's writes never asked STS for the caller: the items checked carry no callerArn")
 	}
 }
 
@@ -419,4 +445,70 @@ func heads(t testing.TB, st *store.Store) []string {
 		out = append(out, fmt.Sprintf("%s@%d", h.Ref, h.Version))
 	}
 	return out
+}
+
+// TestLayerWriterPolicyCoversTeamLayers runs what a team's writer of its own cluster layers
+// does — console drafts, publish, drafts publish, rollback, history — with only the example
+// layer-writer-team-a.json: all succeed, and the file grants exactly the actions they use.
+// The same writer is refused another team's layer, an environment layer, policies and
+// strategies: a layer writer is never a policy writer by accident.
+func TestLayerWriterPolicyCoversTeamLayers(t *testing.T) {
+	endpoint := dynamolocal.Start(t)
+	cfg := dynamolocal.NewTable(t, endpoint)
+	publishExamples(t, storeEnv(t, cfg, endpoint))
+	dir := t.TempDir()
+	layer := func(name, cpu string) string {
+		f := filepath.Join(dir, name+"-"+cpu+".yaml")
+		writeFile(t, f, strings.Replace(strings.Replace(readRepoFile(t, "examples/layers/cluster/dev-k3s.yaml"),
+			"layer: cluster/dev-k3s", "layer: cluster/"+name, 1), `cpu: "2", memory: 4Gi`, `cpu: "`+cpu+`", memory: 4Gi`, 1))
+		return f
+	}
+	pol := loadEffective(t, layerWriterPolicies)
+	p := startIAMProxy(t, endpoint, cfg.Table, pol)
+	env := storeEnv(t, cfg, p.URL())
+	step := func(args ...string) {
+		t.Helper()
+		if r := run(t, env, args...); r.Code != 0 {
+			t.Fatalf("dynamo-cmp %s with %v: %s", strings.Join(args, " "), layerWriterPolicies, r)
+		}
+	}
+	step("config", "publish", "-f", layer("team-a-dev", "2"), "--layer", "cluster/team-a-dev", "-m", "initial", "--actor", "team-a")
+	step("config", "publish", "-f", layer("team-a-dev", "3"), "--layer", "cluster/team-a-dev", "-m", "more cpu", "--actor", "team-a")
+	step("config", "rollback", "--layer", "cluster/team-a-dev", "--to", "1", "--actor", "team-a")
+	// A console edit by the same principal: a draft item in its partition.
+	if err := newStore(t, cfg, p.URL()).PutDrafts(context.Background(), config.ClusterLayer("team-a-dev"), []store.Draft{{Entry: namespaceEntry(t, "from-console")}}); err != nil {
+		t.Fatalf("a console draft with %v: %v", layerWriterPolicies, err)
+	}
+	step("config", "drafts", "publish", "--layer", "cluster/team-a-dev", "-m", "console edits", "--actor", "team-a")
+	step("config", "history", "--layer", "cluster/team-a-dev")
+	allowed, denied := p.actions()
+	if len(denied) > 0 {
+		t.Errorf("%v denied %v to the team's own commands", layerWriterPolicies, denied)
+	}
+	if granted := pol.actions(); !slices.Equal(allowed, granted) {
+		t.Errorf("the team's commands used %v; %v grants %v: make them equal (least privilege)", allowed, layerWriterPolicies, granted)
+	}
+
+	policyFile := filepath.Join(dir, "policy.yaml")
+	writeFile(t, policyFile, "name: team-a\nlayers: [cluster/team-a-*]\nnamespaces: [\"*\"]\n")
+	strategyFile := filepath.Join(dir, "strategy.yaml")
+	writeFile(t, strategyFile, "name: default\nwaves: [{name: all}]\n")
+	envChanged := filepath.Join(dir, "env-dev.yaml")
+	writeFile(t, envChanged, strings.Replace(readRepoFile(t, "examples/layers/env/dev.yaml"), `"cpu": "4"`, `"cpu": "8"`, 1))
+	before := heads(t, newStore(t, cfg, endpoint))
+	for _, args := range [][]string{
+		{"config", "publish", "-f", layer("team-b-dev", "2"), "--layer", "cluster/team-b-dev", "--actor", "team-a"},
+		{"config", "publish", "-f", envChanged, "--layer", "env/dev", "--actor", "team-a"},
+		{"config", "publish", "-f", layer("dev-k3s", "3"), "--layer", "cluster/dev-k3s", "--actor", "team-a"},
+		{"policy", "put", "-f", policyFile, "--actor", "team-a"},
+		{"rollout", "strategy", "put", "-f", strategyFile},
+	} {
+		r := run(t, env, args...)
+		if r.Code == 0 || !strings.Contains(r.Stderr, "access denied: the caller may not dynamodb:") {
+			t.Errorf("dynamo-cmp %s must be refused by %v: %s", strings.Join(args, " "), layerWriterPolicies, r)
+		}
+	}
+	if after := heads(t, newStore(t, cfg, endpoint)); !slices.Equal(before, after) {
+		t.Errorf("the refused commands moved heads: before %v, after %v", before, after)
+	}
 }

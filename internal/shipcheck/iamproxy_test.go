@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -161,26 +162,174 @@ func awsError(w http.ResponseWriter, typ, msg string) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"__type": typ, "Message": msg})
 }
 
+// wireItem is an item or key in DynamoDB's JSON wire format: attribute name to typed value.
+type wireItem map[string]map[string]json.RawMessage
+
+// pk returns the item's partition key ("" when it has none).
+func (it wireItem) pk() string {
+	var v string
+	if raw, ok := it["pk"]["S"]; ok {
+		_ = json.Unmarshal(raw, &v)
+	}
+	return v
+}
+
+func (it wireItem) names() []string {
+	out := make([]string, 0, len(it))
+	for k := range it {
+		out = append(out, k)
+	}
+	return out
+}
+
+// wireRequest is what authorisation looks at in one item request: a PutItem, UpdateItem,
+// DeleteItem, GetItem or ConditionCheck (alone or inside a transaction), or a Query.
+type wireRequest struct {
+	TableName                 string
+	Item                      wireItem
+	Key                       wireItem
+	UpdateExpression          string
+	ConditionExpression       string
+	KeyConditionExpression    string
+	ExpressionAttributeNames  map[string]string
+	ExpressionAttributeValues wireItem
+}
+
+// attributes are the top-level attribute names a write request names (dynamodb:Attributes):
+// the item's, the key's, and those its update and condition expressions name.
+func (w wireRequest) attributes() []string {
+	set := map[string]bool{}
+	for _, n := range w.Item.names() {
+		set[n] = true
+	}
+	for _, n := range w.Key.names() {
+		set[n] = true
+	}
+	for _, expr := range []string{w.UpdateExpression, w.ConditionExpression} {
+		for _, n := range expressionNames(expr, w.ExpressionAttributeNames) {
+			set[n] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for n := range set {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// leadingKeys is the partition key the request addresses (dynamodb:LeadingKeys).
+func (w wireRequest) leadingKeys() []string {
+	switch {
+	case w.Item != nil:
+		return []string{w.Item.pk()}
+	case w.Key != nil:
+		return []string{w.Key.pk()}
+	case w.KeyConditionExpression != "":
+		// The store's queries say "pk = :pk" (and maybe a sort key condition).
+		m := regexp.MustCompile(`(#?[A-Za-z_][A-Za-z0-9_]*)\s*=\s*(:[A-Za-z0-9_]+)`).FindAllStringSubmatch(w.KeyConditionExpression, -1)
+		for _, g := range m {
+			name := g[1]
+			if strings.HasPrefix(name, "#") {
+				name = w.ExpressionAttributeNames[name]
+			}
+			if name == "pk" {
+				var v string
+				_ = json.Unmarshal(w.ExpressionAttributeValues[g[2]]["S"], &v)
+				return []string{v}
+			}
+		}
+	}
+	return nil
+}
+
+// expressionKeywords are the words of update and condition expressions that are not
+// attribute names.
+var expressionKeywords = map[string]bool{
+	"SET": true, "ADD": true, "REMOVE": true, "DELETE": true, "AND": true, "OR": true, "NOT": true,
+	"BETWEEN": true, "IN": true, "attribute_exists": true, "attribute_not_exists": true,
+	"attribute_type": true, "begins_with": true, "contains": true, "size": true,
+	"if_not_exists": true, "list_append": true,
+}
+
+// expressionNames returns the top-level attribute names an expression refers to: #names
+// resolved, plain names, the first element of each document path.
+func expressionNames(expr string, names map[string]string) []string {
+	var out []string
+	for _, m := range regexp.MustCompile(`[#:]?[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_#]+|\[\d+\])*`).FindAllString(expr, -1) {
+		if strings.HasPrefix(m, ":") {
+			continue
+		}
+		first := m
+		if i := strings.IndexAny(first, ".["); i >= 0 {
+			first = first[:i]
+		}
+		switch {
+		case strings.HasPrefix(first, "#"):
+			out = append(out, names[first])
+		case !expressionKeywords[first]:
+			out = append(out, first)
+		}
+	}
+	return out
+}
+
 // authRequests turns one DynamoDB API call into the IAM authorisation requests AWS makes for
-// it (resource: the table name, resolved to an ARN by the caller).
+// it (resource: the table name, resolved to an ARN by the caller), with the condition keys
+// the policies use: dynamodb:LeadingKeys, dynamodb:Attributes, dynamodb:EnclosingOperation.
 func authRequests(op string, body []byte) ([]request, error) {
 	var in struct {
-		TableName     string
-		Item          map[string]json.RawMessage
+		wireRequest
 		RequestItems  map[string]json.RawMessage
-		TransactItems []map[string]struct {
-			TableName string
-			Item      map[string]json.RawMessage
-		}
+		TransactItems []map[string]wireRequest
 	}
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	switch op {
-	case "BatchGetItem", "BatchWriteItem":
+	case "BatchGetItem":
 		var out []request
-		for table := range in.RequestItems {
-			out = append(out, request{action: "dynamodb:" + op, resource: table})
+		for table, raw := range in.RequestItems {
+			var ka struct{ Keys []wireItem }
+			if err := json.Unmarshal(raw, &ka); err != nil {
+				return nil, fmt.Errorf("%s: %w", op, err)
+			}
+			r := request{action: "dynamodb:" + op, resource: table}
+			for _, k := range ka.Keys {
+				r.leadingKeys = append(r.leadingKeys, k.pk())
+			}
+			out = append(out, r)
+		}
+		return out, nil
+	case "BatchWriteItem":
+		var out []request
+		for table, raw := range in.RequestItems {
+			var reqs []struct {
+				PutRequest    *struct{ Item wireItem }
+				DeleteRequest *struct{ Key wireItem }
+			}
+			if err := json.Unmarshal(raw, &reqs); err != nil {
+				return nil, fmt.Errorf("%s: %w", op, err)
+			}
+			r := request{action: "dynamodb:" + op, resource: table}
+			attrs := map[string]bool{}
+			for _, w := range reqs {
+				var it wireItem
+				if w.PutRequest != nil {
+					it = w.PutRequest.Item
+				} else if w.DeleteRequest != nil {
+					it = w.DeleteRequest.Key
+				}
+				r.leadingKeys = append(r.leadingKeys, it.pk())
+				for _, n := range it.names() {
+					attrs[n] = true
+				}
+			}
+			for n := range attrs {
+				r.attributes = append(r.attributes, n)
+			}
+			slices.Sort(r.attributes)
+			out = append(out, r)
 		}
 		return out, nil
 	case "TransactWriteItems", "TransactGetItems":
@@ -192,7 +341,7 @@ func authRequests(op string, body []byte) ([]request, error) {
 				if !ok {
 					return nil, fmt.Errorf("%s: unknown transaction item %q", op, kind)
 				}
-				out = append(out, request{action: "dynamodb:" + a, resource: x.TableName, attributes: keys(x.Item), enclosing: op})
+				out = append(out, request{action: "dynamodb:" + a, resource: x.TableName, attributes: x.attributes(), enclosing: op, leadingKeys: x.leadingKeys()})
 			}
 		}
 		return out, nil
@@ -200,15 +349,11 @@ func authRequests(op string, body []byte) ([]request, error) {
 		if in.TableName == "" {
 			return nil, fmt.Errorf("%s: no TableName", op)
 		}
-		return []request{{action: "dynamodb:" + op, resource: in.TableName, attributes: keys(in.Item)}}, nil
+		r := request{action: "dynamodb:" + op, resource: in.TableName, leadingKeys: in.leadingKeys()}
+		switch op {
+		case "PutItem", "UpdateItem", "DeleteItem":
+			r.attributes = in.attributes()
+		}
+		return []request{r}, nil
 	}
-}
-
-func keys(m map[string]json.RawMessage) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -49,7 +49,14 @@ func (l *stringList) UnmarshalJSON(b []byte) error {
 
 func loadPolicy(t *testing.T, name string) policy {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), "manifests", "iam", name))
+	return loadPolicyFrom(t, filepath.Join(repoRoot(t), "manifests", "iam"), name)
+}
+
+// loadPolicyFrom reads a policy file of another directory (testdata holds the files of
+// earlier releases, which the negative tests show were too wide).
+func loadPolicyFrom(t *testing.T, dir, name string) policy {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,9 +82,12 @@ var (
 	serveRollbackPolicy  = []string{"serve-read-only.json", "serve-last-known-good.json", "serve-auto-rollback.json"}
 	serveRolloutPolicies = []string{"serve-read-only.json", "serve-last-known-good.json", "serve-rollouts.json"}
 	operatorPolicies     = []string{"operator-publish.json"}
-	readOnlyPolicyFiles  = []string{"sidecar-read-only.json", "serve-read-only.json"}
-	permissionPolicies   = []string{"sidecar-read-only.json", "serve-read-only.json", "serve-last-known-good.json", "serve-auto-rollback.json", "serve-rollouts.json", "operator-publish.json"}
-	trustPolicies        = []string{"irsa-trust-policy.json", "pod-identity-trust-policy.json"}
+	// layerWriterPolicies is the example of a writer of some cluster layers only (a team's
+	// CI, console drafts), scoped with dynamodb:LeadingKeys.
+	layerWriterPolicies = []string{"layer-writer-team-a.json"}
+	readOnlyPolicyFiles = []string{"sidecar-read-only.json", "serve-read-only.json"}
+	permissionPolicies  = []string{"sidecar-read-only.json", "serve-read-only.json", "serve-last-known-good.json", "serve-auto-rollback.json", "serve-rollouts.json", "operator-publish.json", "layer-writer-team-a.json"}
+	trustPolicies       = []string{"irsa-trust-policy.json", "pod-identity-trust-policy.json"}
 )
 
 // readActions are the DynamoDB actions that cannot change the table.
@@ -102,7 +112,8 @@ var tableARN = regexp.MustCompile(`^arn:aws(-[a-z]+)*:dynamodb:[a-z]{2}(-[a-z]+)
 // supportedConditions are the condition operators and keys the policies may use; the proxy
 // in iamproxy_test.go evaluates exactly these.
 var supportedConditions = map[string][]string{
-	"ForAllValues:StringEquals": {"dynamodb:Attributes"},
+	"ForAllValues:StringEquals": {"dynamodb:Attributes", "dynamodb:LeadingKeys"},
+	"ForAllValues:StringLike":   {"dynamodb:LeadingKeys"},
 	"StringEquals":              {"dynamodb:EnclosingOperation"},
 }
 
@@ -235,9 +246,14 @@ type effective struct {
 
 func loadEffective(t *testing.T, names []string) *effective {
 	t.Helper()
+	return loadEffectiveFrom(t, filepath.Join(repoRoot(t), "manifests", "iam"), names)
+}
+
+func loadEffectiveFrom(t *testing.T, dir string, names []string) *effective {
+	t.Helper()
 	e := &effective{names: names}
 	for _, n := range names {
-		e.statements = append(e.statements, loadPolicy(t, n).Statement...)
+		e.statements = append(e.statements, loadPolicyFrom(t, dir, n).Statement...)
 	}
 	return e
 }
@@ -251,6 +267,9 @@ type request struct {
 	attributes []string
 	// enclosing is "TransactWriteItems" for an item of a transaction (dynamodb:EnclosingOperation).
 	enclosing string
+	// leadingKeys are the partition keys the request reads or writes (dynamodb:LeadingKeys):
+	// the item's or key's pk, every key of a batch, the pk a query's key condition names.
+	leadingKeys []string
 }
 
 // allows evaluates r as IAM does for identity policies with only Allow statements: allowed
@@ -267,15 +286,34 @@ func (e *effective) allows(r request) bool {
 	return false
 }
 
+// conditionsHold evaluates a statement's conditions as IAM does: every operator and key must
+// hold. ForAllValues holds when every value of the request's key matches one of the policy's
+// values — and, as AWS documents, when the request has no value for the key at all (a
+// DescribeTable has no leading keys).
 func conditionsHold(cond map[string]map[string]stringList, r request) bool {
+	forAll := func(got []string, values stringList, match func(pattern, s string) bool) bool {
+		for _, g := range got {
+			if !slices.ContainsFunc(values, func(v string) bool { return match(v, g) }) {
+				return false
+			}
+		}
+		return true
+	}
+	equals := func(a, b string) bool { return a == b }
 	for op, keys := range cond {
 		for key, values := range keys {
 			switch {
 			case op == "ForAllValues:StringEquals" && key == "dynamodb:Attributes":
-				for _, a := range r.attributes {
-					if !slices.Contains(values, a) {
-						return false
-					}
+				if !forAll(r.attributes, values, equals) {
+					return false
+				}
+			case op == "ForAllValues:StringEquals" && key == "dynamodb:LeadingKeys":
+				if !forAll(r.leadingKeys, values, equals) {
+					return false
+				}
+			case op == "ForAllValues:StringLike" && key == "dynamodb:LeadingKeys":
+				if !forAll(r.leadingKeys, values, stringLike) {
+					return false
 				}
 			case op == "StringEquals" && key == "dynamodb:EnclosingOperation":
 				if !slices.Contains(values, r.enclosing) {
@@ -287,6 +325,27 @@ func conditionsHold(cond map[string]map[string]stringList, r request) bool {
 		}
 	}
 	return true
+}
+
+// stringLike is IAM's StringLike: case-sensitive, * matches any run of characters (none
+// included), ? any one character.
+func stringLike(pattern, s string) bool {
+	if pattern == "" {
+		return s == ""
+	}
+	switch pattern[0] {
+	case '*':
+		for i := 0; i <= len(s); i++ {
+			if stringLike(pattern[1:], s[i:]) {
+				return true
+			}
+		}
+		return false
+	case '?':
+		return s != "" && stringLike(pattern[1:], s[1:])
+	default:
+		return s != "" && s[0] == pattern[0] && stringLike(pattern[1:], s[1:])
+	}
 }
 
 // actions lists every action the files allow, sorted.

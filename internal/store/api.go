@@ -170,6 +170,9 @@ var (
 	// ErrWrongEnvironment: the cluster record names another environment than the one asked
 	// for (a configuration error, not a failure to read).
 	ErrWrongEnvironment = errors.New("wrong environment")
+	// ErrOldLayout: an item this release writes elsewhere is still at the key layout of an
+	// earlier release; `dynamo-cmp table upgrade` moves it (not retryable).
+	ErrOldLayout = errors.New("item at an old key layout")
 )
 
 // ConflictError says who moved the head first.

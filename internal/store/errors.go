@@ -90,8 +90,9 @@ func (s *Store) mapServiceError(service, op, endpoint string, err error) error {
 		return nil
 	}
 	var se *storeError
-	if errors.As(err, &se) {
-		return err
+	var denied *AccessDeniedError
+	if errors.As(err, &se) || errors.As(err, &denied) {
+		return err // mapped already (a call's error passed up through a caller that maps too)
 	}
 	what := service + " " + op
 	if service == "dynamodb" {

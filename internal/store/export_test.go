@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 )
@@ -46,4 +47,33 @@ func AfterEntries(s *Store, hook func(version int) error) { s.testHooks.afterEnt
 func (s *Store) ReadVersions(ctx context.Context, pins []Pin) ([]config.Layer, error) {
 	layers, _, err := s.readVersions(ctx, pins)
 	return layers, err
+}
+
+// MoveRawItem moves an item to other keys as a release with another key layout would have
+// written it: read, put under the new keys, delete (no checks, not atomic).
+func MoveRawItem(ctx context.Context, s *Store, fromPK, fromSK, toPK, toSK string) error {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(fromPK, fromSK), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return err
+	}
+	if out.Item == nil {
+		return errors.New("no item " + fromPK + "/" + fromSK)
+	}
+	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: rekey(out.Item, ItemKey{toPK, toSK})}); err != nil {
+		return err
+	}
+	_, err = s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{
+		s.table: {{DeleteRequest: &types.DeleteRequest{Key: key(fromPK, fromSK)}}}}})
+	return err
+}
+
+// BumpLegacyChangeSeq increments the change counter at the registry key, as a publish of a
+// release before the current key layout did.
+func BumpLegacyChangeSeq(ctx context.Context, s *Store) error {
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{Update: &types.Update{
+		TableName: aws.String(s.table), Key: key(registryPK, changeSeqSK),
+		UpdateExpression:          aws.String("ADD seq :one"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}},
+	}}}})
+	return err
 }

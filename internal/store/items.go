@@ -23,7 +23,11 @@ const (
 	headSK        = "head"
 	registryPK    = "registry"
 	registryLayer = "layer#"
-	// changeSeqSK is the registry's change counter (pk "registry").
+	// changesPK is the partition of the change counter (sk changeSeqSK): its own, so that
+	// serve may move it without any write access to the registry.
+	changesPK = "changes"
+	// changeSeqSK is the sort key of the change counter (pk changesPK; before the key
+	// layout of upgrade.go, pk "registry").
 	changeSeqSK   = "seq"
 	versionPrefix = "v#"
 	draftPrefix   = "draft#"

@@ -14,7 +14,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 )
 
-// lkgSK is the sort key of a cluster's last-known-good item (pk "cluster#<name>").
+// lkgSK is the sort key of a cluster's last-known-good item (pk "lkg#<name>").
 const lkgSK = "lkg"
 
 // LastKnownGood is the last configVersion of a cluster whose Argo CD Applications all reached
@@ -29,7 +29,7 @@ type LastKnownGood struct {
 	TraceID string
 }
 
-// lkgItem is the item of a LastKnownGood (pk "cluster#<name>", sk "lkg").
+// lkgItem is the item of a LastKnownGood (pk "lkg#<name>", sk "lkg").
 type lkgItem struct {
 	PK            string `dynamodbav:"pk"`
 	SK            string `dynamodbav:"sk"`
@@ -48,7 +48,7 @@ func (s *Store) PutLastKnownGood(ctx context.Context, lkg LastKnownGood) (writte
 		return false, fmt.Errorf("last known good: %w", err)
 	}
 	at := lkg.At.UTC().Format(timeFormat)
-	av, err := marshalItem(lkgItem{PK: layerPK(ref), SK: lkgSK, Cluster: lkg.Cluster,
+	av, err := marshalItem(lkgItem{PK: servePK(lkgPrefix, lkg.Cluster), SK: lkgSK, Cluster: lkg.Cluster,
 		ConfigVersion: lkg.Version.String(), At: at, TraceID: lkg.TraceID})
 	if err != nil {
 		return false, err
@@ -73,9 +73,11 @@ func (s *Store) PutLastKnownGood(ctx context.Context, lkg LastKnownGood) (writte
 }
 
 // LastKnownGood reads the last-known-good records of clusters (strongly consistent
-// BatchGetItem, 100 keys a call). Clusters without a record are absent from the map.
+// BatchGetItem, 100 keys a call). Clusters without a record are absent from the map. A record
+// still at the key of releases before the current layout is read too (the newer one wins)
+// until `table upgrade` moves it.
 func (s *Store) LastKnownGood(ctx context.Context, clusters ...string) (map[string]LastKnownGood, error) {
-	items, err := s.clusterItems(ctx, lkgSK, "last known good versions", clusters)
+	items, err := s.clusterItems(ctx, lkgPrefix, lkgSK, "last known good versions", clusters)
 	if err != nil {
 		return nil, err
 	}

@@ -442,7 +442,7 @@ func (s *Store) Rollback(ctx context.Context, in RollbackInput) (Head, error) {
 func (s *Store) bumpChangeSeq(at time.Time) *types.Update {
 	return &types.Update{
 		TableName:                aws.String(s.table),
-		Key:                      key(registryPK, changeSeqSK),
+		Key:                      key(changesPK, changeSeqSK),
 		UpdateExpression:         aws.String("ADD seq :one SET #at = :at"),
 		ExpressionAttributeNames: map[string]string{"#at": "at"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{

@@ -123,23 +123,40 @@ func prefixQuery(pk, prefix string) *dynamodb.QueryInput {
 	}
 }
 
-// ChangeSeq returns the registry's change counter, which every publish and rollback
-// increments in the transaction that moves a head: one strongly consistent GetItem of a tiny
-// item, so a watcher can poll it every few seconds and read the registry only when it moved.
-// It is 0 before the first publish.
+// ChangeSeq returns the change counter, which every publish and rollback (and every rollout
+// step that changes what is served) increments in its transaction: one strongly consistent
+// BatchGetItem of a tiny item, so a watcher can poll it every few seconds and read the
+// registry only when it moved. It is 0 before the first publish. The counter an earlier
+// release kept in the registry partition is read in the same call and added: writers of
+// either release move the sum, so a watcher sees every change during an upgrade.
 func (s *Store) ChangeSeq(ctx context.Context) (int64, error) {
-	out, err := s.getItem(ctx, &dynamodb.GetItemInput{Key: key(registryPK, changeSeqSK), ConsistentRead: aws.Bool(true)})
+	items, _, err := s.batchGet(ctx, []map[string]types.AttributeValue{key(changesPK, changeSeqSK), key(registryPK, changeSeqSK)})
 	if err != nil {
-		return 0, fmt.Errorf("read the registry's change counter: %w", err)
+		return 0, fmt.Errorf("read the change counter: %w", err)
 	}
-	if n, ok := out.Item["seq"].(*types.AttributeValueMemberN); ok {
-		v, err := strconv.ParseInt(n.Value, 10, 64)
+	var sum int64
+	for _, item := range items {
+		v, err := seqOf(item)
 		if err != nil {
-			return 0, invalidItem(registryPK, changeSeqSK, "seq %q is not a number", n.Value)
+			return 0, err
 		}
-		return v, nil
+		sum += v
 	}
-	return 0, nil
+	return sum, nil
+}
+
+// seqOf reads the number attribute seq of a change counter item (0 when absent).
+func seqOf(item map[string]types.AttributeValue) (int64, error) {
+	n, ok := item["seq"].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, nil
+	}
+	v, err := strconv.ParseInt(n.Value, 10, 64)
+	if err != nil {
+		pk, sk := keyOf(item)
+		return 0, invalidItem(pk, sk, "seq %q is not a number", n.Value)
+	}
+	return v, nil
 }
 
 // ReadVersion reads one published version of a layer with ONE query (all pages, strongly
@@ -401,21 +418,17 @@ func (s *Store) checkZeroPins(ctx context.Context, v config.ConfigVersion, env s
 	}
 	keys := make([]map[string]types.AttributeValue, 0, 2*len(refs))
 	for _, ref := range refs {
-		keys = append(keys, key(layerPK(ref), headSK), key(registryPK, rolloutSK(ref)))
+		keys = append(keys, key(layerPK(ref), headSK), rolloutKey(ref), legacyRolloutKey(ref))
 	}
 	items, calls, err := s.batchGet(ctx, keys)
 	if err != nil {
 		return calls, fmt.Errorf("read the heads and rollouts of the layers pinned to version 0: %w", err)
 	}
 	heads := map[config.LayerRef]Head{}
-	rollouts := map[config.LayerRef]wave.Rollout{}
+	var rolloutItems []map[string]types.AttributeValue
 	for _, item := range items {
-		if pk, _ := keyOf(item); pk == registryPK {
-			r, err := decodeRollout(item)
-			if err != nil {
-				return calls, err
-			}
-			rollouts[r.Layer] = r
+		if _, ok := isRolloutItem(keyOf(item)); ok {
+			rolloutItems = append(rolloutItems, item)
 			continue
 		}
 		h, err := decodeHead(item)
@@ -423,6 +436,14 @@ func (s *Store) checkZeroPins(ctx context.Context, v config.ConfigVersion, env s
 			return calls, err
 		}
 		heads[h.Ref] = h
+	}
+	rs, _, _, err := decodeRollouts(rolloutItems)
+	if err != nil {
+		return calls, err
+	}
+	rollouts := map[config.LayerRef]wave.Rollout{}
+	for _, r := range rs {
+		rollouts[r.Layer] = r
 	}
 	for _, ref := range refs {
 		h, ok := heads[ref]
@@ -647,23 +668,25 @@ func (s *Store) currentRecord(ctx context.Context, cluster string) (config.Clust
 	return c, calls, nil
 }
 
-// fillRecord sets the cluster record of a generation read: from the head when read, else
-// from the cluster layer's entries; it refuses a record naming another environment.
+// fillRecord sets the cluster record of a generation read from the cluster layer's entries —
+// the version read, which its digest protects — never from the head: the head only led the
+// read to the environment (fromHead, when the read learnt it there). A head whose record
+// names another environment than its version's (a head written around the store) is refused,
+// as is a record naming another environment than the one read.
 func (s *Store) fillRecord(out *ClusterLayers, req ClusterRequest, fromHead *config.Cluster) error {
 	var c config.Cluster
-	switch {
-	case fromHead != nil:
-		c = *fromHead
-	default:
-		if rec := recordOf(out.Layers[2].Entries); rec != nil {
-			c = *rec.cluster()
-		}
+	if rec := recordOf(out.Layers[2].Entries); rec != nil {
+		c = *rec.cluster()
 	}
 	if c.Name == "" {
 		c.Name = req.Cluster
 	}
 	if c.Environment == "" {
 		c.Environment = out.Environment
+	}
+	if fromHead != nil && fromHead.Environment != "" && fromHead.Environment != c.Environment {
+		pk := layerPK(config.ClusterLayer(req.Cluster))
+		return invalidItem(pk, headSK, "the head names environment %s, its version %d's cluster record names %s: the head was written around dynamo-cmp; roll the layer back or publish it again", fromHead.Environment, out.Version.Cluster, c.Environment)
 	}
 	if c.Environment != out.Environment {
 		return newError(ErrWrongEnvironment, "cluster %s version %d belongs to environment %s, not %s", req.Cluster, out.Version.Cluster, c.Environment, out.Environment)

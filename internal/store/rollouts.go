@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -18,15 +19,14 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
-// Items of progressive rollouts (see doc.go):
-//   - the rollout of a layer: pk "registry", sk "rollout#<layer pk>", next to the layer heads,
-//     so the one registry query the generator makes reads them too;
+// Items of progressive rollouts (see doc.go and layout.go):
+//   - the rollout of a layer: pk "rollout", sk "<layer pk>" (releases before the current
+//     layout: pk "registry", sk "rollout#<layer pk>");
 //   - a rollout strategy: pk "strategy", sk "<name>";
-//   - what serve last saw of a cluster's Applications: pk "cluster#<name>", sk "observed".
+//   - what serve last saw of a cluster's Applications: pk "observed#<name>", sk "observed".
 const (
-	rolloutPrefix = "rollout#"
-	strategyPK    = "strategy"
-	observedSK    = "observed"
+	strategyPK = "strategy"
+	observedSK = "observed"
 )
 
 // rolloutItem is a rollout: the key attributes the conditions use, and the rollout as JSON.
@@ -42,14 +42,12 @@ type rolloutItem struct {
 	Caller string `dynamodbav:"callerArn,omitempty"`
 }
 
-func rolloutSK(ref config.LayerRef) string { return rolloutPrefix + layerPK(ref) }
-
 func rolloutAV(r wave.Rollout) (map[string]types.AttributeValue, error) {
 	body, err := json.Marshal(r)
 	if err != nil {
 		return nil, err
 	}
-	return marshalItem(rolloutItem{PK: registryPK, SK: rolloutSK(r.Layer), Layer: r.Layer.String(), ID: r.ID, Rev: r.Rev, State: string(r.State), Body: string(body)})
+	return marshalItem(rolloutItem{PK: rolloutPK, SK: layerPK(r.Layer), Layer: r.Layer.String(), ID: r.ID, Rev: r.Rev, State: string(r.State), Body: string(body)})
 }
 
 func decodeRollout(item map[string]types.AttributeValue) (wave.Rollout, error) {
@@ -88,22 +86,40 @@ type RegistryState struct {
 	// RolloutCallers is the AWS principal that wrote each rollout's current revision (its
 	// item's callerArn); a layer is absent when none was recorded.
 	RolloutCallers map[config.LayerRef]string
+	// Legacy lists the items found at the key layout of an earlier release (rollouts and the
+	// change counter in the registry partition): they are read, and `dynamo-cmp table
+	// upgrade` moves them. Empty once the table is upgraded.
+	Legacy []ItemKey
 }
 
-// RegistryState reads the whole registry partition — every layer head, ordered global, env
-// layers, cluster layers, and the rollouts — with one strongly consistent query (all pages).
+// RegistryState reads every layer head, ordered global, env layers, cluster layers, and the
+// rollouts: two strongly consistent queries (all pages) in parallel, of the registry and of
+// the rollout partition. A rollout still at the registry key of an earlier release is read
+// too (the current key wins) and listed in Legacy.
 func (s *Store) RegistryState(ctx context.Context) (RegistryState, error) {
-	items, _, err := s.queryAll(ctx, &dynamodb.QueryInput{
-		KeyConditionExpression:    aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: registryPK}},
-		ConsistentRead:            aws.Bool(true),
+	var registry, rollouts []map[string]types.AttributeValue
+	err := s.inParallel(ctx, 2, func(ctx context.Context, i int) error {
+		var err error
+		if i == 0 {
+			registry, _, err = s.queryAll(ctx, partitionQuery(registryPK))
+			if err != nil {
+				return fmt.Errorf("read the registry: %w", err)
+			}
+			return nil
+		}
+		rollouts, _, err = s.queryAll(ctx, partitionQuery(rolloutPK))
+		if err != nil {
+			return fmt.Errorf("read the rollouts: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
-		return RegistryState{}, fmt.Errorf("read the registry: %w", err)
+		return RegistryState{}, err
 	}
 	var out RegistryState
-	for _, item := range items {
-		_, sk := keyOf(item)
+	var rolloutItems []map[string]types.AttributeValue
+	for _, item := range registry {
+		pk, sk := keyOf(item)
 		switch {
 		case strings.HasPrefix(sk, registryLayer):
 			h, err := decodeHead(item)
@@ -111,39 +127,102 @@ func (s *Store) RegistryState(ctx context.Context) (RegistryState, error) {
 				return RegistryState{}, err
 			}
 			out.Heads = append(out.Heads, h)
-		case strings.HasPrefix(sk, rolloutPrefix):
-			r, err := decodeRollout(item)
-			if err != nil {
-				return RegistryState{}, err
-			}
-			out.Rollouts = append(out.Rollouts, r)
-			if c, ok := item[attrCaller].(*types.AttributeValueMemberS); ok && c.Value != "" {
-				if out.RolloutCallers == nil {
-					out.RolloutCallers = map[config.LayerRef]string{}
-				}
-				out.RolloutCallers[r.Layer] = c.Value
-			}
+		case strings.HasPrefix(sk, legacyRolloutPrefix):
+			rolloutItems = append(rolloutItems, item)
+		case sk == changeSeqSK:
+			out.Legacy = append(out.Legacy, ItemKey{PK: pk, SK: sk})
 		}
 	}
+	rs, callers, legacy, err := decodeRollouts(append(rolloutItems, rollouts...))
+	if err != nil {
+		return RegistryState{}, err
+	}
+	out.Rollouts, out.RolloutCallers = rs, callers
+	out.Legacy = append(out.Legacy, legacy...)
+	sort.Slice(out.Legacy, func(i, j int) bool { return out.Legacy[i].String() < out.Legacy[j].String() })
 	sortHeads(out.Heads)
 	return out, nil
 }
 
-// Rollouts reads every rollout item (one strongly consistent query).
+// decodeRollouts decodes rollout items read at the current and the legacy keys: one rollout a
+// layer, the current key's when both hold one; legacy lists the items read at the legacy key.
+func decodeRollouts(items []map[string]types.AttributeValue) (rs []wave.Rollout, callers map[config.LayerRef]string, legacy []ItemKey, err error) {
+	type found struct {
+		r      wave.Rollout
+		caller string
+		legacy bool
+	}
+	byLayer := map[config.LayerRef]found{}
+	var order []config.LayerRef
+	for _, item := range items {
+		pk, sk := keyOf(item)
+		isLegacy, ok := isRolloutItem(pk, sk)
+		if !ok {
+			continue
+		}
+		r, err := decodeRollout(item)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if isLegacy {
+			legacy = append(legacy, ItemKey{PK: pk, SK: sk})
+		}
+		prev, seen := byLayer[r.Layer]
+		if seen && !prev.legacy {
+			continue // the current key wins
+		}
+		if !seen {
+			order = append(order, r.Layer)
+		}
+		byLayer[r.Layer] = found{r: r, caller: stringAttr(item, attrCaller), legacy: isLegacy}
+	}
+	sort.Slice(order, func(i, j int) bool { return layerPK(order[i]) < layerPK(order[j]) })
+	for _, ref := range order {
+		f := byLayer[ref]
+		rs = append(rs, f.r)
+		if f.caller != "" {
+			if callers == nil {
+				callers = map[config.LayerRef]string{}
+			}
+			callers[ref] = f.caller
+		}
+	}
+	return rs, callers, legacy, nil
+}
+
+// partitionQuery reads a whole partition, strongly consistent.
+func partitionQuery(pk string) *dynamodb.QueryInput {
+	return &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
+		ConsistentRead:            aws.Bool(true),
+	}
+}
+
+// Rollouts reads every rollout item (two strongly consistent queries in parallel: the rollout
+// partition, and the rollouts an earlier release kept in the registry).
 func (s *Store) Rollouts(ctx context.Context) ([]wave.Rollout, error) {
-	items, _, err := s.queryAll(ctx, prefixQuery(registryPK, rolloutPrefix))
+	var current, old []map[string]types.AttributeValue
+	err := s.inParallel(ctx, 2, func(ctx context.Context, i int) error {
+		var err error
+		if i == 0 {
+			current, _, err = s.queryAll(ctx, partitionQuery(rolloutPK))
+		} else {
+			old, _, err = s.queryAll(ctx, prefixQuery(registryPK, legacyRolloutPrefix))
+		}
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read the rollouts: %w", err)
 	}
-	out := make([]wave.Rollout, 0, len(items))
-	for _, item := range items {
-		r, err := decodeRollout(item)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
+	rs, _, _, err := decodeRollouts(append(old, current...))
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	if rs == nil {
+		rs = []wave.Rollout{}
+	}
+	return rs, nil
 }
 
 // RolloutMovedError is a rollout step refused because the rollout changed since it was read
@@ -159,6 +238,19 @@ func (e *RolloutMovedError) Error() string {
 
 // Is makes errors.Is(err, ErrConflict) hold.
 func (e *RolloutMovedError) Is(target error) bool { return target == ErrConflict }
+
+// rolloutMoved is the error of a rollout step whose condition failed: a *RolloutMovedError,
+// unless the rollout is still at the key of an earlier release and not at the current one —
+// then no step can be written until `dynamo-cmp table upgrade` moves it (ErrOldLayout).
+func (s *Store) rolloutMoved(ctx context.Context, ref config.LayerRef, rev int) error {
+	items, _, err := s.batchGet(ctx, []map[string]types.AttributeValue{rolloutKey(ref), legacyRolloutKey(ref)})
+	if err == nil && len(items) == 1 {
+		if pk, sk := keyOf(items[0]); pk == registryPK {
+			return newError(ErrOldLayout, "the rollout of %s is stored at the key of an earlier release (pk %q, sk %q), where this release reads it but does not write it: run `dynamo-cmp table upgrade` (with the operators' role) to move it; nothing was written", ref, pk, sk)
+		}
+	}
+	return &RolloutMovedError{Layer: ref, Rev: rev}
+}
 
 // RolloutUpdate says what else a rollout step writes.
 type RolloutUpdate struct {
@@ -206,7 +298,7 @@ func (s *Store) UpdateRollout(ctx context.Context, r wave.Rollout, u RolloutUpda
 		var failed *types.ConditionalCheckFailedException
 		switch {
 		case errors.As(err, &failed):
-			return r, &RolloutMovedError{Layer: r.Layer, Rev: read}
+			return r, s.rolloutMoved(ctx, r.Layer, read)
 		case err != nil:
 			return r, fmt.Errorf("write the rollout of %s: %w", r.Layer, s.mapError("PutItem", err))
 		}
@@ -228,7 +320,7 @@ func (s *Store) UpdateRollout(ctx context.Context, r wave.Rollout, u RolloutUpda
 	var tce *types.TransactionCanceledException
 	switch {
 	case errors.As(err, &tce) && len(tce.CancellationReasons) > 0 && aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed":
-		return r, &RolloutMovedError{Layer: r.Layer, Rev: read}
+		return r, s.rolloutMoved(ctx, r.Layer, read)
 	case err != nil:
 		return r, fmt.Errorf("write the rollout of %s: %w", r.Layer, s.mapError("TransactWriteItems", err))
 	}
@@ -350,7 +442,7 @@ func (s *Store) PutObservations(ctx context.Context, obs []Observation) error {
 		if err := checkRef(ref); err != nil {
 			return fmt.Errorf("observation: %w", err)
 		}
-		av, err := marshalItem(observedItem{PK: layerPK(ref), SK: observedSK, Applications: o.Applications, Sync: o.Sync, Health: o.Health,
+		av, err := marshalItem(observedItem{PK: servePK(observedPrefix, o.Cluster), SK: observedSK, Applications: o.Applications, Sync: o.Sync, Health: o.Health,
 			SyncedVersion: o.SyncedVersion, At: o.At.UTC().Format(timeFormat), Replica: o.Replica})
 		if err != nil {
 			return err
@@ -362,9 +454,10 @@ func (s *Store) PutObservations(ctx context.Context, obs []Observation) error {
 	return nil
 }
 
-// Observations reads the observations of clusters; clusters without one are absent.
+// Observations reads the observations of clusters; clusters without one are absent. One still
+// at the key of an earlier release is read too (the newer one wins).
 func (s *Store) Observations(ctx context.Context, clusters ...string) (map[string]Observation, error) {
-	items, err := s.clusterItems(ctx, observedSK, "what the Applications reported", clusters)
+	items, err := s.clusterItems(ctx, observedPrefix, observedSK, "what the Applications reported", clusters)
 	if err != nil {
 		return nil, err
 	}
@@ -382,10 +475,12 @@ func (s *Store) Observations(ctx context.Context, clusters ...string) (map[strin
 	return out, nil
 }
 
-// clusterItems reads the item with sort key sk of each cluster's partition (strongly
-// consistent BatchGetItem), by cluster name; what names them in errors.
-func (s *Store) clusterItems(ctx context.Context, sk, what string, clusters []string) (map[string]map[string]types.AttributeValue, error) {
-	keys := make([]map[string]types.AttributeValue, 0, len(clusters))
+// clusterItems reads serve's item with sort key sk of each cluster (partition prefix +
+// cluster name), and the item an earlier release kept in the cluster layer's partition under
+// the same sort key, in strongly consistent BatchGetItems; by cluster name, the one observed
+// later (its "at") when both exist. what names them in errors.
+func (s *Store) clusterItems(ctx context.Context, prefix, sk, what string, clusters []string) (map[string]map[string]types.AttributeValue, error) {
+	keys := make([]map[string]types.AttributeValue, 0, 2*len(clusters))
 	seen := map[string]bool{}
 	for _, c := range clusters {
 		ref := config.ClusterLayer(c)
@@ -394,7 +489,7 @@ func (s *Store) clusterItems(ctx context.Context, sk, what string, clusters []st
 		}
 		if !seen[c] {
 			seen[c] = true
-			keys = append(keys, key(layerPK(ref), sk))
+			keys = append(keys, key(servePK(prefix, c), sk), key(layerPK(ref), sk))
 		}
 	}
 	out := make(map[string]map[string]types.AttributeValue, len(keys))
@@ -407,11 +502,14 @@ func (s *Store) clusterItems(ctx context.Context, sk, what string, clusters []st
 	}
 	for _, item := range items {
 		pk, isk := keyOf(item)
-		ref, ok := refFromPK(pk)
-		if !ok || ref.Scope != config.ScopeCluster {
-			return nil, invalidItem(pk, isk, "does not name a cluster layer")
+		name, _, ok := clusterOfServePK(prefix, pk)
+		if !ok || checkRef(config.ClusterLayer(name)) != nil {
+			return nil, invalidItem(pk, isk, "does not name a cluster")
 		}
-		out[ref.Name] = item
+		if prev, ok := out[name]; ok && stringAttr(prev, "at") >= stringAttr(item, "at") {
+			continue
+		}
+		out[name] = item
 	}
 	return out, nil
 }
