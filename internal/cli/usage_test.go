@@ -17,7 +17,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		want string
 	}{
 		{"unknown command", []string{"no-such-command"}, `unknown command "no-such-command"`},
-		{"unknown subcommand", []string{"config", "publsh"}, "publsh"},
+		{"unknown subcommand", []string{"config", "publsh"}, `unknown command "publsh" for "dynamo-cmp config" (did you mean publish?)`},
+		{"unknown subcommand of a subcommand", []string{"config", "drafts", "lst"}, `unknown command "lst" for "dynamo-cmp config drafts"`},
 		{"unknown flag", []string{"generate", "--no-such-flag"}, "--no-such-flag"},
 		{"flag without its value", []string{"config", "render", "--cluster"}, "--cluster"},
 	} {
@@ -28,5 +29,13 @@ func TestUsageErrorsExit2(t *testing.T) {
 					strings.Join(c.args, " "), r.code, c.want, r.stdout, r.stderr)
 			}
 		})
+	}
+}
+
+// A command group run alone shows its commands, as asked.
+func TestCommandGroupAloneShowsItsHelp(t *testing.T) {
+	r := run(t, cli.Env{}, "config")
+	if r.code != 0 || !strings.Contains(r.stdout, "Available Commands:") || !strings.Contains(r.stdout, "publish") {
+		t.Errorf("config: exit %d, want 0 and the group's commands on stdout; stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 }
