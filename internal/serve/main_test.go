@@ -503,6 +503,14 @@ func newFakeHook(t testing.TB) *fakeHook {
 func (f *fakeHook) serve(w http.ResponseWriter, r *http.Request) {
 	f.inflight.Add(1)
 	defer f.inflight.Add(-1)
+	// The body is read before any hang: only then does Go's server watch the connection and
+	// end r.Context() when the sender gives up. Unread, a hang of 5 s outlived the sender's
+	// timeout unnoticed, and the receiver then took the abandoned request as a delivery (a
+	// duplicate, whenever the test ran longer than the hang).
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
 	f.mu.Lock()
 	f.attempts++
 	block := f.block
@@ -518,7 +526,7 @@ func (f *fakeHook) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var ev notify.Event
-	if err := json.NewDecoder(r.Body).Decode(&ev); err != nil || ev.ID == "" || r.Header.Get("X-Dynamo-Cmp-Event-Id") != ev.ID {
+	if err := json.Unmarshal(body, &ev); err != nil || ev.ID == "" || r.Header.Get("X-Dynamo-Cmp-Event-Id") != ev.ID {
 		http.Error(w, "bad event", http.StatusBadRequest)
 		return
 	}

@@ -20,8 +20,9 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 )
 
-// quick bounds each attempt to 300 ms and retries 3 times with short backoff.
-var quick = outbound.HTTPOptions{Timeout: 300 * time.Millisecond, RetryMax: 3, RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond}
+// quick bounds each attempt to 1 s (a margin over a busy machine's slow answer, which the
+// sender would retry: a duplicate) and retries 3 times with short backoff.
+var quick = outbound.HTTPOptions{Timeout: time.Second, RetryMax: 3, RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond}
 
 func startQueue(t *testing.T, hook *fakeHook, size int, maxAge time.Duration) (*notify.Webhook, *Metrics) {
 	t.Helper()
