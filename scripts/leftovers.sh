@@ -44,6 +44,8 @@ list() {
       for (i = 1; i <= n; i++) {
         p = order[i]
         if (p == self || args[p] !~ servers || now - age[p] < since) continue
+        # A test binary whose parent still runs (go test, a shell, timeout) is a test running.
+        if (args[p] ~ /^[^ ]*\.test( |$)/ && ppid[p] > 1 && (ppid[p] in ppid)) continue
         # Skip it if an ancestor is a running test, or this check.
         owned = 0
         for (q = ppid[p]; q > 1 && (q in ppid); q = ppid[q]) if (q == self || args[q] ~ runners) { owned = 1; break }
