@@ -44,6 +44,8 @@ list() {
       for (i = 1; i <= n; i++) {
         p = order[i]
         if (p == self || args[p] !~ servers || now - age[p] < since) continue
+        # The machine'"'"'s own redis service (Debian starts one on 6379) is not the suite'"'"'s.
+        if (args[p] ~ /redis-server .*:6379( |$)/) continue
         # A test binary whose parent still runs (go test, a shell, timeout) is a test running.
         if (args[p] ~ /^[^ ]*\.test( |$)/ && ppid[p] > 1 && (ppid[p] in ppid)) continue
         # Skip it if an ancestor is a running test, or this check.
