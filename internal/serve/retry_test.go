@@ -105,7 +105,8 @@ func TestWebhookDuplicatesCarryTheSameID(t *testing.T) {
 		q.Enqueue(ev)
 	}
 	eventually(t, "every event delivered", func() bool { _, d := ackedIDs(hook.events()); return len(d) == 3 })
-	time.Sleep(200 * time.Millisecond)
+	// Nothing queued, nothing being sent, no request in the receiver: nothing more can arrive.
+	eventually(t, "the queue to empty", func() bool { return q.Len() == 0 && hook.inflight.Load() == 0 })
 	all, distinct := ackedIDs(hook.events())
 	if !reflect.DeepEqual(distinct, []string{"ev-00", "ev-01", "ev-02"}) {
 		t.Fatalf("delivered %v", all)
