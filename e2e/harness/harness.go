@@ -230,7 +230,7 @@ type process struct {
 }
 
 // startProcess starts cmd with its stdout and stderr in logPath. The child is killed by the
-// kernel if the test process dies (a test timeout skips cleanups).
+// kernel if the test process dies (StartChild; a test timeout skips cleanups).
 func startProcess(t testing.TB, name string, cmd *exec.Cmd, logPath string) *process {
 	t.Helper()
 	logFile, err := os.Create(logPath)
@@ -240,8 +240,7 @@ func startProcess(t testing.TB, name string, cmd *exec.Cmd, logPath string) *pro
 	defer logFile.Close()
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := StartChild(cmd); err != nil {
 		t.Fatalf("harness: starting %s: %v", name, err)
 	}
 	p := &process{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}

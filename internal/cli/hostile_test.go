@@ -113,7 +113,7 @@ func TestPublishItemOverDynamoDBLimit(t *testing.T) {
 		t.Errorf("the error quotes the item's content: %.500s", r.stderr)
 	}
 	if strings.Contains(r.stdout, "qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq") {
-		t.Logf("note: publish printed the 410 KB value in its diff on stdout (%d bytes)", len(r.stdout))
+		t.Errorf("the refused publish printed the 410 KB value on stdout (%d bytes)", len(r.stdout))
 	}
 	after := run(t, argocdEnv(env, `[{"name":"cluster","string":"dev-k3s"}]`), "generate")
 	if after.code != 0 || after.stdout != before.stdout {

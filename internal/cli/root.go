@@ -124,5 +124,33 @@ offline (render), and with the operators' tools to publish, diff and roll back.`
 		newServeCommand(streams, env),
 		newSourceCommand(streams, env),
 	)
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command group (config, rollout …) refuse an unknown
+// subcommand as a usage error. Cobra does so for the root only: below it, `dynamo-cmp config
+// publsh -f …` printed the group's help and exited 0, so a script saw a publish succeed.
+// A group run alone still prints its help.
+func refuseUnknownSubcommands(cmd *cobra.Command) {
+	for _, sub := range cmd.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if cmd == cmd.Root() || !cmd.HasSubCommands() || cmd.Runnable() {
+		return
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return c.Help()
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+		if c.SuggestionsMinimumDistance <= 0 {
+			c.SuggestionsMinimumDistance = 2 // cobra's default for the root
+		}
+		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(s, " or "))
+		}
+		return withCode(ExitUsage, fmt.Errorf("%s; see %s --help", msg, c.CommandPath()))
+	}
 }

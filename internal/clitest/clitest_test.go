@@ -7,15 +7,15 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/cli"
 )
 
-func TestRun(t *testing.T) {
-	r := Run(t, cli.Env{}, "no-such-command")
-	if r.Code != 2 {
-		t.Errorf("unknown command: exit %d, want 2 (usage)\n%s", r.Code, r)
+// Run hands back what a user sees, each stream apart: the exit codes of the CLI are tested
+// where the CLI lives (internal/cli).
+func TestRunSeparatesTheStreams(t *testing.T) {
+	r := Run(t, cli.Env{}, "--version")
+	if r.Code != 0 || !strings.Contains(r.Stdout, cli.Version) || r.Stderr != "" {
+		t.Errorf("--version: want exit 0, the version on stdout and nothing on stderr\n%s", r)
 	}
-	if r.Stdout != "" {
-		t.Errorf("unknown command wrote to stdout: %q", r.Stdout)
-	}
-	if !strings.Contains(r.Stderr, "no-such-command") {
-		t.Errorf("stderr does not name the unknown command:\n%s", r)
+	r = Run(t, cli.Env{}, "no-such-command")
+	if r.Code == 0 || r.Stdout != "" || !strings.Contains(r.Stderr, "no-such-command") {
+		t.Errorf("a failing command: want a non-zero exit and its error on stderr only\n%s", r)
 	}
 }

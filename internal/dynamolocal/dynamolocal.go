@@ -1,17 +1,19 @@
 package dynamolocal
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,19 +21,25 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/testkit"
 )
 
-// startTimeout bounds the start, including the one-time download of the server.
-const startTimeout = 5 * time.Minute
+// installTimeout bounds the one-time download of the server; readyTimeout bounds a start
+// (about 1.5 s on an idle machine, much more on a loaded one).
+const (
+	installTimeout = 5 * time.Minute
+	readyTimeout   = 2 * time.Minute
+)
 
-// server is one running DynamoDB Local.
+// coordinatorEnv carries the endpoint of a fuzz coordinator's server to its fuzz workers
+// (which inherit its environment): they run the fuzz target's setup too, and share the
+// coordinator's server instead of each starting a JVM of their own.
+const coordinatorEnv = "DYNAMOLOCAL_FUZZ_COORDINATOR_ENDPOINT"
+
+// server is one running DynamoDB Local, a child of this process that the kernel kills when
+// this process dies (testkit.StartChild), or a fuzz coordinator's server (cmd nil).
 type server struct {
 	endpoint string
-	script   string
-	stateDir string
-	// lifeline is the write end of a pipe whose read end a watchdog process waits on: when
-	// this process dies in any way (a panic, a test timeout, a kill), the pipe closes and
-	// the watchdog stops the server.
-	lifeline *os.File
-	watchdog *exec.Cmd
+	cmd      *exec.Cmd
+	done     chan struct{} // closed when cmd has exited
+	log      *tailBuffer
 }
 
 var (
@@ -42,8 +50,9 @@ var (
 )
 
 // Main runs the package's tests and then stops the DynamoDB Local that Start started, if
-// any. Call it from TestMain. Should the process die before (a panic in a test, a test
-// timeout), a watchdog stops the server.
+// any. Call it from TestMain. Nothing is started unless a test calls Start; should the
+// process die before the end (a panic, a test timeout, a fuzz worker killed by its
+// coordinator), the kernel kills the server with it.
 func Main(m *testing.M) {
 	mainActive.Store(true)
 	code := m.Run()
@@ -60,41 +69,55 @@ func Main(m *testing.M) {
 
 // Start returns the endpoint (http://127.0.0.1:PORT) of the package's DynamoDB Local,
 // starting it on first use. With Main in TestMain the server is shared by the package's
-// tests; without, each call starts its own, stopped when tb ends. If Java is missing, the
-// test fails saying how to install it.
+// tests (and by the workers of a fuzz run); without, each call starts its own, stopped when
+// tb ends. If Java is missing, the test fails saying how to install it.
 func Start(tb testing.TB) string {
 	tb.Helper()
 	if !mainActive.Load() {
 		s, err := start()
-		if s != nil {
-			tb.Cleanup(func() {
-				if err := s.stop(); err != nil {
-					tb.Error(err)
-				}
-			})
-		}
 		if err != nil {
 			tb.Fatal(err)
 		}
+		tb.Cleanup(func() {
+			if err := s.stop(); err != nil {
+				tb.Error(err)
+			}
+		})
 		return s.endpoint
 	}
 	first := false
 	began := time.Now()
 	sharedOnce.Do(func() {
 		first = true
+		if endpoint := os.Getenv(coordinatorEnv); endpoint != "" && testFlag("test.fuzzworker") == "true" {
+			shared = &server{endpoint: endpoint}
+			return
+		}
 		shared, sharedErr = start()
+		if sharedErr == nil && testFlag("test.fuzz") != "" {
+			// The coordinator starts its workers after this setup, with its environment.
+			sharedErr = os.Setenv(coordinatorEnv, shared.endpoint)
+		}
 	})
 	if sharedErr != nil {
 		tb.Fatal(sharedErr)
 	}
-	if first {
+	if first && shared.cmd != nil {
 		tb.Logf("dynamolocal: DynamoDB Local at %s (started in %s)", shared.endpoint, time.Since(began).Round(time.Millisecond))
 	}
 	return shared.endpoint
 }
 
-// start runs scripts/dynamodb-local.sh start. On error it may still return the server, to
-// be stopped.
+// testFlag returns the value of the testing package's flag name ("" when not defined).
+func testFlag(name string) string {
+	if f := flag.Lookup(name); f != nil {
+		return f.Value.String()
+	}
+	return ""
+}
+
+// start runs DynamoDB Local on a free loopback port (scripts/dynamodb-local.sh run, which
+// execs java: the child is the JVM) and waits until it answers.
 func start() (*server, error) {
 	if _, err := exec.LookPath("java"); err != nil {
 		return nil, errors.New("dynamolocal: java is not installed: DynamoDB Local needs a Java 17 runtime " +
@@ -104,77 +127,114 @@ func start() (*server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dynamolocal: %w", err)
 	}
+	script := filepath.Join(root, "scripts", "dynamodb-local.sh")
 	closeInheritedOnExec()
-	stateDir, err := os.MkdirTemp("", "dynamolocal-")
+	ctx, cancel := context.WithTimeout(context.Background(), installTimeout)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, script, "install").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("dynamolocal: %s install: %v\n%s", script, err, out)
+	}
+	var lastErr error
+	for range 3 {
+		s, err := run(script)
+		if err == nil {
+			return s, nil
+		}
+		lastErr = err
+		if !errors.Is(err, errPortTaken) {
+			break
+		}
+	}
+	return nil, lastErr
+}
+
+var errPortTaken = errors.New("port taken")
+
+// run starts one server and waits until it answers; on failure nothing is left running.
+func run(script string) (*server, error) {
+	port, err := freePort()
 	if err != nil {
 		return nil, fmt.Errorf("dynamolocal: %w", err)
 	}
-	s := &server{script: filepath.Join(root, "scripts", "dynamodb-local.sh"), stateDir: stateDir}
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, s.script, "start", stateDir)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	// The watchdog goes up before anything can fail: the script may have left a server.
-	s.startWatchdog()
-	if err != nil {
-		return s, fmt.Errorf("dynamolocal: %s start: %v\n%s%s", s.script, err, stderr.String(), s.logTail())
+	s := &server{endpoint: "http://127.0.0.1:" + strconv.Itoa(port), done: make(chan struct{}), log: &tailBuffer{}}
+	s.cmd = exec.Command(script, "run", strconv.Itoa(port))
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	if err := testkit.StartChild(s.cmd); err != nil {
+		return nil, fmt.Errorf("dynamolocal: starting %s run: %w", script, err)
 	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	s.endpoint = strings.TrimSpace(lines[len(lines)-1])
-	if !strings.HasPrefix(s.endpoint, "http://127.0.0.1:") {
-		return s, fmt.Errorf("dynamolocal: %s start printed %q, want http://127.0.0.1:PORT", s.script, s.endpoint)
+	go func() {
+		_ = s.cmd.Wait()
+		close(s.done)
+	}()
+	// Any HTTP status on GET / means it is serving (it answers 400).
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		select {
+		case <-s.done:
+			if strings.Contains(s.log.String(), "Address already in use") {
+				return nil, fmt.Errorf("dynamolocal: port %d: %w", port, errPortTaken)
+			}
+			return nil, fmt.Errorf("dynamolocal: DynamoDB Local exited (%v) before answering:\n%s", s.cmd.ProcessState, s.log.String())
+		default:
+		}
+		if resp, err := client.Get(s.endpoint + "/"); err == nil {
+			resp.Body.Close()
+			return s, nil
+		}
+		if time.Now().After(deadline) {
+			_ = s.stop()
+			return nil, fmt.Errorf("dynamolocal: DynamoDB Local did not answer on %s within %s:\n%s", s.endpoint, readyTimeout, s.log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return s, nil
 }
 
-// startWatchdog starts a detached shell that blocks reading a pipe only this process holds
-// open; end of file means this process is gone, and the shell stops the server and removes
-// its state directory.
-func (s *server) startWatchdog() {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return
-	}
-	cmd := exec.Command("sh", "-c", `read -r _; "$0" stop "$1"; rm -rf "$1"`, s.script, s.stateDir)
-	cmd.Stdin = r
-	// Its own session: a signal to the test's process group does not take it down first.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		r.Close()
-		w.Close()
-		return
-	}
-	r.Close()
-	s.lifeline, s.watchdog = w, cmd
-}
-
-// stop stops the server by PID (through the script), then the watchdog, and removes the
-// state directory.
+// stop kills the server (by PID; it keeps nothing: the tables live in memory) and waits
+// until it has exited. A fuzz coordinator's server is left to the coordinator.
 func (s *server) stop() error {
-	out, err := exec.Command(s.script, "stop", s.stateDir).CombinedOutput()
-	if s.lifeline != nil {
-		s.lifeline.Close()
-		_ = s.watchdog.Wait()
-		s.lifeline = nil
+	if s.cmd == nil {
+		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("dynamolocal: stopping DynamoDB Local: %v\n%s", err, out)
+	_ = s.cmd.Process.Kill()
+	select {
+	case <-s.done:
+		return nil
+	case <-time.After(time.Minute):
+		return fmt.Errorf("dynamolocal: DynamoDB Local (pid %d) still runs a minute after SIGKILL", s.cmd.Process.Pid)
 	}
-	return os.RemoveAll(s.stateDir)
 }
 
-func (s *server) logTail() string {
-	data, err := os.ReadFile(filepath.Join(s.stateDir, "log"))
-	if err != nil || len(data) == 0 {
-		return ""
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
 	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > 20 {
-		lines = lines[len(lines)-20:]
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// tailBuffer keeps the last 16 KiB written to it (the server's log), safe for concurrent use.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if over := len(b.buf) - 16<<10; over > 0 {
+		b.buf = append(b.buf[:0], b.buf[over:]...)
 	}
-	return "server log:\n" + strings.Join(lines, "\n")
+	return len(p), nil
+}
+
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
 }
 
 var tableSeq atomic.Int64
@@ -232,5 +292,6 @@ func tableName(test string) string {
 	if len(b) > 200 {
 		b = b[:200]
 	}
-	return fmt.Sprintf("t-%s-%d", b, tableSeq.Add(1))
+	// The process id: the workers of a fuzz run share their coordinator's server.
+	return fmt.Sprintf("t-%s-%d-%d", b, os.Getpid(), tableSeq.Add(1))
 }

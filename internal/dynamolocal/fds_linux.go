@@ -7,7 +7,7 @@ import (
 )
 
 // closeInheritedOnExec marks every descriptor above stderr close-on-exec, so that DynamoDB
-// Local and its watchdog, which outlive the exec'd script, hold none of them. Go opens its
+// Local, which the exec'd script becomes, holds none of them. Go opens its
 // own descriptors close-on-exec, but a process can inherit others without the flag: a
 // `go test -fuzz` worker gets the coordinator's pipes as descriptors 3 and 4. A server that
 // held them would keep the pipes open after the worker died, and the coordinator would wait

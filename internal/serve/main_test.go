@@ -442,6 +442,19 @@ func (f *fakeArgo) update(name string, fn func(a *argocdtest.App)) {
 	fn(f.apps[name])
 }
 
+// waitLists waits until the Applications were listed n more times.
+func (f *fakeArgo) waitLists(t testing.TB, n int) {
+	t.Helper()
+	f.mu.Lock()
+	want := f.lists + n
+	f.mu.Unlock()
+	eventually(t, fmt.Sprintf("%d more Application lists", n), func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.lists >= want
+	})
+}
+
 func (f *fakeArgo) refreshed() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -490,6 +503,14 @@ func newFakeHook(t testing.TB) *fakeHook {
 func (f *fakeHook) serve(w http.ResponseWriter, r *http.Request) {
 	f.inflight.Add(1)
 	defer f.inflight.Add(-1)
+	// The body is read before any hang: only then does Go's server watch the connection and
+	// end r.Context() when the sender gives up. Unread, a hang of 5 s outlived the sender's
+	// timeout unnoticed, and the receiver then took the abandoned request as a delivery (a
+	// duplicate, whenever the test ran longer than the hang).
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
 	f.mu.Lock()
 	f.attempts++
 	block := f.block
@@ -505,7 +526,7 @@ func (f *fakeHook) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var ev notify.Event
-	if err := json.NewDecoder(r.Body).Decode(&ev); err != nil || ev.ID == "" || r.Header.Get("X-Dynamo-Cmp-Event-Id") != ev.ID {
+	if err := json.Unmarshal(body, &ev); err != nil || ev.ID == "" || r.Header.Get("X-Dynamo-Cmp-Event-Id") != ev.ID {
 		http.Error(w, "bad event", http.StatusBadRequest)
 		return
 	}
@@ -568,6 +589,10 @@ type fakeKube struct {
 	sets    map[string][]map[string]any // by namespace
 	patches []patchRecord
 	lists   map[string]int
+	// rounds are the patches grouped by the list that preceded them: the annotator lists the
+	// ApplicationSets of its one namespace at the start of every round, so round i+1 having
+	// begun means round i is complete.
+	rounds [][]patchRecord
 	// apply: patches change the annotations of the stored ApplicationSets, as the API server
 	// does (no controller removes the refresh annotation: it stays, as after a failed
 	// reconcile); wakes counts, by "<namespace>/<name>", the patches that made the refresh
@@ -607,6 +632,7 @@ func (f *fakeKube) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodGet && len(parts) == 2:
 		f.lists[ns]++
+		f.rounds = append(f.rounds, nil)
 		items := f.sets[ns]
 		if items == nil {
 			items = []map[string]any{}
@@ -614,7 +640,11 @@ func (f *fakeKube) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSetList", "metadata": map[string]any{"resourceVersion": "1"}, "items": items})
 	case r.Method == http.MethodPatch && len(parts) == 3:
 		body, _ := io.ReadAll(r.Body)
-		f.patches = append(f.patches, patchRecord{namespace: ns, name: parts[2], contentType: r.Header.Get("Content-Type"), body: string(body)})
+		rec := patchRecord{namespace: ns, name: parts[2], contentType: r.Header.Get("Content-Type"), body: string(body)}
+		f.patches = append(f.patches, rec)
+		if len(f.rounds) > 0 {
+			f.rounds[len(f.rounds)-1] = append(f.rounds[len(f.rounds)-1], rec)
+		}
 		for _, s := range f.sets[ns] {
 			if md := s["metadata"].(map[string]any); md["name"] == parts[2] {
 				if f.apply {
@@ -690,6 +720,33 @@ func (f *fakeKube) patched() []patchRecord {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]patchRecord(nil), f.patches...)
+}
+
+// round returns the patches of round i once round i+1 has begun (the annotator's rounds run
+// one after another), failing the test if it does not.
+func (f *fakeKube) round(t testing.TB, i int) []patchRecord {
+	t.Helper()
+	eventually(t, fmt.Sprintf("ApplicationSet round %d to begin", i+1), func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return len(f.rounds) > i+1
+	})
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]patchRecord(nil), f.rounds[i]...)
+}
+
+// patchCount is how many patches ApplicationSet ns/name received.
+func (f *fakeKube) patchCount(key string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, p := range f.patches {
+		if p.namespace+"/"+p.name == key {
+			n++
+		}
+	}
+	return n
 }
 
 func (f *fakeKube) reset() {

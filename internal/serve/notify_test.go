@@ -2,10 +2,12 @@ package serve
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -53,16 +55,26 @@ func TestPublishAnnotatesTheApplicationSetsUsingTheGenerator(t *testing.T) {
 	opts.Kube = kube.options(t)
 	_, base := runServer(t, opts)
 
+	// Every change is one round of the annotator: a list, then the patches. A round is checked
+	// once the next has begun (the next publish's): then nothing more can join it, however
+	// slow the machine.
 	// At start, every ApplicationSet using the generator is refreshed once (publishes made
 	// while no replica ran reach them now).
 	usingGenerator := []string{"argocd/matrix-all", "argocd/merge-gold", "argocd/platform-dev", "argocd/platform-prod"}
-	eventually(t, "the startup refresh", func() bool { return len(patchedNames(kube.patched())) == len(usingGenerator) })
-	if got := patchedNames(kube.patched()); !reflect.DeepEqual(got, usingGenerator) {
-		t.Fatalf("startup refresh patched %v, want %v", got, usingGenerator)
+	checkRound := func(i int, what string, want []string) {
+		t.Helper()
+		patches := kube.round(t, i)
+		if got := patchedNames(patches); !reflect.DeepEqual(got, want) || len(patches) != len(want) {
+			t.Errorf("%s: patched %v (%d patches), want %v once each", what, got, len(patches), want)
+		}
+		for _, p := range patches {
+			if p.contentType != "application/merge-patch+json" || p.body != `{"metadata":{"annotations":{"argocd.argoproj.io/application-set-refresh":"true"}}}` {
+				t.Errorf("%s: patch %s %q, want a JSON merge patch of the refresh annotation", what, p.contentType, p.body)
+			}
+		}
 	}
-	kube.reset()
-
-	for _, tc := range []struct {
+	prevName, prevWant := "startup refresh", usingGenerator
+	for i, tc := range []struct {
 		name    string
 		publish func()
 		want    []string
@@ -84,23 +96,14 @@ func TestPublishAnnotatesTheApplicationSetsUsingTheGenerator(t *testing.T) {
 		{"global", func() {
 			publish(t, st, config.GlobalLayer, namespaceEntry(t, "base"), namespaceEntry(t, "base-2"))
 		}, usingGenerator},
+		{"cluster/dev-b (closes the round before)", func() {
+			publish(t, st, config.ClusterLayer("dev-b"), clusterEntry(t, fleet[1]), namespaceEntry(t, "apps-2"))
+		}, nil},
 	} {
-		publishedAt := time.Now()
+		// Round i (the change before) is complete once this change's round has begun.
 		tc.publish()
-		eventually(t, tc.name+": annotations", func() bool { return len(patchedNames(kube.patched())) >= len(tc.want) })
-		t.Logf("%s: ApplicationSets annotated %s after the publish returned", tc.name, time.Since(publishedAt).Round(time.Millisecond))
-		// Let the watcher poll a few more times: nothing else may be patched.
-		time.Sleep(10 * opts.PollInterval)
-		patches := kube.patched()
-		if got := patchedNames(patches); !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("%s: patched %v, want %v", tc.name, got, tc.want)
-		}
-		for _, p := range patches {
-			if p.contentType != "application/merge-patch+json" || p.body != `{"metadata":{"annotations":{"argocd.argoproj.io/application-set-refresh":"true"}}}` {
-				t.Errorf("%s: patch %s %q, want a JSON merge patch of the refresh annotation", tc.name, p.contentType, p.body)
-			}
-		}
-		kube.reset()
+		checkRound(i, prevName, prevWant)
+		prevName, prevWant = tc.name, tc.want
 	}
 	// By the time ApplicationSets are annotated, the generator serves the new version.
 	if v := servedVersion(t, base, "prod-b"); v != "g2.e1.c4" {
@@ -137,22 +140,34 @@ func TestAnnotationsAreRepeatedOnceForOtherReplicas(t *testing.T) {
 	st, _ := newStore(t)
 	seed(t, st)
 	kube := newFakeKube(t)
-	kube.add("argocd", "platform", pluginGen(DefaultConfigMapName, nil))
+	// Listed in this order: in a round, platform-dev is patched before platform-prod.
+	kube.add("argocd", "platform-dev", pluginGen(DefaultConfigMapName, map[string]any{"environment": "dev"}))
+	kube.add("argocd", "platform-prod", pluginGen(DefaultConfigMapName, map[string]any{"environment": "prod"}))
 	opts := baseOptions(t, st)
 	opts.Kube = kube.options(t)
 	opts.ReannotateAfter = 200 * time.Millisecond
 	runServer(t, opts)
-	eventually(t, "the startup refresh and its repeat", func() bool { return len(kube.patched()) >= 2 })
-	time.Sleep(10 * opts.ReannotateAfter)
-	if n := len(kube.patched()); n != 2 {
-		t.Fatalf("startup: %d patches, want 2 (once, and once more for replicas that had not yet seen the change)", n)
+	const dev, prod = "argocd/platform-dev", "argocd/platform-prod"
+	eventually(t, "the startup refresh and its repeat", func() bool { return kube.patchCount(dev) >= 2 && kube.patchCount(prod) >= 2 })
+
+	// The annotator takes its work in the order it falls due. A publish of env/prod now is
+	// refreshed now and repeated ReannotateAfter later, so once its repeat is done, a third
+	// refresh of what came before (due earlier) would have been made: in an earlier round, or
+	// in the same round, where platform-dev is patched before platform-prod.
+	probe := func(wantProd int) {
+		t.Helper()
+		publish(t, st, config.EnvLayer("prod"), namespaceEntry(t, "prod-tools"), namespaceEntry(t, fmt.Sprintf("probe-%d", wantProd)))
+		eventually(t, "the env/prod refresh and its repeat", func() bool { return kube.patchCount(prod) >= wantProd })
 	}
-	kube.reset()
-	publish(t, st, config.GlobalLayer, namespaceEntry(t, "x"))
-	eventually(t, "the refresh and its repeat", func() bool { return len(kube.patched()) >= 2 })
-	time.Sleep(10 * opts.ReannotateAfter)
-	if n := len(kube.patched()); n != 2 {
-		t.Fatalf("after a publish: %d patches, want 2", n)
+	probe(4)
+	if n := kube.patchCount(dev); n != 2 {
+		t.Fatalf("startup: platform-dev patched %d times, want 2 (once, and once more for replicas that had not yet seen the change)", n)
+	}
+	publish(t, st, config.EnvLayer("dev"), namespaceEntry(t, "dev-tools"), namespaceEntry(t, "dev-2"))
+	eventually(t, "the env/dev refresh and its repeat", func() bool { return kube.patchCount(dev) >= 4 })
+	probe(6)
+	if n := kube.patchCount(dev) - 2; n != 2 {
+		t.Fatalf("after a publish: platform-dev patched %d times, want 2", n)
 	}
 }
 
@@ -179,11 +194,16 @@ func TestLatestApplicationsAreHardRefreshed(t *testing.T) {
 	publish(t, st, config.EnvLayer("dev"), namespaceEntry(t, "dev-tools"), namespaceEntry(t, "dev-2"))
 	want := []string{"argocd/dev-a-latest", "argocd/dev-b-env", "team-apps/dev-b-multi"}
 	eventually(t, "hard refreshes", func() bool { return len(argo.refreshed()) >= len(want) })
-	time.Sleep(10 * opts.PollInterval)
+	// Changes are refreshed one round after the other: once a later change's refresh is
+	// seen, the dev change's round is complete.
+	publish(t, st, config.ClusterLayer("prod-a"), clusterEntry(t, fleet[2]), namespaceEntry(t, "apps-2"))
+	eventually(t, "the later change's hard refresh", func() bool { return slices.Contains(argo.refreshed(), "argocd/prod-a-latest") })
 	got := argo.refreshed()
 	sort.Strings(got)
+	want = append(want, "argocd/prod-a-latest")
+	sort.Strings(want)
 	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("hard-refreshed %v, want %v (only Applications of dev clusters rendering latest)", got, want)
+		t.Fatalf("hard-refreshed %v, want %v (only Applications of the changed clusters rendering latest, each once)", got, want)
 	}
 }
 
@@ -212,11 +232,15 @@ func TestAutomatedLatestApplicationsAreSynced(t *testing.T) {
 	publish(t, st, config.EnvLayer("dev"), namespaceEntry(t, "dev-tools"), namespaceEntry(t, "dev-2"))
 	want := []string{"argocd/dev-a-auto", "team-apps/dev-b-auto"}
 	eventually(t, "sync requests", func() bool { return len(argo.synced()) >= len(want) })
-	time.Sleep(10 * opts.PollInterval)
+	// Changes are refreshed one round after the other: once a later change's sync is seen,
+	// the dev change's round (its retried sync included) is complete.
+	publish(t, st, config.ClusterLayer("prod-a"), clusterEntry(t, fleet[2]), namespaceEntry(t, "apps-2"))
+	eventually(t, "the later change's sync", func() bool { return slices.Contains(argo.synced(), "argocd/prod-a-auto") })
 	got := argo.synced()
 	sort.Strings(got)
+	want = []string{"argocd/dev-a-auto", "argocd/prod-a-auto", "team-apps/dev-b-auto"}
 	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("synced %v, want %v (only automated Applications of dev clusters rendering latest, each once)", got, want)
+		t.Fatalf("synced %v, want %v (only automated Applications of the changed clusters rendering latest, each once)", got, want)
 	}
 	argo.mu.Lock()
 	defer argo.mu.Unlock()
@@ -287,18 +311,23 @@ func TestWebhookReportsPublishSyncAndDegraded(t *testing.T) {
 		t.Errorf("publish event %+v, want env/dev 1→2, trace %s, clusters %v", ev, head.TraceID, want)
 	}
 
-	// The ApplicationSet gives the Applications the new version; Argo CD syncs it.
-	time.Sleep(5 * 50 * time.Millisecond)
-	if _, early := f.hook.find(func(e notify.Event) bool { return e.Type == notify.EventSynced }); early {
-		t.Fatal("synced reported while the Applications still pinned the old version")
-	}
+	// The ApplicationSet gives the Applications the new version; Argo CD syncs it. Each state
+	// is held until the Applications were listed twice more (so read at least once).
+	f.argo.waitLists(t, 2)
 	f.rollTo("g1.e2.c1", "OutOfSync", "Progressing")
-	time.Sleep(5 * 50 * time.Millisecond)
+	f.argo.waitLists(t, 2)
 	f.rollTo("g1.e2.c1", "Synced", "Healthy")
 	ev = f.hook.wait(t, "the synced event", func(e notify.Event) bool { return e.Type == notify.EventSynced && e.Cluster == "dev-a" })
 	if ev.ConfigVersion != "g1.e2.c1" || ev.Layer != "env/dev" || ev.Version != 2 || ev.TraceID != head.TraceID || ev.ArgoCD == nil ||
-		len(ev.ArgoCD.Applications) != 2 || ev.ArgoCD.Applications[0].Sync != "Synced" || ev.ArgoCD.Applications[0].Health != "Healthy" {
+		len(ev.ArgoCD.Applications) != 2 {
 		t.Errorf("synced event %+v", ev)
+	}
+	// Synced is reported only for Applications synced and healthy at the new version — not
+	// while they still pinned the old one, nor while they were syncing.
+	for _, a := range ev.ArgoCD.Applications {
+		if a.ConfigVersion != "g1.e2.c1" || a.Sync != "Synced" || a.Health != "Healthy" {
+			t.Errorf("synced reported while Application %s was at %s, %s, %s", a.Name, a.ConfigVersion, a.Sync, a.Health)
+		}
 	}
 	f.waitLastKnownGood(t, "dev-a", "g1.e2.c1")
 
@@ -386,8 +415,15 @@ func TestAutoRollbackWithinTheWindow(t *testing.T) {
 		t.Errorf("the generator serves %s after the rollback, want g1.e1.c1", v)
 	}
 
-	// Audited once, however many replicas saw the failure.
-	time.Sleep(20 * 50 * time.Millisecond)
+	// Once the Applications are back on the rolled-back version and healthy, that is reported.
+	f.rollTo("g1.e1.c1", "Synced", "Healthy")
+	f.hook.wait(t, "synced after the rollback", func(e notify.Event) bool { return e.Type == notify.EventSynced && e.ConfigVersion == "g1.e1.c1" })
+
+	// Audited once, however many replicas saw the failure: checked once both replicas have
+	// seen the rollback and the recovery after it.
+	for _, replica := range []string{"test", "replica-2"} {
+		f.hook.wait(t, replica+"'s rollback event", func(e notify.Event) bool { return e.Type == notify.EventRollback && e.Replica == replica })
+	}
 	audit, err := f.st.Audit(ctx, config.EnvLayer("dev"), 0)
 	if err != nil {
 		t.Fatal(err)
@@ -410,10 +446,6 @@ func TestAutoRollbackWithinTheWindow(t *testing.T) {
 	if len(ids) != 1 {
 		t.Errorf("%d distinct auto-rollback events, want 1", len(ids))
 	}
-
-	// Once the Applications are back on the rolled-back version and healthy, that is reported.
-	f.rollTo("g1.e1.c1", "Synced", "Healthy")
-	f.hook.wait(t, "synced after the rollback", func(e notify.Event) bool { return e.Type == notify.EventSynced && e.ConfigVersion == "g1.e1.c1" })
 }
 
 // serve usually starts with Argo CD: the ApplicationSet creates the Applications after serve

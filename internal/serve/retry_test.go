@@ -20,8 +20,9 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 )
 
-// quick bounds each attempt to 300 ms and retries 3 times with short backoff.
-var quick = outbound.HTTPOptions{Timeout: 300 * time.Millisecond, RetryMax: 3, RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond}
+// quick bounds each attempt to 1 s (a margin over a busy machine's slow answer, which the
+// sender would retry: a duplicate) and retries 3 times with short backoff.
+var quick = outbound.HTTPOptions{Timeout: time.Second, RetryMax: 3, RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond}
 
 func startQueue(t *testing.T, hook *fakeHook, size int, maxAge time.Duration) (*notify.Webhook, *Metrics) {
 	t.Helper()
@@ -104,7 +105,8 @@ func TestWebhookDuplicatesCarryTheSameID(t *testing.T) {
 		q.Enqueue(ev)
 	}
 	eventually(t, "every event delivered", func() bool { _, d := ackedIDs(hook.events()); return len(d) == 3 })
-	time.Sleep(200 * time.Millisecond)
+	// Nothing queued, nothing being sent, no request in the receiver: nothing more can arrive.
+	eventually(t, "the queue to empty", func() bool { return q.Len() == 0 && hook.inflight.Load() == 0 })
 	all, distinct := ackedIDs(hook.events())
 	if !reflect.DeepEqual(distinct, []string{"ev-00", "ev-01", "ev-02"}) {
 		t.Fatalf("delivered %v", all)

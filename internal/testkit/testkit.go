@@ -1,6 +1,7 @@
 // Package testkit holds the small helpers the tests of several packages share: the
-// repository's root directory, a test's context, and configuration entries built from raw
-// bodies. DynamoDB Local tables come from internal/dynamolocal, in-process CLI runs from
+// repository's root directory, a test's context, configuration entries built from raw
+// bodies, and StartChild, which starts a server so that it dies with the test process.
+// DynamoDB Local tables come from internal/dynamolocal, in-process CLI runs from
 // internal/clitest.
 package testkit
 
