@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
@@ -76,11 +78,13 @@ func (o Object) where() string {
 }
 
 // ReadManifests reads the objects of one cluster from files and directories (recursively, in
-// lexical order; *.yaml, *.yml and *.json), as `kustomize build` or `kubectl get -o yaml`
+// lexical order; *.yaml, *.yml and *.json; a directory holding a kustomization is built as
+// `kustomize build DIR` would), as `kustomize build` or `kubectl get -o yaml`
 // write them: YAML streams, JSON documents, and v1 List objects whose items are expanded.
 // Null values are dropped (the API server treats them as absent).
 func ReadManifests(cluster string, paths []string) ([]Object, error) {
 	var files []string
+	var built []Object
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil {
@@ -88,6 +92,14 @@ func ReadManifests(cluster string, paths []string) ([]Object, error) {
 		}
 		if !st.IsDir() {
 			files = append(files, p)
+			continue
+		}
+		if isKustomization(p) {
+			objs, err := kustomizeBuild(cluster, p)
+			if err != nil {
+				return nil, err
+			}
+			built = append(built, objs...)
 			continue
 		}
 		var found []string
@@ -109,7 +121,7 @@ func ReadManifests(cluster string, paths []string) ([]Object, error) {
 		}
 		files = append(files, found...)
 	}
-	var objs []Object
+	objs := built
 	var errs []error
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -125,6 +137,35 @@ func ReadManifests(cluster string, paths []string) ([]Object, error) {
 		objs = append(objs, got...)
 	}
 	return objs, errors.Join(errs...)
+}
+
+// kustomizationFiles are the names kustomize reads a kustomization from.
+var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+// isKustomization reports whether dir is a kustomization (import builds it, as kustomize
+// build does).
+func isKustomization(dir string) bool {
+	for _, n := range kustomizationFiles {
+		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// kustomizeBuild builds a kustomization with kustomize's own library (what `kustomize build
+// DIR` prints), Helm chart inflation and plugins off.
+func kustomizeBuild(cluster, dir string) ([]Object, error) {
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	rm, err := k.Run(filesys.MakeFsOnDisk(), dir)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: kustomize build %s: %w", cluster, dir, err)
+	}
+	data, err := rm.AsYaml()
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: kustomize build %s: %w", cluster, dir, err)
+	}
+	return ParseManifests(cluster, "kustomize build "+dir, data)
 }
 
 func isManifestFile(path string) bool {
