@@ -92,9 +92,9 @@ func groupEntries(clusters []clusterInfo, entries map[string][]mapped) ([]*group
 			}
 			if m.entry.Kind == config.KindManifest {
 				o := m.objects[0]
-				if prev, ok := apiVersions[id]; ok && prev.APIVersion() != o.APIVersion() {
-					problems = append(problems, fmt.Sprintf("%s: cluster %s (%s) has %s as %s, cluster %s as %s: two clusters disagree on the identity of one object; give them different names or import the clusters separately",
-						o.where(), prev.Cluster, prev.Source, o.Ref(), prev.APIVersion(), o.Cluster, o.APIVersion()))
+				if prev, ok := apiVersions[id]; ok && prev.Group() != o.Group() {
+					problems = append(problems, fmt.Sprintf("%s: is %s here, but cluster %s (%s) has %s as %s: the two clusters disagree on the identity of %s (one layer entry cannot be both); rename one, or import the clusters separately",
+						o.where(), o.APIVersion(), prev.Cluster, prev.Source, prev.Ref(), prev.APIVersion(), o.Ref()))
 				} else if !ok {
 					apiVersions[id] = o
 				}

@@ -294,7 +294,11 @@ func (r *Result) Prove(dir string, policies policy.Set) error {
 		}
 		out, err := ops.Render(layers, name, policies, render.Options{Format: render.FormatJSON}, nil)
 		if err != nil {
-			diffs = append(diffs, Difference{name, "does not render: " + oneParagraph(err)})
+			msg := "does not render: " + oneParagraph(err)
+			if len(policies) == 0 && strings.Contains(msg, "default policy") {
+				msg += " (the proof renders under the default policy unless --policy FILE gives the policies the table will hold)"
+			}
+			diffs = append(diffs, Difference{name, msg})
 			continue
 		}
 		got, err := parseJSONStream(out.Bytes())
