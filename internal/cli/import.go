@@ -25,9 +25,13 @@ type importOptions struct {
 	regions      []string
 	policies     []string
 	skipSecrets  bool
+	contexts     []string
+	kubeconfig   string
+	kinds        []string
+	selector     string
 }
 
-func newImportCommand(streams IOStreams, _ Env) *cobra.Command {
+func newImportCommand(streams IOStreams, env Env) *cobra.Command {
 	var o importOptions
 	cmd := &cobra.Command{
 		Use:   "import --out DIR (--from DIR | --cluster NAME=PATH ...) [--clusters FILE]",
@@ -42,7 +46,12 @@ differ; a value that differs only by the cluster's own name or region is written
 ${cluster.name} or ${cluster.region}.
 
 Sources: --from DIR holds one subdirectory (or one file NAME.yaml) per cluster; --cluster
-NAME=PATH (repeatable) names a file or directory of one cluster's manifests. Cluster records
+NAME=PATH (repeatable) names a file or directory of one cluster's manifests (a directory
+holding a kustomization is built, as kustomize build does); --context NAME=CONTEXT reads a
+live cluster through a kubeconfig context: the kinds --kind names (default: those the layer
+model knows), optionally only those -l selects, leaving out what the API server owns (status,
+the metadata it sets, defaulted fields, the kubectl last-applied annotation) and the objects
+the cluster makes itself (kube-* namespaces, system: RBAC, objects owned by another). Cluster records
 (environment and region required; projects, labels, vars) come from --clusters FILE, and
 --environment NAME=ENV / --region NAME=REGION set or override them.
 
@@ -55,6 +64,9 @@ listed). Progress goes to stderr, the report to stdout.
 Exit codes: 0 written and proven, 1 bad input or failed proof, 2 wrong command line.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.kubeconfig == "" {
+				o.kubeconfig = defaultKubeconfig(env)
+			}
 			return runImport(cmd.Context(), streams, o)
 		},
 	}
@@ -67,6 +79,10 @@ Exit codes: 0 written and proven, 1 bad input or failed proof, 2 wrong command l
 	f.StringArrayVar(&o.regions, "region", nil, "NAME=REGION: a cluster's region (repeatable; overrides --clusters)")
 	f.StringArrayVar(&o.policies, "policy", nil, "policy file the proof renders under (repeatable; default: the default policy)")
 	f.BoolVar(&o.skipSecrets, "skip-secrets", false, "leave Secrets out (listed in the report) instead of refusing the import")
+	f.StringArrayVar(&o.contexts, "context", nil, "NAME=CONTEXT: read cluster NAME live from this kubeconfig context (repeatable)")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file of --context (default: $KUBECONFIG, else ~/.kube/config)")
+	f.StringSliceVar(&o.kinds, "kind", nil, "kinds to read live, Kind or Kind.group (default: the kinds the layer model knows)")
+	f.StringVarP(&o.selector, "selector", "l", "", "label selector of the objects read live (e.g. app.kubernetes.io/managed-by=platform)")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }
@@ -126,8 +142,18 @@ func importSources(o importOptions) (map[string][]string, error) {
 			sources[name] = []string{filepath.Join(o.from, e.Name())}
 		}
 	}
+	contexts, err := pairs("context", o.contexts)
+	if err != nil {
+		return nil, err
+	}
+	for name := range contexts {
+		if _, dup := sources[name]; dup {
+			return nil, withCode(ExitUsage, fmt.Errorf("--context: cluster %s has manifests already; import each cluster from one source", name))
+		}
+		sources[name] = nil
+	}
 	if len(sources) == 0 {
-		return nil, withCode(ExitUsage, errors.New("no clusters to import: give --from DIR or --cluster NAME=PATH"))
+		return nil, withCode(ExitUsage, errors.New("no clusters to import: give --from DIR, --cluster NAME=PATH or --context NAME=CONTEXT"))
 	}
 	return sources, nil
 }
@@ -214,9 +240,29 @@ func runImport(ctx context.Context, streams IOStreams, o importOptions) error {
 	progress := func(format string, args ...any) {
 		fmt.Fprintf(streams.ErrOut, "import: "+format+"\n", args...)
 	}
+	contexts, _ := pairs("context", o.contexts)
+	var kc *importer.Kubeconfig
+	if len(contexts) > 0 {
+		if kc, err = importer.LoadKubeconfig(o.kubeconfig); err != nil {
+			return withCode(ExitUsage, fmt.Errorf("--kubeconfig: %w", err))
+		}
+	}
 	var inputs []importer.ClusterInput
 	var readErrs []error
 	for _, n := range names {
+		if ctxName, live := contexts[n]; live {
+			objs, dropped, err := importer.ReadLive(ctx, n, kc, ctxName, importer.LiveOptions{Kinds: o.kinds, Selector: o.selector})
+			if err != nil {
+				var se *importer.StatusError
+				if errors.As(err, &se) && se.Code >= 400 && se.Code < 500 {
+					return withCode(ExitInvalid, err)
+				}
+				return withCode(ExitFailed, err)
+			}
+			progress("cluster %s: read %d objects from context %s", n, len(objs), ctxName)
+			inputs = append(inputs, importer.ClusterInput{Record: records[n], Objects: objs, Dropped: dropped})
+			continue
+		}
 		objs, err := importer.ReadManifests(n, sources[n])
 		if err != nil {
 			readErrs = append(readErrs, err)
@@ -261,4 +307,15 @@ func importAndProve(streams IOStreams, o importOptions, inputs []importer.Cluste
 	_, err = fmt.Fprint(streams.Out, res.Report.String())
 	progress("proven: every cluster's render equals what was imported; publish with dynamo-cmp config publish -f %s/<layer file> --layer <layer>", o.out)
 	return err
+}
+
+// defaultKubeconfig is kubectl's: the first file of $KUBECONFIG, else ~/.kube/config.
+func defaultKubeconfig(env Env) string {
+	if k := env.Get("KUBECONFIG"); k != "" {
+		return filepath.SplitList(k)[0]
+	}
+	if h := env.Get("HOME"); h != "" {
+		return filepath.Join(h, ".kube", "config")
+	}
+	return ""
 }
