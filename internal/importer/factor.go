@@ -148,7 +148,18 @@ func (p *placed) place(g *group, clusters []clusterInfo, envClusters map[string]
 	identity := g.identity()
 	if len(clusters) >= 2 && len(g.members) == len(clusters) {
 		p.shared++
-		base := withIdentity(g.kind, consensus(g.members).(map[string]any), identity)
+		// The base is the consensus of the environments' own (each weighing its clusters), so
+		// that a value one environment shares stays whole in its env layer.
+		var envVals []cval
+		for _, env := range sortedKeys(byEnv) {
+			ms := byEnv[env]
+			if len(ms) == 1 {
+				envVals = append(envVals, cval{v: ms[0].c.v, raw: ms[0].body, weight: 1})
+				continue
+			}
+			envVals = append(envVals, cval{raw: consensus(ms), weight: len(ms), gen: true})
+		}
+		base := withIdentity(g.kind, consensusOf(envVals).(map[string]any), identity)
 		if err := p.add(config.GlobalLayer, g.kind, base); err != nil {
 			return err
 		}
@@ -401,18 +412,38 @@ func setPath(m map[string]any, path []string, v any) {
 
 // consensus is the generalised value most members share: maps field by field (a field most
 // members have), any other value whole, preferring the literal value, then one written with
-// ${cluster.name}/${cluster.region} that gives each member its own.
+// ${cluster.name}/${cluster.region} that gives each member its own. Ties go to the member
+// listed first, so that a base drawn from an even split reads like one cluster's object.
 func consensus(ms []member) any {
 	vals := make([]cval, len(ms))
 	for i, m := range ms {
-		vals[i] = cval{v: m.c.v, raw: m.body}
+		vals[i] = cval{v: m.c.v, raw: m.body, weight: 1}
 	}
 	return consensusOf(vals)
 }
 
+// cval is a value to take the consensus of. A generalised value (gen) is compared as it is
+// (it holds references already); a member's value is compared after substituting its own
+// name and region into the candidate.
 type cval struct {
-	v   vars
-	raw any
+	v      vars
+	raw    any
+	weight int
+	gen    bool
+}
+
+func (x cval) detemplate(cand any) any {
+	if x.gen {
+		return cand
+	}
+	return mapStrings(cand, x.v.detemplate)
+}
+
+func (x cval) template() any {
+	if x.gen {
+		return x.raw
+	}
+	return mapStrings(x.raw, x.v.template)
 }
 
 func consensusOf(vals []cval) any {
@@ -427,62 +458,64 @@ func consensusOf(vals []cval) any {
 		return vals[0].raw
 	}
 	allMaps := true
+	total := 0
 	for _, x := range vals {
+		total += x.weight
 		if _, ok := x.raw.(map[string]any); !ok {
 			allMaps = false
-			break
 		}
 	}
 	if allMaps {
 		keys := map[string]int{}
 		for _, x := range vals {
 			for k := range x.raw.(map[string]any) {
-				keys[k]++
+				keys[k] += x.weight
 			}
 		}
 		out := map[string]any{}
 		for _, k := range sortedKeys(keys) {
-			if keys[k]*2 <= len(vals) {
+			if keys[k]*2 < total || keys[k]*2 == total && !hasKey(vals[0].raw, k) {
 				continue
 			}
 			var sub []cval
 			for _, x := range vals {
 				if e, ok := x.raw.(map[string]any)[k]; ok {
-					sub = append(sub, cval{v: x.v, raw: e})
+					sub = append(sub, cval{v: x.v, raw: e, weight: x.weight, gen: x.gen})
 				}
 			}
 			out[k] = consensusOf(sub)
 		}
 		return out
 	}
-	type scored struct {
-		val    any
-		score  int
-		refs   bool
-		sortBy string
-	}
-	var best *scored
+	var best any
+	bestScore, bestRefs := -1, false
 	seen := map[string]bool{}
 	for _, x := range vals {
-		for _, cand := range []any{x.raw, mapStrings(x.raw, x.v.template)} {
+		for i, cand := range []any{x.raw, x.template()} {
 			key := canonicalJSON(cand)
 			if seen[key] {
 				continue
 			}
 			seen[key] = true
-			s := scored{val: cand, refs: !reflect.DeepEqual(cand, x.raw), sortBy: key}
+			score := 0
 			for _, y := range vals {
-				if reflect.DeepEqual(mapStrings(cand, y.v.detemplate), y.raw) {
-					s.score++
+				if reflect.DeepEqual(y.detemplate(cand), y.raw) {
+					score += y.weight
 				}
 			}
-			if best == nil || s.score > best.score || (s.score == best.score && (!s.refs && best.refs || s.refs == best.refs && s.sortBy < best.sortBy)) {
-				b := s
-				best = &b
+			refs := i == 1
+			if score > bestScore || score == bestScore && bestRefs && !refs {
+				best, bestScore, bestRefs = cand, score, refs
 			}
 		}
 	}
-	return best.val
+	return best
+}
+
+func hasKey(v any, k string) bool {
+	m, _ := v.(map[string]any)
+	_, ok := m[k]
+	return ok
 }
 
 // sortedRefs lists layer refs global, env, cluster.

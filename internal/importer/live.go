@@ -236,7 +236,8 @@ func (c *apiClient) list(ctx context.Context, r apiResource, selector string) ([
 var systemNamespaces = map[string]bool{"default": true, "kube-system": true, "kube-public": true, "kube-node-lease": true}
 
 // isSystemObject reports whether the cluster made the object itself: its own namespaces and
-// what lives in kube-*, the bootstrap RBAC (system:*, rbac-defaults), and anything owned by
+// what lives in kube-*, the bootstrap RBAC (system:*, rbac-defaults), what every namespace
+// gets (the kube-root-ca.crt ConfigMap, the default ServiceAccount), and anything owned by
 // another object (a controller made it).
 func isSystemObject(obj map[string]any) bool {
 	md := asMap(obj["metadata"])
@@ -253,6 +254,8 @@ func isSystemObject(obj map[string]any) bool {
 		return true
 	case md["ownerReferences"] != nil:
 		return true
+	case kind == "ConfigMap" && name == "kube-root-ca.crt", kind == "ServiceAccount" && name == "default":
+		return true // every namespace gets them from kube-controller-manager
 	}
 	return false
 }
