@@ -128,6 +128,9 @@ func factor(clusters []clusterInfo, groups []*group) (*placed, error) {
 }
 
 func (p *placed) add(ref config.LayerRef, kind string, body map[string]any) error {
+	if ref.Scope != config.ScopeCluster && usesVariables(body) {
+		p.variables++
+	}
 	e, err := config.NewEntry(kind, body)
 	if err != nil {
 		return fmt.Errorf("import: %s: %w", ref, err)
@@ -218,18 +221,22 @@ func (p *placed) place(g *group, clusters []clusterInfo, envClusters map[string]
 
 // clusterOverride writes what a cluster changes of the entry below it (lower, generalised).
 func (p *placed) clusterOverride(g *group, m member, lower map[string]any, identity map[string]any) error {
-	concrete := mapStrings(lower, m.c.v.detemplate).(map[string]any)
 	ov, err := p.override(g.kind, []map[string]any{lower}, m.body, identity, &m.c.v)
 	if err != nil {
 		return err
 	}
-	_ = concrete
 	if ov == nil {
 		return nil
 	}
 	ref := config.ClusterLayer(m.c.name)
 	p.overrides[ref]++
 	return p.add(ref, g.kind, ov)
+}
+
+// usesVariables reports whether a body holds ${cluster.name} or ${cluster.region}.
+func usesVariables(body map[string]any) bool {
+	probe := vars{name: "\x00", region: "\x00"}
+	return !reflect.DeepEqual(mapStrings(body, probe.detemplate), any(body))
 }
 
 // override returns the smallest body that, merged over lowers, gives target (for a cluster,
@@ -313,9 +320,6 @@ func diff(lower, target any) (any, bool) {
 	tl, tok := target.([]any)
 	if lok && tok && keyedList(ll) && keyedList(tl) {
 		return append(append([]any(nil), tl...), map[string]any{"$patch": "replace"}), true
-	}
-	if tmap, ok := target.(map[string]any); ok && lok {
-		_ = tmap
 	}
 	return target, true
 }

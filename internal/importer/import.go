@@ -52,6 +52,9 @@ type Report struct {
 	// Shared, PerEnv and PerCluster count the entries written once for every cluster, once
 	// per environment, and in each cluster's own layer.
 	Shared, PerEnv, PerCluster int
+	// Variables counts the global and env entries written with ${cluster.name} or
+	// ${cluster.region}.
+	Variables int
 	// Replaced counts overrides written whole ($patch: replace) because no smaller one
 	// merges back to the cluster's value.
 	Replaced int
@@ -90,6 +93,7 @@ func Import(clusters []ClusterInput, opts Options) (*Result, error) {
 	var infos []clusterInfo
 	entries := map[string][]mapped{}
 	seenCluster := map[string]bool{}
+	rc := renderCheck{}
 	for _, ci := range clusters {
 		rec := ci.Record
 		if seenCluster[rec.Name] {
@@ -122,7 +126,7 @@ func Import(clusters []ClusterInput, opts Options) (*Result, error) {
 			continue
 		}
 		progress("cluster %s: mapping %d objects", rec.Name, len(keep))
-		m, err := mapCluster(keep)
+		m, err := mapCluster(keep, rc)
 		if err != nil {
 			var ie *InputError
 			if errors.As(err, &ie) {
@@ -192,7 +196,7 @@ func Import(clusters []ClusterInput, opts Options) (*Result, error) {
 			res.Report.Overrides[ref.String()] = n
 		}
 	}
-	res.Report.Shared, res.Report.PerEnv, res.Report.PerCluster, res.Report.Replaced = p.shared, p.perEnv, p.perCluster, p.replaced
+	res.Report.Shared, res.Report.PerEnv, res.Report.PerCluster, res.Report.Replaced, res.Report.Variables = p.shared, p.perEnv, p.perCluster, p.replaced, p.variables
 	sort.Slice(res.Report.Clusters, func(i, j int) bool { return res.Report.Clusters[i].Name < res.Report.Clusters[j].Name })
 	return res, nil
 }

@@ -1,7 +1,6 @@
 package importer
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -257,6 +256,26 @@ func onlyKeys(m map[string]any, keys ...string) bool {
 // names are explicit, so nothing of it reaches the objects.
 const checkCluster = "import-check"
 
+// renderCheck answers rendersExactly once per distinct question: clusters share most objects.
+type renderCheck map[string]bool
+
+func (rc renderCheck) rendersExactly(entries []config.Entry, want []map[string]any) bool {
+	var key strings.Builder
+	for _, e := range entries {
+		key.WriteString(e.Kind + "\x00" + canonicalJSON(e.Body) + "\x00")
+	}
+	for _, w := range want {
+		key.WriteString(canonicalJSON(w) + "\x00")
+	}
+	k := key.String()
+	if v, ok := rc[k]; ok {
+		return v
+	}
+	v := rendersExactly(entries, want)
+	rc[k] = v
+	return v
+}
+
 // rendersExactly reports whether entries render exactly the wanted objects (canonical JSON),
 // through the renderer generate uses.
 func rendersExactly(entries []config.Entry, want []map[string]any) bool {
@@ -294,10 +313,14 @@ func rendersExactly(entries []config.Entry, want []map[string]any) bool {
 // parseJSONStream reads one JSON object per line (generate's format) into plain values.
 func parseJSONStream(data []byte) ([]map[string]any, error) {
 	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 1<<20), 256<<20)
-	for sc.Scan() {
-		line := bytes.TrimSpace(sc.Bytes())
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
 			continue
 		}
@@ -313,7 +336,7 @@ func parseJSONStream(data []byte) ([]map[string]any, error) {
 		}
 		out = append(out, n)
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 // numbersToRaw turns json.Numbers into int64 or float64.
@@ -343,7 +366,7 @@ func numbersToRaw(v any) any {
 // mapCluster maps the objects of one cluster onto entries (escaped bodies): typed entries
 // where the layer model knows the kind and the entry renders the object back exactly, extra
 // manifests otherwise.
-func mapCluster(objs []Object) ([]mapped, error) {
+func mapCluster(objs []Object, rc renderCheck) ([]mapped, error) {
 	var out []mapped
 	byNS := map[string]Object{}
 	quotas := map[string][]Object{}
@@ -371,7 +394,7 @@ func mapCluster(objs []Object) ([]mapped, error) {
 			continue
 		}
 		e, err := config.NewEntry(config.KindNamespace, body)
-		if err != nil || !rendersExactly([]config.Entry{e}, []map[string]any{wanted(o)}) {
+		if err != nil || !rc.rendersExactly([]config.Entry{e}, []map[string]any{wanted(o)}) {
 			rest = append(rest, o)
 			continue
 		}
@@ -398,7 +421,7 @@ func mapCluster(objs []Object) ([]mapped, error) {
 				for _, x := range append(append([]Object(nil), m.objects...), po) {
 					want = append(want, wanted(x))
 				}
-				if err != nil || !rendersExactly([]config.Entry{ne}, want) {
+				if err != nil || !rc.rendersExactly([]config.Entry{ne}, want) {
 					rest = append(rest, po)
 					continue
 				}
@@ -423,7 +446,7 @@ func mapCluster(objs []Object) ([]mapped, error) {
 		esc := escapeValue(o.Body).(map[string]any)
 		if tk, ok := typedKinds[o.APIVersion()+"/"+o.Kind()]; ok {
 			if body, ok := typedCandidate(tk, esc); ok {
-				if e, err := config.NewEntry(tk.kind, body); err == nil && rendersExactly([]config.Entry{e}, []map[string]any{wanted(o)}) {
+				if e, err := config.NewEntry(tk.kind, body); err == nil && rc.rendersExactly([]config.Entry{e}, []map[string]any{wanted(o)}) {
 					out = append(out, mapped{entry: e, objects: []Object{o}})
 					continue
 				}

@@ -43,6 +43,7 @@ func (r Report) String() string {
 	fmt.Fprintf(&b, "- %d entries are the same in every cluster (up to `${cluster.name}`/`${cluster.region}`) and written once, in `global`;\n", r.Shared)
 	fmt.Fprintf(&b, "- %d are in every cluster of an environment only, written in `env/<environment>`;\n", r.PerEnv)
 	fmt.Fprintf(&b, "- %d are in a cluster's own layer only;\n", r.PerCluster)
+	fmt.Fprintf(&b, "- %d entries of global and env layers use `${cluster.name}` or `${cluster.region}` where the clusters' values differ only by them;\n", r.Variables)
 	b.WriteString("- the overrides above carry only the fields that differ from the layer below (`key: null` removes a key, a keyed list carries `{$patch: replace}`)")
 	if r.Replaced > 0 {
 		fmt.Fprintf(&b, "; %d are written whole with `$patch: replace`", r.Replaced)
