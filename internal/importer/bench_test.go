@@ -25,7 +25,7 @@ func benchFleet(b *testing.B, clusters, namespaces int) []ClusterInput {
 				{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns, "labels": map[string]any{"team": ns, "cluster": name}}},
 				{"apiVersion": "v1", "kind": "ResourceQuota", "metadata": map[string]any{"name": "compute", "namespace": ns}, "spec": map[string]any{"hard": map[string]any{"cpu": cpu, "memory": "8Gi"}}},
 				{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": map[string]any{"name": "devs", "namespace": ns},
-					"roleRef": map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+					"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
 					"subjects": []any{map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": ns}}},
 				{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "info", "namespace": ns}, "data": map[string]any{"cluster": name}},
 			} {
