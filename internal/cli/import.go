@@ -254,7 +254,11 @@ func runImport(ctx context.Context, streams IOStreams, o importOptions) error {
 			objs, dropped, err := importer.ReadLive(ctx, n, kc, ctxName, importer.LiveOptions{Kinds: o.kinds, Selector: o.selector})
 			if err != nil {
 				var se *importer.StatusError
-				if errors.As(err, &se) && se.Code >= 400 && se.Code < 500 {
+				var ue *importer.UsageError
+				switch {
+				case errors.As(err, &ue):
+					return withCode(ExitUsage, err)
+				case errors.As(err, &se) && se.Code >= 400 && se.Code < 500:
 					return withCode(ExitInvalid, err)
 				}
 				return withCode(ExitFailed, err)

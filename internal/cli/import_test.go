@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -107,6 +108,15 @@ func TestImportBadInput(t *testing.T) {
 	kubeSystem := write("kubesystem/a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: coredns-custom, namespace: kube-system}\ndata: {x: y}\n")
 	policy := write("policy.yaml", "name: allow-kube-system\nlayers: [global, \"env/*\", \"cluster/*\"]\nnamespaces: [\"*\", kube-system]\n")
 	nonEmpty := write("full/keep.txt", "x")
+	// A kubeconfig whose server nothing listens on (a port just released).
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	kubeconfig := write("kubeconfig", "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"https://"+closed+"\", insecure-skip-tls-verify: true}\n"+
+		"users:\n- name: u\n  user: {token: not-a-real-token}\ncontexts:\n- name: gone\n  context: {cluster: c, user: u}\n")
 	rec := []string{"--environment", "a=dev", "--region", "a=eu-west-1", "--environment", "b=dev", "--region", "b=eu-west-1"}
 	recA := rec[:4]
 
@@ -135,6 +145,9 @@ func TestImportBadInput(t *testing.T) {
 		{"refused by the default policy", append([]string{"import", "--out", filepath.Join(dir, "o10"), "--cluster", "a=" + kubeSystem}, recA...), 1,
 			[]string{"the written layers do not render what was imported", "cluster a: does not render", "kube-system"}},
 		{"allowed by a policy", append([]string{"import", "--out", filepath.Join(dir, "o11"), "--cluster", "a=" + kubeSystem, "--policy", policy}, recA...), 0, nil},
+		{"kubeconfig missing", append([]string{"import", "--out", filepath.Join(dir, "o13"), "--context", "a=gone", "--kubeconfig", filepath.Join(dir, "nope")}, recA...), 2, []string{"--kubeconfig:"}},
+		{"context missing", append([]string{"import", "--out", filepath.Join(dir, "o14"), "--context", "a=other", "--kubeconfig", kubeconfig}, recA...), 2, []string{`cluster a: kubeconfig has no context "other"`}},
+		{"API server unreachable", append([]string{"import", "--out", filepath.Join(dir, "o15"), "--context", "a=gone", "--kubeconfig", kubeconfig}, recA...), 3, []string{"cluster a (context gone): discovery:", closed}},
 		{"secret skipped", append([]string{"import", "--out", filepath.Join(dir, "o12"), "--cluster", "a=" + secret, "--skip-secrets"}, recA...), 0, nil},
 	}
 	for _, c := range cases {
@@ -151,7 +164,7 @@ func TestImportBadInput(t *testing.T) {
 			if c.code != 0 && r.stdout != "" {
 				t.Errorf("stdout should be empty on failure: %s", r.stdout)
 			}
-			if strings.Contains(r.stderr+r.stdout, "hunter2") {
+			if strings.Contains(r.stderr+r.stdout, "hunter2") || strings.Contains(r.stderr+r.stdout, "not-a-real-token") {
 				t.Errorf("a secret value reached the output")
 			}
 		})

@@ -43,6 +43,13 @@ const (
 // LastAppliedAnnotation is the annotation client-side kubectl apply keeps its input in.
 const LastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 
+// UsageError is a live import the command line asked wrongly for: a context the kubeconfig
+// does not have, a kind the API server does not serve.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
 type apiResource struct {
 	group, version, name, kind string
 	namespaced                 bool
@@ -54,7 +61,7 @@ type apiResource struct {
 func ReadLive(ctx context.Context, cluster string, kc *Kubeconfig, contextName string, o LiveOptions) ([]Object, map[string]int, error) {
 	c, err := kc.client(contextName)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cluster %s: %w", cluster, err)
+		return nil, nil, &UsageError{fmt.Errorf("cluster %s: %w", cluster, err)}
 	}
 	resources, err := c.discover(ctx)
 	if err != nil {
@@ -72,7 +79,7 @@ func ReadLive(ctx context.Context, cluster string, kc *Kubeconfig, contextName s
 			if optional {
 				continue
 			}
-			return nil, nil, fmt.Errorf("cluster %s (context %s): --kind %s: %w", cluster, contextName, k, err)
+			return nil, nil, &UsageError{fmt.Errorf("cluster %s (context %s): --kind %s: %w", cluster, contextName, k, err)}
 		}
 		chosen = append(chosen, rs)
 	}
