@@ -126,7 +126,7 @@ func Import(clusters []ClusterInput, opts Options) (*Result, error) {
 			continue
 		}
 		progress("cluster %s: mapping %d objects", rec.Name, len(keep))
-		m, err := mapCluster(keep, rc)
+		m, err := mapCluster(rec, keep, rc)
 		if err != nil {
 			var ie *InputError
 			if errors.As(err, &ie) {

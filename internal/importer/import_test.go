@@ -101,3 +101,33 @@ func TestImportFactorsAFleet(t *testing.T) {
 		t.Errorf("cluster/prod-eu1.yaml should hold only the record:\n%s", cl)
 	}
 }
+
+// TestImportAddons: add-on Applications, named as dynamo-cmp names them for each cluster,
+// become one add-on entry for the fleet.
+func TestImportAddons(t *testing.T) {
+	app := func(cluster, addon, extra string) string {
+		return `
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: ` + config.AddonApplicationName(cluster, addon) + `, namespace: argocd}
+spec:
+  project: platform
+  source:
+    repoURL: https://charts.example.com
+    chart: ` + addon + `
+    targetRevision: 1.2.3` + extra + `
+  destination: {name: ` + cluster + `, namespace: ` + addon + `}
+  syncPolicy: {automated: {prune: true, selfHeal: true}, syncOptions: [CreateNamespace=true]}
+`
+	}
+	var clusters []ClusterInput
+	for _, c := range []string{"dev-eu1", "prod-eu1"} {
+		release := "\n    helm: {releaseName: " + c + "-ingress-nginx}"
+		clusters = append(clusters, cluster(t, c, strings.Split(c, "-")[0], "eu-west-1", app(c, "logging", "")+"---"+app(c, "ingress-nginx", release)))
+	}
+	res, dir := importAndProve(t, clusters)
+	global, _ := os.ReadFile(filepath.Join(dir, "global.yaml"))
+	if res.Report.Typed != 4 || !strings.Contains(string(global), "addons:") || !strings.Contains(string(global), "name: ingress-nginx") || strings.Contains(string(global), "destination") {
+		t.Errorf("add-on Applications were not imported as add-ons (typed %d):\n%s", res.Report.Typed, global)
+	}
+}

@@ -182,6 +182,74 @@ func typedCandidate(tk typedKind, obj map[string]any) (map[string]any, bool) {
 	return body, true
 }
 
+// addonCandidate is the add-on entry of an Argo CD Application rendered for cluster in
+// Argo CD's default namespace: its name must be the one dynamo-cmp gives the add-on's
+// Application (config.AddonApplicationName), which the add-on's name is recovered from.
+func addonCandidate(cluster string, obj map[string]any) (map[string]any, bool) {
+	md := asMap(obj["metadata"])
+	appName, _ := md["name"].(string)
+	if md["namespace"] != config.DefaultArgoCDNamespace || !onlyKeys(obj, "apiVersion", "kind", "metadata", "spec") {
+		return nil, false
+	}
+	rest, ok := strings.CutPrefix(appName, cluster+"-")
+	if !ok {
+		return nil, false
+	}
+	name := rest
+	if config.AddonApplicationName(cluster, name) != appName && len(rest) > 9 {
+		name = rest[:len(rest)-9] // "-" and 8 hex digits of a disambiguated name
+	}
+	if config.AddonApplicationName(cluster, name) != appName {
+		return nil, false
+	}
+	body := map[string]any{}
+	if !metaFields(obj, body, "name", false) {
+		return nil, false
+	}
+	body["name"] = name
+	spec := asMap(obj["spec"])
+	if !onlyKeys(spec, "project", "source", "destination", "syncPolicy") {
+		return nil, false
+	}
+	if p, ok := spec["project"]; ok {
+		body["project"] = p
+	}
+	dest := asMap(spec["destination"])
+	if !onlyKeys(dest, "name", "server", "namespace") {
+		return nil, false
+	}
+	body["namespace"] = dest["namespace"]
+	d := map[string]any{}
+	for _, f := range []string{"name", "server"} {
+		if v, ok := dest[f]; ok {
+			d[f] = v
+		}
+	}
+	if len(d) > 0 && !(len(d) == 1 && d["name"] == cluster) { // the cluster itself is the default
+		body["destination"] = d
+	}
+	src := asMap(spec["source"])
+	if !onlyKeys(src, "repoURL", "chart", "path", "targetRevision", "helm") || !onlyKeys(asMap(src["helm"]), "releaseName", "valuesObject") {
+		return nil, false
+	}
+	if _, ok := src["chart"]; ok {
+		body["chart"] = map[string]any{"repoURL": src["repoURL"], "chart": src["chart"], "version": src["targetRevision"]}
+	} else {
+		g := map[string]any{"repoURL": src["repoURL"], "path": src["path"]}
+		if rev, ok := src["targetRevision"]; ok && rev != "HEAD" {
+			g["revision"] = rev
+		}
+		body["git"] = g
+	}
+	if v, ok := asMap(src["helm"])["valuesObject"]; ok {
+		body["values"] = v
+	}
+	if sp, ok := spec["syncPolicy"]; ok {
+		body["syncPolicy"] = sp
+	}
+	return body, true
+}
+
 // quotaCandidate is the resourceQuota of a namespace entry for a ResourceQuota object.
 func quotaCandidate(obj map[string]any) (map[string]any, bool) {
 	if !onlyKeys(obj, "apiVersion", "kind", "metadata", "spec") || !onlyKeys(asMap(obj["metadata"]), "name", "namespace") {
@@ -260,7 +328,13 @@ const checkCluster = "import-check"
 type renderCheck map[string]bool
 
 func (rc renderCheck) rendersExactly(entries []config.Entry, want []map[string]any) bool {
+	return rc.rendersExactlyFor(config.Cluster{Name: checkCluster}, entries, want)
+}
+
+// rendersExactlyFor asks it for a cluster (add-ons render names and destinations of it).
+func (rc renderCheck) rendersExactlyFor(rec config.Cluster, entries []config.Entry, want []map[string]any) bool {
 	var key strings.Builder
+	key.WriteString(rec.Name + "\x00" + strings.Join(rec.Projects, ",") + "\x00")
 	for _, e := range entries {
 		key.WriteString(e.Kind + "\x00" + canonicalJSON(e.Body) + "\x00")
 	}
@@ -271,20 +345,24 @@ func (rc renderCheck) rendersExactly(entries []config.Entry, want []map[string]a
 	if v, ok := rc[k]; ok {
 		return v
 	}
-	v := rendersExactly(entries, want)
+	v := rendersExactly(rec, entries, want)
 	rc[k] = v
 	return v
 }
 
 // rendersExactly reports whether entries render exactly the wanted objects (canonical JSON),
 // through the renderer generate uses.
-func rendersExactly(entries []config.Entry, want []map[string]any) bool {
-	rec, err := config.NewEntry(config.KindCluster, map[string]any{"name": checkCluster, "environment": "import", "region": "import"})
+func rendersExactly(c config.Cluster, entries []config.Entry, want []map[string]any) bool {
+	recBody := map[string]any{"name": c.Name, "environment": "import", "region": "import"}
+	if len(c.Projects) > 0 {
+		recBody["projects"] = toAnyList(c.Projects)
+	}
+	rec, err := config.NewEntry(config.KindCluster, recBody)
 	if err != nil {
 		return false
 	}
-	layer := config.Layer{Ref: config.ClusterLayer(checkCluster), Entries: append([]config.Entry{rec}, entries...)}
-	model, err := config.Resolve([]config.Layer{layer}, checkCluster)
+	layer := config.Layer{Ref: config.ClusterLayer(c.Name), Entries: append([]config.Entry{rec}, entries...)}
+	model, err := config.Resolve([]config.Layer{layer}, c.Name)
 	if err != nil {
 		return false
 	}
@@ -366,7 +444,7 @@ func numbersToRaw(v any) any {
 // mapCluster maps the objects of one cluster onto entries (escaped bodies): typed entries
 // where the layer model knows the kind and the entry renders the object back exactly, extra
 // manifests otherwise.
-func mapCluster(objs []Object, rc renderCheck) ([]mapped, error) {
+func mapCluster(rec config.Cluster, objs []Object, rc renderCheck) ([]mapped, error) {
 	var out []mapped
 	byNS := map[string]Object{}
 	quotas := map[string][]Object{}
@@ -444,6 +522,14 @@ func mapCluster(objs []Object, rc renderCheck) ([]mapped, error) {
 	var errs []string
 	for _, o := range rest {
 		esc := escapeValue(o.Body).(map[string]any)
+		if o.APIVersion() == "argoproj.io/v1alpha1" && o.Kind() == "Application" {
+			if body, ok := addonCandidate(rec.Name, esc); ok {
+				if e, err := config.NewEntry(config.KindAddon, body); err == nil && rc.rendersExactlyFor(rec, []config.Entry{e}, []map[string]any{wanted(o)}) {
+					out = append(out, mapped{entry: e, objects: []Object{o}})
+					continue
+				}
+			}
+		}
 		if tk, ok := typedKinds[o.APIVersion()+"/"+o.Kind()]; ok {
 			if body, ok := typedCandidate(tk, esc); ok {
 				if e, err := config.NewEntry(tk.kind, body); err == nil && rc.rendersExactly([]config.Entry{e}, []map[string]any{wanted(o)}) {
