@@ -100,8 +100,8 @@ func TestImportLiveCluster(t *testing.T) {
 	if err != nil {
 		t.Fatalf("live import: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
 	}
-	if !strings.Contains(stderr, "cluster prod-us1: read 14 objects from context e2e") {
-		t.Errorf("the live cluster did not give its 14 objects (and only those):\n%s", stderr)
+	if !strings.Contains(stderr, "cluster prod-us1: read 15 objects from context e2e") {
+		t.Errorf("the live cluster did not give its 15 objects (and only those):\n%s", stderr)
 	}
 	for _, want := range []string{"fields the API server owns were dropped", "status", "the kubectl last-applied-configuration annotation", "objects the cluster makes itself"} {
 		if !strings.Contains(stdout, want) {

@@ -24,12 +24,12 @@ func TestImportExampleOverlays(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("import: exit %d\n%s", r.code, r.stderr)
 	}
-	for _, want := range []string{"| global | 10 |", "| env/prod | 2 | 2 |", "Every cluster's render of these layers"} {
+	for _, want := range []string{"| global | 11 |", "| env/prod | 2 | 2 |", "Every cluster's render of these layers"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("the report lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	if !strings.Contains(r.stderr, "import: cluster prod-us1: read 14 objects") {
+	if !strings.Contains(r.stderr, "import: cluster prod-us1: read 15 objects") {
 		t.Errorf("no progress on stderr:\n%s", r.stderr)
 	}
 	if report := readFile(t, filepath.Join(out, importer.ReportFile)); report != r.stdout {
