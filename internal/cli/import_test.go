@@ -186,3 +186,34 @@ func TestImportBadInput(t *testing.T) {
 		t.Errorf("a refused import wrote its output directory")
 	}
 }
+
+// TestImportedLayersPublish: the files import writes publish as they are (lowest layer
+// first, as their headers say), and every cluster's render from the table is the render of
+// the files — the objects its overlay holds.
+func TestImportedLayersPublish(t *testing.T) {
+	env, _ := tableEnv(t)
+	if r := run(t, env, "table", "create"); r.code != 0 {
+		t.Fatalf("table create: %d %s", r.code, r.stderr)
+	}
+	out := filepath.Join(t.TempDir(), "layers")
+	if r := run(t, nil, "import", "--from", exampleImport+"/overlays", "--clusters", exampleImport+"/clusters.yaml", "--out", out); r.code != 0 {
+		t.Fatalf("import: exit %d\n%s", r.code, r.stderr)
+	}
+	files := []string{"global.yaml", "env/prod.yaml", "cluster/dev-eu1.yaml", "cluster/dev-us1.yaml", "cluster/prod-eu1.yaml", "cluster/prod-us1.yaml"}
+	for _, f := range files {
+		layer := strings.TrimSuffix(f, ".yaml")
+		if !strings.HasPrefix(readFile(t, filepath.Join(out, f)), "# Written by dynamo-cmp import. Publish with: dynamo-cmp config publish -f "+f+" --layer "+layer+"\n") {
+			t.Errorf("%s does not say how to publish it", f)
+		}
+		if r := run(t, env, "config", "publish", "-f", filepath.Join(out, f), "--layer", layer, "-m", "import"); r.code != 0 {
+			t.Fatalf("publish %s: exit %d\n%s%s", f, r.code, r.stdout, r.stderr)
+		}
+	}
+	for _, c := range []string{"dev-eu1", "dev-us1", "prod-eu1", "prod-us1"} {
+		fromTable := run(t, env, "config", "render", "--cluster", c)
+		fromFiles := run(t, nil, "render", "-f", out, "--cluster", c)
+		if fromTable.code != 0 || fromFiles.code != 0 || fromTable.stdout != fromFiles.stdout {
+			t.Errorf("cluster %s: config render (exit %d) and render -f (exit %d) differ:\n%s\n%s\n%s", c, fromTable.code, fromFiles.code, fromTable.stdout, fromFiles.stdout, fromTable.stderr)
+		}
+	}
+}

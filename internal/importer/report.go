@@ -40,10 +40,10 @@ func (r Report) String() string {
 	}
 
 	b.WriteString("\n## Factoring\n\n")
-	fmt.Fprintf(&b, "- %d entries are the same in every cluster (up to `${cluster.name}`/`${cluster.region}`) and written once, in `global`;\n", r.Shared)
-	fmt.Fprintf(&b, "- %d are in every cluster of an environment only, written in `env/<environment>`;\n", r.PerEnv)
-	fmt.Fprintf(&b, "- %d are in a cluster's own layer only;\n", r.PerCluster)
-	fmt.Fprintf(&b, "- %d entries of global and env layers use `${cluster.name}` or `${cluster.region}` where the clusters' values differ only by them;\n", r.Variables)
+	fmt.Fprintf(&b, "- entries the same in every cluster (up to `${cluster.name}`/`${cluster.region}`), written once in `global`: %d;\n", r.Shared)
+	fmt.Fprintf(&b, "- entries in every cluster of an environment only, written in `env/<environment>`: %d;\n", r.PerEnv)
+	fmt.Fprintf(&b, "- entries of one cluster, or of some clusters only, written whole in each one's layer: %d;\n", r.PerCluster)
+	fmt.Fprintf(&b, "- entries of global and env layers written with `${cluster.name}` or `${cluster.region}`, where the clusters' values differ only by them: %d;\n", r.Variables)
 	b.WriteString("- the overrides above carry only the fields that differ from the layer below (`key: null` removes a key, a keyed list carries `{$patch: replace}`)")
 	if r.Replaced > 0 {
 		fmt.Fprintf(&b, "; %d are written whole with `$patch: replace`", r.Replaced)
