@@ -1,6 +1,6 @@
 package e2e
 
-// dynamo-cmp import from a live kube-apiserver (issue 23): one cluster of the example fleet
+// dynamo-cmp import against real components (issue 23). TestImportLiveCluster: import from a live kube-apiserver: one cluster of the example fleet
 // (docs/examples/import) is applied to a real API server — some objects server-side, as Argo
 // CD applies them, some as `kubectl apply` (client-side: the last-applied annotation, an
 // Update by kubectl-client-side-apply) — and imported with --context beside the three other
@@ -127,5 +127,116 @@ func TestImportLiveCluster(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestImportAdoption is the adoption step of issue 23 without the Argo CD controllers: a
+// cluster holds what Argo CD synced from its kustomize overlay (server-side applied by
+// argocd-controller); the fleet is imported and published, the cluster's manifests are
+// generated through the real argocd-cmp-server as the repo-server asks for them, and applied
+// by the same field manager: no object changes, apart from the sync option dynamo-cmp adds
+// to Calico objects. A global publish afterwards changes the cluster.
+func TestImportAdoption(t *testing.T) {
+	t.Parallel()
+	root := harness.RepoRoot(t)
+	example := filepath.Join(root, "docs", "examples", "import")
+	const cluster = "prod-us1"
+	kube := harness.StartKubeAPIServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	rm, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(example, "overlays", cluster))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := rm.AsYaml()
+	if err != nil {
+		t.Fatal(err)
+	}
+	synced, err := kube.ApplyManifests(ctx, []string{string(stream)}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := harness.ApplyErrors(synced); err != nil {
+		t.Fatal(err)
+	}
+
+	db := harness.StartDynamoDB(t)
+	env := db.Env("adopt")
+	run := func(args ...string) string {
+		t.Helper()
+		out, errOut, err := harness.RunDynamoCmp(t, env, args...)
+		if err != nil {
+			t.Fatalf("dynamo-cmp %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
+		}
+		return out
+	}
+	run("table", "create")
+	layers := filepath.Join(t.TempDir(), "layers")
+	run("import", "--from", filepath.Join(example, "overlays"), "--clusters", filepath.Join(example, "clusters.yaml"), "--out", layers)
+	for _, f := range []string{"global.yaml", "env/prod.yaml", "cluster/dev-eu1.yaml", "cluster/dev-us1.yaml", "cluster/prod-eu1.yaml", "cluster/prod-us1.yaml"} {
+		run("config", "publish", "-f", filepath.Join(layers, f), "--layer", strings.TrimSuffix(f, ".yaml"), "-m", "import", "--actor", "e2e")
+	}
+	socket := harness.StartCMPServer(t, harness.PluginDir(t), append(env, harness.PathWith(harness.BuildDynamoCmp(t))))
+	generateAndApply := func() []harness.ApplyResult {
+		t.Helper()
+		manifests, err := harness.Generate(t, socket, harness.GenerateRequest{
+			AppName: cluster + "-bootstrap", Project: "platform", Namespace: "default",
+			Params: []harness.Param{harness.StringParam("cluster", cluster)}, NoTracking: true,
+		})
+		if err != nil {
+			t.Fatalf("generate through argocd-cmp-server: %v", err)
+		}
+		res, err := kube.ApplyManifests(ctx, manifests, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := harness.ApplyErrors(res); err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	before := map[string]string{}
+	for _, r := range synced {
+		before[r.Ref()] = r.ResourceVersion
+	}
+	adopted := generateAndApply()
+	if len(adopted) != len(synced) {
+		t.Errorf("the plugin renders %d objects, the overlay %d", len(adopted), len(synced))
+	}
+	for _, r := range adopted {
+		rv, ok := before[r.Ref()]
+		switch {
+		case !ok:
+			t.Errorf("%s is new: the overlay did not have it", r.Ref())
+		case strings.HasPrefix(r.Object.GetAPIVersion(), "projectcalico.org/"):
+			if r.Object.GetAnnotations()["argocd.argoproj.io/sync-options"] != "SkipDryRunOnMissingResource=true" {
+				t.Errorf("%s lacks dynamo-cmp's sync option", r.Ref())
+			}
+		case r.ResourceVersion != rv:
+			t.Errorf("%s changed on adoption (resourceVersion %s → %s)", r.Ref(), rv, r.ResourceVersion)
+		}
+	}
+
+	// A global publish reaches the cluster.
+	global, err := os.ReadFile(filepath.Join(layers, "global.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(string(global), "    team: b\n", "    team: b-renamed\n", 1)
+	if changed == string(global) {
+		t.Fatal("global.yaml has no team: b label to change")
+	}
+	if err := os.WriteFile(filepath.Join(layers, "global.yaml"), []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run("config", "publish", "-f", filepath.Join(layers, "global.yaml"), "--layer", "global", "-m", "rename team b", "--actor", "e2e")
+	generateAndApply()
+	ns, err := kube.Get(ctx, "v1", "Namespace", "", "team-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ns.GetLabels()["team"]; got != "b-renamed" {
+		t.Errorf("after the global publish, Namespace team-b has team=%q", got)
 	}
 }
