@@ -1,13 +1,15 @@
 package e2e
 
-// dynamo-cmp import against real components (issue 23). TestImportLiveCluster: import from a live kube-apiserver: one cluster of the example fleet
-// (docs/examples/import) is applied to a real API server — some objects server-side, as Argo
-// CD applies them, some as `kubectl apply` (client-side: the last-applied annotation, an
-// Update by kubectl-client-side-apply) — and imported with --context beside the three other
-// clusters' overlays. What the API server adds (status, uid, resourceVersion, managedFields,
-// creationTimestamp, the namespace's defaulted label and finalizer, its own namespaces and
-// RBAC) must stay out: the layers written are exactly those an import of the four overlays
-// writes, and import's own proof passes.
+// dynamo-cmp import against real components (issue 23).
+//
+// TestImportLiveCluster: one cluster of the example fleet (docs/examples/import) is applied
+// to a real API server — some objects server-side, as Argo CD applies them, some as `kubectl
+// apply` (client-side: the last-applied annotation, an Update by kubectl-client-side-apply)
+// — and imported with --context beside the three other clusters' overlays. What the API
+// server adds (status, uid, resourceVersion, managedFields, creationTimestamp, defaulted
+// fields, the namespace's defaulted label and finalizer, its own namespaces and RBAC) must
+// stay out: the layers written are exactly those an import of the four overlays writes, and
+// import's own proof passes.
 
 import (
 	"context"
