@@ -110,6 +110,12 @@ func TestImportLiveCluster(t *testing.T) {
 			t.Errorf("the report does not say %q:\n%s", want, stdout)
 		}
 	}
+	// -l narrows what is read to what the API server selects.
+	selected := filepath.Join(t.TempDir(), "selected")
+	if _, stderr, err := harness.RunDynamoCmp(t, nil, "import", "--out", selected, "--kubeconfig", kube.Kubeconfig, "--context", "prod-us1=e2e",
+		"--environment", "prod-us1=prod", "--region", "prod-us1=us-east-1", "-l", "team=a"); err != nil || !strings.Contains(stderr, "cluster prod-us1: read 1 objects from context e2e") {
+		t.Errorf("import -l team=a should read the one Namespace labelled so: %v\n%s", err, stderr)
+	}
 	// The layers are the same as those of the overlays.
 	err = filepath.WalkDir(fromFiles, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".yaml") {
