@@ -123,6 +123,7 @@ offline (render), and with the operators' tools to publish, diff and roll back.`
 		newPolicyCommand(streams, env),
 		newServeCommand(streams, env),
 		newSourceCommand(streams, env),
+		newImportCommand(streams, env),
 	)
 	refuseUnknownSubcommands(root)
 	return root

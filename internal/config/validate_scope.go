@@ -1,5 +1,7 @@
 package config
 
+import "strings"
+
 // Which kinds of extra manifests are cluster-scoped. Argo CD puts a namespaced object without
 // metadata.namespace into the Application's destination namespace, so an extra manifest must
 // name its namespace unless its kind is known to be cluster-scoped (or says it is, with the
@@ -65,4 +67,14 @@ func groupKind(group, kind string) string {
 		return kind
 	}
 	return kind + "." + group
+}
+
+// IsClusterScopedKind reports whether objects of the given apiVersion and kind are known to be
+// cluster-scoped (the kinds extra manifests may write without metadata.namespace).
+func IsClusterScopedKind(apiVersion, kind string) bool {
+	group, _, ok := strings.Cut(apiVersion, "/")
+	if !ok {
+		group = ""
+	}
+	return isClusterScoped(group, kind)
 }

@@ -1,0 +1,133 @@
+package importer
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+)
+
+func cluster(t *testing.T, name, env, region, manifests string) ClusterInput {
+	t.Helper()
+	objs, err := ParseManifests(name, name+".yaml", []byte(manifests))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ClusterInput{Record: config.Cluster{Name: name, Environment: env, Region: region, Projects: []string{"platform"}}, Objects: objs}
+}
+
+const teamNS = `
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: team-a
+  labels: {team: a, cluster: %NAME%}
+---
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: compute, namespace: team-a}
+spec:
+  hard: {cpu: "%CPU%", memory: 8Gi}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: devs, namespace: team-a}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: Group, name: team-a}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cluster-info, namespace: team-a}
+data: {name: %NAME%, region: %REGION%, literal: "${not.a.var}"}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: deny-metadata}
+spec:
+  order: 10
+  selector: all()
+  types: [Egress]
+  egress: [{action: Deny, destination: {nets: [169.254.169.254/32]}}, {action: Pass}]
+`
+
+func fleetCluster(t *testing.T, name, env, region, cpu string) ClusterInput {
+	s := strings.NewReplacer("%NAME%", name, "%REGION%", region, "%CPU%", cpu).Replace(teamNS)
+	return cluster(t, name, env, region, s)
+}
+
+func importAndProve(t *testing.T, clusters []ClusterInput) (*Result, string) {
+	t.Helper()
+	res, err := Import(clusters, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := res.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Prove(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	return res, dir
+}
+
+func TestImportFactorsAFleet(t *testing.T) {
+	res, dir := importAndProve(t, []ClusterInput{
+		fleetCluster(t, "dev-eu1", "dev", "eu-west-1", "4"),
+		fleetCluster(t, "dev-us1", "dev", "us-east-1", "4"),
+		fleetCluster(t, "prod-eu1", "prod", "eu-west-1", "16"),
+		fleetCluster(t, "prod-us1", "prod", "us-east-1", "16"),
+	})
+	global, _ := os.ReadFile(filepath.Join(dir, "global.yaml"))
+	prod, _ := os.ReadFile(filepath.Join(dir, "env", "prod.yaml"))
+	cl, _ := os.ReadFile(filepath.Join(dir, "cluster", "prod-eu1.yaml"))
+	t.Logf("global:\n%s\nenv/prod:\n%s\ncluster/prod-eu1:\n%s\n%s", global, prod, cl, res.Report)
+	for _, want := range []string{"cluster: ${cluster.name}", "region: ${cluster.region}", "literal: $${not.a.var}", "deny-metadata"} {
+		if !strings.Contains(string(global), want) {
+			t.Errorf("global.yaml lacks %q", want)
+		}
+	}
+	// The quota differs between the environments only: one env layer overrides its cpu, and
+	// nothing else (which one depends on the tie-break; both are as small).
+	dev, _ := os.ReadFile(filepath.Join(dir, "env", "dev.yaml"))
+	over := string(prod) + string(dev)
+	if strings.Count(over, "cpu:") != 1 || strings.Contains(over, "memory") || strings.Contains(over, "team: a") {
+		t.Errorf("one env layer should override only the cpu:\n%s", over)
+	}
+	if strings.Contains(string(cl), "namespaces") {
+		t.Errorf("cluster/prod-eu1.yaml should hold only the record:\n%s", cl)
+	}
+}
+
+// TestImportAddons: add-on Applications, named as dynamo-cmp names them for each cluster,
+// become one add-on entry for the fleet.
+func TestImportAddons(t *testing.T) {
+	app := func(cluster, addon, extra string) string {
+		return `
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: ` + config.AddonApplicationName(cluster, addon) + `, namespace: argocd}
+spec:
+  project: platform
+  source:
+    repoURL: https://charts.example.com
+    chart: ` + addon + `
+    targetRevision: 1.2.3` + extra + `
+  destination: {name: ` + cluster + `, namespace: ` + addon + `}
+  syncPolicy: {automated: {prune: true, selfHeal: true}, syncOptions: [CreateNamespace=true]}
+`
+	}
+	var clusters []ClusterInput
+	for _, c := range []string{"dev-eu1", "prod-eu1"} {
+		release := "\n    helm: {releaseName: " + c + "-ingress-nginx}"
+		clusters = append(clusters, cluster(t, c, strings.Split(c, "-")[0], "eu-west-1", app(c, "logging", "")+"---"+app(c, "ingress-nginx", release)))
+	}
+	res, dir := importAndProve(t, clusters)
+	global, _ := os.ReadFile(filepath.Join(dir, "global.yaml"))
+	if res.Report.Typed != 4 || !strings.Contains(string(global), "addons:") || !strings.Contains(string(global), "name: ingress-nginx") || strings.Contains(string(global), "destination") {
+		t.Errorf("add-on Applications were not imported as add-ons (typed %d):\n%s", res.Report.Typed, global)
+	}
+}
