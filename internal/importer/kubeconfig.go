@@ -22,6 +22,11 @@ import (
 
 // Kubeconfig is a kubeconfig file, the parts import reads: contexts, clusters and users with the usual
 // credentials (client certificates, bearer tokens, exec plugins such as `aws eks get-token`).
+//
+// Why not client-go's clientcmd: it would link k8s.io/client-go, k8s.io/api and k8s.io/apimachinery
+// into the one binary that also runs as the repo-server sidecar on every render, for a command that
+// makes a handful of GETs. What this reader does not support (auth-provider plugins, basic auth,
+// impersonation, proxy-url) it refuses by name instead of connecting without the credential.
 type Kubeconfig struct {
 	Clusters []struct {
 		Name    string `json:"name"`
@@ -31,6 +36,7 @@ type Kubeconfig struct {
 			CertificateAuthorityData string `json:"certificate-authority-data"`
 			InsecureSkipTLSVerify    bool   `json:"insecure-skip-tls-verify"`
 			TLSServerName            string `json:"tls-server-name"`
+			ProxyURL                 string `json:"proxy-url"`
 		} `json:"cluster"`
 	} `json:"clusters"`
 	Users []struct {
@@ -42,7 +48,11 @@ type Kubeconfig struct {
 			ClientKeyData         string `json:"client-key-data"`
 			Token                 string `json:"token"`
 			TokenFile             string `json:"tokenFile"`
-			Exec                  *struct {
+			// Refused: see unsupported.
+			AuthProvider json.RawMessage `json:"auth-provider"`
+			Username     string          `json:"username"`
+			As           string          `json:"as"`
+			Exec         *struct {
 				Command string   `json:"command"`
 				Args    []string `json:"args"`
 				Env     []struct {
@@ -121,6 +131,9 @@ func (k *Kubeconfig) client(contextName string) (*apiClient, error) {
 			continue
 		}
 		found = true
+		if cl.Cluster.ProxyURL != "" {
+			return nil, fmt.Errorf("context %s: cluster %q: proxy-url is not supported by import (set HTTPS_PROXY instead)", contextName, clusterName)
+		}
 		c.server = strings.TrimSuffix(cl.Cluster.Server, "/")
 		ca, err := fileOrData(k.path(cl.Cluster.CertificateAuthority), cl.Cluster.CertificateAuthorityData)
 		if err != nil {
@@ -143,6 +156,9 @@ func (k *Kubeconfig) client(contextName string) (*apiClient, error) {
 	for _, u := range k.Users {
 		if u.Name != userName {
 			continue
+		}
+		if what := unsupported(u.User.AuthProvider, u.User.Username, u.User.As); what != "" {
+			return nil, fmt.Errorf("context %s: user %q: %s is not supported by import (use a token, a client certificate or an exec plugin)", contextName, userName, what)
 		}
 		cert, err := fileOrData(k.path(u.User.ClientCertificate), u.User.ClientCertificateData)
 		if err != nil {
@@ -244,4 +260,17 @@ func (c *apiClient) get(ctx context.Context, path string, out any) error {
 		return &StatusError{Code: resp.StatusCode, Message: st.Message}
 	}
 	return dec.Decode(out)
+}
+
+// unsupported names the first credential setting of a kubeconfig user that import cannot honour.
+func unsupported(authProvider json.RawMessage, username, as string) string {
+	switch {
+	case len(authProvider) > 0 && string(authProvider) != "null":
+		return "auth-provider"
+	case username != "":
+		return "basic auth (username)"
+	case as != "":
+		return "impersonation (as)"
+	}
+	return ""
 }
