@@ -6,8 +6,9 @@ package e2e
 // pinAddons for why not `latest`) renders one Application per add-on; Argo CD creates them, they sync their sources into the cluster and turn Healthy,
 // and their health rolls up into the parent through the health check helm-values.yaml ships.
 // The add-ons are what users run: a Helm chart from an OCI registry (the loopback
-// distribution registry; the repo-server runs helm v4.3.2, what Argo CD v3.6.2 ships) and a
-// directory of a Git repository (a local bare repository through file://).
+// distribution registry; the repo-server runs the helm its Argo CD version ships: v4.3.2
+// with v3.6.2, v4.2.1 with v3.5.8) and a directory of a Git repository (a local bare
+// repository through file://).
 //
 // Lines that differ from what users apply: the repositories are the test's (registry on
 // 127.0.0.1, file:// Git) and so the AppProject's sourceRepos name them; a dynamo-cmp policy
