@@ -80,6 +80,40 @@ spec:
   conditions:
     - {type: ComparisonError, message: "failed to pull chart hello 9.9.9: not found"}
 `), "Progressing"},
+		{"multi-source, one source changed", `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: dev-k3s-hello, namespace: argocd}
+spec:
+  destination: {name: dev-k3s, namespace: hello}
+  sources:
+    - {repoURL: registry.example/charts, chart: hello, targetRevision: 9.9.9}
+    - {repoURL: https://git.example.com/values.git, targetRevision: main, ref: values}
+status:
+  sync:
+    status: Synced
+    comparedTo:
+      sources:
+        - {repoURL: registry.example/charts, chart: hello, targetRevision: 0.1.0}
+        - {repoURL: https://git.example.com/values.git, targetRevision: main, ref: values}
+  health: {status: Healthy}
+`, "Progressing"},
+		{"multi-source, compared", `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: dev-k3s-hello, namespace: argocd}
+spec:
+  destination: {name: dev-k3s, namespace: hello}
+  sources:
+    - {repoURL: registry.example/charts, chart: hello, targetRevision: 0.1.0}
+    - {repoURL: https://git.example.com/values.git, targetRevision: main, ref: values}
+status:
+  sync:
+    status: Synced
+    comparedTo:
+      sources:
+        - {repoURL: registry.example/charts, chart: hello, targetRevision: 0.1.0}
+        - {repoURL: https://git.example.com/values.git, targetRevision: main, ref: values}
+  health: {status: Healthy}
+`, "Healthy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			obj := &unstructured.Unstructured{}
