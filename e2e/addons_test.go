@@ -6,8 +6,9 @@ package e2e
 // pinAddons for why not `latest`) renders one Application per add-on; Argo CD creates them, they sync their sources into the cluster and turn Healthy,
 // and their health rolls up into the parent through the health check helm-values.yaml ships.
 // The add-ons are what users run: a Helm chart from an OCI registry (the loopback
-// distribution registry; the repo-server runs helm v4.3.2, what Argo CD v3.6.2 ships) and a
-// directory of a Git repository (a local bare repository through file://).
+// distribution registry; the repo-server runs the helm its Argo CD version ships: v4.3.2
+// with v3.6.2, v4.2.1 with v3.5.8) and a directory of a Git repository (a local bare
+// repository through file://).
 //
 // Lines that differ from what users apply: the repositories are the test's (registry on
 // 127.0.0.1, file:// Git) and so the AppProject's sourceRepos name them; a dynamo-cmp policy
@@ -49,7 +50,6 @@ const (
 var applicationGVR = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "applications"}
 
 func TestAddonsAppOfApps(t *testing.T) {
-	ctx := context.Background()
 	bin := harness.BuildDynamoCmp(t)
 	harness.ArgoCDBinDir(t)
 	helmDir := harness.HelmBinDir(t)
@@ -130,13 +130,7 @@ addons:
 		RepoServerPath: []string{helmDir},
 	})
 	l.argo.RegisterBootstrapCluster(t, cluster, l.mgmt) // docs/install.md step 5
-	// The Helm OCI repository, as Argo CD's docs declare one (enableOCI; plain HTTP on loopback).
-	repoSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "repo-charts", Namespace: "argocd",
-		Labels: map[string]string{"argocd.argoproj.io/secret-type": "repository"}},
-		StringData: map[string]string{"type": "helm", "name": "charts", "url": chartRepo, "enableOCI": "true", "insecureOCIForceHttp": "true"}}
-	if _, err := l.mgmt.Clientset.CoreV1().Secrets("argocd").Create(ctx, repoSecret, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	l.declareChartRepo(t, chartRepo)
 	l.repo = harness.NewGitRepo(t, map[string]string{"dynamo-cmp/README.md": "Rendered by dynamo-cmp from DynamoDB; nothing here is read.\n"})
 
 	project := replaceLine(t, readRepoFile(t, "manifests/examples/appproject-platform.yaml"),
@@ -286,11 +280,30 @@ func (l *loop) dropForegroundFinalizer(t testing.TB, name string) {
 	}
 }
 
+// declareChartRepo declares the Helm OCI repository of the add-on charts as Argo CD's docs
+// declare one (a repository Secret of type helm, enableOCI; plain HTTP on loopback).
+func (l *loop) declareChartRepo(t testing.TB, chartRepo string) {
+	t.Helper()
+	repoSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "repo-charts", Namespace: "argocd",
+		Labels: map[string]string{"argocd.argoproj.io/secret-type": "repository"}},
+		StringData: map[string]string{"type": "helm", "name": "charts", "url": chartRepo, "enableOCI": "true", "insecureOCIForceHttp": "true"}}
+	if _, err := l.mgmt.Clientset.CoreV1().Secrets("argocd").Create(context.Background(), repoSecret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // childHealth is the HEALTH column of the child Application's row in `argocd app get` of the
 // add-ons Application.
 func (l *loop) childHealth(t testing.TB, child string) string {
 	t.Helper()
-	out, errOut, err := l.argo.CLI(t, "app", "get", "argocd/"+addonsApp)
+	return l.childHealthOf(t, addonsApp, child)
+}
+
+// childHealthOf is the HEALTH column of the child Application's row in `argocd app get
+// argocd/<parent>`.
+func (l *loop) childHealthOf(t testing.TB, parent, child string) string {
+	t.Helper()
+	out, errOut, err := l.argo.CLI(t, "app", "get", "argocd/"+parent)
 	if err != nil {
 		t.Fatalf("argocd app get: %v\n%s%s", err, out, errOut)
 	}
@@ -301,7 +314,7 @@ func (l *loop) childHealth(t testing.TB, child string) string {
 			return f[5]
 		}
 	}
-	t.Logf("argocd app get %s shows no row for %s:\n%s", addonsApp, child, out)
+	t.Logf("argocd app get %s shows no row for %s:\n%s", parent, child, out)
 	return ""
 }
 

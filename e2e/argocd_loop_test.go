@@ -140,7 +140,6 @@ namespaces:
 
 func startLoop(t testing.TB) *loop {
 	t.Helper()
-	ctx := context.Background()
 	harness.BuildDynamoCmp(t) // the operator's binary (l.cli)
 	harness.ArgoCDBinDir(t)   // start (or find) the Argo CD build before the servers
 	// The CMP sidecar and serve run from the product image, as their manifests run it.
@@ -179,11 +178,26 @@ func startLoop(t testing.TB) *loop {
 	}
 	l.repo = harness.NewGitRepo(t, map[string]string{"dynamo-cmp/README.md": "Rendered by dynamo-cmp from DynamoDB; nothing here is read.\n"})
 
-	// serve: the generator token Secret and ConfigMap as docs/serve.md installs them.
+	l.startServe(t)
+
+	project := replaceLine(t, readRepoFile(t, "manifests/examples/appproject-platform.yaml"),
+		"- https://git.example.com/platform/bootstrap.git", "- "+l.repo.URL)
+	appSet := replaceLine(t, readRepoFile(t, "manifests/examples/applicationset-plugin-generator.yaml"),
+		"repoURL: https://git.example.com/platform/bootstrap.git", "repoURL: "+l.repo.URL)
+	l.argo.ApplyYAML(t, project, appSet)
+	return l
+}
+
+// startServe installs serve's generator as docs/serve.md does (the token Secret, the
+// generator ConfigMap naming serveSvc) and starts serve from the image, with the webhook
+// receiver and an Argo CD account token (the account and RBAC lines of docs/serve.md must be
+// in Argo CD's config).
+func (l *loop) startServe(t testing.TB) {
+	t.Helper()
 	genToken := "e2e-generator-token-0123456789abcdef"
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "dynamo-cmp-generator", Namespace: "argocd",
 		Labels: map[string]string{"app.kubernetes.io/part-of": "argocd"}}, StringData: map[string]string{"token": genToken}}
-	if _, err := l.mgmt.Clientset.CoreV1().Secrets("argocd").Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+	if _, err := l.mgmt.Clientset.CoreV1().Secrets("argocd").Create(context.Background(), secret, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	l.hook = startWebhook(t)
@@ -196,13 +210,6 @@ func startLoop(t testing.TB) *loop {
 	cmYAML = strings.Replace(cmYAML, "metadata:\n", "metadata:\n  namespace: argocd\n", 1)
 	l.argo.ApplyYAML(t, cmYAML)
 	l.serve.start(t)
-
-	project := replaceLine(t, readRepoFile(t, "manifests/examples/appproject-platform.yaml"),
-		"- https://git.example.com/platform/bootstrap.git", "- "+l.repo.URL)
-	appSet := replaceLine(t, readRepoFile(t, "manifests/examples/applicationset-plugin-generator.yaml"),
-		"repoURL: https://git.example.com/platform/bootstrap.git", "repoURL: "+l.repo.URL)
-	l.argo.ApplyYAML(t, project, appSet)
-	return l
 }
 
 func (l *loop) cli(t testing.TB, args ...string) string {
@@ -313,7 +320,14 @@ func (l *loop) versions(t testing.TB, cluster string, objs []*unstructured.Unstr
 
 func (l *loop) appVersion(t testing.TB, cluster string) string {
 	t.Helper()
-	app := l.argo.Application(t, appName(cluster))
+	return l.pinnedVersion(t, appName(cluster))
+}
+
+// pinnedVersion is the configVersion plugin parameter of the Application ("": none, or no
+// such Application).
+func (l *loop) pinnedVersion(t testing.TB, name string) string {
+	t.Helper()
+	app := l.argo.Application(t, name)
 	if app == nil {
 		return ""
 	}

@@ -14,13 +14,15 @@ var (
 )
 
 // HelmBinDir returns the directory holding the `helm` binary Argo CD's repo-server runs for
-// Helm sources (the version Argo CD v3.6.2 ships), built by e2e/helmbin/build.sh into its own
-// cache dir (a no-op when up to date). Put it on the repo-server's PATH with
-// ArgoCDOptions.RepoServerPath, as the Argo CD image has it in /usr/local/bin.
+// Helm sources: the version the Argo CD of this test binary ships in its image (its module's
+// hack/tool-versions.sh: helm v4.3.2 for v3.6.2, v4.2.1 for v3.5.8), built by
+// e2e/helmbin/build.sh -modfile GoModFile into a cache dir of its own per helm version (a
+// no-op when up to date). Put it on the repo-server's PATH with ArgoCDOptions.RepoServerPath,
+// as the Argo CD image has it in /usr/local/bin.
 func HelmBinDir(t testing.TB) string {
 	t.Helper()
 	helmBinOnce.Do(func() {
-		helmBinDir, helmBinErr = runBuildScript(t, "helm", exec.Command(filepath.Join(RepoRoot(t), "e2e", "helmbin", "build.sh")))
+		helmBinDir, helmBinErr = runBuildScript(t, "helm", exec.Command(filepath.Join(RepoRoot(t), "e2e", "helmbin", "build.sh"), "-modfile", GoModFile(t)))
 	})
 	if helmBinErr != nil {
 		t.Fatalf("harness: building helm: %v", helmBinErr)
