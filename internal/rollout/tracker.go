@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -165,23 +164,14 @@ func (t *Tracker) evaluate(ctx context.Context, inv *ops.Inventory, byCluster ma
 			}
 			continue
 		}
-		slices.SortFunc(list, func(a, b *argocd.Application) int { return strings.Compare(string(a.Key()), string(b.Key())) })
-		statuses := make([]notify.AppStatus, 0, len(list))
-		var goods, fails int
+		j := judgeCluster(list, plugin, r.Target, r.Since, t.state.RefreshedAt)
+		statuses, goods, fails := j.apps, j.goods, len(j.failures)
 		var failReasons []string
 		degraded := false
-		for _, app := range list {
-			v, st := judge(app, plugin, r.Target, r.Since, t.state.RefreshedAt(app.Key()))
-			statuses = append(statuses, st)
-			switch v {
-			case good:
-				goods++
-			case failed:
-				fails++
-				failReasons = append(failReasons, st.Namespace+"/"+st.Name+": "+st.Message)
-				if st.Health == "Degraded" {
-					degraded = true
-				}
+		for _, st := range j.failures {
+			failReasons = append(failReasons, st.Namespace+"/"+st.Name+": "+st.Message)
+			if st.Health == "Degraded" {
+				degraded = true
 			}
 		}
 		switch {
