@@ -202,14 +202,21 @@ func (d *Driver) Tick(ctx context.Context) (live int, err error) {
 		return 0, err
 	}
 	inv := ops.InventoryOf(reg)
-	// A reading the refresher took since the last tick (and since the change that woke the
-	// driver) serves this tick too: one list call per interval for the whole service.
+	// A reading the refresher took since the last tick serves this tick too (one list call
+	// per interval for the whole service), unless it started before what this tick is for: a
+	// change that woke the driver, or one the tracker follows, or a hard refresh it was told
+	// of (a reading from before the refresh would show the old rendering as the new one).
 	d.mu.Lock()
 	after := d.readAt
 	if d.wokeAt.After(after) {
 		after = d.wokeAt
 	}
 	d.mu.Unlock()
+	if d.o.Tracker != nil {
+		if s := d.o.Tracker.signaledAt(); s.After(after) {
+			after = s
+		}
+	}
 	rd, err := d.o.Reader.ReadSince(ctx, after)
 	if err != nil {
 		return 0, err

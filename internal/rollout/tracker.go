@@ -74,6 +74,9 @@ type Tracker struct {
 	// lkgErrors counts failed last-known-good writes (only the first of the silent ones at
 	// start is logged: a missing IAM permission would fail them all).
 	lkgErrors atomic.Int64
+	// signaled is when the tracker last asked for a reading (Unix nanoseconds of Now): a
+	// change to follow, or a hard refresh done. The Driver's next reading starts after it.
+	signaled atomic.Int64
 }
 
 // New returns a tracker; Run does its work.
@@ -100,10 +103,19 @@ func New(o Options) *Tracker {
 }
 
 func (t *Tracker) signal() {
+	t.signaled.Store(t.o.Now().UnixNano())
 	select {
 	case t.wake <- struct{}{}:
 	default:
 	}
+}
+
+// signaledAt is when the tracker last asked for a reading (zero: never).
+func (t *Tracker) signaledAt() time.Time {
+	if n := t.signaled.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 // Baseline follows every cluster of inv at its current version, to learn the last known
