@@ -156,7 +156,16 @@ func TestServeFleetBench(t *testing.T) {
 		// the old version, so serve follows 1,000 rollouts, reading every status interval.
 		publishes++
 		publishGlobal(t, env, after, dir, publishes)
-		next, _ := askGenerator(t, s.base, genToken, 1)
+		var next map[string]string
+		waitUntil(t, time.Minute, "the generator serves every cluster a new configVersion", func() bool {
+			next, _ = askGenerator(t, s.base, genToken, 1)
+			for c, v := range next {
+				if versions[c] == v {
+					return false
+				}
+			}
+			return true
+		})
 		m0, r0 = s.usage(t, proxy), reads()
 		time.Sleep(window)
 		res.busy = s.usage(t, proxy).minus(m0)
@@ -188,7 +197,7 @@ func TestServeFleetBench(t *testing.T) {
 	fmt.Printf("Machine: %d CPUs (shared), %s. Applications created in %s. The list answer: %d Applications, %d bytes (%d per Application); with the selector %d bytes.\n\n",
 		runtime.NumCPU(), runtime.Version(), created.Round(time.Second), nAll, allBytes, allBytes/int64(max(nAll, 1)), selBytes)
 	fmt.Printf("The generator's answer for %d clusters: %d bytes, p50 %s, max %s (%d requests, cache warm).\n\n", clusters, genStats.bytes, genStats.p50, genStats.max, genStats.n)
-	fmt.Printf("| build | start: CPU | idle %s: list calls, bytes from Argo CD, CPU | following %d clusters %s: list calls, bytes, CPU | rollout step: Applications updated in, all %d clusters recorded after, CPU | RSS at end (peak) |\n", window, clusters, window, clusters)
+	fmt.Printf("| build | start: CPU | idle %s: list calls, bytes from Argo CD on the wire (gzip), CPU | following %d clusters %s: list calls, bytes, CPU | rollout step: Applications updated in, all %d clusters recorded after, CPU | RSS at end (peak) |\n", window, clusters, window, clusters)
 	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: |")
 	for _, r := range results {
 		fmt.Printf("| %s | %s | %.0f, %s, %s | %.0f, %s, %s | %s, %s, %s | %d MiB (%d MiB) |\n", r.build, r.start.cpu.Round(10*time.Millisecond),
@@ -243,7 +252,13 @@ func startFleetServe(t *testing.T, bin string, env []string, args ...string) *fl
 	}
 	s := &fleetServe{cmd: cmd, base: "http://" + addr, metrics: "http://" + opsAddr + "/metrics", done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); logFile.Close(); close(s.done) }()
-	t.Cleanup(func() { s.stop(t) })
+	t.Cleanup(func() {
+		s.stop(t)
+		if t.Failed() {
+			data, _ := os.ReadFile(logFile.Name())
+			t.Logf("%s serve log (tail):\n%s", bin, data[max(0, len(data)-6000):])
+		}
+	})
 	waitUntil(t, 60*time.Second, "dynamo-cmp serve /readyz", func() bool {
 		resp, err := http.Get("http://" + opsAddr + "/readyz")
 		if err != nil {
