@@ -19,11 +19,12 @@ import (
 // the Applications that carry it, so Argo CD's other Applications cost it nothing.
 const DefaultSelector = "app.kubernetes.io/managed-by=dynamo-cmp"
 
-// DefaultMaxListBytes bounds the answer of a list call. Measured with argocd-server v3.6.2
-// (docs/performance.md, make bench-serve-fleet): an Application of the example
-// ApplicationSet with a 7-object status weighs about 5.6 KiB in the list, so 5,000 weigh
-// about 28 MiB; the limit leaves room for 4 times that. The answer is decoded as it arrives,
-// so the limit bounds the time spent, not serve's memory (only the fields read are kept).
+// DefaultMaxListBytes bounds the answer of a list call (decompressed: Argo CD gzips it on the
+// wire). Measured with argocd-server v3.6.2 (docs/performance.md, make bench-serve-fleet): an
+// Application of the matrix example ApplicationSet after a sync of 7 objects weighs 8,400
+// bytes in the list, so 5,000 weigh 40 MiB (1.1 MiB gzipped); 128 MiB holds about 16,000.
+// The answer is decoded as it arrives, so the limit bounds the time spent, not serve's memory
+// (only the fields read are kept).
 const DefaultMaxListBytes = 128 << 20
 
 // DefaultCensusInterval is how often the Reader reads every Application, when it reads with a
