@@ -15,7 +15,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # (~76 MB) and uses it there; set here because machines may set GOTOOLCHAIN=local.
 E2E_GO := GOTOOLCHAIN=auto $(GO)
 
-.PHONY: all build image demo demo-argocd test leftovers lint lint-root lint-e2e argocdbin unit e2e e2e-compat fuzz fuzz-short fuzz-targets fuzz-model bench bench-loop load shipcheck clean
+.PHONY: all build image demo demo-argocd test leftovers lint lint-root lint-e2e argocdbin unit e2e e2e-compat fuzz fuzz-short fuzz-targets fuzz-model bench bench-loop bench-serve-fleet load shipcheck clean
 
 all: build
 
@@ -96,6 +96,13 @@ e2e-compat:
 ## and latest), new cluster → all objects present, bad publish → rolled back
 bench-loop: build
 	scripts/bench-loop.sh
+
+## bench-serve-fleet: serve against a real argocd-server holding 1,000 clusters' 5,000 Applications
+## (synthetic statuses, no controller), the build of the merge base with main and this tree
+## interleaved: CPU, memory and bytes from Argo CD idle, following a change, through a rollout step
+## (docs/performance.md; not part of make test; BENCH_CLUSTERS, BENCH_ROUNDS, BENCH_BASE)
+bench-serve-fleet:
+	scripts/bench-serve-fleet.sh
 
 ## fuzz-short: every fuzz target for a few seconds (part of make test; the bounded, seeded run
 ## of the rollout model, TestModel, is part of `make unit`)

@@ -108,6 +108,8 @@ type ArgoCDOptions struct {
 	// RepoServerPath are directories put first on the repo-server's PATH (HelmBinDir: the
 	// Argo CD image has helm in /usr/local/bin).
 	RepoServerPath []string
+	// APIServerOnly starts redis and argocd-server alone (startAPIServerOnly).
+	APIServerOnly bool
 }
 
 // ArgoCD is a running Argo CD control plane: redis, argocd-repo-server with an
@@ -198,6 +200,10 @@ func StartArgoCD(t testing.TB, kube *KubeAPI, opts ArgoCDOptions) *ArgoCD {
 
 	// CMP sidecar and repo-server share the socket directory.
 	a.PluginSocketDir = shortTempDir(t, "cmpsock-")
+	if opts.APIServerOnly {
+		a.startAPIServerOnly(t, kube, start)
+		return a
+	}
 	if opts.PluginImage != nil {
 		a.sidecar = startCMPSidecar(t, opts.PluginImage, filepath.Join(bin, "argocd"), a.PluginSocketDir, opts.PluginEnv)
 	} else if opts.PluginDir != "" {

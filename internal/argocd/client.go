@@ -1,6 +1,7 @@
 package argocd
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -39,6 +40,15 @@ type Options struct {
 	RefreshTimeout time.Duration
 	// RefreshConcurrency bounds the hard refreshes in flight (default 4).
 	RefreshConcurrency int
+	// Selector is the label selector of the Applications the service reads (DefaultSelector;
+	// "" reads every Application the token may see). See Reader.
+	Selector string
+	// MaxListBytes bounds the answer of a list call (DefaultMaxListBytes when zero): a longer
+	// one is refused as a whole with an error naming the limit.
+	MaxListBytes int64
+	// CensusInterval is how often every Application is read to find those of the plugin the
+	// selector misses (DefaultCensusInterval when zero). See Reader.
+	CensusInterval time.Duration
 }
 
 // Client talks to the Argo CD API server.
@@ -49,6 +59,7 @@ type Client struct {
 	// the Application is reconciled (longer per-call timeout).
 	http    *retryablehttp.Client
 	refresh *retryablehttp.Client
+	maxList int64
 }
 
 // New returns a client of the API server o names.
@@ -71,14 +82,16 @@ func New(o Options, m *outbound.Metrics, log *slog.Logger) (*Client, error) {
 		token:   o.Token,
 		http:    outbound.NewClient(outbound.TargetArgoCD, ho, tc, m, log),
 		refresh: outbound.NewClient(outbound.TargetArgoCD, ro, tc, m, log),
+		maxList: cmp.Or(o.MaxListBytes, DefaultMaxListBytes),
 	}, nil
 }
 
 // Application is the part of an Argo CD Application the service reads.
 type Application struct {
 	Metadata struct {
-		Name      string `json:"name"`
-		Namespace string `json:"namespace"`
+		Name      string            `json:"name"`
+		Namespace string            `json:"namespace"`
+		Labels    map[string]string `json:"labels"`
 	} `json:"metadata"`
 	Spec struct {
 		Source     *Source  `json:"source"`
@@ -299,11 +312,34 @@ func (a *Application) Automated() (automated, prune bool) {
 
 // ListApplications lists every Application the token may see.
 func (c *Client) ListApplications(ctx context.Context) ([]Application, error) {
+	return c.List(ctx, "")
+}
+
+// List lists the Applications the token may see that match the label selector (Kubernetes
+// syntax; "" matches every one): GET /api/v1/applications?selector=..., which argocd-server
+// answers from its informer cache (server/application/application.go, List: labels.Parse of
+// the selector, then the lister's List). An answer longer than the client's MaxListBytes is
+// refused as a whole (*outbound.TooLargeError), never decoded in part.
+//
+// Every field of the Application is sent: Argo CD's `fields` query parameter selects only
+// from a fixed list (pkg/apiclient/application/forwarder_overwrite.go, appFields), which has
+// no status.sync.comparedTo, status.conditions, or the operation's message, retryCount,
+// syncResult and source — all of which the rollout judgement reads.
+func (c *Client) List(ctx context.Context, selector string) ([]Application, error) {
 	const path = "/api/v1/applications"
+	u := c.base + path
+	if selector != "" {
+		u += "?" + url.Values{"selector": {selector}}.Encode()
+	}
 	var list struct {
 		Items []Application `json:"items"`
 	}
-	if err := (outbound.Call{Target: outbound.TargetArgoCD, Method: http.MethodGet, URL: c.base + path, Path: path, Token: c.token}).Do(ctx, c.http, &list); err != nil {
+	err := (outbound.Call{Target: outbound.TargetArgoCD, Method: http.MethodGet, URL: u, Path: path, Token: c.token, MaxBytes: c.maxList}).Do(ctx, c.http, &list)
+	var tooLarge *outbound.TooLargeError
+	if errors.As(err, &tooLarge) {
+		return nil, fmt.Errorf("%w (--argocd-max-list-size; read only the plugin's Applications with --argocd-selector)", err)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return list.Items, nil

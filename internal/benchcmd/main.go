@@ -8,6 +8,7 @@
 //	benchcmd e2e        -endpoint URL -bin dynamo-cmp -kustomize kustomize [-runs 30] [-namespaces 100] [-dir DIR]
 //	benchcmd load       -endpoint URL -bin dynamo-cmp [-procs 50] [-duration 60s] [-namespaces 100]
 //	benchcmd serve-load -endpoint URL [-clusters 1000] [-pollers 20] [-duration 30s]
+//	benchcmd seed-fleet -endpoint URL -table T [-clusters 1000]   (the registry of make bench-serve-fleet)
 //	benchcmd setup      -endpoint URL -dir DIR [-namespaces 100] [-request pinned|latest]   (prints the env of a generate)
 //	benchcmd render-table < `go test -bench BenchmarkRender` output
 //
@@ -40,6 +41,8 @@ func main() {
 		err = runServeLoad(ctx, args)
 	case "setup":
 		err = runSetup(ctx, args)
+	case "seed-fleet":
+		err = runSeedFleet(ctx, args)
 	case "render-table":
 		err = renderTable(os.Stdin, os.Stdout)
 	default:
@@ -52,7 +55,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: benchcmd e2e|load|serve-load|setup|render-table [flags] (see the package comment)")
+	fmt.Fprintln(os.Stderr, "usage: benchcmd e2e|load|serve-load|seed-fleet|setup|render-table [flags] (see the package comment)")
 	os.Exit(2)
 }
 

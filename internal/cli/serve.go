@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -44,6 +46,8 @@ type serveFlags struct {
 	argoURL, argoTokenFile, argoCAFile string
 	argoInsecure                       bool
 	argoRefreshTimeout                 time.Duration
+	argoSelector                       string
+	argoMaxListMiB                     int
 
 	webhookURL, webhookTokenFile, webhookCAFile    string
 	webhookSigningFile, webhookPreviousSigningFile string
@@ -178,6 +182,10 @@ func (f *serveFlags) addFlags(fs *pflag.FlagSet, env Env) {
 	boolean(&f.argoInsecure, "argocd-insecure", "DYNAMO_CMP_ARGOCD_INSECURE", "skip verifying the Argo CD API server's certificate (its default self-signed one); prefer --argocd-ca-file")
 	dur(&f.argoRefreshTimeout, "argocd-refresh-timeout", "DYNAMO_CMP_ARGOCD_REFRESH_TIMEOUT", serve.DefaultRefreshTimeout,
 		"timeout of each hard-refresh call (Argo CD answers once the Application is reconciled)")
+	str(&f.argoSelector, "argocd-selector", "DYNAMO_CMP_ARGOCD_SELECTOR", argocd.DefaultSelector,
+		"label selector of the Applications serve reads (the label the example ApplicationSets set); every Application of the plugin is still read every 10 minutes, and all of them while some lack the label; empty reads every Application")
+	num(&f.argoMaxListMiB, "argocd-max-list-size", "DYNAMO_CMP_ARGOCD_MAX_LIST_SIZE", argocd.DefaultMaxListBytes>>20,
+		"MiB: a longer answer to the Application list is refused as a whole, with an error naming the limit")
 
 	str(&f.webhookURL, "webhook-url", "DYNAMO_CMP_WEBHOOK_URL", "", "URL receiving status events as JSON POSTs; empty disables")
 	str(&f.webhookTokenFile, "webhook-token-file", "DYNAMO_CMP_WEBHOOK_TOKEN_FILE", "",
@@ -340,7 +348,13 @@ func (f *serveFlags) options(fs *pflag.FlagSet, env Env) (o serve.Options, warni
 
 	if f.argoURL != "" {
 		a := &argocd.Options{URL: f.argoURL, CAFile: f.argoCAFile, InsecureSkipVerify: f.argoInsecure, AllowInsecureHTTP: f.allowInsecureHTTP,
-			HTTP: httpOpts, RefreshTimeout: f.argoRefreshTimeout}
+			HTTP: httpOpts, RefreshTimeout: f.argoRefreshTimeout, Selector: f.argoSelector, MaxListBytes: int64(f.argoMaxListMiB) << 20}
+		if _, err := labels.Parse(f.argoSelector); err != nil {
+			add(fmt.Errorf("--argocd-selector %q: %w", f.argoSelector, err))
+		}
+		if f.argoMaxListMiB <= 0 {
+			add(fmt.Errorf("--argocd-max-list-size %d: must be at least 1 (MiB)", f.argoMaxListMiB))
+		}
 		if err := outbound.CheckURL(f.argoURL, f.allowInsecureHTTP); err != nil {
 			add(fmt.Errorf("--argocd-url: %w", err))
 		}

@@ -1,9 +1,12 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +31,9 @@ var _ Applications = (*argocd.Client)(nil)
 // RefresherOptions configure a Refresher.
 type RefresherOptions struct {
 	ArgoCD Applications
+	// Reader reads the Applications (nil: one of its own over ArgoCD.ListApplications). serve
+	// shares one with the rollout driver.
+	Reader *argocd.Reader
 	// PluginName is the CMP name the Applications use.
 	PluginName string
 	// Concurrency bounds the hard refreshes in flight.
@@ -53,6 +59,9 @@ type Refresher struct {
 
 type refreshJob struct {
 	rounds int
+	// seen is when the latest change of the cluster was queued: a reading of the
+	// Applications started after it shows what the change needs refreshed.
+	seen time.Time
 }
 
 // NewRefresher returns a refresher; Run does its work.
@@ -60,18 +69,25 @@ func NewRefresher(o RefresherOptions) *Refresher {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 4
 	}
+	if o.Reader == nil {
+		list := o.ArgoCD.ListApplications
+		// A Reader without a selector always lists every Application: it cannot fail to parse.
+		o.Reader, _ = argocd.NewReader(argocd.ReaderOptions{PluginName: o.PluginName, Now: o.Now, Log: o.Log,
+			List: func(ctx context.Context, _ string) ([]argocd.Application, error) { return list(ctx) }})
+	}
 	return &Refresher{o: o, q: newQueue[string, refreshJob](nil)}
 }
 
 // Add queues the clusters of changes.
 func (r *Refresher) Add(changes []Change) {
 	var items []item[string, refreshJob]
+	now := r.o.Now()
 	for _, ch := range changes {
 		for _, c := range ch.Clusters {
-			items = append(items, item[string, refreshJob]{Key: c.Name})
+			items = append(items, item[string, refreshJob]{Key: c.Name, Val: refreshJob{seen: now}})
 		}
 	}
-	r.q.putAll(items, r.o.Now())
+	r.q.putAll(items, now)
 }
 
 // retry queues a cluster again after a failed round, unless newer work arrived for it.
@@ -144,10 +160,17 @@ func (r *Refresher) Run(ctx context.Context) {
 	}
 }
 
-// round lists the Applications once and hard-refreshes those of the due clusters that follow
-// "latest", a few at a time.
+// round reads the Applications once (a reading the rollout driver took after the changes
+// serves) and hard-refreshes those of the due clusters that follow "latest", a few at a time.
 func (r *Refresher) round(ctx context.Context, due map[string]refreshJob) {
-	apps, err := r.o.ArgoCD.ListApplications(ctx)
+	var seen time.Time
+	for _, j := range due {
+		if j.seen.After(seen) {
+			seen = j.seen
+		}
+	}
+	// A reading started at the instant of the change may miss it: one started after it.
+	rd, err := r.o.Reader.ReadSince(ctx, seen)
 	if err != nil {
 		if ctx.Err() == nil {
 			r.o.Log.Warn("argocd: cannot list Applications to refresh them; retrying", "clusters", len(due), "error", err)
@@ -158,16 +181,24 @@ func (r *Refresher) round(ctx context.Context, due map[string]refreshJob) {
 		return
 	}
 	plugin := r.o.PluginName
+	// In Argo CD's order (by name), as the list answers.
+	var apps []*argocd.Application
+	for c := range due {
+		for _, app := range rd.ByCluster[c] {
+			if app.FollowsLatest(plugin) {
+				apps = append(apps, app)
+			}
+		}
+	}
+	slices.SortFunc(apps, func(a, b *argocd.Application) int {
+		return cmp.Or(strings.Compare(a.Metadata.Name, b.Metadata.Name), strings.Compare(string(a.Key()), string(b.Key())))
+	})
 	var g errgroup.Group
 	g.SetLimit(r.o.Concurrency)
 	var mu sync.Mutex
 	failedClusters := map[string]bool{}
-	for i := range apps {
-		app := &apps[i]
+	for _, app := range apps {
 		cluster := app.Cluster(plugin)
-		if _, ok := due[cluster]; !ok || !app.FollowsLatest(plugin) {
-			continue
-		}
 		if ctx.Err() != nil {
 			break
 		}

@@ -1,7 +1,6 @@
 package outbound
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -29,8 +28,33 @@ const (
 	TargetWebhook = "webhook"
 )
 
-// maxResponse bounds what is read of an answer.
-const maxResponse = 64 << 20
+// DefaultMaxResponse bounds what is read of an answer when Call.MaxBytes is zero.
+const DefaultMaxResponse = 64 << 20
+
+// maxResponse bounds what is drained of an answer that is not decoded.
+const maxResponse = DefaultMaxResponse
+
+// TooLargeError is an answer longer than the limit of its call: it is refused as a whole
+// (never decoded in part), so no decision is taken on a truncated list.
+type TooLargeError struct {
+	Target string
+	Method string
+	Path   string
+	// Limit is the limit in bytes.
+	Limit int64
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("%s %s %s: the answer is larger than the limit of %s: refused", e.Target, e.Method, e.Path, FormatBytes(e.Limit))
+}
+
+// FormatBytes writes n as MiB when it is a whole number of them, else as bytes.
+func FormatBytes(n int64) string {
+	if n > 0 && n%(1<<20) == 0 {
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}
 
 // NewClient returns the retrying HTTP client of one target: at most o.RetryMax retries of
 // connection errors, 429 and 5xx, exponential backoff between o.RetryWaitMin and
@@ -154,6 +178,9 @@ type Call struct {
 	Body        []byte
 	ContentType string
 	Headers     map[string]string
+	// MaxBytes bounds the answer decoded (0: DefaultMaxResponse); a longer one is a
+	// *TooLargeError.
+	MaxBytes int64
 }
 
 // Do runs c with client and decodes a 2xx answer into out (when not nil). Any other status
@@ -208,12 +235,36 @@ func (c Call) Do(ctx context.Context, client *retryablehttp.Client, out any) err
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
 		return nil
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return fmt.Errorf("%s %s %s: read the answer: %w", c.Target, c.Method, c.Path, err)
+	limit := c.MaxBytes
+	if limit <= 0 {
+		limit = DefaultMaxResponse
 	}
-	if err := json.NewDecoder(bytes.NewReader(data)).Decode(out); err != nil {
+	// Decoded as it arrives (the answer is never held whole: only what out keeps of it), one
+	// byte past the limit read to tell a long answer from one of exactly the limit.
+	rd := &countingReader{r: io.LimitReader(resp.Body, limit+1)}
+	dec := json.NewDecoder(rd)
+	err = dec.Decode(out)
+	if err == nil {
+		// What follows the JSON value must be white space only; read it to the limit.
+		_, err = io.Copy(io.Discard, io.MultiReader(dec.Buffered(), rd))
+	}
+	if rd.n > limit {
+		return &TooLargeError{Target: c.Target, Method: c.Method, Path: c.Path, Limit: limit}
+	}
+	if err != nil {
 		return fmt.Errorf("%s %s %s: the answer is not the expected JSON: %w", c.Target, c.Method, c.Path, err)
 	}
 	return nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }

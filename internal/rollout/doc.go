@@ -12,4 +12,7 @@
 // times out, and reports each outcome as an event. What it knows between two readings is
 // behind the State interface; MemoryState keeps it in this replica (each replica reports on
 // its own, with stable event ids).
+//
+// Both judge a cluster's Applications with one function (judgeCluster over judge), on the
+// driver's reading of the Applications (argocd.Reader, shared with the refresher).
 package rollout

@@ -47,6 +47,9 @@ var _ DriverArgoCD = (*argocd.Client)(nil)
 // DriverOptions configure a Driver.
 type DriverOptions struct {
 	ArgoCD DriverArgoCD
+	// Reader reads the Applications (nil: one of its own over ArgoCD.ListApplications). serve
+	// shares one with the refresher.
+	Reader *argocd.Reader
 	Store  DriverStore
 	// Tracker, when set, judges the changes it follows on the driver's reading of the
 	// Applications, before the driver's steps (one reading, one order of events).
@@ -89,6 +92,9 @@ type Driver struct {
 
 	mu       sync.Mutex
 	observed map[string]store.Observation // as last written, by cluster
+	// readAt is when the reading of the last tick started, wokeAt when the last change woke
+	// the driver: a tick takes a reading that started after both.
+	readAt, wokeAt time.Time
 	// refusedAt remembers rollbacks the store refused, by rollout id, to retry them slowly.
 	refusedAt map[string]time.Time
 	// terminated remembers the operations this replica asked Argo CD to end, by Application
@@ -127,12 +133,21 @@ func NewDriver(o DriverOptions) *Driver {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	if o.Reader == nil {
+		list := o.ArgoCD.ListApplications
+		// A Reader without a selector always lists every Application: it cannot fail to parse.
+		o.Reader, _ = argocd.NewReader(argocd.ReaderOptions{PluginName: o.PluginName, Now: o.Now, Log: o.Log,
+			List: func(ctx context.Context, _ string) ([]argocd.Application, error) { return list(ctx) }})
+	}
 	return &Driver{o: o, wake: make(chan struct{}, 1), observed: map[string]store.Observation{}, refusedAt: map[string]time.Time{},
 		terminated: map[string]termination{}}
 }
 
 // Wake makes the driver look again now (a change was seen).
 func (d *Driver) Wake() {
+	d.mu.Lock()
+	d.wokeAt = d.o.Now()
+	d.mu.Unlock()
 	select {
 	case d.wake <- struct{}{}:
 	default:
@@ -187,16 +202,30 @@ func (d *Driver) Tick(ctx context.Context) (live int, err error) {
 		return 0, err
 	}
 	inv := ops.InventoryOf(reg)
-	apps, err := d.o.ArgoCD.ListApplications(ctx)
+	// A reading the refresher took since the last tick serves this tick too (one list call
+	// per interval for the whole service), unless it started before what this tick is for: a
+	// change that woke the driver, or one the tracker follows, or a hard refresh it was told
+	// of (a reading from before the refresh would show the old rendering as the new one).
+	d.mu.Lock()
+	after := d.readAt
+	if d.wokeAt.After(after) {
+		after = d.wokeAt
+	}
+	d.mu.Unlock()
+	if d.o.Tracker != nil {
+		if s := d.o.Tracker.signaledAt(); s.After(after) {
+			after = s
+		}
+	}
+	rd, err := d.o.Reader.ReadSince(ctx, after)
 	if err != nil {
 		return 0, err
 	}
-	byCluster := map[string][]*argocd.Application{}
-	for i := range apps {
-		if c := apps[i].Cluster(d.o.PluginName); c != "" {
-			byCluster[c] = append(byCluster[c], &apps[i])
-		}
-	}
+	d.mu.Lock()
+	d.readAt = rd.At
+	d.mu.Unlock()
+	// Shared with the refresher: read only (each cluster's list is sorted by Application).
+	byCluster := rd.ByCluster
 	d.observe(ctx, inv, byCluster)
 	refs := make([]config.LayerRef, 0, len(inv.Rollouts))
 	for ref := range inv.Rollouts {
@@ -261,24 +290,23 @@ func (d *Driver) judgeWave(inv *ops.Inventory, r wave.Rollout, byCluster map[str
 	var out []clusterVerdict
 	for _, c := range d.waveClusters(inv, r) {
 		cv := clusterVerdict{name: c.Name, served: c.Served, verdict: good}
-		list := byCluster[c.Name]
+		list := byCluster[c.Name] // sorted by Application
 		if len(list) == 0 {
 			cv.verdict, cv.reason = pending, "no Argo CD Application uses the plugin for this cluster"
 		}
-		slices.SortFunc(list, func(a, b *argocd.Application) int { return strings.Compare(string(a.Key()), string(b.Key())) })
-		for _, app := range list {
-			v, st := judge(app, d.o.PluginName, c.Served, r.WaveStartedAt, r.WaveStartedAt)
-			cv.apps = append(cv.apps, st)
-			switch {
-			case v == failed && cv.verdict != failed:
-				cv.verdict, cv.kind = failed, notify.EventSyncFailed
-				cv.reason = st.Namespace + "/" + st.Name + ": " + st.Message
-				if st.Health == "Degraded" && strings.HasPrefix(st.Message, "Degraded") {
-					cv.kind = notify.EventDegraded
-				}
-			case v == pending && cv.verdict == good:
-				cv.verdict, cv.reason = pending, st.Namespace+"/"+st.Name+": "+st.Message
+		j := judgeCluster(list, d.o.PluginName, c.Served, r.WaveStartedAt, func(argocd.Key) time.Time { return r.WaveStartedAt })
+		cv.apps = j.apps
+		switch {
+		case len(j.failures) > 0:
+			st := j.failures[0]
+			cv.verdict, cv.kind = failed, notify.EventSyncFailed
+			cv.reason = st.Namespace + "/" + st.Name + ": " + st.Message
+			if st.Health == "Degraded" && strings.HasPrefix(st.Message, "Degraded") {
+				cv.kind = notify.EventDegraded
 			}
+		case len(j.pendings) > 0 && cv.verdict == good:
+			st := j.pendings[0]
+			cv.verdict, cv.reason = pending, st.Namespace+"/"+st.Name+": "+st.Message
 		}
 		out = append(out, cv)
 	}

@@ -1,13 +1,21 @@
 package rollout
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd/argocdtest"
@@ -15,6 +23,8 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/outbound"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/testkit"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
@@ -282,5 +292,59 @@ func TestTwoDriversNeverTakeAStepTwice(t *testing.T) {
 	want := []string{"rollout-started:1", "rollout-wave-started:1", "rollout-wave-completed:1", "rollout-wave-started:2", "rollout-wave-completed:2", "rollout-completed:2"}
 	if got := evs.types(); !slices.Equal(got, want) {
 		t.Errorf("events of both replicas %v, want each once: %v", got, want)
+	}
+}
+
+// TestDriverDecidesNothingOnAnAnswerOverTheLimit: while Argo CD's list answer is longer than
+// the limit, a tick fails with an error naming the limit and takes no step and sends no event
+// (the canary is Degraded: a cut list must neither halt nor pass the wave); once the answer
+// fits, the same fleet is judged.
+func TestDriverDecidesNothingOnAnAnswerOverTheLimit(t *testing.T) {
+	st, fleet, clk := rolloutFixture(t)
+	fleet.bad["dev-a"] = 2
+	const limit = 1 << 20
+	var pad atomic.Int64
+	pad.Store(2 * limit)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		apps, err := fleet.ListApplications(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		body, _ := json.Marshal(map[string]any{"items": apps})
+		_, _ = w.Write(append(body, bytes.Repeat([]byte(" "), int(pad.Load()))...))
+	}))
+	defer srv.Close()
+	c, err := argocd.New(argocd.Options{URL: srv.URL, AllowInsecureHTTP: true, Token: secret.Static("tok"), MaxListBytes: limit,
+		HTTP: outbound.HTTPOptions{Timeout: 5 * time.Second}}, outbound.NewMetrics(prometheus.NewRegistry(), "test"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := argocd.NewReader(argocd.ReaderOptions{List: c.List, PluginName: argocdtest.PluginName, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := &events{}
+	d := newTestDriverWith(t, st, fleet, clk, evs, "r1", func(o *DriverOptions) { o.Reader = rd })
+	for range 3 {
+		_, err := d.Tick(testkit.Context(t))
+		if err == nil || !strings.Contains(err.Error(), "larger than the limit of 1 MiB") {
+			t.Fatalf("tick: %v, want the answer refused, naming the limit", err)
+		}
+		clk.Add(time.Second)
+	}
+	if got := evs.types(); len(got) != 0 {
+		t.Errorf("events %v on a refused answer, want none", got)
+	}
+	if rs, _ := st.Rollouts(testkit.Context(t)); len(rs) != 1 || rs[0].Rev != 1 || rs[0].Announced {
+		t.Errorf("rollout %+v, want untouched since the publish (revision 1)", rs)
+	}
+	pad.Store(0)
+	for range 3 {
+		tick(t, d)
+		clk.Add(time.Second)
+	}
+	if want := []string{"rollout-started:1", "rollout-wave-started:1", "degraded:1", "rollout-halted:1", "rollout-rolled-back:1"}; !slices.Equal(evs.types(), want) {
+		t.Errorf("events %v once the answer fits, want %v", evs.types(), want)
 	}
 }

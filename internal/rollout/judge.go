@@ -84,6 +84,39 @@ func judge(app *argocd.Application, pluginName string, target config.ConfigVersi
 	return pending, st
 }
 
+// clusterJudgement is the judgement of one cluster's Applications on one configVersion.
+type clusterJudgement struct {
+	// apps are the statuses of every Application, in the order given.
+	apps []notify.AppStatus
+	// goods counts the Applications Synced and Healthy on it.
+	goods int
+	// failures and pendings are the statuses of the failed and of the pending ones, in order.
+	failures, pendings []notify.AppStatus
+}
+
+// judgeCluster judges each Application of a cluster (judge) on target: since is when the
+// change was seen, refreshedAt tells when the last hard refresh of an Application started.
+// The tracker and the driver both judge a cluster with it.
+func judgeCluster(list []*argocd.Application, pluginName string, target config.ConfigVersion, since time.Time, refreshedAt func(argocd.Key) time.Time) clusterJudgement {
+	var j clusterJudgement // apps stays nil for no Application
+	if len(list) > 0 {
+		j.apps = make([]notify.AppStatus, 0, len(list))
+	}
+	for _, app := range list {
+		v, st := judge(app, pluginName, target, since, refreshedAt(app.Key()))
+		j.apps = append(j.apps, st)
+		switch v {
+		case good:
+			j.goods++
+		case failed:
+			j.failures = append(j.failures, st)
+		default:
+			j.pendings = append(j.pendings, st)
+		}
+	}
+	return j
+}
+
 // failedAttempt tells whether op reports a failed sync attempt of the version pinned (""
 // for an Application following latest) and says what failed. The operation must name the
 // version it syncs (its source, or its attempt's), so an old failed operation of an earlier

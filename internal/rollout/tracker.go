@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -75,6 +74,9 @@ type Tracker struct {
 	// lkgErrors counts failed last-known-good writes (only the first of the silent ones at
 	// start is logged: a missing IAM permission would fail them all).
 	lkgErrors atomic.Int64
+	// signaled is when the tracker last asked for a reading (Unix nanoseconds of Now): a
+	// change to follow, or a hard refresh done. The Driver's next reading starts after it.
+	signaled atomic.Int64
 }
 
 // New returns a tracker; Run does its work.
@@ -101,10 +103,19 @@ func New(o Options) *Tracker {
 }
 
 func (t *Tracker) signal() {
+	t.signaled.Store(t.o.Now().UnixNano())
 	select {
 	case t.wake <- struct{}{}:
 	default:
 	}
+}
+
+// signaledAt is when the tracker last asked for a reading (zero: never).
+func (t *Tracker) signaledAt() time.Time {
+	if n := t.signaled.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 // Baseline follows every cluster of inv at its current version, to learn the last known
@@ -165,23 +176,14 @@ func (t *Tracker) evaluate(ctx context.Context, inv *ops.Inventory, byCluster ma
 			}
 			continue
 		}
-		slices.SortFunc(list, func(a, b *argocd.Application) int { return strings.Compare(string(a.Key()), string(b.Key())) })
-		statuses := make([]notify.AppStatus, 0, len(list))
-		var goods, fails int
+		j := judgeCluster(list, plugin, r.Target, r.Since, t.state.RefreshedAt)
+		statuses, goods, fails := j.apps, j.goods, len(j.failures)
 		var failReasons []string
 		degraded := false
-		for _, app := range list {
-			v, st := judge(app, plugin, r.Target, r.Since, t.state.RefreshedAt(app.Key()))
-			statuses = append(statuses, st)
-			switch v {
-			case good:
-				goods++
-			case failed:
-				fails++
-				failReasons = append(failReasons, st.Namespace+"/"+st.Name+": "+st.Message)
-				if st.Health == "Degraded" {
-					degraded = true
-				}
+		for _, st := range j.failures {
+			failReasons = append(failReasons, st.Namespace+"/"+st.Name+": "+st.Message)
+			if st.Health == "Degraded" {
+				degraded = true
 			}
 		}
 		switch {

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/outbound"
@@ -29,6 +30,7 @@ type Metrics struct {
 	Rollout   *rollout.Metrics
 	Driver    *rollout.DriverMetrics
 	Outbound  *outbound.Metrics
+	Reader    *argocd.ReaderMetrics
 
 	requests      *prometheus.CounterVec
 	latency       *prometheus.HistogramVec
@@ -73,6 +75,7 @@ func NewMetrics() *Metrics {
 	m.Rollout = rollout.NewMetrics(m.reg, ns)
 	m.Driver = rollout.NewDriverMetrics(m.reg, ns)
 	m.Outbound = outbound.NewMetrics(m.reg, ns)
+	m.Reader = argocd.NewReaderMetrics(m.reg, ns)
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -76,6 +76,12 @@ func New(opts Options) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
+		// One reader of the Applications for the driver, the tracker and the refresher.
+		rd, err := argocd.NewReader(argocd.ReaderOptions{List: a.List, PluginName: opts.PluginName, Selector: opts.ArgoCD.Selector,
+			CensusInterval: opts.ArgoCD.CensusInterval, Now: opts.Now, Log: s.log, Metrics: m.Reader})
+		if err != nil {
+			return nil, err
+		}
 		var emit func(notify.Event)
 		if s.hooks != nil {
 			emit = s.hooks.Enqueue
@@ -83,10 +89,10 @@ func New(opts Options) (*Server, error) {
 		s.track = rollout.New(rollout.Options{Store: opts.Store, Emit: emit, PluginName: opts.PluginName,
 			RolloutTimeout: opts.RolloutTimeout, StoreTimeout: opts.StoreTimeout,
 			AutoRollback: opts.AutoRollback, Replica: opts.Replica, Now: opts.Now, Log: s.log, Metrics: m.Rollout})
-		s.drive = rollout.NewDriver(rollout.DriverOptions{ArgoCD: a, Store: opts.Store, Tracker: s.track, Emit: emit, PluginName: opts.PluginName,
+		s.drive = rollout.NewDriver(rollout.DriverOptions{ArgoCD: a, Reader: rd, Store: opts.Store, Tracker: s.track, Emit: emit, PluginName: opts.PluginName,
 			Interval: opts.StatusInterval, WaveTimeout: opts.RolloutTimeout, StoreTimeout: opts.StoreTimeout,
 			Replica: opts.Replica, Now: opts.Now, Log: s.log, Metrics: m.Driver})
-		s.refr = notify.NewRefresher(notify.RefresherOptions{ArgoCD: a, PluginName: opts.PluginName, Concurrency: opts.ArgoCD.RefreshConcurrency,
+		s.refr = notify.NewRefresher(notify.RefresherOptions{ArgoCD: a, Reader: rd, PluginName: opts.PluginName, Concurrency: opts.ArgoCD.RefreshConcurrency,
 			Refreshed: s.track.Refreshed, Now: opts.Now, Log: s.log, Metrics: m.Notify})
 	}
 	s.mux = http.NewServeMux()
