@@ -247,7 +247,7 @@ func startFleetServe(t *testing.T, bin string, env []string, args ...string) *fl
 	cmd := exec.Command("nice", append([]string{"-n", "5", bin, "serve", "--listen", addr, "--metrics-address", opsAddr}, args...)...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
+	if err := harness.StartChild(cmd); err != nil { // dies with the test (nice execs serve)
 		t.Fatal(err)
 	}
 	s := &fleetServe{cmd: cmd, base: "http://" + addr, metrics: "http://" + opsAddr + "/metrics", done: make(chan struct{})}
