@@ -94,6 +94,12 @@ func NormalizeBody(body map[string]any) (map[string]any, error) {
 	return n.(map[string]any), nil
 }
 
+// DeepCopy copies a decoded JSON value: maps and slices are new, scalars shared.
+func DeepCopy(v any) any { return deepCopy(v) }
+
+// DeepCopyMap copies a decoded JSON object (nil stays nil).
+func DeepCopyMap(m map[string]any) map[string]any { return deepCopyMap(m) }
+
 func deepCopy(v any) any {
 	switch t := v.(type) {
 	case map[string]any:

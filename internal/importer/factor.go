@@ -264,7 +264,7 @@ func (p *placed) override(kind string, lowers []map[string]any, target, identity
 		return ov, nil
 	}
 	p.replaced++
-	full := withIdentity(kind, deepCopyMap(target), identity)
+	full := withIdentity(kind, config.DeepCopyMap(target), identity)
 	full["$patch"] = "replace"
 	return full, nil
 }

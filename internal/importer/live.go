@@ -280,7 +280,7 @@ func isSystemObject(obj map[string]any) bool {
 //
 // It returns the object and the reasons fields were dropped.
 func Clean(obj map[string]any) (map[string]any, []string) {
-	out := deepCopyMap(obj)
+	out := config.DeepCopyMap(obj)
 	var why []string
 	md := asMap(out["metadata"])
 	managed, _ := md["managedFields"].([]any)
@@ -384,7 +384,7 @@ func unionFields(a, b map[string]any) {
 		vm := asMap(v)
 		am, ok := a[k].(map[string]any)
 		if !ok {
-			a[k] = deepCopyMap(vm)
+			a[k] = config.DeepCopyMap(vm)
 			if a[k] == nil {
 				a[k] = map[string]any{}
 			}

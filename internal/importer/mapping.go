@@ -75,7 +75,7 @@ func wanted(o Object) map[string]any {
 	if !strings.HasPrefix(o.APIVersion(), "projectcalico.org/") {
 		return body
 	}
-	out := deepCopyMap(body)
+	out := config.DeepCopyMap(body)
 	md, _ := out["metadata"].(map[string]any)
 	if md == nil {
 		md = map[string]any{}
@@ -492,7 +492,7 @@ func mapCluster(rec config.Cluster, objs []Object, rc renderCheck) ([]mapped, er
 					rest = append(rest, po)
 					continue
 				}
-				nb := deepCopyMap(m.entry.Body)
+				nb := config.DeepCopyMap(m.entry.Body)
 				nb[part.field] = sub
 				ne, err := config.NewEntry(config.KindNamespace, nb)
 				want := []map[string]any{}
@@ -563,31 +563,5 @@ func sortedKeys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
-	return out
-}
-
-func deepCopy(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		return deepCopyMap(t)
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = deepCopy(e)
-		}
-		return out
-	default:
-		return v
-	}
-}
-
-func deepCopyMap(m map[string]any) map[string]any {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = deepCopy(v)
-	}
 	return out
 }
