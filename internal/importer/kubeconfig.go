@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,7 +18,10 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/yaml"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/outbound"
 )
 
 // Kubeconfig is a kubeconfig file, the parts import reads: contexts, clusters and users with the usual
@@ -210,12 +214,10 @@ func (k *Kubeconfig) client(contextName string) (*apiClient, error) {
 			}
 		}
 	}
-	rc := retryablehttp.NewClient()
-	rc.Logger = nil
-	rc.RetryMax = 3
-	rc.RetryWaitMin, rc.RetryWaitMax = 200*time.Millisecond, 2*time.Second
-	rc.HTTPClient = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}
-	c.http = rc
+	// The project's outbound client: its retry policy, and no redirect followed with the token.
+	c.http = outbound.NewClient(outbound.TargetKube,
+		outbound.HTTPOptions{Timeout: 60 * time.Second, RetryMax: 3, RetryWaitMin: 200 * time.Millisecond, RetryWaitMax: 2 * time.Second},
+		tc, outbound.NewMetrics(prometheus.NewRegistry(), "dynamo_cmp_import"), slog.New(slog.DiscardHandler))
 	return c, nil
 }
 

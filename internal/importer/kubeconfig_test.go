@@ -1,9 +1,14 @@
 package importer
 
 import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -36,5 +41,45 @@ func TestKubeconfigRefusesWhatItCannotHonour(t *testing.T) {
 				t.Fatalf("the error prints the password: %v", err)
 			}
 		})
+	}
+}
+
+// A redirect is the answer, never followed with the kubeconfig's token (the rule every
+// outbound client of the project keeps): a 307 to another port of the same host got the
+// token before import used the project's outbound client.
+func TestKubeconfigClientFollowsNoRedirect(t *testing.T) {
+	var leaked atomic.Bool
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			leaked.Store(true)
+		}
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	defer other.Close()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer api.Close()
+	path := filepath.Join(t.TempDir(), "config")
+	cfg := "clusters:\n- name: c\n  cluster: {server: " + api.URL + "}\nusers:\n- name: u\n  user: {token: s3cret}\ncontexts:\n- name: ctx\n  context: {cluster: c, user: u}\n"
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k, err := LoadKubeconfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := k.client("ctx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	err = c.get(context.Background(), "/api", &out)
+	var se *StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusTemporaryRedirect {
+		t.Errorf("get through a redirect = %v, want the 307 as a StatusError", err)
+	}
+	if leaked.Load() {
+		t.Error("the token was sent on to the redirect's target")
 	}
 }
