@@ -2,7 +2,9 @@ package importer
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -106,7 +108,7 @@ func groupEntries(clusters []clusterInfo, entries map[string][]mapped) ([]*group
 		return nil, &InputError{Problems: problems}
 	}
 	out := make([]*group, 0, len(groups))
-	for _, id := range sortedKeys(groups) {
+	for _, id := range slices.Sorted(maps.Keys(groups)) {
 		out = append(out, groups[id])
 	}
 	return out, nil
@@ -154,7 +156,7 @@ func (p *placed) place(g *group, clusters []clusterInfo, envClusters map[string]
 		// The base is the consensus of the environments' own (each weighing its clusters), so
 		// that a value one environment shares stays whole in its env layer.
 		var envVals []cval
-		for _, env := range sortedKeys(byEnv) {
+		for _, env := range slices.Sorted(maps.Keys(byEnv)) {
 			ms := byEnv[env]
 			if len(ms) == 1 {
 				envVals = append(envVals, cval{v: ms[0].c.v, raw: ms[0].body, weight: 1})
@@ -166,7 +168,7 @@ func (p *placed) place(g *group, clusters []clusterInfo, envClusters map[string]
 		if err := p.add(config.GlobalLayer, g.kind, base); err != nil {
 			return err
 		}
-		for _, env := range sortedKeys(byEnv) {
+		for _, env := range slices.Sorted(maps.Keys(byEnv)) {
 			ms := byEnv[env]
 			lower := base
 			if len(ms) >= 2 {
@@ -194,7 +196,7 @@ func (p *placed) place(g *group, clusters []clusterInfo, envClusters map[string]
 		}
 		return nil
 	}
-	for _, env := range sortedKeys(byEnv) {
+	for _, env := range slices.Sorted(maps.Keys(byEnv)) {
 		ms := byEnv[env]
 		if len(envClusters[env]) >= 2 && len(ms) == len(envClusters[env]) {
 			p.perEnv++
@@ -477,7 +479,7 @@ func consensusOf(vals []cval) any {
 			}
 		}
 		out := map[string]any{}
-		for _, k := range sortedKeys(keys) {
+		for _, k := range slices.Sorted(maps.Keys(keys)) {
 			if keys[k]*2 < total || keys[k]*2 == total && !hasKey(vals[0].raw, k) {
 				continue
 			}

@@ -3,9 +3,11 @@ package importer
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -290,7 +292,7 @@ func (r *Result) Prove(dir string, policies policy.Set) error {
 		return fmt.Errorf("reading the written layers back: %w", err)
 	}
 	var diffs []Difference
-	for _, name := range sortedKeys(r.want) {
+	for _, name := range slices.Sorted(maps.Keys(r.want)) {
 		layers, err := config.SelectLayers(all, name, "")
 		if err != nil {
 			diffs = append(diffs, Difference{name, err.Error()})
@@ -344,7 +346,7 @@ func firstDifference(want []Object, got []map[string]any) string {
 		}
 		delete(gotBy, o.identity())
 	}
-	for _, id := range sortedKeys(gotBy) {
+	for _, id := range slices.Sorted(maps.Keys(gotBy)) {
 		o := Object{Body: gotBy[id]}
 		return fmt.Sprintf("%s is rendered but was not imported", o.Ref())
 	}
@@ -366,7 +368,7 @@ func firstPath(a, b any, path string) string {
 		for k := range bm {
 			keys[k] = true
 		}
-		for _, k := range sortedKeys(keys) {
+		for _, k := range slices.Sorted(maps.Keys(keys)) {
 			if p := firstPath(am[k], bm[k], join(path, k)); p != "" {
 				return p
 			}

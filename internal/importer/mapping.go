@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -462,7 +464,7 @@ func mapCluster(rec config.Cluster, objs []Object, rc renderCheck) ([]mapped, er
 			rest = append(rest, o)
 		}
 	}
-	nsNames := sortedKeys(byNS)
+	nsNames := slices.Sorted(maps.Keys(byNS))
 	for _, name := range nsNames {
 		o := byNS[name]
 		esc := escapeValue(o.Body).(map[string]any)
@@ -555,13 +557,4 @@ func mapCluster(rec config.Cluster, objs []Object, rc renderCheck) ([]mapped, er
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].entry.ID() < out[j].entry.ID() })
 	return out, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
