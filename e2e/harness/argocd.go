@@ -253,14 +253,7 @@ func StartArgoCD(t testing.TB, kube *KubeAPI, opts ArgoCDOptions) *ArgoCD {
 		"--webhook-addr", "127.0.0.1:"+strconv.Itoa(asWebhook), "--argocd-repo-server", a.RepoServerAddr,
 		"--loglevel", "info")
 
-	srvPort, srvMetrics := freePort(t), freePort(t)
-	a.ServerAddr = "127.0.0.1:" + strconv.Itoa(srvPort)
-	a.URL = "http://" + a.ServerAddr
-	sp := a.start(t, ArgoAPIServer, a.baseEnv(t, ArgoAPIServer, false),
-		"--insecure", "--address", "127.0.0.1", "--port", strconv.Itoa(srvPort),
-		"--metrics-address", "127.0.0.1", "--metrics-port", strconv.Itoa(srvMetrics),
-		"--redis", a.redis.Addr, "--repo-server", a.RepoServerAddr,
-		"--dex-server", "http://127.0.0.1:1", "--loglevel", "info")
+	sp := a.startAPIServer(t, "info")
 
 	// The controllers' readiness: their /metrics (the applicationset controller's probe
 	// address answers 404 on /healthz and /readyz; the application controller's metrics listen
@@ -277,8 +270,30 @@ func StartArgoCD(t testing.TB, kube *KubeAPI, opts ArgoCDOptions) *ArgoCD {
 			t.Fatalf("harness: %s: %v", w.p.name, err)
 		}
 	}
+	a.loginAsAdmin(t, kube, sp)
+	t.Logf("harness: Argo CD %s control plane at %s (repo-server %s, redis %s) ready in %s",
+		ArgoCDVersion(), a.URL, a.RepoServerAddr, a.redis.Addr, time.Since(start).Round(time.Millisecond))
+	return a
+}
+
+// startAPIServer starts argocd-server on a free port of 127.0.0.1 (a.ServerAddr, a.URL),
+// insecure, without Dex.
+func (a *ArgoCD) startAPIServer(t testing.TB, logLevel string) *process {
+	srvPort, srvMetrics := freePort(t), freePort(t)
+	a.ServerAddr = "127.0.0.1:" + strconv.Itoa(srvPort)
+	a.URL = "http://" + a.ServerAddr
+	return a.start(t, ArgoAPIServer, a.baseEnv(t, ArgoAPIServer, false),
+		"--insecure", "--address", "127.0.0.1", "--port", strconv.Itoa(srvPort),
+		"--metrics-address", "127.0.0.1", "--metrics-port", strconv.Itoa(srvMetrics),
+		"--redis", a.redis.Addr, "--repo-server", a.RepoServerAddr,
+		"--dex-server", "http://127.0.0.1:1", "--loglevel", logLevel)
+}
+
+// loginAsAdmin waits for the admin password argocd-server sp writes, then logs the CLI in.
+func (a *ArgoCD) loginAsAdmin(t testing.TB, kube *KubeAPI, sp *process) {
+	t.Helper()
 	if err := waitFor(sp, 60*time.Second, 100*time.Millisecond, func() bool {
-		s, err := kube.Clientset.CoreV1().Secrets(a.Namespace).Get(ctx, "argocd-initial-admin-secret", metav1.GetOptions{})
+		s, err := kube.Clientset.CoreV1().Secrets(a.Namespace).Get(context.Background(), "argocd-initial-admin-secret", metav1.GetOptions{})
 		if err != nil {
 			return false
 		}
@@ -291,9 +306,6 @@ func StartArgoCD(t testing.TB, kube *KubeAPI, opts ArgoCDOptions) *ArgoCD {
 	if out, errOut, err := a.CLI(t, "login", a.ServerAddr, "--username", "admin", "--password", a.AdminPassword); err != nil {
 		t.Fatalf("harness: argocd login: %v\n%s%s", err, out, errOut)
 	}
-	t.Logf("harness: Argo CD %s control plane at %s (repo-server %s, redis %s) ready in %s",
-		ArgoCDVersion(), a.URL, a.RepoServerAddr, a.redis.Addr, time.Since(start).Round(time.Millisecond))
-	return a
 }
 
 func httpOK(url string) bool {
