@@ -113,9 +113,9 @@ fuzz-short:
 fuzz: fuzz-targets fuzz-model
 
 fuzz-targets:
-	$(GO) test -run=^$$ -fuzz=^FuzzPipeline$$ -fuzztime=$(FUZZTIME) ./internal/render
-	$(GO) test -run=^$$ -fuzz=^FuzzJSONString$$ -fuzztime=$(FUZZTIME) ./internal/render
-	$(GO) test -run=^$$ -fuzz=^FuzzNameChecks$$ -fuzztime=$(FUZZTIME) ./internal/config
+	$(GO) test -run=^$$ -fuzz=^FuzzPipeline$$ -fuzztime=$(FUZZTIME) ./pkg/render
+	$(GO) test -run=^$$ -fuzz=^FuzzJSONString$$ -fuzztime=$(FUZZTIME) ./pkg/render
+	$(GO) test -run=^$$ -fuzz=^FuzzNameChecks$$ -fuzztime=$(FUZZTIME) ./pkg/config
 	$(GO) test -run=^$$ -fuzz=^FuzzParseRequest$$ -fuzztime=$(FUZZTIME) ./internal/plugin
 	$(GO) test -run=^$$ -fuzz=^FuzzDecodeItem$$ -fuzztime=$(FUZZTIME) ./internal/store
 	$(GO) test -run=^$$ -fuzz=^FuzzGetParams$$ -fuzztime=$(FUZZTIME) ./internal/serve

@@ -9,7 +9,7 @@ echo "### Render throughput (merge → validate → render → encode, from laye
 echo
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-go test -run '^$' -bench '^BenchmarkRender$' -benchmem -benchtime "${BENCHTIME:-5x}" -count 1 ./internal/render | tee "$out" >&2
+go test -run '^$' -bench '^BenchmarkRender$' -benchmem -benchtime "${BENCHTIME:-5x}" -count 1 ./pkg/render | tee "$out" >&2
 go run ./internal/benchcmd render-table <"$out"
 echo
 scripts/bench-e2e.sh

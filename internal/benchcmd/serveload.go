@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/serve"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"

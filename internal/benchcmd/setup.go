@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/configtest"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )

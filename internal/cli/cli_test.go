@@ -9,7 +9,7 @@ import (
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/cli"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/clitest"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/testkit"

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/cli"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/faultproxy"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )

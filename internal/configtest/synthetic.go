@@ -6,7 +6,7 @@ package configtest
 import (
 	"fmt"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // ObjectsPerNamespace is the number of objects each synthetic namespace renders.

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // Factoring puts each entry at the lowest layer that can hold it for every cluster that has

@@ -10,7 +10,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // DefaultLiveKinds are the kinds a live import reads unless --kind says otherwise: those the

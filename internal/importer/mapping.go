@@ -9,8 +9,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 )
 
 // InputError is bad input: an object import cannot take, named by cluster, source and object.

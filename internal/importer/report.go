@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // String renders the report as Markdown (it is written to IMPORT-REPORT.md and printed).

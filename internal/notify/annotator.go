@@ -9,7 +9,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/kube"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"

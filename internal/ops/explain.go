@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 )
 
 // ExplainedObject is a rendered object with the origin of each of its leaf fields.

@@ -6,7 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // A long publish message in the published-layers map is one line of valid UTF-8: Argo CD

@@ -10,8 +10,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 )
 
 // Parameter names, as an Application's spec.source.plugin.parameters names them.

@@ -3,7 +3,7 @@ package plugin
 import (
 	"strings"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // EnvName returns the spec.source.plugin.env name of a parameter (CLUSTER for cluster,

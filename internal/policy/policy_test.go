@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/policy"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 )
 
 // renderLayer renders the layer documents of data for cluster under the policies.

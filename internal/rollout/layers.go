@@ -3,7 +3,7 @@ package rollout
 import (
 	"time"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // AutoRollbackOptions opt layers in to automatic rollback.

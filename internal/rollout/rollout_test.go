@@ -9,7 +9,7 @@ import (
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd/argocdtest"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 func TestJudgeApplications(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"

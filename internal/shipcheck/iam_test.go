@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/cli"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/testkit"

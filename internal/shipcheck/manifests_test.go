@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 )
 
 // argoInstallURL matches the one remote resource a kustomization under manifests/ may have:

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // State is where a rollout is.

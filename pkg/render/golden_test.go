@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -53,7 +53,7 @@ func compareGolden(t *testing.T, path string, got []byte) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test ./internal/render -update to create it)", err)
+		t.Fatalf("%v (run go test ./pkg/render -update to create it)", err)
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("output differs from %s (run with -update after checking the change):\n%s", path, lineDiff(string(want), string(got)))

@@ -12,8 +12,8 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	sigsyaml "sigs.k8s.io/yaml"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 )
 
 func exampleLayers(t testing.TB) []config.Layer {

@@ -3,7 +3,7 @@ package config_test
 import (
 	"testing"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 func TestUnmatchedDeletes(t *testing.T) {
