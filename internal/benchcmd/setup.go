@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/configtest"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // cluster is the synthetic cluster every benchmark renders: "bench" in environment "dev",

@@ -9,10 +9,10 @@ import (
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/cli"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/clitest"
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/testkit"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // testCallerArn is the AWS principal the fake STS of tableEnv names.

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // TestClustersStatus registers three prod clusters and a dev one, stores a "default"

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/provenance"
 	"io"
 	"slices"
 	"strconv"
@@ -15,10 +17,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 )
 
 type explainFlags struct {
@@ -99,7 +101,7 @@ func (o *operator) explain(ctx context.Context, f explainFlags) error {
 		if f.version != config.LatestVersion {
 			return withCode(ExitUsage, fmt.Errorf("--version pins published layers; it does not go with -f"))
 		}
-		all, err := config.ReadLayerFiles(f.files)
+		all, err := layerfile.ReadLayerFiles(f.files)
 		if err != nil {
 			return withCode(ExitInvalid, err)
 		}
@@ -135,7 +137,7 @@ func (o *operator) explain(ctx context.Context, f explainFlags) error {
 
 func writeExplainJSON(w io.Writer, cluster, version string, objects []ops.ExplainedObject) error {
 	type field struct {
-		config.FieldOrigin
+		provenance.FieldOrigin
 		Origin string `json:"origin"`
 	}
 	type object struct {
@@ -195,7 +197,7 @@ func writeExplainTable(w io.Writer, cluster, version string, objects []ops.Expla
 }
 
 // setIn names the entry field or patch that set a value, with the variables it used.
-func setIn(f config.FieldOrigin) string {
+func setIn(f provenance.FieldOrigin) string {
 	var s string
 	switch {
 	case f.Patch != nil:

@@ -8,9 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
 )
 
 // exportFlags are config export's flags.
@@ -69,7 +70,8 @@ func (o *operator) runExport(ctx context.Context, f exportFlags) error {
 			if err != nil {
 				return storeError(err)
 			}
-			text, err := l.Document().String()
+			data, err := layerfile.MarshalYAML(l)
+			text := string(data)
 			if err != nil {
 				return err
 			}

@@ -8,9 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 )
 
 // getFlags are config get's flags.
@@ -83,9 +84,8 @@ func (o *operator) runGet(ctx context.Context, f getFlags) error {
 
 // writeLayer writes a layer document as YAML or JSON.
 func writeLayer(streams IOStreams, l config.Layer, output string) error {
-	doc := l.Document()
 	if output == render.FormatJSON {
-		data, err := doc.MarshalJSON()
+		data, err := layerfile.MarshalJSON(l)
 		if err != nil {
 			return err
 		}
@@ -97,10 +97,10 @@ func writeLayer(streams IOStreams, l config.Layer, output string) error {
 		_, err = streams.Out.Write(buf.Bytes())
 		return err
 	}
-	s, err := doc.String()
+	data, err := layerfile.MarshalYAML(l)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprint(streams.Out, s)
+	_, err = streams.Out.Write(data)
 	return err
 }

@@ -2,12 +2,13 @@ package cli_test
 
 import (
 	"context"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // issue20 is the directory of the issue 20 layer and its policies.
@@ -119,7 +120,7 @@ func TestGenerateRefusesAVersionWrittenAroundPublish(t *testing.T) {
 	if r := run(t, env, "table", "create"); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
-	layers, err := config.ReadLayerFiles([]string{issue20 + "team-a-dev.yaml"})
+	layers, err := layerfile.ReadLayerFiles([]string{issue20 + "team-a-dev.yaml"})
 	if err != nil {
 		t.Fatal(err)
 	}

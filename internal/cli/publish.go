@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
 	"io"
 	"slices"
 	"strings"
@@ -11,11 +12,11 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/traceid"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // publishFlags are config publish's flags.
@@ -102,7 +103,7 @@ func (o *operator) runPublish(ctx context.Context, f publishFlags) error {
 	if len(f.files) == 0 {
 		return withCode(ExitUsage, fmt.Errorf("-f is required: the layer's file or directory"))
 	}
-	layer, err := config.ReadLayerFilesFor(f.files, ref)
+	layer, err := layerfile.ReadLayerFilesFor(f.files, ref)
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}

@@ -3,15 +3,16 @@ package cli_test
 import (
 	"context"
 	"fmt"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/cli"
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/faultproxy"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // examplesEnv returns the environment of a fresh table holding examples/layers as version 1
@@ -311,7 +312,7 @@ func examplesLayer(t *testing.T, layer string) config.Layer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := config.ReadLayerFilesFor([]string{"../../examples/layers/" + layer + ".yaml"}, ref)
+	l, err := layerfile.ReadLayerFilesFor([]string{"../../examples/layers/" + layer + ".yaml"}, ref)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/policy"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 )
 
@@ -62,7 +63,7 @@ func runRender(ctx context.Context, streams IOStreams, o renderOptions) error {
 	if err := checkFormat(o.output); err != nil {
 		return err
 	}
-	all, err := readInterruptibly(ctx, func() ([]config.Layer, error) { return config.ReadLayerFiles(o.files) })
+	all, err := readInterruptibly(ctx, func() ([]config.Layer, error) { return layerfile.ReadLayerFiles(o.files) })
 	if err != nil {
 		return err
 	}

@@ -8,11 +8,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/traceid"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // rolloutAction is one of the operator actions on a live rollout.

@@ -2,6 +2,7 @@ package importer
 
 import (
 	"fmt"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/merge"
 	"maps"
 	"reflect"
 	"slices"
@@ -18,7 +19,7 @@ import (
 // ${cluster.region} where a value differs only by them), and each layer above carries only
 // the fields that differ, as the merge rules read them: a changed key, "key: null" for a key
 // the cluster lacks, a keyed list with a {$patch: replace} element. Every override is checked
-// by merging it with config.Merge; one that does not give the cluster's value back is written
+// by merging it with merge.Merge; one that does not give the cluster's value back is written
 // as the whole entry with "$patch: replace".
 
 // clusterInfo is what factoring knows of a cluster.
@@ -281,7 +282,7 @@ func mergeBodies(kind string, bodies ...map[string]any) (map[string]any, error) 
 		}
 		layers = append(layers, config.Layer{Ref: config.ClusterLayer(fmt.Sprintf("l%d", i)), Entries: []config.Entry{e}})
 	}
-	m, err := config.Merge(layers)
+	m, err := merge.Merge(layers)
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}

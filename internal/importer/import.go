@@ -11,9 +11,11 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
+
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/policy"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 )
 
@@ -243,7 +245,8 @@ func (r *Result) Write(dir string) error {
 		return fmt.Errorf("%s is not empty: import writes into a new or empty directory", dir)
 	}
 	for _, l := range r.Layers {
-		text, err := l.Document().String()
+		data, err := layerfile.MarshalYAML(l)
+		text := string(data)
 		if err != nil {
 			return fmt.Errorf("write %s: %w", l.Ref, err)
 		}
@@ -287,7 +290,7 @@ func (e *ProofError) Error() string {
 // imported objects (canonical JSON; Calico objects with dynamo-cmp's sync option). A render
 // that fails, or differs, is reported per cluster (the first difference).
 func (r *Result) Prove(dir string, policies policy.Set) error {
-	all, err := config.ReadLayerFiles([]string{dir})
+	all, err := layerfile.ReadLayerFiles([]string{dir})
 	if err != nil {
 		return fmt.Errorf("reading the written layers back: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/validate"
 	"maps"
 	"slices"
 	"sort"
@@ -41,11 +42,11 @@ func checkObject(o Object, skipSecrets bool) (problem string, skip bool) {
 	}
 	md, _ := o.Body["metadata"].(map[string]any)
 	ann, _ := md["annotations"].(map[string]any)
-	declared := ann[config.ClusterScopedAnnotation] == "true"
-	scoped := config.IsClusterScopedKind(o.APIVersion(), o.Kind()) || declared
+	declared := ann[validate.ClusterScopedAnnotation] == "true"
+	scoped := validate.IsClusterScopedKind(o.APIVersion(), o.Kind()) || declared
 	switch {
 	case o.Namespace() == "" && !scoped:
-		return fmt.Sprintf("metadata.namespace is missing: %s is not a kind known to be cluster-scoped, and Argo CD would put it in the Application's destination namespace (set the namespace, or annotate a cluster-scoped custom resource %s: \"true\")", o.Kind(), config.ClusterScopedAnnotation), false
+		return fmt.Sprintf("metadata.namespace is missing: %s is not a kind known to be cluster-scoped, and Argo CD would put it in the Application's destination namespace (set the namespace, or annotate a cluster-scoped custom resource %s: \"true\")", o.Kind(), validate.ClusterScopedAnnotation), false
 	case o.Namespace() != "" && scoped:
 		return fmt.Sprintf("%s is cluster-scoped: metadata.namespace must be left out", o.Kind()), false
 	}
@@ -364,7 +365,7 @@ func rendersExactly(c config.Cluster, entries []config.Entry, want []map[string]
 		return false
 	}
 	layer := config.Layer{Ref: config.ClusterLayer(c.Name), Entries: append([]config.Entry{rec}, entries...)}
-	model, err := config.Resolve([]config.Layer{layer}, c.Name)
+	model, err := validate.Resolve([]config.Layer{layer}, c.Name)
 	if err != nil {
 		return false
 	}

@@ -9,10 +9,10 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/kube"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // ApplicationSets is what the annotator needs of the Kubernetes API (*kube.Client).

@@ -5,9 +5,9 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // Change is a head move the watcher saw — a publish or a rollback of one layer — or a step

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/merge"
 	"strings"
 
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
@@ -27,11 +28,11 @@ func (e *DeletesError) Error() string {
 func (e *DeletesError) Unwrap() error { return e.Err }
 
 // checkDeletes refuses entries of a new version of ref that "$patch: delete" an entry no lower
-// layer holds at its head (config.UnmatchedDeletes): the lower layers of an environment are
+// layer holds at its head (merge.UnmatchedDeletes): the lower layers of an environment are
 // global, those of a cluster global and its environment (from the record being published). It
 // reads them only when the version deletes an entry.
 func checkDeletes(ctx context.Context, st Store, inv *Inventory, ref config.LayerRef, entries []config.Entry) error {
-	if !config.HasEntryDeletes(entries) {
+	if !merge.HasEntryDeletes(entries) {
 		return nil
 	}
 	var refs []config.LayerRef
@@ -57,7 +58,7 @@ func checkDeletes(ctx context.Context, st Store, inv *Inventory, ref config.Laye
 		lower = append(lower, l)
 	}
 	var invalid *config.ValidationError
-	if err := config.UnmatchedDeletes(config.Layer{Ref: ref, Entries: entries}, lower); errors.As(err, &invalid) {
+	if err := merge.UnmatchedDeletes(config.Layer{Ref: ref, Entries: entries}, lower); errors.As(err, &invalid) {
 		return &DeletesError{Ref: ref, Err: invalid}
 	} else if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/provenance"
 	"io"
 
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
@@ -18,8 +19,8 @@ type ExplainedObject struct {
 	Namespace  string `json:"namespace,omitempty"`
 	Name       string `json:"name"`
 	// Patches name the patches that changed the object, in the order they applied.
-	Patches []string             `json:"patches,omitempty"`
-	Fields  []config.FieldOrigin `json:"fields"`
+	Patches []string                 `json:"patches,omitempty"`
+	Fields  []provenance.FieldOrigin `json:"fields"`
 }
 
 // ID names the object as "Kind/namespace/name" ("Kind/name" when cluster-scoped).
@@ -34,7 +35,7 @@ func (o ExplainedObject) ID() string {
 // tell what patches set, it renders once more without patches and once after each patch;
 // none of this touches the generate path. keep, when not nil, selects the objects to explain.
 func Explain(layers []config.Layer, cluster string, keep func(ExplainedObject) bool) ([]ExplainedObject, error) {
-	prov, err := config.NewProvenance(layers, cluster)
+	prov, err := provenance.NewProvenance(layers, cluster)
 	if err != nil {
 		return nil, err
 	}

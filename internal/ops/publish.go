@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/pmezard/go-difflib/difflib"
-	"sigs.k8s.io/kustomize/kyaml/yaml"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/traceid"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
 )
 
 // Change is one entry that differs between two versions of a layer.
@@ -132,11 +132,11 @@ func sameBody(a, b map[string]any) bool {
 }
 
 func entryYAML(e *config.Entry) string {
-	s, err := yaml.NewRNode(config.ToNode(e.Body)).String()
+	s, err := layerfile.BodyYAML(e.Body)
 	if err != nil {
 		return fmt.Sprintf("# cannot show %s: %v\n", e.ID(), err)
 	}
-	return s
+	return string(s)
 }
 
 // PublishRequest is a new version of a layer to publish.

@@ -5,11 +5,11 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/testkit"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 func namespace(t *testing.T, name, team string) config.Entry {

@@ -1,9 +1,11 @@
 package ops
 
 import (
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/policy"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/merge"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/validate"
 )
 
 // Step is told when Render finishes a stage: "merge" (with the number of merged entries),
@@ -18,14 +20,14 @@ type Step func(stage string, args ...any)
 // kept: once the model is resolved the raw entries can be collected while the manifests
 // render.
 func Render(layers []config.Layer, cluster string, policies policy.Set, opts render.Options, step Step) (*render.Manifests, error) {
-	merged, err := config.Merge(layers)
+	merged, err := merge.Merge(layers)
 	if err != nil {
 		return nil, err
 	}
 	if step != nil {
 		step("merge", "entries", len(merged.Entries))
 	}
-	model, err := merged.Resolve(cluster)
+	model, err := validate.ResolveMerged(merged, cluster)
 	if err != nil {
 		return nil, err
 	}

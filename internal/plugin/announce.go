@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/oneline"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // Announcement is one parameter announcement, as Argo CD reads them from a plugin's dynamic

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/plugin"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 func TestParseRequest(t *testing.T) {

@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/validate"
+
 	"github.com/dynamo-cmp/dynamo-cmp/internal/configtest"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/policy"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
@@ -22,7 +23,7 @@ func BenchmarkChecker(b *testing.B) {
 					b.StopTimer()
 					layers := configtest.Layers(n)
 					b.StartTimer()
-					model, err := config.Resolve(layers, "bench")
+					model, err := validate.Resolve(layers, "bench")
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -1,11 +1,12 @@
 package policy_test
 
 import (
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
 	"strings"
 	"testing"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/policy"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 const record = "layer: cluster/c1\ncluster: {environment: dev, region: eu-west-1, projects: [platform]}\n"
@@ -219,7 +220,7 @@ func TestComponentsJudgeWhatTheyRender(t *testing.T) {
 clusterRoleBindings:
   - {name: everyone, roleRef: {kind: ClusterRole, name: cluster-admin}, subjects: [{kind: Group, name: "system:authenticated"}]}
 `
-	ls, err := config.ParseLayers("x", []byte(layers))
+	ls, err := layerfile.ParseLayers("x", []byte(layers))
 	if err != nil {
 		t.Fatal(err)
 	}

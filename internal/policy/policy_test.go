@@ -2,21 +2,22 @@ package policy_test
 
 import (
 	"errors"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/policy"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 )
 
 // renderLayer renders the layer documents of data for cluster under the policies.
 func renderLayer(t *testing.T, data, cluster string, set policy.Set) (*render.Manifests, error) {
 	t.Helper()
-	layers, err := config.ParseLayers("test.yaml", []byte(data))
+	layers, err := layerfile.ParseLayers("test.yaml", []byte(data))
 	if err != nil {
 		t.Fatal(err)
 	}

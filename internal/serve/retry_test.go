@@ -14,10 +14,10 @@ import (
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd/argocdtest"
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/outbound"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // quick bounds each attempt to 1 s (a margin over a busy machine's slow answer, which the

@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // BenchmarkNew measures loading the AWS configuration, which every `generate` process pays.

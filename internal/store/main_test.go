@@ -3,10 +3,10 @@ package store_test
 import (
 	"testing"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/testkit"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 func TestMain(m *testing.M) { dynamolocal.Main(m) }

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // Issue 10 §7: interrupted versions stayed forever. Orphans lists them, RemoveOrphan removes

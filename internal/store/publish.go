@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/traceid"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // maxBatchWrite is DynamoDB's limit of items per BatchWriteItem.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/internal/msgfmt"
 )
 
 // Entry is one keyed piece of a layer: a namespace, a role binding, an IP pool ... Its Body is
@@ -61,25 +63,11 @@ type kindSpec struct {
 	nameField string
 	// namespaced kinds are keyed "<namespace>/<name>".
 	namespaced bool
-	// resolve decodes an entry of the kind (its variables already substituted), checks it
-	// and adds it to the model; nil for the kinds resolved first (cluster, settings).
-	resolve func(c checker, body map[string]any, m *Model)
-}
-
-// resolveAs is the resolve of a kind decoded into a T, checked by check and added to the
-// model's list of them.
-func resolveAs[T any](check func(checker, *T, *Model), list func(*Model) *[]T) func(checker, map[string]any, *Model) {
-	return func(c checker, body map[string]any, m *Model) {
-		v := decodeAs[T](c.r, c.e, body)
-		check(c, &v, m)
-		*list(m) = append(*list(m), v)
-	}
 }
 
 // kinds lists every entry kind in the order layer files and exports present them. Adding a
-// kind takes a line here and the kind's own code: its Model type and list, its checker and
-// its render generator. (The table is built in init: its resolve functions reach lookupKind,
-// which reads the table.)
+// kind takes a line here and the kind's own code: its Model type and list, its resolver and
+// checker (package validate) and its render generator (package render).
 var (
 	kinds     []kindSpec
 	kindIndex map[string]int
@@ -89,48 +77,19 @@ func init() {
 	kinds = []kindSpec{
 		{kind: KindCluster, section: "cluster", single: true, nameField: "name"},
 		{kind: KindSettings, section: "settings", single: true},
-		{kind: KindNamespace, section: "namespaces", nameField: "namespace",
-			resolve: resolveAs(func(c checker, v *Namespace, m *Model) { c.namespace(v, m.Cluster.Environment) },
-				func(m *Model) *[]Namespace { return &m.Namespaces })},
-		{kind: KindRole, section: "roles", nameField: "name", namespaced: true,
-			resolve: resolveAs(func(c checker, v *Role, _ *Model) { c.role(v, nil) },
-				func(m *Model) *[]Role { return &m.Roles })},
-		{kind: KindRoleBinding, section: "roleBindings", nameField: "name", namespaced: true,
-			resolve: resolveAs(func(c checker, v *RoleBinding, _ *Model) { c.roleBinding(v, nil) },
-				func(m *Model) *[]RoleBinding { return &m.RoleBindings })},
-		{kind: KindClusterRole, section: "clusterRoles", nameField: "name",
-			resolve: resolveAs(func(c checker, v *ClusterRole, _ *Model) { c.clusterRole(v) },
-				func(m *Model) *[]ClusterRole { return &m.ClusterRoles })},
-		{kind: KindClusterRoleBinding, section: "clusterRoleBindings", nameField: "name",
-			resolve: resolveAs(func(c checker, v *ClusterRoleBinding, _ *Model) { c.clusterRoleBinding(v) },
-				func(m *Model) *[]ClusterRoleBinding { return &m.ClusterRoleBindings })},
-		{kind: KindNetworkPolicy, section: "networkPolicies", nameField: "name", namespaced: true,
-			resolve: resolveAs(func(c checker, v *NetworkPolicy, _ *Model) { c.networkPolicy(v, nil) },
-				func(m *Model) *[]NetworkPolicy { return &m.NetworkPolicies })},
-		{kind: KindCalicoIPPool, section: "calico.ipPools", nameField: "name",
-			resolve: resolveAs(func(c checker, v *IPPool, _ *Model) { c.ipPool(v) },
-				func(m *Model) *[]IPPool { return &m.IPPools })},
-		{kind: KindCalicoNetworkPolicy, section: "calico.networkPolicies", nameField: "name", namespaced: true,
-			resolve: resolveAs(func(c checker, v *CalicoNetworkPolicy, _ *Model) { c.calicoNetworkPolicy(v) },
-				func(m *Model) *[]CalicoNetworkPolicy { return &m.CalicoNetworkPolicies })},
-		{kind: KindCalicoGlobalNetworkPolicy, section: "calico.globalNetworkPolicies", nameField: "name",
-			resolve: resolveAs(func(c checker, v *CalicoGlobalNetworkPolicy, _ *Model) { c.calicoGlobalNetworkPolicy(v) },
-				func(m *Model) *[]CalicoGlobalNetworkPolicy { return &m.CalicoGlobalNetworkPolicies })},
-		{kind: KindCalicoBGPConfiguration, section: "calico.bgpConfigurations", nameField: "name",
-			resolve: resolveAs(func(c checker, v *BGPConfiguration, _ *Model) { c.bgpConfiguration(v) },
-				func(m *Model) *[]BGPConfiguration { return &m.BGPConfigurations })},
-		{kind: KindAddon, section: "addons", nameField: "name", resolve: resolveAddon},
-		{kind: KindManifest, section: "manifests", resolve: func(c checker, body map[string]any, m *Model) {
-			c.manifest(body)
-			m.Manifests = append(m.Manifests, body)
-		}},
-		{kind: KindPatch, section: "patches", nameField: "name",
-			resolve: resolveAs(func(c checker, v *Patch, _ *Model) {
-				c.patch(v)
-				v.TargetLayer = c.r.merged.Origin(c.e.Kind, c.e.Key, Path{}.Child("target"))
-				v.OpsLayer = c.r.merged.Origin(c.e.Kind, c.e.Key, Path{}.Child(v.OpsField()))
-				v.Layers = c.r.merged.holderRefs(c.e.ID())
-			}, func(m *Model) *[]Patch { return &m.Patches })},
+		{kind: KindNamespace, section: "namespaces", nameField: "namespace"},
+		{kind: KindRole, section: "roles", nameField: "name", namespaced: true},
+		{kind: KindRoleBinding, section: "roleBindings", nameField: "name", namespaced: true},
+		{kind: KindClusterRole, section: "clusterRoles", nameField: "name"},
+		{kind: KindClusterRoleBinding, section: "clusterRoleBindings", nameField: "name"},
+		{kind: KindNetworkPolicy, section: "networkPolicies", nameField: "name", namespaced: true},
+		{kind: KindCalicoIPPool, section: "calico.ipPools", nameField: "name"},
+		{kind: KindCalicoNetworkPolicy, section: "calico.networkPolicies", nameField: "name", namespaced: true},
+		{kind: KindCalicoGlobalNetworkPolicy, section: "calico.globalNetworkPolicies", nameField: "name"},
+		{kind: KindCalicoBGPConfiguration, section: "calico.bgpConfigurations", nameField: "name"},
+		{kind: KindAddon, section: "addons", nameField: "name"},
+		{kind: KindManifest, section: "manifests"},
+		{kind: KindPatch, section: "patches", nameField: "name"},
 	}
 	kindIndex = make(map[string]int, len(kinds))
 	for i, k := range kinds {
@@ -138,15 +97,49 @@ func init() {
 	}
 }
 
-// resolveAddon adds an add-on to the model only when it is enabled (a disabled one in a
-// lower layer switches the add-on off).
-func resolveAddon(c checker, body map[string]any, m *Model) {
-	v := decodeAs[Addon](c.r, c.e, body)
-	c.addon(&v, m)
-	if v.IsEnabled() {
-		m.Addons = append(m.Addons, v)
-	}
+// NameField returns the field of an entry body of the kind that holds the entry's name
+// ("namespace" for namespace entries), "" for kinds without one.
+func NameField(kind string) string {
+	spec, _ := lookupKind(kind)
+	return spec.nameField
 }
+
+// MayHaveRefs reports whether the entry's Body may hold variable references ("${"): false
+// only when it is known to hold none (NewEntry and Merge record it).
+func (e Entry) MayHaveRefs() bool { return !e.noRefs }
+
+// MayHaveDirectives reports whether the entry's Body may hold merge directives ("$patch"):
+// false only when NewEntry found none.
+func (e Entry) MayHaveDirectives() bool { return !e.noDirectives }
+
+// WithBody returns the entry with body as its Body. mayHaveRefs false records that body holds
+// no variable references, sparing a walk over it; whether it holds directives is unknown.
+func (e Entry) WithBody(body map[string]any, mayHaveRefs bool) Entry {
+	return Entry{Kind: e.Kind, Key: e.Key, Body: body, noRefs: !mayHaveRefs}
+}
+
+// KindSection says where entries of a kind live in a layer file.
+type KindSection struct {
+	// Kind is the entry kind (KindNamespace ...).
+	Kind string
+	// Section is the kind's place in a layer file: "namespaces", "calico.ipPools".
+	Section string
+	// Single kinds are one map per layer (cluster, settings), not a list.
+	Single bool
+}
+
+// Sections returns where each entry kind lives in a layer file, in canonical order.
+func Sections() []KindSection {
+	out := make([]KindSection, len(kinds))
+	for i, k := range kinds {
+		out[i] = KindSection{Kind: k.kind, Section: k.section, Single: k.single}
+	}
+	return out
+}
+
+// DirectiveKey is the key of the merge directives entry bodies may hold ("$patch: delete",
+// "$patch: replace"), borrowed from Kubernetes strategic-merge patches.
+const DirectiveKey = "$patch"
 
 func lookupKind(kind string) (kindSpec, bool) {
 	i, ok := kindIndex[kind]
@@ -187,8 +180,9 @@ func SortEntries(entries []Entry) {
 	})
 }
 
-// entryPath is how validation messages name an entry: "namespaces[dev-team]", "settings".
-func entryPath(kind, key string) string {
+// EntryPath is how messages name an entry: its section in layer files and its key, e.g.
+// namespaces[dev-team], roles[dev-team/dev-role] or settings.
+func EntryPath(kind, key string) string {
 	spec, ok := lookupKind(kind)
 	if !ok {
 		return kind + "[" + keyInMessage(key) + "]"
@@ -277,29 +271,9 @@ func stringField(b map[string]any, field string) (string, error) {
 	}
 	s, ok := v.(string)
 	if !ok {
-		return "", fmt.Errorf("%q must be a string, not %s", field, describe(v))
+		return "", fmt.Errorf("%q must be a string, not %s", field, msgfmt.Describe(v))
 	}
 	return s, nil
-}
-
-// describe names the type of a raw value for error messages.
-func describe(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	case int64, float64, int:
-		return "a number"
-	case []any:
-		return "a list"
-	case map[string]any:
-		return "a map"
-	default:
-		return fmt.Sprintf("%T", v)
-	}
 }
 
 // scanBody reports whether a body holds variable references ("${") and merge directives
@@ -310,7 +284,7 @@ func scanBody(v any) (refs, directives bool) {
 		return strings.Contains(t, "${"), false
 	case map[string]any:
 		for k, e := range t {
-			if k == directiveKey {
+			if k == DirectiveKey {
 				directives = true
 			}
 			r, d := scanBody(e)
@@ -324,7 +298,3 @@ func scanBody(v any) (refs, directives bool) {
 	}
 	return refs, directives
 }
-
-// EntryPath is how messages name an entry: its section in layer files and its key, e.g.
-// namespaces[dev-team] or roles[dev-team/dev-role].
-func EntryPath(kind, key string) string { return entryPath(kind, key) }

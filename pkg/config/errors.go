@@ -1,10 +1,11 @@
 package config
 
 import (
-	"errors"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/internal/msgfmt"
 )
 
 // PathElem is one step of a path inside an entry: a map field, the element of a keyed list
@@ -32,10 +33,10 @@ func fieldElem(field string) PathElem {
 	return PathElem{Field: field}
 }
 
-// lazyChild returns the path extended by field, or p itself when field is empty. Validation
+// LazyChild returns the path extended by field, or p itself when field is empty. Validation
 // helpers take (parent, field) and call it only when they report a problem, so that checking
 // a valid configuration builds no paths.
-func (p Path) lazyChild(field string) Path {
+func (p Path) LazyChild(field string) Path {
 	if field == "" {
 		return p
 	}
@@ -73,7 +74,7 @@ func (p Path) String() string {
 			}
 			b.WriteString(e.Field)
 		case e.Field != "":
-			b.WriteString("[" + strconv.Quote(truncate(e.Field, maxNameInMessage)) + "]")
+			b.WriteString("[" + strconv.Quote(msgfmt.Truncate(e.Field, maxNameInMessage)) + "]")
 		case e.Key != "":
 			b.WriteString("[" + keyInMessage(e.Key) + "]")
 		default:
@@ -93,7 +94,7 @@ func keyInMessage(k string) string {
 	if len(k) <= maxNameInMessage && plainKey(k) {
 		return k
 	}
-	return strconv.Quote(truncate(k, maxNameInMessage))
+	return strconv.Quote(msgfmt.Truncate(k, maxNameInMessage))
 }
 
 func plainKey(s string) bool {
@@ -155,8 +156,8 @@ func (e *ValidationError) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// sortProblems orders problems by layer, entry and path and drops exact duplicates.
-func sortProblems(ps []FieldError) []FieldError {
+// SortProblems orders problems by layer, entry and path and drops exact duplicates.
+func SortProblems(ps []FieldError) []FieldError {
 	sort.SliceStable(ps, func(i, j int) bool {
 		a, b := ps[i], ps[j]
 		if a.Entry != b.Entry {
@@ -176,5 +177,3 @@ func sortProblems(ps []FieldError) []FieldError {
 	}
 	return out
 }
-
-func joinErrors(errs []error) error { return errors.Join(errs...) }

@@ -9,6 +9,8 @@ type ObjectOrigin struct {
 	Kind string
 	// Entry is the entry's path in layer files ("clusterRoleBindings[open-all]").
 	Entry string
+	// Key is the entry's key ("open-all").
+	Key string
 	// Path is the part of the entry that renders the object ("roles[reader]" of a namespace
 	// entry, empty for the entry itself).
 	Path Path
@@ -25,11 +27,11 @@ func (m *Model) Origin(apiVersion, kind, namespace, name string) (ObjectOrigin, 
 	if !ok {
 		group = ""
 	}
-	o, found := m.origins[objectID{qualifiedKind(group, kind), namespace, name}]
+	o, found := m.origins[ObjectKey{Kind: QualifiedKind(group, kind), Namespace: namespace, Name: name}]
 	if !found {
 		return ObjectOrigin{}, false
 	}
-	return ObjectOrigin{Kind: o.entry.kind, Entry: o.entry.path, Path: o.path, Layers: o.entry.layers}, true
+	return ObjectOrigin{Kind: o.entry.kind, Entry: o.entry.path, Key: o.entry.key, Path: o.path, Layers: o.entry.layers}, true
 }
 
 // origin is an object's entry and the part of it that renders the object.
@@ -40,31 +42,22 @@ type origin struct {
 
 // entryOrigin is what the objects of one entry share.
 type entryOrigin struct {
-	kind, path string
-	layers     []LayerRef
+	kind, key, path string
+	layers          []LayerRef
 }
 
-// setOrigins keeps, for each object the resolved entries claim, its origin. It keeps no
+// SetOrigins keeps, for each object the resolved entries claim, its origin; layers returns
+// the layers whose own entry of the given ID contributes to it, lowest first. It keeps no
 // reference to the raw entries, which may be collected once the model is resolved.
-func (m *Model) setOrigins(r *resolver) {
-	m.origins = make(map[objectID]origin, len(r.claims))
-	byEntry := make(map[*Entry]*entryOrigin, len(r.merged.Entries))
-	for id, c := range r.claims {
-		e, ok := byEntry[c.entry]
+func (m *Model) SetOrigins(claims map[ObjectKey]Claim, layers func(entryID string) []LayerRef) {
+	m.origins = make(map[ObjectKey]origin, len(claims))
+	byEntry := make(map[*Entry]*entryOrigin)
+	for id, c := range claims {
+		e, ok := byEntry[c.Entry]
 		if !ok {
-			e = &entryOrigin{kind: c.entry.Kind, path: entryPath(c.entry.Kind, c.entry.Key), layers: r.merged.holderRefs(c.entry.ID())}
-			byEntry[c.entry] = e
+			e = &entryOrigin{kind: c.Entry.Kind, key: c.Entry.Key, path: EntryPath(c.Entry.Kind, c.Entry.Key), layers: layers(c.Entry.ID())}
+			byEntry[c.Entry] = e
 		}
-		m.origins[id] = origin{entry: e, path: c.path}
+		m.origins[id] = origin{entry: e, path: c.Path}
 	}
-}
-
-// holderRefs is holders as layer references, lowest first.
-func (m *Merged) holderRefs(id string) []LayerRef {
-	idx := m.holders(id)
-	out := make([]LayerRef, len(idx))
-	for i, li := range idx {
-		out[len(idx)-1-i] = m.Layers[li].Ref
-	}
-	return out
 }

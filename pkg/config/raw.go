@@ -8,7 +8,7 @@ import (
 // Raw values are the JSON-like data of entry bodies: map[string]any, []any, string, bool,
 // int64, float64 and nil. normalize converts what decoders produce (int, float32, uint ...)
 // into that set and copies containers, so entries never share memory with their source.
-func normalize(v any) (any, error) {
+func Normalize(v any) (any, error) {
 	switch t := v.(type) {
 	case nil, string, bool, int64:
 		return t, nil
@@ -30,13 +30,13 @@ func normalize(v any) (any, error) {
 		}
 		return int64(t), nil
 	case uint:
-		return normalize(uint64(t))
+		return Normalize(uint64(t))
 	case float32:
-		return normalize(float64(t))
+		return Normalize(float64(t))
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, e := range t {
-			n, err := normalize(e)
+			n, err := Normalize(e)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", k, err)
 			}
@@ -50,7 +50,7 @@ func normalize(v any) (any, error) {
 			if !ok {
 				return nil, fmt.Errorf("map key %v is not a string", k)
 			}
-			n, err := normalize(e)
+			n, err := Normalize(e)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", ks, err)
 			}
@@ -60,7 +60,7 @@ func normalize(v any) (any, error) {
 	case []any:
 		out := make([]any, len(t))
 		for i, e := range t {
-			n, err := normalize(e)
+			n, err := Normalize(e)
 			if err != nil {
 				return nil, fmt.Errorf("[%d]: %w", i, err)
 			}
@@ -87,7 +87,7 @@ func normalize(v any) (any, error) {
 // NormalizeBody converts a decoded body (from YAML, JSON or DynamoDB) into canonical raw
 // values, copying it.
 func NormalizeBody(body map[string]any) (map[string]any, error) {
-	n, err := normalize(body)
+	n, err := Normalize(body)
 	if err != nil {
 		return nil, err
 	}

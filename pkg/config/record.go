@@ -13,19 +13,19 @@ func RecordOf(entries []Entry) *Cluster {
 		if entries[i].Kind != KindCluster {
 			continue
 		}
-		c, _ := decodeCluster(&entries[i])
+		c, _ := DecodeCluster(&entries[i])
 		return &c
 	}
 	return nil
 }
 
-// decodeCluster decodes a cluster record entry strictly: the typed record, named by the
+// DecodeCluster decodes a cluster record entry strictly: the typed record, named by the
 // entry's key, and the problems of its fields (unknown fields, values of the wrong shape),
 // each with its path. RecordOf and Resolve both decode the record with it.
-func decodeCluster(e *Entry) (Cluster, []decodeProblem) {
+func DecodeCluster(e *Entry) (Cluster, []DecodeProblem) {
 	var c Cluster
-	var d decoder
-	d.decode(e.Body, reflect.ValueOf(&c).Elem())
+	var d Decoder
+	d.Decode(e.Body, reflect.ValueOf(&c).Elem())
 	c.Name = e.Key
-	return c, d.problems
+	return c, d.Problems
 }

@@ -1,6 +1,8 @@
 package config_test
 
 import (
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/validate"
 	"reflect"
 	"testing"
 
@@ -11,7 +13,7 @@ import (
 // keeps on its items: it decodes as Resolve does (a number where a string is expected is that
 // string), and a field that does not decode is left out (validation reports it).
 func TestRecordOf(t *testing.T) {
-	layers, err := config.ParseLayers("test.yaml", []byte(`layer: cluster/c1
+	layers, err := layerfile.ParseLayers("test.yaml", []byte(`layer: cluster/c1
 cluster:
   environment: dev
   region: [eu-west-1]
@@ -48,11 +50,11 @@ func TestRecordOfIsTheResolvedRecord(t *testing.T) {
 		"{name: c1, environment: dev, region: eu-west-1, labels: {}}",
 	} {
 		t.Run(record, func(t *testing.T) {
-			layers, err := config.ParseLayers("test.yaml", []byte("layer: cluster/c1\ncluster: "+record+"\nnamespaces:\n  - name: a\n"))
+			layers, err := layerfile.ParseLayers("test.yaml", []byte("layer: cluster/c1\ncluster: "+record+"\nnamespaces:\n  - name: a\n"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			model, err := config.Resolve(layers, "c1")
+			model, err := validate.Resolve(layers, "c1")
 			if err != nil {
 				t.Fatal(err)
 			}

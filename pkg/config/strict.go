@@ -8,35 +8,42 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/internal/msgfmt"
 )
 
-// decoder converts raw entry bodies into typed entries strictly: unknown fields and values of
+// Decoder converts raw entry bodies into typed entries strictly: unknown fields and values of
 // the wrong shape are reported with their path, and decoding goes on so that every problem of
 // an entry is found in one pass. Scalars are converted where the intent is unambiguous (a
 // number where a string is expected, as in "cpu: 4").
-type decoder struct {
-	problems []decodeProblem
-	// path is the location being decoded, a stack that is copied only when a problem is found.
-	path Path
+type Decoder struct {
+	// Problems are the problems found so far, in the order found.
+	Problems []DecodeProblem
+	// Path is the location being decoded (set it to where the raw value sits before Decode),
+	// a stack that is copied only when a problem is found.
+	Path Path
 }
 
-type decodeProblem struct {
-	path Path
-	msg  string
+// DecodeProblem is a field that does not decode: where, and what is wrong with it.
+type DecodeProblem struct {
+	Path Path
+	Msg  string
 }
 
-func (d *decoder) fail(format string, args ...any) {
-	p := make(Path, len(d.path))
-	copy(p, d.path)
-	d.problems = append(d.problems, decodeProblem{path: p, msg: fmt.Sprintf(format, args...)})
+func (d *Decoder) fail(format string, args ...any) {
+	p := make(Path, len(d.Path))
+	copy(p, d.Path)
+	d.Problems = append(d.Problems, DecodeProblem{Path: p, Msg: fmt.Sprintf(format, args...)})
 }
 
-func (d *decoder) push(e PathElem) { d.path = append(d.path, e) }
-func (d *decoder) pop()            { d.path = d.path[:len(d.path)-1] }
+func (d *Decoder) push(e PathElem) { d.Path = append(d.Path, e) }
+func (d *Decoder) pop()            { d.Path = d.Path[:len(d.Path)-1] }
 
 var intOrStringType = reflect.TypeFor[IntOrString]()
 
-func (d *decoder) decode(raw any, dst reflect.Value) {
+// Decode decodes a raw value (as NormalizeBody returns it) into dst, a settable value of a
+// model type, adding a problem for every field that does not decode.
+func (d *Decoder) Decode(raw any, dst reflect.Value) {
 	if dst.Type() == intOrStringType {
 		d.decodeIntOrString(raw, dst)
 		return
@@ -47,7 +54,7 @@ func (d *decoder) decode(raw any, dst reflect.Value) {
 			return
 		}
 		v := reflect.New(dst.Type().Elem())
-		d.decode(raw, v.Elem())
+		d.Decode(raw, v.Elem())
 		dst.Set(v)
 	case reflect.Interface:
 		if raw != nil {
@@ -65,7 +72,7 @@ func (d *decoder) decode(raw any, dst reflect.Value) {
 		case bool:
 			dst.SetString(strconv.FormatBool(t))
 		default:
-			d.fail("must be a string, not %s", describe(raw))
+			d.fail("must be a string, not %s", msgfmt.Describe(raw))
 		}
 	case reflect.Bool:
 		switch t := raw.(type) {
@@ -73,7 +80,7 @@ func (d *decoder) decode(raw any, dst reflect.Value) {
 		case bool:
 			dst.SetBool(t)
 		default:
-			d.fail("must be true or false, not %s", describe(raw))
+			d.fail("must be true or false, not %s", msgfmt.Describe(raw))
 		}
 	case reflect.Int64:
 		switch t := raw.(type) {
@@ -81,7 +88,7 @@ func (d *decoder) decode(raw any, dst reflect.Value) {
 		case int64:
 			dst.SetInt(t)
 		default:
-			d.fail("must be a whole number, not %s", describe(raw))
+			d.fail("must be a whole number, not %s", msgfmt.Describe(raw))
 		}
 	case reflect.Float64:
 		switch t := raw.(type) {
@@ -91,7 +98,7 @@ func (d *decoder) decode(raw any, dst reflect.Value) {
 		case float64:
 			dst.SetFloat(t)
 		default:
-			d.fail("must be a number, not %s", describe(raw))
+			d.fail("must be a number, not %s", msgfmt.Describe(raw))
 		}
 	case reflect.Slice:
 		if raw == nil {
@@ -99,13 +106,13 @@ func (d *decoder) decode(raw any, dst reflect.Value) {
 		}
 		list, ok := raw.([]any)
 		if !ok {
-			d.fail("must be a list, not %s", describe(raw))
+			d.fail("must be a list, not %s", msgfmt.Describe(raw))
 			return
 		}
 		out := reflect.MakeSlice(dst.Type(), len(list), len(list))
 		for i, e := range list {
 			d.push(elemOf(e, i))
-			d.decode(e, out.Index(i))
+			d.Decode(e, out.Index(i))
 			d.pop()
 		}
 		dst.Set(out)
@@ -115,14 +122,14 @@ func (d *decoder) decode(raw any, dst reflect.Value) {
 		}
 		m, ok := raw.(map[string]any)
 		if !ok {
-			d.fail("must be a map, not %s", describe(raw))
+			d.fail("must be a map, not %s", msgfmt.Describe(raw))
 			return
 		}
 		out := reflect.MakeMapWithSize(dst.Type(), len(m))
 		for k, raw := range m {
 			v := reflect.New(dst.Type().Elem()).Elem()
 			d.push(fieldElem(k))
-			d.decode(raw, v)
+			d.Decode(raw, v)
 			d.pop()
 			out.SetMapIndex(reflect.ValueOf(k), v)
 		}
@@ -133,7 +140,7 @@ func (d *decoder) decode(raw any, dst reflect.Value) {
 		}
 		m, ok := raw.(map[string]any)
 		if !ok {
-			d.fail("must be a map, not %s", describe(raw))
+			d.fail("must be a map, not %s", msgfmt.Describe(raw))
 			return
 		}
 		fields := structFields(dst.Type())
@@ -141,7 +148,7 @@ func (d *decoder) decode(raw any, dst reflect.Value) {
 			f, known := fields.byName[k]
 			d.push(fieldElem(k))
 			if known {
-				d.decode(raw, dst.FieldByIndex(f))
+				d.Decode(raw, dst.FieldByIndex(f))
 			} else {
 				d.fail("unknown field (known fields: %s)", strings.Join(fields.names, ", "))
 			}
@@ -162,10 +169,10 @@ func elemOf(e any, i int) PathElem {
 	return PathElem{Index: i}
 }
 
-// elemPath extends p by elemOf(e, i).
-func elemPath(p Path, e any, i int) Path { return p.with(elemOf(e, i)) }
+// ElemPath extends p by elemOf(e, i).
+func ElemPath(p Path, e any, i int) Path { return p.with(elemOf(e, i)) }
 
-func (d *decoder) decodeIntOrString(raw any, dst reflect.Value) {
+func (d *Decoder) decodeIntOrString(raw any, dst reflect.Value) {
 	v := dst.Addr().Interface().(*IntOrString)
 	switch t := raw.(type) {
 	case int64:
@@ -182,7 +189,7 @@ func (d *decoder) decodeIntOrString(raw any, dst reflect.Value) {
 		}
 		v.Str, v.IsText = t, true
 	default:
-		d.fail("must be a number or a name, not %s", describe(raw))
+		d.fail("must be a number or a name, not %s", msgfmt.Describe(raw))
 	}
 }
 
@@ -224,4 +231,5 @@ func structFields(t reflect.Type) *fieldSet {
 	return fs
 }
 
-func reflectValue(ptr any) reflect.Value { return reflect.ValueOf(ptr).Elem() }
+// ReflectValue is the value ptr points to, as Decode takes it.
+func ReflectValue(ptr any) reflect.Value { return reflect.ValueOf(ptr).Elem() }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/internal/msgfmt"
 )
 
 // ConfigVersion pins the versions of a cluster's three layers, written "g7.e3.c12": global
@@ -30,16 +32,16 @@ func ParseConfigVersion(s string) (ConfigVersion, error) {
 		dst    *int
 	}{{'g', &v.Global}, {'e', &v.Env}, {'c', &v.Cluster}}
 	if len(parts) != len(targets) {
-		return v, fmt.Errorf("configVersion %s: expected g<N>.e<N>.c<N>, e.g. g7.e3.c12, or %q", quoteShort(s), LatestVersion)
+		return v, fmt.Errorf("configVersion %s: expected g<N>.e<N>.c<N>, e.g. g7.e3.c12, or %q", msgfmt.QuoteShort(s), LatestVersion)
 	}
 	for i, t := range targets {
 		p := parts[i]
 		if len(p) < 2 || p[0] != t.prefix {
-			return v, fmt.Errorf("configVersion %s: part %d must be %c<N>", quoteShort(s), i+1, t.prefix)
+			return v, fmt.Errorf("configVersion %s: part %d must be %c<N>", msgfmt.QuoteShort(s), i+1, t.prefix)
 		}
 		n, err := strconv.Atoi(p[1:])
 		if err != nil || n < 0 || n > 9_999_999_999 || (len(p) > 2 && p[1] == '0') {
-			return v, fmt.Errorf("configVersion %s: %s is not a version number", quoteShort(s), quoteShort(p[1:]))
+			return v, fmt.Errorf("configVersion %s: %s is not a version number", msgfmt.QuoteShort(s), msgfmt.QuoteShort(p[1:]))
 		}
 		*t.dst = n
 	}

@@ -5,9 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/validate"
+
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 )
 
@@ -25,11 +27,11 @@ func addonApplications(t *testing.T, cluster string, addons ...string) (names, r
 	for _, a := range addons {
 		doc += "  - {name: " + a + ", namespace: x, chart: {repoURL: https://charts.example.com, chart: " + a + ", version: 1.0.0}}\n"
 	}
-	layers, err := config.ParseLayers("x", []byte(doc))
+	layers, err := layerfile.ParseLayers("x", []byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	model, err := config.Resolve(layers, cluster)
+	model, err := validate.Resolve(layers, cluster)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/validate"
+
 	"github.com/dynamo-cmp/dynamo-cmp/internal/configtest"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 )
@@ -45,7 +46,7 @@ func BenchmarkRender(b *testing.B) {
 					layers := configtest.Layers(n)
 					cpu0 := cpuTime()
 					b.StartTimer()
-					model, err := config.Resolve(layers, "bench")
+					model, err := validate.Resolve(layers, "bench")
 					if err != nil {
 						b.Fatal(err)
 					}

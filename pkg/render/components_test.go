@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/validate"
+
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 )
@@ -34,11 +37,11 @@ patches:
 
 func resolveSplit(t *testing.T, extra string) *config.Model {
 	t.Helper()
-	layers, err := config.ParseLayers("split.yaml", []byte(splitLayers+extra))
+	layers, err := layerfile.ParseLayers("split.yaml", []byte(splitLayers+extra))
 	if err != nil {
 		t.Fatal(err)
 	}
-	model, err := config.Resolve(layers, "split")
+	model, err := validate.Resolve(layers, "split")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,4 +5,6 @@
 // options, in that order) run on each object as it arrives, and the encoded objects are
 // sorted and written as a JSON or YAML stream. Rendering is pure and deterministic: the same
 // Model and Options always give the same bytes.
+//
+// The API is v0: it may change before 1.0.
 package render

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/validate"
+
 	"sigs.k8s.io/kustomize/kyaml/kio"
 
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
@@ -26,7 +29,7 @@ func FuzzPipeline(f *testing.F) {
 	}
 	f.Add([]byte("layer: cluster/c\ncluster: {environment: dev, region: r}\nnamespaces: [{namespace: \"${env}-x\", labels: {a: \"${cluster.name}\"}}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		layers, err := config.ParseLayers("fuzz", data)
+		layers, err := layerfile.ParseLayers("fuzz", data)
 		if err != nil {
 			return
 		}
@@ -43,7 +46,7 @@ func FuzzPipeline(f *testing.F) {
 		if err != nil {
 			return
 		}
-		model, err := config.Resolve(sel, cluster)
+		model, err := validate.Resolve(sel, cluster)
 		if err != nil {
 			if err.Error() == "" {
 				t.Fatal("empty error message")

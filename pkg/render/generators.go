@@ -3,6 +3,8 @@ package render
 import (
 	"slices"
 
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/internal/yamlnode"
+
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
@@ -430,7 +432,7 @@ func addons(b *builder, m *config.Model, out emitter) {
 			helm.str("releaseName", legacy)
 		}
 		if len(a.Values) > 0 {
-			helm.set("valuesObject", config.ToNode(a.Values))
+			helm.set("valuesObject", yamlnode.ToNode(a.Values))
 		}
 		if len(helm.n.Content) > 0 {
 			source.set("helm", helm.n)
@@ -460,7 +462,7 @@ func addons(b *builder, m *config.Model, out emitter) {
 
 func manifests(b *builder, m *config.Model, out emitter) {
 	for _, obj := range m.Manifests {
-		out.add(headFirst(config.ToNode(obj), "apiVersion", "kind", "metadata"))
+		out.add(headFirst(yamlnode.ToNode(obj), "apiVersion", "kind", "metadata"))
 	}
 }
 

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/validate"
+
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 )
@@ -18,7 +21,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // renderFiles renders the one cluster layer found in the inputs, as `dynamo-cmp render` does.
 func renderFiles(t *testing.T, format string, inputs ...string) []byte {
 	t.Helper()
-	all, err := config.ReadLayerFiles(inputs)
+	all, err := layerfile.ReadLayerFiles(inputs)
 	if err != nil {
 		t.Fatalf("read layers: %v", err)
 	}
@@ -32,7 +35,7 @@ func renderFiles(t *testing.T, format string, inputs ...string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	model, err := config.Resolve(layers, cluster)
+	model, err := validate.Resolve(layers, cluster)
 	if err != nil {
 		t.Fatalf("resolve: %v", err)
 	}

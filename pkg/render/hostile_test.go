@@ -10,12 +10,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/validate"
+
 	kubeyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/yaml"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/hostile"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 )
 
@@ -73,7 +75,7 @@ func checkVerbatim(t *testing.T, values []string, readYAML func([]byte) ([]map[s
 	if err != nil {
 		t.Fatal(err)
 	}
-	model, err := config.Resolve([]config.Layer{{Ref: config.ClusterLayer("c"), Version: 1, Entries: []config.Entry{cluster, ns, cm}}}, "c")
+	model, err := validate.Resolve([]config.Layer{{Ref: config.ClusterLayer("c"), Version: 1, Entries: []config.Entry{cluster, ns, cm}}}, "c")
 	if err != nil {
 		t.Fatalf("values that are valid for Kubernetes were refused: %v", err)
 	}

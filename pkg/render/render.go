@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/internal/yamlnode"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/validate"
+
 	"sigs.k8s.io/kustomize/api/filters/patchjson6902"
 	"sigs.k8s.io/kustomize/api/filters/patchstrategicmerge"
 	"sigs.k8s.io/kustomize/kyaml/kio"
@@ -344,7 +347,7 @@ var _ kio.Filter = &patchFilter{}
 func (f *patchFilter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	if f.apply == nil {
 		if f.patch.StrategicMerge != nil {
-			f.apply = patchstrategicmerge.Filter{Patch: yaml.NewRNode(config.ToNode(f.patch.StrategicMerge))}
+			f.apply = patchstrategicmerge.Filter{Patch: yaml.NewRNode(yamlnode.ToNode(f.patch.StrategicMerge))}
 		} else {
 			ops, err := yaml.NewRNode(jsonPatchNode(f.patch.JSON6902)).MarshalJSON()
 			if err != nil {
@@ -392,7 +395,7 @@ func (f *patchFilter) check(orig, patched *yaml.RNode, before string) error {
 	if err != nil {
 		return f.patch.Problem(field, "makes %s unreadable: %v", before, err)
 	}
-	if problems := config.CheckPatched(obj); len(problems) > 0 {
+	if problems := validate.CheckPatched(obj); len(problems) > 0 {
 		return f.patch.Problem(field, "makes %s invalid: %s", before, strings.Join(problems, "; "))
 	}
 	return nil
@@ -461,7 +464,7 @@ func jsonPatchNode(ops []config.JSONPatchOp) *yaml.Node {
 	for i, op := range ops {
 		m := b.mapping(4).str("op", op.Op).str("path", op.Path).str("from", op.From)
 		if op.Op == "add" || op.Op == "replace" || op.Op == "test" {
-			m.set("value", config.ToNode(op.Value))
+			m.set("value", yamlnode.ToNode(op.Value))
 		}
 		items[i] = m.n
 	}

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/validate"
+
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	sigsyaml "sigs.k8s.io/yaml"
 
@@ -18,7 +21,7 @@ import (
 
 func exampleLayers(t testing.TB) []config.Layer {
 	t.Helper()
-	all, err := config.ReadLayerFiles([]string{"../../examples/layers"})
+	all, err := layerfile.ReadLayerFiles([]string{"../../examples/layers"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +34,7 @@ func exampleLayers(t testing.TB) []config.Layer {
 
 func renderLayers(t testing.TB, layers []config.Layer, opts render.Options, format string) []byte {
 	t.Helper()
-	model, err := config.Resolve(layers, "dev-k3s")
+	model, err := validate.Resolve(layers, "dev-k3s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +156,7 @@ func TestComponents(t *testing.T) {
 			t.Errorf("%s: kinds %v, want %v", component, got, want)
 		}
 	}
-	model, _ := config.Resolve(layers, "dev-k3s")
+	model, _ := validate.Resolve(layers, "dev-k3s")
 	if _, err := render.Render(model, render.Options{Components: []string{"manifests"}}); !errors.Is(err, render.ErrNoObjects) {
 		t.Errorf("a component without objects must fail with ErrNoObjects, got %v", err)
 	}
@@ -163,8 +166,8 @@ func TestComponents(t *testing.T) {
 }
 
 func TestEmptyConfigurationIsAnError(t *testing.T) {
-	layers, _ := config.ParseLayers("x", []byte("layer: cluster/dev-k3s\ncluster: {environment: dev, region: r}\n"))
-	model, err := config.Resolve(layers, "dev-k3s")
+	layers, _ := layerfile.ParseLayers("x", []byte("layer: cluster/dev-k3s\ncluster: {environment: dev, region: r}\n"))
+	model, err := validate.Resolve(layers, "dev-k3s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,11 +200,11 @@ func TestPatchErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			layers, err := config.ParseLayers("x", []byte("layer: global\n"+tt.global+"\n---\n"+cluster+tt.cluster+"\n"))
+			layers, err := layerfile.ParseLayers("x", []byte("layer: global\n"+tt.global+"\n---\n"+cluster+tt.cluster+"\n"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			model, err := config.Resolve(layers, "dev-k3s")
+			model, err := validate.Resolve(layers, "dev-k3s")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -235,11 +238,11 @@ func TestPatchedObjectsAreValidatedAsWritten(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			layers, err := config.ParseLayers("x", []byte(cluster+tt.layer+"\n"))
+			layers, err := layerfile.ParseLayers("x", []byte(cluster+tt.layer+"\n"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			model, err := config.Resolve(layers, "dev-k3s")
+			model, err := validate.Resolve(layers, "dev-k3s")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -260,7 +263,7 @@ func TestPatchedObjectsAreValidatedAsWritten(t *testing.T) {
 // the rules of extra manifests to what its own entry allows: a ClusterRole named "team:reader"
 // (an RBAC name, not a DNS name) can be patched.
 func TestPatchedObjectsKeepTheirEntryRules(t *testing.T) {
-	layers, err := config.ParseLayers("x", []byte(`layer: cluster/dev-k3s
+	layers, err := layerfile.ParseLayers("x", []byte(`layer: cluster/dev-k3s
 cluster: {environment: dev, region: r}
 clusterRoles: [{name: "team:reader", rules: [{apiGroups: [""], resources: [pods], verbs: [get]}]}]
 patches: [{name: p, target: {kind: ClusterRole}, strategicMerge: {metadata: {labels: {patched: "yes"}}}}]
@@ -268,7 +271,7 @@ patches: [{name: p, target: {kind: ClusterRole}, strategicMerge: {metadata: {lab
 	if err != nil {
 		t.Fatal(err)
 	}
-	model, err := config.Resolve(layers, "dev-k3s")
+	model, err := validate.Resolve(layers, "dev-k3s")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,10 @@
-package config
+package validate
 
 import (
 	"strings"
 
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/internal/msgfmt"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -97,7 +99,7 @@ var existsOnlyScopes = map[string]bool{
 // conflictingScopes are the pairs one quota cannot have both of.
 var conflictingScopes = [][2]string{{"BestEffort", "NotBestEffort"}, {"Terminating", "NotTerminating"}}
 
-func (c checker) resourceQuota(p Path, q *ResourceQuota) {
+func (c checker) resourceQuota(p config.Path, q *config.ResourceQuota) {
 	if len(q.Hard) == 0 && len(q.Scopes) == 0 {
 		c.fail(p.Child("hard"), "is required: the limits of the quota, e.g. {cpu: \"4\", memory: 8Gi}")
 	}
@@ -106,12 +108,12 @@ func (c checker) resourceQuota(p Path, q *ResourceQuota) {
 			continue
 		}
 		if !strings.Contains(k, "/") && !isStandardQuotaResource(k) {
-			c.fail(p.Child("hard").Child(k), "%s is not a resource a quota can limit: use a standard one (cpu, memory, pods, requests.storage, services ...) or a qualified name (requests.nvidia.com/gpu, count/deployments.apps)", quoteShort(k))
+			c.fail(p.Child("hard").Child(k), "%s is not a resource a quota can limit: use a standard one (cpu, memory, pods, requests.storage, services ...) or a qualified name (requests.nvidia.com/gpu, count/deployments.apps)", msgfmt.QuoteShort(k))
 			continue
 		}
 		qv, ok := c.quantityValue(p, "hard", k, v)
 		if ok && (integerQuotaResources[k] || isExtendedResource(k)) && qv.MilliValue()%1000 != 0 {
-			c.fail(p.Child("hard").Child(k), "%s must be a whole number: %s counts objects or devices", quoteShort(v), k)
+			c.fail(p.Child("hard").Child(k), "%s must be a whole number: %s counts objects or devices", msgfmt.QuoteShort(v), k)
 		}
 	}
 	var scopes map[string]bool // only built for scoped quotas
@@ -121,7 +123,7 @@ func (c checker) resourceQuota(p Path, q *ResourceQuota) {
 	for i, s := range q.Scopes {
 		sp := p.Child("scopes").Index(i)
 		if !quotaScopes[s] {
-			c.fail(sp, "%s is not a quota scope (%s)", quoteShort(s), keysOf(quotaScopes))
+			c.fail(sp, "%s is not a quota scope (%s)", msgfmt.QuoteShort(s), keysOf(quotaScopes))
 			continue
 		}
 		c.scopeResources(sp, s, q.Hard)
@@ -137,7 +139,7 @@ func (c checker) resourceQuota(p Path, q *ResourceQuota) {
 	for i, r := range q.ScopeSelector.MatchExpressions {
 		ep := p.Child("scopeSelector").Child("matchExpressions").Index(i)
 		if !quotaScopes[r.ScopeName] {
-			c.fail(ep.Child("scopeName"), "%s is not a quota scope (%s)", quoteShort(r.ScopeName), keysOf(quotaScopes))
+			c.fail(ep.Child("scopeName"), "%s is not a quota scope (%s)", msgfmt.QuoteShort(r.ScopeName), keysOf(quotaScopes))
 		} else {
 			c.scopeResources(ep.Child("scopeName"), r.ScopeName, q.Hard)
 			sel[r.ScopeName] = true
@@ -152,7 +154,7 @@ func (c checker) resourceQuota(p Path, q *ResourceQuota) {
 }
 
 // scopeResources reports each standard resource of hard that the scope cannot limit.
-func (c checker) scopeResources(p Path, scope string, hard map[string]string) {
+func (c checker) scopeResources(p config.Path, scope string, hard map[string]string) {
 	for k := range hard {
 		if isStandardQuotaResource(k) && !scopeAllows(scope, k) {
 			c.fail(p, "scope %s cannot limit %s (it limits only %s)", scope, k, scopeLimits(scope))
@@ -160,7 +162,7 @@ func (c checker) scopeResources(p Path, scope string, hard map[string]string) {
 	}
 }
 
-func (c checker) conflictingScopes(p Path, scopes map[string]bool) {
+func (c checker) conflictingScopes(p config.Path, scopes map[string]bool) {
 	for _, pair := range conflictingScopes {
 		if scopes[pair[0]] && scopes[pair[1]] {
 			c.fail(p, "%s and %s exclude each other", pair[0], pair[1])
@@ -169,12 +171,12 @@ func (c checker) conflictingScopes(p Path, scopes map[string]bool) {
 }
 
 // resourceName checks that a resource name is a qualified name; it reports whether it is.
-func (c checker) resourceName(p Path, field, name string) bool {
+func (c checker) resourceName(p config.Path, field, name string) bool {
 	if isQualifiedName(name) {
 		return true
 	}
 	if msgs := validation.IsQualifiedName(name); len(msgs) > 0 {
-		c.fail(p.lazyChild(field).Child(name), "%q is not a valid resource name: %s", name, strings.Join(msgs, "; "))
+		c.fail(p.LazyChild(field).Child(name), "%q is not a valid resource name: %s", name, strings.Join(msgs, "; "))
 		return false
 	}
 	return true
@@ -182,14 +184,14 @@ func (c checker) resourceName(p Path, field, name string) bool {
 
 // quantityValue parses a non-negative quantity, reporting a problem at p.field.key otherwise
 // (building the path only then).
-func (c checker) quantityValue(p Path, field, key, v string) (resource.Quantity, bool) {
+func (c checker) quantityValue(p config.Path, field, key, v string) (resource.Quantity, bool) {
 	q, err := resource.ParseQuantity(v)
 	switch {
 	case err != nil:
-		c.fail(p.lazyChild(field).Child(key), "%s is not a quantity (e.g. 500m, 2, 8Gi)", quoteShort(v))
+		c.fail(p.LazyChild(field).Child(key), "%s is not a quantity (e.g. 500m, 2, 8Gi)", msgfmt.QuoteShort(v))
 		return q, false
 	case q.Sign() < 0:
-		c.fail(p.lazyChild(field).Child(key), "%s must not be negative", quoteShort(v))
+		c.fail(p.LazyChild(field).Child(key), "%s must not be negative", msgfmt.QuoteShort(v))
 		return q, false
 	}
 	return q, true

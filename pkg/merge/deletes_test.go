@@ -1,6 +1,7 @@
-package config_test
+package merge_test
 
 import (
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/merge"
 	"testing"
 
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
@@ -29,7 +30,7 @@ func TestUnmatchedDeletes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := config.UnmatchedDeletes(tc.layer, tc.lower)
+			err := merge.UnmatchedDeletes(tc.layer, tc.lower)
 			got := ""
 			if err != nil {
 				got = err.Error()

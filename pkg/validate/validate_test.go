@@ -1,9 +1,12 @@
-package config_test
+package validate_test
 
 import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/validate"
 
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
@@ -11,11 +14,11 @@ import (
 // resolveYAML parses a YAML stream of layer documents and resolves cluster c1.
 func resolveYAML(t *testing.T, doc string) (*config.Model, error) {
 	t.Helper()
-	layers, err := config.ParseLayers("test.yaml", []byte(doc))
+	layers, err := layerfile.ParseLayers("test.yaml", []byte(doc))
 	if err != nil {
 		return nil, err
 	}
-	return config.Resolve(layers, "c1")
+	return validate.Resolve(layers, "c1")
 }
 
 const clusterHead = `layer: cluster/c1
@@ -523,11 +526,11 @@ manifests:
 }
 
 func TestMissingClusterRecord(t *testing.T) {
-	layers, err := config.ParseLayers("x", []byte("layer: cluster/c1\nnamespaces: [{namespace: a}]\n"))
+	layers, err := layerfile.ParseLayers("x", []byte("layer: cluster/c1\nnamespaces: [{namespace: a}]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = config.Resolve(layers, "c1")
+	_, err = validate.Resolve(layers, "c1")
 	if !errors.Is(err, config.ErrNoClusterRecord) {
 		t.Fatalf("want ErrNoClusterRecord, got %v", err)
 	}

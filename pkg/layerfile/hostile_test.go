@@ -1,15 +1,17 @@
-package config_test
+package layerfile_test
 
 import (
 	"errors"
 	"fmt"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/validate"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/hostile"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 )
 
@@ -19,7 +21,7 @@ const maxMessage = 8 << 10
 // pipeline is what render and generate do with layer documents: decode, select, merge,
 // validate, render. It returns the number of objects rendered.
 func hostilePipeline(data []byte) (int, error) {
-	layers, err := config.ParseLayers("hostile.yaml", data)
+	layers, err := layerfile.ParseLayers("hostile.yaml", data)
 	if err != nil {
 		return 0, err
 	}
@@ -27,7 +29,7 @@ func hostilePipeline(data []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	model, err := config.Resolve(sel, "c")
+	model, err := validate.Resolve(sel, "c")
 	if err != nil {
 		return 0, err
 	}
@@ -116,7 +118,7 @@ func TestDeepButLegalDocumentRenders(t *testing.T) {
 	}
 }
 
-// A layer file larger than config.MaxFileSize is refused before it is parsed.
+// A layer file larger than layerfile.MaxFileSize is refused before it is parsed.
 func TestHugeLayerFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "huge.yaml")
 	f, err := os.Create(path)
@@ -124,11 +126,11 @@ func TestHugeLayerFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Sparse: no disk is spent on it.
-	if err := f.Truncate(config.MaxFileSize + 1); err != nil {
+	if err := f.Truncate(layerfile.MaxFileSize + 1); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
-	hostile.Bounded(t, 3*config.MaxFileSize, func() { _, err = config.ReadLayerFiles([]string{path}) })
+	hostile.Bounded(t, 3*layerfile.MaxFileSize, func() { _, err = layerfile.ReadLayerFiles([]string{path}) })
 	checkHostileMessage(t, err, "larger than 64 MiB; split the layer into several files")
 }
 
@@ -174,7 +176,7 @@ func TestYAMLBreakingLabelValues(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", v, err)
 		}
-		_, err = config.Resolve([]config.Layer{{Ref: config.ClusterLayer("c"), Version: 1, Entries: []config.Entry{e, hostileClusterEntry(t)}}}, "c")
+		_, err = validate.Resolve([]config.Layer{{Ref: config.ClusterLayer("c"), Version: 1, Entries: []config.Entry{e, hostileClusterEntry(t)}}}, "c")
 		valid := v == "" || len(v) <= 63 && strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == "" &&
 			!strings.ContainsAny(v[:1], "-_.") && !strings.ContainsAny(v[len(v)-1:], "-_.")
 		switch {

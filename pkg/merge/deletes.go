@@ -1,8 +1,10 @@
-package config
+package merge
 
 import (
 	"fmt"
 	"strings"
+
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // UnmatchedDeletes checks the entries of layer l that are a "$patch: delete": each must
@@ -13,7 +15,7 @@ import (
 //
 // Merge itself accepts such a deletion: a version already published that holds one renders
 // as before. The check is for a publish, which can still refuse it.
-func UnmatchedDeletes(l Layer, lower []Layer) error {
+func UnmatchedDeletes(l config.Layer, lower []config.Layer) error {
 	held := map[string]bool{}
 	for _, ll := range lower {
 		for _, e := range ll.Entries {
@@ -25,25 +27,25 @@ func UnmatchedDeletes(l Layer, lower []Layer) error {
 			}
 		}
 	}
-	var problems []FieldError
+	var problems []config.FieldError
 	for _, e := range l.Entries {
 		if dir, _ := directive(e.Body); dir != directiveDelete || held[e.ID()] {
 			continue
 		}
-		problems = append(problems, FieldError{
+		problems = append(problems, config.FieldError{
 			Layer: l.Ref.String(),
-			Entry: entryPath(e.Kind, e.Key),
-			Msg:   fmt.Sprintf("%s: %s of an entry no lower layer has (%s): check its kind and name, or drop the deletion", directiveKey, directiveDelete, describeLower(l.Ref, lower)),
+			Entry: config.EntryPath(e.Kind, e.Key),
+			Msg:   fmt.Sprintf("%s: %s of an entry no lower layer has (%s): check its kind and name, or drop the deletion", config.DirectiveKey, directiveDelete, describeLower(l.Ref, lower)),
 		})
 	}
 	if len(problems) == 0 {
 		return nil
 	}
-	return &ValidationError{Problems: sortProblems(problems)}
+	return &config.ValidationError{Problems: config.SortProblems(problems)}
 }
 
 // describeLower names the lower layers with their versions: "global@3, env/dev@2".
-func describeLower(ref LayerRef, lower []Layer) string {
+func describeLower(ref config.LayerRef, lower []config.Layer) string {
 	if len(lower) == 0 {
 		return ref.String() + " is the lowest layer"
 	}
@@ -62,7 +64,7 @@ func describeLower(ref LayerRef, lower []Layer) string {
 }
 
 // HasEntryDeletes reports whether any of entries is a "$patch: delete" of a whole entry.
-func HasEntryDeletes(entries []Entry) bool {
+func HasEntryDeletes(entries []config.Entry) bool {
 	for _, e := range entries {
 		if dir, _ := directive(e.Body); dir == directiveDelete {
 			return true

@@ -1,9 +1,12 @@
-package config
+package merge
 
 import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/internal/msgfmt"
 )
 
 // Variables are the values ${...} references resolve to: cluster.name, cluster.region,
@@ -12,7 +15,7 @@ type Variables map[string]string
 
 // NewVariables builds the variables of a cluster. Free variables come from the merged
 // settings (global and env defaults) and the cluster record, which wins.
-func NewVariables(c Cluster, defaults map[string]string) Variables {
+func NewVariables(c config.Cluster, defaults map[string]string) Variables {
 	v := Variables{
 		"cluster.name":        c.Name,
 		"cluster.region":      c.Region,
@@ -38,12 +41,12 @@ func (v Variables) Names() []string {
 	return out
 }
 
-// unusableVariableError is a reference to a variable whose value is itself invalid (the
+// UnusableVariableError is a reference to a variable whose value is itself invalid (the
 // environment of a cluster record that is not a valid name): that problem is reported where
 // the value is set, not again in every field that uses it.
-type unusableVariableError struct{ name string }
+type UnusableVariableError struct{ name string }
 
-func (e *unusableVariableError) Error() string {
+func (e *UnusableVariableError) Error() string {
 	return fmt.Sprintf("${%s} has an invalid value", e.name)
 }
 
@@ -71,18 +74,18 @@ func (v Variables) expand(s string, unusable map[string]bool) (string, error) {
 		b.WriteString(s[:i])
 		end := strings.IndexByte(s[i:], '}')
 		if end < 0 {
-			return "", fmt.Errorf("unterminated variable reference %q (write $${ for a literal ${)", truncate(s[i:], 40))
+			return "", fmt.Errorf("unterminated variable reference %q (write $${ for a literal ${)", msgfmt.Truncate(s[i:], 40))
 		}
 		name := s[i+2 : i+end]
 		if unusable[name] {
-			return "", &unusableVariableError{name: name}
+			return "", &UnusableVariableError{name: name}
 		}
 		val, ok := v[name]
 		if !ok {
-			return "", fmt.Errorf("unknown variable ${%s} (known: %s)", truncate(name, 60), strings.Join(v.knownForMessage(), ", "))
+			return "", fmt.Errorf("unknown variable ${%s} (known: %s)", msgfmt.Truncate(name, 60), strings.Join(v.knownForMessage(), ", "))
 		}
 		if ref := firstRef(val); ref != "" {
-			return "", fmt.Errorf("${%s} holds a reference itself (%s), which is not expanded: variables do not nest; write the reference in the field itself", truncate(name, 60), ref)
+			return "", fmt.Errorf("${%s} holds a reference itself (%s), which is not expanded: variables do not nest; write the reference in the field itself", msgfmt.Truncate(name, 60), ref)
 		}
 		b.WriteString(val)
 		s = s[i+end+1:]
@@ -106,7 +109,7 @@ func firstRef(s string) string {
 		if end := strings.IndexByte(ref, '}'); end >= 0 {
 			ref = ref[:end+1]
 		}
-		return truncate(ref, 60)
+		return msgfmt.Truncate(ref, 60)
 	}
 }
 
@@ -118,11 +121,11 @@ func (v Variables) knownForMessage() []string {
 	return names
 }
 
-// substitute expands references in every string of a raw value, copying only what changes
+// Substitute expands references in every string of a raw value, copying only what changes
 // (the input may be shared with the layers it was merged from). Problems are reported through
 // fail with the path of the string, which is then left as it was; unusable names variables
 // whose references fail with an *unusableVariableError.
-func (v Variables) substitute(val any, p Path, unusable map[string]bool, fail func(Path, error)) (any, bool) {
+func (v Variables) Substitute(val any, p config.Path, unusable map[string]bool, fail func(config.Path, error)) (any, bool) {
 	switch t := val.(type) {
 	case string:
 		out, err := v.expand(t, unusable)
@@ -134,7 +137,7 @@ func (v Variables) substitute(val any, p Path, unusable map[string]bool, fail fu
 	case map[string]any:
 		var out map[string]any
 		for k, e := range t {
-			n, changed := v.substitute(e, p.Child(k), unusable, fail)
+			n, changed := v.Substitute(e, p.Child(k), unusable, fail)
 			if !changed {
 				continue
 			}
@@ -153,7 +156,7 @@ func (v Variables) substitute(val any, p Path, unusable map[string]bool, fail fu
 	case []any:
 		var out []any
 		for i, e := range t {
-			n, changed := v.substitute(e, elemPath(p, e, i), unusable, fail)
+			n, changed := v.Substitute(e, config.ElemPath(p, e, i), unusable, fail)
 			if !changed {
 				continue
 			}
@@ -171,9 +174,23 @@ func (v Variables) substitute(val any, p Path, unusable map[string]bool, fail fu
 	}
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+// ContainsRef reports whether any string in v contains "${".
+func ContainsRef(v any) bool {
+	switch t := v.(type) {
+	case string:
+		return strings.Contains(t, "${")
+	case map[string]any:
+		for _, e := range t {
+			if ContainsRef(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range t {
+			if ContainsRef(e) {
+				return true
+			}
+		}
 	}
-	return s[:n] + "…"
+	return false
 }

@@ -1,4 +1,4 @@
-package config
+package layerfile
 
 import (
 	"bytes"
@@ -13,6 +13,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/internal/msgfmt"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/internal/yamlnode"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -29,7 +32,7 @@ var topLevelFields = map[string]bool{"apiVersion": true, "kind": true, "layer": 
 // order; *.yaml, *.yml and *.json) and returns one Layer per layer reference, ordered global,
 // env layers, cluster layers. Several documents may contribute to one layer as long as they
 // do not define the same entry twice. Every problem found is reported, joined.
-func ReadLayerFiles(paths []string) ([]Layer, error) {
+func ReadLayerFiles(paths []string) ([]config.Layer, error) {
 	files, err := expandPaths(paths)
 	if err != nil {
 		return nil, err
@@ -83,10 +86,10 @@ func expandPaths(paths []string) ([]string, error) {
 
 // ReadLayerFilesFor reads the documents of one layer: documents without a "layer" field
 // belong to ref, and a document naming another layer is an error.
-func ReadLayerFilesFor(paths []string, ref LayerRef) (Layer, error) {
+func ReadLayerFilesFor(paths []string, ref config.LayerRef) (config.Layer, error) {
 	files, err := expandPaths(paths)
 	if err != nil {
-		return Layer{}, err
+		return config.Layer{}, err
 	}
 	c := newLayerCollector()
 	c.want = &ref
@@ -100,17 +103,17 @@ func ReadLayerFilesFor(paths []string, ref LayerRef) (Layer, error) {
 	}
 	layers, err := c.result()
 	if err != nil {
-		return Layer{}, err
+		return config.Layer{}, err
 	}
 	if len(layers) == 0 {
-		return Layer{Ref: ref}, nil
+		return config.Layer{Ref: ref}, nil
 	}
 	return layers[0], nil
 }
 
 // ParseLayers decodes layer documents from data (a YAML stream or JSON); name is used in
 // error messages.
-func ParseLayers(name string, data []byte) ([]Layer, error) {
+func ParseLayers(name string, data []byte) ([]config.Layer, error) {
 	c := newLayerCollector()
 	c.addSource(name, data)
 	return c.result()
@@ -142,14 +145,14 @@ func readBounded(path string) ([]byte, error) {
 
 type layerCollector struct {
 	// want, when set, is the layer of documents without a "layer" field.
-	want   *LayerRef
-	layers map[LayerRef]*Layer
-	origin map[LayerRef]map[string]string // entry ID → source that defined it
+	want   *config.LayerRef
+	layers map[config.LayerRef]*config.Layer
+	origin map[config.LayerRef]map[string]string // entry ID → source that defined it
 	errs   []error
 }
 
 func newLayerCollector() *layerCollector {
-	return &layerCollector{layers: map[LayerRef]*Layer{}, origin: map[LayerRef]map[string]string{}}
+	return &layerCollector{layers: map[config.LayerRef]*config.Layer{}, origin: map[config.LayerRef]map[string]string{}}
 }
 
 func (c *layerCollector) addSource(name string, data []byte) {
@@ -171,14 +174,14 @@ func (c *layerCollector) addSource(name string, data []byte) {
 		if doc == nil {
 			continue
 		}
-		raw, err := normalize(doc)
+		raw, err := config.Normalize(doc)
 		if err != nil {
 			c.errs = append(c.errs, fmt.Errorf("%s: %w", src, err))
 			continue
 		}
 		m, ok := raw.(map[string]any)
 		if !ok {
-			c.errs = append(c.errs, fmt.Errorf("%s: a layer document must be a map with a \"layer\" field, not %s", src, describe(raw)))
+			c.errs = append(c.errs, fmt.Errorf("%s: a layer document must be a map with a \"layer\" field, not %s", src, msgfmt.Describe(raw)))
 			continue
 		}
 		ref, entries, errs := DecodeLayerDocument(m, c.want)
@@ -192,17 +195,17 @@ func (c *layerCollector) addSource(name string, data []byte) {
 	}
 }
 
-func (c *layerCollector) add(src string, ref LayerRef, entries []Entry) {
+func (c *layerCollector) add(src string, ref config.LayerRef, entries []config.Entry) {
 	l := c.layers[ref]
 	if l == nil {
-		l = &Layer{Ref: ref}
+		l = &config.Layer{Ref: ref}
 		c.layers[ref] = l
 		c.origin[ref] = map[string]string{}
 	}
 	for _, e := range entries {
 		id := e.ID()
 		if prev, dup := c.origin[ref][id]; dup {
-			c.errs = append(c.errs, fmt.Errorf("%s: %s: %s is already defined in %s", src, ref, entryPath(e.Kind, e.Key), prev))
+			c.errs = append(c.errs, fmt.Errorf("%s: %s: %s is already defined in %s", src, ref, config.EntryPath(e.Kind, e.Key), prev))
 			continue
 		}
 		c.origin[ref][id] = src
@@ -210,13 +213,13 @@ func (c *layerCollector) add(src string, ref LayerRef, entries []Entry) {
 	}
 }
 
-func (c *layerCollector) result() ([]Layer, error) {
+func (c *layerCollector) result() ([]config.Layer, error) {
 	if len(c.errs) > 0 {
 		return nil, errors.Join(c.errs...)
 	}
-	out := make([]Layer, 0, len(c.layers))
+	out := make([]config.Layer, 0, len(c.layers))
 	for _, l := range c.layers {
-		SortEntries(l.Entries)
+		config.SortEntries(l.Entries)
 		out = append(out, *l)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -231,12 +234,12 @@ func (c *layerCollector) result() ([]Layer, error) {
 // DecodeLayerDocument turns one layer document (already normalised raw data) into its layer
 // reference and entries. When want is not nil the document's "layer" field may be omitted and,
 // if present, must equal *want. Every problem is returned.
-func DecodeLayerDocument(doc map[string]any, want *LayerRef) (LayerRef, []Entry, []error) {
+func DecodeLayerDocument(doc map[string]any, want *config.LayerRef) (config.LayerRef, []config.Entry, []error) {
 	var errs []error
-	var ref LayerRef
+	var ref config.LayerRef
 	switch lv := doc["layer"].(type) {
 	case string:
-		r, err := ParseLayerRef(lv)
+		r, err := config.ParseLayerRef(lv)
 		if err != nil {
 			return ref, nil, []error{err}
 		}
@@ -250,7 +253,7 @@ func DecodeLayerDocument(doc map[string]any, want *LayerRef) (LayerRef, []Entry,
 		}
 		ref = *want
 	default:
-		return ref, nil, []error{fmt.Errorf("\"layer\" must be a string, not %s", describe(lv))}
+		return ref, nil, []error{fmt.Errorf("\"layer\" must be a string, not %s", msgfmt.Describe(lv))}
 	}
 	if v, ok := doc["apiVersion"]; ok && v != APIVersion {
 		errs = append(errs, fmt.Errorf("apiVersion: %v is not supported (use %s)", v, APIVersion))
@@ -259,8 +262,8 @@ func DecodeLayerDocument(doc map[string]any, want *LayerRef) (LayerRef, []Entry,
 		errs = append(errs, fmt.Errorf("kind: %v is not supported (use Layer)", v))
 	}
 	known := map[string]bool{"calico": true}
-	for _, spec := range kinds {
-		known[strings.Split(spec.section, ".")[0]] = true
+	for _, spec := range config.Sections() {
+		known[strings.Split(spec.Section, ".")[0]] = true
 	}
 	for _, k := range slices.Sorted(maps.Keys(doc)) {
 		if !known[k] && !topLevelFields[k] {
@@ -270,7 +273,7 @@ func DecodeLayerDocument(doc map[string]any, want *LayerRef) (LayerRef, []Entry,
 	if cal, ok := doc["calico"]; ok {
 		cm, isMap := cal.(map[string]any)
 		if !isMap {
-			errs = append(errs, fmt.Errorf("%s: calico: must be a map, not %s", ref, describe(cal)))
+			errs = append(errs, fmt.Errorf("%s: calico: must be a map, not %s", ref, msgfmt.Describe(cal)))
 		} else {
 			for _, k := range slices.Sorted(maps.Keys(cm)) {
 				if !known["calico."+k] && !isCalicoSection(k) {
@@ -279,20 +282,20 @@ func DecodeLayerDocument(doc map[string]any, want *LayerRef) (LayerRef, []Entry,
 			}
 		}
 	}
-	var entries []Entry
-	for _, spec := range kinds {
-		v, ok := sectionValue(doc, spec.section)
+	var entries []config.Entry
+	for _, spec := range config.Sections() {
+		v, ok := sectionValue(doc, spec.Section)
 		if !ok || v == nil {
 			continue
 		}
-		if spec.single {
+		if spec.Single {
 			body, isMap := v.(map[string]any)
 			if !isMap {
-				errs = append(errs, fmt.Errorf("%s: %s: must be a map, not %s", ref, spec.section, describe(v)))
+				errs = append(errs, fmt.Errorf("%s: %s: must be a map, not %s", ref, spec.Section, msgfmt.Describe(v)))
 				continue
 			}
-			if spec.kind == KindCluster {
-				if ref.Scope != ScopeCluster {
+			if spec.Kind == config.KindCluster {
+				if ref.Scope != config.ScopeCluster {
 					errs = append(errs, fmt.Errorf("%s: cluster: only a cluster/<name> layer holds the cluster record", ref))
 					continue
 				}
@@ -300,10 +303,10 @@ func DecodeLayerDocument(doc map[string]any, want *LayerRef) (LayerRef, []Entry,
 					errs = append(errs, fmt.Errorf("%s: cluster.name: %v does not match the layer's cluster %q", ref, n, ref.Name))
 					continue
 				}
-				body = deepCopyMap(body)
+				body = config.DeepCopyMap(body)
 				body["name"] = ref.Name
 			}
-			e, err := NewEntry(spec.kind, body)
+			e, err := config.NewEntry(spec.Kind, body)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", ref, err))
 				continue
@@ -313,18 +316,18 @@ func DecodeLayerDocument(doc map[string]any, want *LayerRef) (LayerRef, []Entry,
 		}
 		list, isList := v.([]any)
 		if !isList {
-			errs = append(errs, fmt.Errorf("%s: %s: must be a list, not %s", ref, spec.section, describe(v)))
+			errs = append(errs, fmt.Errorf("%s: %s: must be a list, not %s", ref, spec.Section, msgfmt.Describe(v)))
 			continue
 		}
 		for i, item := range list {
 			body, isMap := item.(map[string]any)
 			if !isMap {
-				errs = append(errs, fmt.Errorf("%s: %s[%d]: must be a map, not %s", ref, spec.section, i, describe(item)))
+				errs = append(errs, fmt.Errorf("%s: %s[%d]: must be a map, not %s", ref, spec.Section, i, msgfmt.Describe(item)))
 				continue
 			}
-			e, err := NewEntry(spec.kind, body)
+			e, err := config.NewEntry(spec.Kind, body)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %s[%d]: %w", ref, spec.section, i, err))
+				errs = append(errs, fmt.Errorf("%s: %s[%d]: %w", ref, spec.Section, i, err))
 				continue
 			}
 			entries = append(entries, e)
@@ -334,8 +337,8 @@ func DecodeLayerDocument(doc map[string]any, want *LayerRef) (LayerRef, []Entry,
 }
 
 func isCalicoSection(k string) bool {
-	for _, spec := range kinds {
-		if spec.section == "calico."+k {
+	for _, spec := range config.Sections() {
+		if spec.Section == "calico."+k {
 			return true
 		}
 	}
@@ -345,8 +348,8 @@ func isCalicoSection(k string) bool {
 func sectionNames() []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, spec := range kinds {
-		top := strings.Split(spec.section, ".")[0]
+	for _, spec := range config.Sections() {
+		top := strings.Split(spec.Section, ".")[0]
 		if !seen[top] {
 			seen[top] = true
 			out = append(out, top)
@@ -369,33 +372,50 @@ func sectionValue(doc map[string]any, section string) (any, bool) {
 	return v, ok
 }
 
-// Document returns the layer as a layer document (the inverse of DecodeLayerDocument): a
-// yaml node with "layer" first and the sections in canonical order, ready to be written as
-// YAML or JSON. Publishing the document again yields the same entries.
-func (l Layer) Document() *yaml.RNode {
+// MarshalYAML returns the layer as a layer file (the inverse of DecodeLayerDocument): YAML
+// with "layer" first and the sections in canonical order. Publishing the file again yields
+// the same entries.
+func MarshalYAML(l config.Layer) ([]byte, error) {
+	s, err := document(l).String()
+	return []byte(s), err
+}
+
+// MarshalJSON returns the layer document as MarshalYAML does, as one line of JSON.
+func MarshalJSON(l config.Layer) ([]byte, error) {
+	return document(l).MarshalJSON()
+}
+
+// BodyYAML returns an entry body as YAML, keys sorted, as layer files hold it.
+func BodyYAML(body map[string]any) ([]byte, error) {
+	s, err := yaml.NewRNode(yamlnode.ToNode(body)).String()
+	return []byte(s), err
+}
+
+// document is the layer as a yaml document, ready to be written as YAML or JSON.
+func document(l config.Layer) *yaml.RNode {
 	doc := yaml.NewMapRNode(nil)
 	_ = doc.PipeE(yaml.SetField("apiVersion", yaml.NewStringRNode(APIVersion)))
 	_ = doc.PipeE(yaml.SetField("kind", yaml.NewStringRNode("Layer")))
 	_ = doc.PipeE(yaml.SetField("layer", yaml.NewStringRNode(l.Ref.String())))
-	entries := append([]Entry(nil), l.Entries...)
-	SortEntries(entries)
-	for _, spec := range kinds {
+	entries := append([]config.Entry(nil), l.Entries...)
+	config.SortEntries(entries)
+	for _, spec := range config.Sections() {
 		var items []*yaml.Node
 		for _, e := range entries {
-			if e.Kind == spec.kind {
-				items = append(items, ToNode(e.Body))
+			if e.Kind == spec.Kind {
+				items = append(items, yamlnode.ToNode(e.Body))
 			}
 		}
 		if len(items) == 0 {
 			continue
 		}
 		var value *yaml.Node
-		if spec.single {
+		if spec.Single {
 			value = items[0]
 		} else {
 			value = &yaml.Node{Kind: yaml.SequenceNode, Tag: yaml.NodeTagSeq, Content: items}
 		}
-		parent, child, nested := strings.Cut(spec.section, ".")
+		parent, child, nested := strings.Cut(spec.Section, ".")
 		target := doc
 		key := parent
 		if nested {

@@ -1,4 +1,4 @@
-package config
+package validate
 
 import (
 	"maps"
@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/internal/msgfmt"
 	"k8s.io/apimachinery/pkg/api/validate/content"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -16,57 +18,44 @@ import (
 // that set the offending value.
 type checker struct {
 	r *resolver
-	e *Entry
+	e *config.Entry
 }
 
-func (c checker) fail(p Path, format string, args ...any) { c.r.problem(c.e, p, format, args...) }
-
-type claim struct {
-	entry *Entry
-	path  Path
-}
-
-// objectID identifies a rendered object for duplicate detection.
-type objectID struct{ kind, namespace, name string }
-
-func (id objectID) String() string {
-	if id.namespace != "" {
-		return id.kind + " " + id.namespace + "/" + id.name
-	}
-	return id.kind + " " + id.name
+func (c checker) fail(p config.Path, format string, args ...any) {
+	c.r.problem(c.e, p, format, args...)
 }
 
 // claimObject records that the entry renders an object; a second claim is a duplicate.
-func (c checker) claimObject(kind, namespace, name string, p Path) {
+func (c checker) claimObject(kind, namespace, name string, p config.Path) {
 	if name == "" {
 		return
 	}
-	id := objectID{kind, namespace, name}
+	id := config.ObjectKey{Kind: kind, Namespace: namespace, Name: name}
 	if c.r.claims == nil {
-		c.r.claims = make(map[objectID]claim, 8*len(c.r.merged.Entries))
+		c.r.claims = make(map[config.ObjectKey]config.Claim, 8*len(c.r.merged.Entries))
 	}
 	if prev, dup := c.r.claims[id]; dup {
-		where := entryPath(prev.entry.Kind, prev.entry.Key)
-		if s := prev.path.String(); s != "" {
+		where := config.EntryPath(prev.Entry.Kind, prev.Entry.Key)
+		if s := prev.Path.String(); s != "" {
 			where += "." + s
 		}
 		c.fail(p, "renders %s, which %s already renders", id, where)
 		return
 	}
-	c.r.claims[id] = claim{entry: c.e, path: p}
+	c.r.claims[id] = config.Claim{Entry: c.e, Path: p}
 }
 
 // --- cluster and settings ---
 
-func (r *resolver) checkCluster(e *Entry, cl *Cluster) {
+func (r *resolver) checkCluster(e *config.Entry, cl *config.Cluster) {
 	c := checker{r: r, e: e}
 	if cl.Environment == "" {
-		c.fail(Path{}.Child("environment"), "is required: the environment layer (env/<environment>) this cluster merges")
+		c.fail(config.Path{}.Child("environment"), "is required: the environment layer (env/<environment>) this cluster merges")
 	} else {
 		c.dnsLabel(nil, "environment", cl.Environment)
 	}
 	if cl.Region == "" {
-		c.fail(Path{}.Child("region"), "is required")
+		c.fail(config.Path{}.Child("region"), "is required")
 	} else {
 		c.dnsLabel(nil, "region", cl.Region)
 	}
@@ -74,26 +63,26 @@ func (r *resolver) checkCluster(e *Entry, cl *Cluster) {
 	// Projects name Argo CD AppProjects (Kubernetes objects): DNS-1123 subdomains.
 	first := make(map[string]int, len(cl.Projects))
 	for i, p := range cl.Projects {
-		at := Path{}.Child("projects").Index(i)
+		at := config.Path{}.Child("projects").Index(i)
 		switch j, seen := first[p]; {
 		case p == "":
 			c.fail(at, "must not be empty")
 		case seen:
-			c.fail(at, "%s is listed twice (also projects[%d])", quoteShort(p), j)
+			c.fail(at, "%s is listed twice (also projects[%d])", msgfmt.QuoteShort(p), j)
 		case !validDNSSubdomain(p):
-			c.fail(at, "%s is not a valid Argo CD project name (DNS-1123 subdomain: lower-case letters, digits, '-' and '.', at most 253 characters)", quoteShort(p))
+			c.fail(at, "%s is not a valid Argo CD project name (DNS-1123 subdomain: lower-case letters, digits, '-' and '.', at most 253 characters)", msgfmt.QuoteShort(p))
 		}
 		if _, seen := first[p]; !seen {
 			first[p] = i
 		}
 	}
-	c.varNames(Path{}.Child("vars"), cl.Vars)
+	c.varNames(config.Path{}.Child("vars"), cl.Vars)
 }
 
-func (r *resolver) checkSettings(m *Model) {
+func (r *resolver) checkSettings(m *config.Model) {
 	for i := range r.merged.Entries {
 		e := &r.merged.Entries[i]
-		if e.Kind != KindSettings {
+		if e.Kind != config.KindSettings {
 			continue
 		}
 		c := checker{r: r, e: e}
@@ -102,14 +91,14 @@ func (r *resolver) checkSettings(m *Model) {
 		if m.Settings.ArgoCDNamespace != "" {
 			c.dnsLabel(nil, "argocdNamespace", m.Settings.ArgoCDNamespace)
 		}
-		c.varNames(Path{}.Child("vars"), m.Settings.Vars)
+		c.varNames(config.Path{}.Child("vars"), m.Settings.Vars)
 	}
 	if m.Settings.ArgoCDNamespace == "" {
-		m.Settings.ArgoCDNamespace = DefaultArgoCDNamespace
+		m.Settings.ArgoCDNamespace = config.DefaultArgoCDNamespace
 	}
 }
 
-func (c checker) varNames(p Path, vars map[string]string) {
+func (c checker) varNames(p config.Path, vars map[string]string) {
 	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		if !isIdentifier(k) {
 			c.fail(p.Child(k), "%q is not a valid variable name (letters, digits and _, not starting with a digit)", k)
@@ -131,7 +120,7 @@ func isIdentifier(s string) bool {
 
 // --- namespaces ---
 
-func (c checker) namespace(ns *Namespace, env string) {
+func (c checker) namespace(ns *config.Namespace, env string) {
 	c.dnsLabel(nil, "namespace", ns.Namespace)
 	c.claimObject("Namespace", "", ns.Namespace, nil)
 	c.labels(nil, "labels", ns.Labels)
@@ -139,7 +128,7 @@ func (c checker) namespace(ns *Namespace, env string) {
 	// A name derived from the environment is valid when the environment is; an invalid one
 	// is reported once, at the cluster record.
 	if q := ns.ResourceQuota; q != nil {
-		p := Path{}.Child("resourceQuota")
+		p := config.Path{}.Child("resourceQuota")
 		if q.Name == "" {
 			q.Name = env + quotaNameSuffix
 		} else {
@@ -149,7 +138,7 @@ func (c checker) namespace(ns *Namespace, env string) {
 		c.resourceQuota(p, q)
 	}
 	if l := ns.LimitRange; l != nil {
-		p := Path{}.Child("limitRange")
+		p := config.Path{}.Child("limitRange")
 		if l.Name == "" {
 			l.Name = env + limitRangeNameSuffix
 		} else {
@@ -160,33 +149,33 @@ func (c checker) namespace(ns *Namespace, env string) {
 	}
 	if d := ns.DefaultDeny; d != nil {
 		if d.Name == "" {
-			d.Name = DefaultDenyPolicyName
+			d.Name = config.DefaultDenyPolicyName
 		}
 		if d.IsEnabled() {
-			c.dnsSubdomain(Path{}.Child("defaultDeny"), "name", d.Name)
-			c.claimObject("NetworkPolicy", ns.Namespace, d.Name, Path{}.Child("defaultDeny"))
+			c.dnsSubdomain(config.Path{}.Child("defaultDeny"), "name", d.Name)
+			c.claimObject("NetworkPolicy", ns.Namespace, d.Name, config.Path{}.Child("defaultDeny"))
 		}
 	}
 	for i := range ns.Roles {
-		c.role(&ns.Roles[i], &nested{ns: ns.Namespace, path: Path{}.Child("roles").Keyed(ns.Roles[i].Name), index: i})
+		c.role(&ns.Roles[i], &nested{ns: ns.Namespace, path: config.Path{}.Child("roles").Keyed(ns.Roles[i].Name), index: i})
 	}
 	for i := range ns.RoleBindings {
-		c.roleBinding(&ns.RoleBindings[i], &nested{ns: ns.Namespace, path: Path{}.Child("roleBindings").Keyed(ns.RoleBindings[i].Name)})
+		c.roleBinding(&ns.RoleBindings[i], &nested{ns: ns.Namespace, path: config.Path{}.Child("roleBindings").Keyed(ns.RoleBindings[i].Name)})
 	}
 	for i := range ns.NetworkPolicies {
-		c.networkPolicy(&ns.NetworkPolicies[i], &nested{ns: ns.Namespace, path: Path{}.Child("networkPolicies").Keyed(ns.NetworkPolicies[i].Name)})
+		c.networkPolicy(&ns.NetworkPolicies[i], &nested{ns: ns.Namespace, path: config.Path{}.Child("networkPolicies").Keyed(ns.NetworkPolicies[i].Name)})
 	}
 }
 
 // nested describes an object declared inside a namespace entry.
 type nested struct {
 	ns    string
-	path  Path
+	path  config.Path
 	index int
 }
 
 // objectNamespace applies a nested object's namespace default and checks a top-level one.
-func (c checker) objectNamespace(p Path, ns *string, in *nested) {
+func (c checker) objectNamespace(p config.Path, ns *string, in *nested) {
 	if in != nil {
 		if *ns != "" && *ns != in.ns {
 			c.fail(p.Child("namespace"), "%q differs from the namespace %q it is declared in (leave it out)", *ns, in.ns)
@@ -197,16 +186,16 @@ func (c checker) objectNamespace(p Path, ns *string, in *nested) {
 	c.dnsLabel(p, "namespace", *ns)
 }
 
-func (n *nested) base() Path {
+func (n *nested) base() config.Path {
 	if n == nil {
-		return Path{}
+		return config.Path{}
 	}
 	return n.path
 }
 
 // --- RBAC ---
 
-func (c checker) role(r *Role, in *nested) {
+func (c checker) role(r *config.Role, in *nested) {
 	p := in.base()
 	c.objectNamespace(p, &r.Namespace, in)
 	c.rbacName(p, "name", r.Name)
@@ -218,20 +207,20 @@ func (c checker) role(r *Role, in *nested) {
 	c.rules(p.Child("rules"), r.Rules, true)
 }
 
-func (c checker) clusterRole(r *ClusterRole) {
+func (c checker) clusterRole(r *config.ClusterRole) {
 	c.rbacName(nil, "name", r.Name)
 	c.claimObject("ClusterRole", "", r.Name, nil)
 	c.meta(nil, "", r.ObjectMeta)
 	if len(r.Rules) == 0 && r.AggregationRule == nil {
-		c.fail(Path{}.Child("rules"), "a cluster role needs rules or an aggregationRule")
+		c.fail(config.Path{}.Child("rules"), "a cluster role needs rules or an aggregationRule")
 	}
-	c.rules(Path{}.Child("rules"), r.Rules, false)
+	c.rules(config.Path{}.Child("rules"), r.Rules, false)
 	if r.AggregationRule != nil {
 		if len(r.AggregationRule.ClusterRoleSelectors) == 0 {
-			c.fail(Path{}.Child("aggregationRule").Child("clusterRoleSelectors"), "needs at least one selector")
+			c.fail(config.Path{}.Child("aggregationRule").Child("clusterRoleSelectors"), "needs at least one selector")
 		}
 		for i, s := range r.AggregationRule.ClusterRoleSelectors {
-			c.selector(Path{}.Child("aggregationRule").Child("clusterRoleSelectors").Index(i), &s)
+			c.selector(config.Path{}.Child("aggregationRule").Child("clusterRoleSelectors").Index(i), &s)
 		}
 	}
 }
@@ -242,7 +231,7 @@ var rbacVerbs = map[string]bool{
 	"use": true, "approve": true, "sign": true, "attest": true, "*": true,
 }
 
-func (c checker) rules(p Path, rules []PolicyRule, namespaced bool) {
+func (c checker) rules(p config.Path, rules []config.PolicyRule, namespaced bool) {
 	for i, rule := range rules {
 		rp := p.Index(i)
 		if len(rule.Verbs) == 0 {
@@ -271,7 +260,7 @@ func (c checker) rules(p Path, rules []PolicyRule, namespaced bool) {
 	}
 }
 
-func (c checker) roleBinding(b *RoleBinding, in *nested) {
+func (c checker) roleBinding(b *config.RoleBinding, in *nested) {
 	p := in.base()
 	c.objectNamespace(p, &b.Namespace, in)
 	c.rbacName(p, "name", b.Name)
@@ -281,15 +270,15 @@ func (c checker) roleBinding(b *RoleBinding, in *nested) {
 	c.subjects(p.Child("subjects"), b.Subjects, b.Namespace)
 }
 
-func (c checker) clusterRoleBinding(b *ClusterRoleBinding) {
+func (c checker) clusterRoleBinding(b *config.ClusterRoleBinding) {
 	c.rbacName(nil, "name", b.Name)
 	c.claimObject("ClusterRoleBinding", "", b.Name, nil)
 	c.meta(nil, "", b.ObjectMeta)
-	c.roleRef(Path{}.Child("roleRef"), &b.RoleRef, "ClusterRole")
-	c.subjects(Path{}.Child("subjects"), b.Subjects, "")
+	c.roleRef(config.Path{}.Child("roleRef"), &b.RoleRef, "ClusterRole")
+	c.subjects(config.Path{}.Child("subjects"), b.Subjects, "")
 }
 
-func (c checker) roleRef(p Path, ref *RoleRef, kinds ...string) {
+func (c checker) roleRef(p config.Path, ref *config.RoleRef, kinds ...string) {
 	if ref.APIGroup == "" {
 		ref.APIGroup = rbacAPIGroup
 	}
@@ -306,7 +295,7 @@ func (c checker) roleRef(p Path, ref *RoleRef, kinds ...string) {
 	}
 }
 
-func (c checker) subjects(p Path, subjects []Subject, namespace string) {
+func (c checker) subjects(p config.Path, subjects []config.Subject, namespace string) {
 	if len(subjects) == 0 {
 		c.fail(p, "at least one subject is required")
 	}
@@ -351,19 +340,19 @@ func (c checker) subjects(p Path, subjects []Subject, namespace string) {
 	}
 }
 
-func (c checker) rbacName(p Path, field, name string) {
+func (c checker) rbacName(p config.Path, field, name string) {
 	if name == "" {
-		c.fail(p.lazyChild(field), "is required")
+		c.fail(p.LazyChild(field), "is required")
 		return
 	}
-	if msgs := content.IsPathSegmentName(name); len(msgs) > 0 || !printable(name) || len(name) > 253 {
-		c.fail(p.lazyChild(field), "%s is not a valid name", quoteShort(name))
+	if msgs := content.IsPathSegmentName(name); len(msgs) > 0 || !msgfmt.Printable(name) || len(name) > 253 {
+		c.fail(p.LazyChild(field), "%s is not a valid name", msgfmt.QuoteShort(name))
 	}
 }
 
 // --- Kubernetes network policies ---
 
-func (c checker) networkPolicy(np *NetworkPolicy, in *nested) {
+func (c checker) networkPolicy(np *config.NetworkPolicy, in *nested) {
 	p := in.base()
 	c.objectNamespace(p, &np.Namespace, in)
 	c.dnsSubdomain(p, "name", np.Name)
@@ -398,7 +387,7 @@ func (c checker) networkPolicy(np *NetworkPolicy, in *nested) {
 	}
 }
 
-func (c checker) peers(p Path, peers []NetworkPolicyPeer) {
+func (c checker) peers(p config.Path, peers []config.NetworkPolicyPeer) {
 	for i, peer := range peers {
 		pp := p.Index(i)
 		if peer.IPBlock != nil {
@@ -429,7 +418,7 @@ func (c checker) peers(p Path, peers []NetworkPolicyPeer) {
 
 var networkProtocols = map[string]bool{"TCP": true, "UDP": true, "SCTP": true}
 
-func (c checker) ports(p Path, ports []NetworkPolicyPort) {
+func (c checker) ports(p config.Path, ports []config.NetworkPolicyPort) {
 	for i, port := range ports {
 		pp := p.Index(i)
 		if port.Protocol != "" && !networkProtocols[port.Protocol] {
@@ -438,7 +427,7 @@ func (c checker) ports(p Path, ports []NetworkPolicyPort) {
 		if port.Port != nil {
 			if port.Port.IsText {
 				if msgs := validation.IsValidPortName(port.Port.Str); len(msgs) > 0 {
-					c.fail(pp.Child("port"), "%s is not a port number or name: %s", quoteShort(port.Port.Str), strings.Join(msgs, "; "))
+					c.fail(pp.Child("port"), "%s is not a port number or name: %s", msgfmt.QuoteShort(port.Port.Str), strings.Join(msgs, "; "))
 				}
 			} else if port.Port.Int < 1 || port.Port.Int > 65535 {
 				c.fail(pp.Child("port"), "%d is outside the port range 1-65535", port.Port.Int)
@@ -457,23 +446,23 @@ func (c checker) ports(p Path, ports []NetworkPolicyPort) {
 	}
 }
 
-func (c checker) selector(p Path, s *LabelSelector) {
+func (c checker) selector(p config.Path, s *config.LabelSelector) {
 	c.labels(p, "matchLabels", s.MatchLabels)
 	for i, r := range s.MatchExpressions {
 		rp := p.Child("matchExpressions").Index(i)
 		if msgs := validation.IsQualifiedName(r.Key); len(msgs) > 0 {
-			c.fail(rp.Child("key"), "%s is not a valid label key: %s", quoteShort(r.Key), strings.Join(msgs, "; "))
+			c.fail(rp.Child("key"), "%s is not a valid label key: %s", msgfmt.QuoteShort(r.Key), strings.Join(msgs, "; "))
 		}
 		c.selectorOperator(rp, r.Operator, r.Values)
 		for j, v := range r.Values {
 			if msgs := validation.IsValidLabelValue(v); len(msgs) > 0 {
-				c.fail(rp.Child("values").Index(j), "%s is not a valid label value: %s", quoteShort(v), strings.Join(msgs, "; "))
+				c.fail(rp.Child("values").Index(j), "%s is not a valid label value: %s", msgfmt.QuoteShort(v), strings.Join(msgs, "; "))
 			}
 		}
 	}
 }
 
-func (c checker) selectorOperator(p Path, op string, values []string) {
+func (c checker) selectorOperator(p config.Path, op string, values []string) {
 	switch op {
 	case "In", "NotIn":
 		if len(values) == 0 {
@@ -504,12 +493,12 @@ var (
 	}
 )
 
-func (c checker) ipPool(pool *IPPool) {
+func (c checker) ipPool(pool *config.IPPool) {
 	c.dnsSubdomain(nil, "name", pool.Name)
 	c.claimObject("IPPool", "", pool.Name, nil)
 	c.meta(nil, "", pool.ObjectMeta)
 	if pool.CIDR == "" {
-		c.fail(Path{}.Child("cidr"), "is required")
+		c.fail(config.Path{}.Child("cidr"), "is required")
 	}
 	prefix, ok := c.cidr(nil, "cidr", pool.CIDR)
 	if pool.BlockSize != nil && ok {
@@ -519,21 +508,21 @@ func (c checker) ipPool(pool *IPPool) {
 		}
 		switch {
 		case *pool.BlockSize < lo || *pool.BlockSize > hi:
-			c.fail(Path{}.Child("blockSize"), "%d is outside %d-%d for an IPv%d pool", *pool.BlockSize, lo, hi, ipVersion(prefix))
+			c.fail(config.Path{}.Child("blockSize"), "%d is outside %d-%d for an IPv%d pool", *pool.BlockSize, lo, hi, ipVersion(prefix))
 		case *pool.BlockSize < int64(prefix.Bits()):
-			c.fail(Path{}.Child("blockSize"), "%d is larger than the pool %s itself", *pool.BlockSize, pool.CIDR)
+			c.fail(config.Path{}.Child("blockSize"), "%d is larger than the pool %s itself", *pool.BlockSize, pool.CIDR)
 		}
 	}
 	c.enum(nil, "ipipMode", pool.IPIPMode, encapModes)
 	c.enum(nil, "vxlanMode", pool.VXLANMode, encapModes)
 	if on(pool.IPIPMode) && on(pool.VXLANMode) {
-		c.fail(Path{}.Child("vxlanMode"), "IPIP and VXLAN cannot both be enabled on one pool (ipipMode is %s)", pool.IPIPMode)
+		c.fail(config.Path{}.Child("vxlanMode"), "IPIP and VXLAN cannot both be enabled on one pool (ipipMode is %s)", pool.IPIPMode)
 	}
 	if ok && prefix.Addr().Is6() && on(pool.IPIPMode) {
-		c.fail(Path{}.Child("ipipMode"), "IPIP is not supported for IPv6 pools")
+		c.fail(config.Path{}.Child("ipipMode"), "IPIP is not supported for IPv6 pools")
 	}
 	for i, u := range pool.AllowedUses {
-		c.enum(Path{}.Child("allowedUses").Index(i), "", u, poolUses)
+		c.enum(config.Path{}.Child("allowedUses").Index(i), "", u, poolUses)
 	}
 }
 
@@ -546,7 +535,7 @@ func ipVersion(p netip.Prefix) int {
 	return 4
 }
 
-func (r *resolver) checkOverlappingPools(m *Model) {
+func (r *resolver) checkOverlappingPools(m *config.Model) {
 	type pool struct {
 		name   string
 		prefix netip.Prefix
@@ -561,14 +550,14 @@ func (r *resolver) checkOverlappingPools(m *Model) {
 	for i := range pools {
 		for j := i + 1; j < len(pools); j++ {
 			if pools[i].prefix.Overlaps(pools[j].prefix) {
-				e := &Entry{Kind: KindCalicoIPPool, Key: pools[j].name}
-				r.problem(e, Path{}.Child("cidr"), "%s overlaps IP pool %s (%s)", pools[j].prefix, pools[i].name, pools[i].prefix)
+				e := &config.Entry{Kind: config.KindCalicoIPPool, Key: pools[j].name}
+				r.problem(e, config.Path{}.Child("cidr"), "%s overlaps IP pool %s (%s)", pools[j].prefix, pools[i].name, pools[i].prefix)
 			}
 		}
 	}
 }
 
-func (c checker) calicoNetworkPolicy(np *CalicoNetworkPolicy) {
+func (c checker) calicoNetworkPolicy(np *config.CalicoNetworkPolicy) {
 	c.dnsLabel(nil, "namespace", np.Namespace)
 	c.dnsSubdomain(nil, "name", np.Name)
 	c.claimObject("projectcalico.org/NetworkPolicy", np.Namespace, np.Name, nil)
@@ -576,32 +565,32 @@ func (c checker) calicoNetworkPolicy(np *CalicoNetworkPolicy) {
 	c.calicoPolicy(np.Types, np.Ingress, np.Egress)
 }
 
-func (c checker) calicoGlobalNetworkPolicy(np *CalicoGlobalNetworkPolicy) {
+func (c checker) calicoGlobalNetworkPolicy(np *config.CalicoGlobalNetworkPolicy) {
 	c.dnsSubdomain(nil, "name", np.Name)
 	c.claimObject("GlobalNetworkPolicy", "", np.Name, nil)
 	c.meta(nil, "", np.ObjectMeta)
 	c.calicoPolicy(np.Types, np.Ingress, np.Egress)
 	if np.DoNotTrack && np.PreDNAT {
-		c.fail(Path{}.Child("preDNAT"), "preDNAT and doNotTrack cannot both be set")
+		c.fail(config.Path{}.Child("preDNAT"), "preDNAT and doNotTrack cannot both be set")
 	}
 	if (np.DoNotTrack || np.PreDNAT) && !np.ApplyOnForward {
-		c.fail(Path{}.Child("applyOnForward"), "must be true when doNotTrack or preDNAT is set")
+		c.fail(config.Path{}.Child("applyOnForward"), "must be true when doNotTrack or preDNAT is set")
 	}
 }
 
-func (c checker) calicoPolicy(types []string, ingress, egress []CalicoRule) {
+func (c checker) calicoPolicy(types []string, ingress, egress []config.CalicoRule) {
 	for i, t := range types {
-		c.enum(Path{}.Child("types").Index(i), "", t, policyTypes)
+		c.enum(config.Path{}.Child("types").Index(i), "", t, policyTypes)
 	}
 	for i := range ingress {
-		c.calicoRule(Path{}.Child("ingress").Index(i), &ingress[i])
+		c.calicoRule(config.Path{}.Child("ingress").Index(i), &ingress[i])
 	}
 	for i := range egress {
-		c.calicoRule(Path{}.Child("egress").Index(i), &egress[i])
+		c.calicoRule(config.Path{}.Child("egress").Index(i), &egress[i])
 	}
 }
 
-func (c checker) calicoRule(p Path, rule *CalicoRule) {
+func (c checker) calicoRule(p config.Path, rule *config.CalicoRule) {
 	if rule.Action == "" {
 		c.fail(p.Child("action"), "is required (%s)", keysOf(calicoActions))
 	} else {
@@ -610,7 +599,7 @@ func (c checker) calicoRule(p Path, rule *CalicoRule) {
 	proto := ""
 	for _, pr := range []struct {
 		field string
-		v     *IntOrString
+		v     *config.IntOrString
 	}{{"protocol", rule.Protocol}, {"notProtocol", rule.NotProtocol}} {
 		if pr.v == nil {
 			continue
@@ -637,7 +626,7 @@ func (c checker) calicoRule(p Path, rule *CalicoRule) {
 	}
 	for _, side := range []struct {
 		field string
-		e     *CalicoEntityRule
+		e     *config.CalicoEntityRule
 	}{{"source", &rule.Source}, {"destination", &rule.Destination}} {
 		sp := p.Child(side.field)
 		for i, n := range side.e.Nets {
@@ -659,10 +648,10 @@ func (c checker) calicoRule(p Path, rule *CalicoRule) {
 }
 
 // calicoPort accepts a port number, a range "from:to" or a named port.
-func (c checker) calicoPort(p Path, field string, port IntOrString) {
+func (c checker) calicoPort(p config.Path, field string, port config.IntOrString) {
 	if !port.IsText {
 		if port.Int < 0 || port.Int > 65535 {
-			c.fail(p.lazyChild(field), "%d is outside the port range 0-65535", port.Int)
+			c.fail(p.LazyChild(field), "%d is outside the port range 0-65535", port.Int)
 		}
 		return
 	}
@@ -670,73 +659,73 @@ func (c checker) calicoPort(p Path, field string, port IntOrString) {
 		l, err1 := strconv.Atoi(lo)
 		h, err2 := strconv.Atoi(hi)
 		if err1 != nil || err2 != nil || l < 0 || h > 65535 || l > h {
-			c.fail(p.lazyChild(field), "%s is not a port range such as 8000:8080", quoteShort(port.Str))
+			c.fail(p.LazyChild(field), "%s is not a port range such as 8000:8080", msgfmt.QuoteShort(port.Str))
 		}
 		return
 	}
 	if msgs := validation.IsValidPortName(port.Str); len(msgs) > 0 {
-		c.fail(p.lazyChild(field), "%s is not a port number, range or name", quoteShort(port.Str))
+		c.fail(p.LazyChild(field), "%s is not a port number, range or name", msgfmt.QuoteShort(port.Str))
 	}
 }
 
-func (c checker) bgpConfiguration(b *BGPConfiguration) {
+func (c checker) bgpConfiguration(b *config.BGPConfiguration) {
 	c.dnsSubdomain(nil, "name", b.Name)
 	c.claimObject("BGPConfiguration", "", b.Name, nil)
 	c.meta(nil, "", b.ObjectMeta)
 	c.enum(nil, "logSeverityScreen", b.LogSeverityScreen, logSeverities)
 	if b.ASNumber != nil && (*b.ASNumber < 1 || *b.ASNumber > 4294967295) {
-		c.fail(Path{}.Child("asNumber"), "%d is not an AS number (1-4294967295)", *b.ASNumber)
+		c.fail(config.Path{}.Child("asNumber"), "%d is not an AS number (1-4294967295)", *b.ASNumber)
 	}
 	if b.ListenPort != nil && (*b.ListenPort < 1 || *b.ListenPort > 65535) {
-		c.fail(Path{}.Child("listenPort"), "%d is outside the port range 1-65535", *b.ListenPort)
+		c.fail(config.Path{}.Child("listenPort"), "%d is outside the port range 1-65535", *b.ListenPort)
 	}
 	for _, l := range []struct {
 		field string
-		refs  []CalicoCIDRRef
+		refs  []config.CalicoCIDRRef
 	}{{"serviceClusterIPs", b.ServiceClusterIPs}, {"serviceExternalIPs", b.ServiceExternalIPs}, {"serviceLoadBalancerIPs", b.ServiceLoadBalancerIPs}} {
 		for i, r := range l.refs {
-			c.cidr(Path{}.Child(l.field).Index(i), "cidr", r.CIDR)
+			c.cidr(config.Path{}.Child(l.field).Index(i), "cidr", r.CIDR)
 		}
 	}
 }
 
 // --- add-ons, manifests, patches ---
 
-func (c checker) addon(a *Addon, m *Model) {
+func (c checker) addon(a *config.Addon, m *config.Model) {
 	c.dnsLabel(nil, "name", a.Name)
 	c.meta(nil, "", a.ObjectMeta)
 	if !a.IsEnabled() {
 		return
 	}
 	if a.Project == "" {
-		a.Project = DefaultAddonProject
+		a.Project = config.DefaultAddonProject
 	}
 	if a.Destination == nil || (a.Destination.Name == "" && a.Destination.Server == "") {
-		a.Destination = &AddonDestination{Name: m.Cluster.Name}
+		a.Destination = &config.AddonDestination{Name: m.Cluster.Name}
 	}
 	if a.Destination.Name != "" && a.Destination.Server != "" {
-		c.fail(Path{}.Child("destination"), "give either name or server, not both")
+		c.fail(config.Path{}.Child("destination"), "give either name or server, not both")
 	}
-	appName := AddonApplicationName(m.Cluster.Name, a.Name)
+	appName := config.AddonApplicationName(m.Cluster.Name, a.Name)
 	if msgs := validation.IsDNS1123Subdomain(appName); len(msgs) > 0 {
-		c.fail(Path{}.Child("name"), "the Application name %q is not valid: %s", appName, strings.Join(msgs, "; "))
+		c.fail(config.Path{}.Child("name"), "the Application name %q is not valid: %s", appName, strings.Join(msgs, "; "))
 	}
 	c.claimObject("Application", m.Settings.ArgoCDNamespace, appName, nil)
 	c.dnsLabel(nil, "namespace", a.Namespace)
 	switch {
 	case a.Chart != nil && a.Git != nil:
-		c.fail(Path{}.Child("chart"), "an add-on comes from a chart or from git, not both")
+		c.fail(config.Path{}.Child("chart"), "an add-on comes from a chart or from git, not both")
 	case a.Chart != nil:
-		cp := Path{}.Child("chart")
+		cp := config.Path{}.Child("chart")
 		c.required(cp, "repoURL", a.Chart.RepoURL)
 		c.required(cp, "chart", a.Chart.Chart)
 		c.required(cp, "version", a.Chart.Version)
 	case a.Git != nil:
-		gp := Path{}.Child("git")
+		gp := config.Path{}.Child("git")
 		c.required(gp, "repoURL", a.Git.RepoURL)
 		c.required(gp, "path", a.Git.Path)
 	default:
-		c.fail(Path{}.Child("chart"), "an add-on needs a chart {repoURL, chart, version} or git {repoURL, path}")
+		c.fail(config.Path{}.Child("chart"), "an add-on needs a chart {repoURL, chart, version} or git {repoURL, path}")
 	}
 	if a.Project != "" {
 		c.dnsSubdomain(nil, "project", a.Project)
@@ -750,19 +739,19 @@ func (c checker) manifest(obj map[string]any) {
 	name, _ := md["name"].(string)
 	ns, _ := md["namespace"].(string)
 	if apiVersion == "" {
-		c.fail(Path{}.Child("apiVersion"), "is required")
+		c.fail(config.Path{}.Child("apiVersion"), "is required")
 	}
 	if kind == "" {
-		c.fail(Path{}.Child("kind"), "is required")
+		c.fail(config.Path{}.Child("kind"), "is required")
 	}
 	if why, forbidden := forbiddenKinds[kind]; forbidden && (apiVersion == "v1" || apiVersion == "") {
-		c.fail(Path{}.Child("kind"), "%s objects are refused: %s", kind, why)
+		c.fail(config.Path{}.Child("kind"), "%s objects are refused: %s", kind, why)
 		return
 	}
 	if strings.HasSuffix(kind, "List") {
-		c.fail(Path{}.Child("kind"), "%s: write the items as separate manifests", kind)
+		c.fail(config.Path{}.Child("kind"), "%s: write the items as separate manifests", kind)
 	}
-	mp := Path{}.Child("metadata")
+	mp := config.Path{}.Child("metadata")
 	if name == "" {
 		c.fail(mp.Child("name"), "is required")
 	} else {
@@ -786,51 +775,39 @@ func (c checker) manifest(obj map[string]any) {
 		c.fail(mp.Child("namespace"), "is required: %s is not a kind known to be cluster-scoped, and Argo CD would put a namespaced object in the Application's destination namespace (if %s is cluster-scoped, annotate it %s: \"true\")", groupKind(group, kind), kind, ClusterScopedAnnotation)
 	}
 	if md != nil {
-		var meta ObjectMeta
-		d := decoder{path: append(Path(nil), mp...)}
+		var meta config.ObjectMeta
+		d := config.Decoder{Path: append(config.Path(nil), mp...)}
 		for _, f := range []string{"labels", "annotations"} {
 			if v, ok := md[f]; ok {
-				d.decode(map[string]any{f: v}, reflectValue(&meta))
+				d.Decode(map[string]any{f: v}, config.ReflectValue(&meta))
 			}
 		}
-		for _, p := range d.problems {
-			c.fail(p.path, "%s", p.msg)
+		for _, p := range d.Problems {
+			c.fail(p.Path, "%s", p.Msg)
 		}
 		c.meta(mp, "", meta)
 	}
-	c.claimObject(qualifiedKind(group, kind), ns, name, nil)
+	c.claimObject(config.QualifiedKind(group, kind), ns, name, nil)
 }
 
-// qualifiedKind names a kind for duplicate detection the way the generated objects claim it.
-func qualifiedKind(group, kind string) string {
-	switch {
-	case group == "projectcalico.org" && kind == "NetworkPolicy":
-		return "projectcalico.org/NetworkPolicy"
-	case group == "argoproj.io" && kind == "Application":
-		return "Application"
-	default:
-		return kind
-	}
-}
-
-func (c checker) patch(pt *Patch) {
+func (c checker) patch(pt *config.Patch) {
 	c.dnsSubdomain(nil, "name", pt.Name)
 	if pt.Target.Kind == "" {
-		c.fail(Path{}.Child("target").Child("kind"), "is required")
+		c.fail(config.Path{}.Child("target").Child("kind"), "is required")
 	}
 	switch {
 	case pt.StrategicMerge != nil && pt.JSON6902 != nil:
-		c.fail(Path{}.Child("strategicMerge"), "a patch is either strategicMerge or json6902, not both")
+		c.fail(config.Path{}.Child("strategicMerge"), "a patch is either strategicMerge or json6902, not both")
 	case pt.StrategicMerge == nil && pt.JSON6902 == nil:
-		c.fail(Path{}.Child("strategicMerge"), "a patch needs strategicMerge (a partial object) or json6902 (operations)")
+		c.fail(config.Path{}.Child("strategicMerge"), "a patch needs strategicMerge (a partial object) or json6902 (operations)")
 	}
 	for i, op := range pt.JSON6902 {
-		p := Path{}.Child("json6902").Index(i)
+		p := config.Path{}.Child("json6902").Index(i)
 		if !jsonPatchOps[op.Op] {
 			c.fail(p.Child("op"), "%q is not a JSON patch operation (%s)", op.Op, keysOf(jsonPatchOps))
 		}
 		if !strings.HasPrefix(op.Path, "/") {
-			c.fail(p.Child("path"), "%s must be a JSON pointer starting with /", quoteShort(op.Path))
+			c.fail(p.Child("path"), "%s must be a JSON pointer starting with /", msgfmt.QuoteShort(op.Path))
 		}
 		if (op.Op == "move" || op.Op == "copy") && !strings.HasPrefix(op.From, "/") {
 			c.fail(p.Child("from"), "is required for %s and must start with /", op.Op)
@@ -843,7 +820,7 @@ func (c checker) patch(pt *Patch) {
 
 // --- shared checks ---
 
-func (c checker) meta(p Path, field string, m ObjectMeta) {
+func (c checker) meta(p config.Path, field string, m config.ObjectMeta) {
 	if field != "" {
 		p = p.Child(field)
 	}
@@ -851,16 +828,16 @@ func (c checker) meta(p Path, field string, m ObjectMeta) {
 	c.annotations(p, "annotations", m.Annotations)
 }
 
-func (c checker) labels(p Path, field string, labels map[string]string) {
+func (c checker) labels(p config.Path, field string, labels map[string]string) {
 	for k, v := range labels {
 		if isQualifiedName(k) && isLabelValue(v) {
 			continue
 		}
 		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
-			c.fail(p.lazyChild(field).Child(k), "%s is not a valid label key: %s", quoteShort(k), strings.Join(msgs, "; "))
+			c.fail(p.LazyChild(field).Child(k), "%s is not a valid label key: %s", msgfmt.QuoteShort(k), strings.Join(msgs, "; "))
 		}
 		if msgs := validation.IsValidLabelValue(v); len(msgs) > 0 {
-			c.fail(p.lazyChild(field).Child(k), "%s is not a valid label value: %s", quoteShort(v), strings.Join(msgs, "; "))
+			c.fail(p.LazyChild(field).Child(k), "%s is not a valid label value: %s", msgfmt.QuoteShort(v), strings.Join(msgs, "; "))
 		}
 	}
 }
@@ -868,7 +845,7 @@ func (c checker) labels(p Path, field string, labels map[string]string) {
 // maxAnnotationsSize is Kubernetes' limit on the total size of an object's annotations.
 const maxAnnotationsSize = 256 * 1024
 
-func (c checker) annotations(p Path, field string, ann map[string]string) {
+func (c checker) annotations(p config.Path, field string, ann map[string]string) {
 	total := 0
 	for k, v := range ann {
 		total += len(k) + len(v)
@@ -876,78 +853,67 @@ func (c checker) annotations(p Path, field string, ann map[string]string) {
 			continue
 		}
 		if msgs := validation.IsQualifiedName(strings.ToLower(k)); len(msgs) > 0 {
-			c.fail(p.lazyChild(field).Child(k), "%s is not a valid annotation key: %s", quoteShort(k), strings.Join(msgs, "; "))
+			c.fail(p.LazyChild(field).Child(k), "%s is not a valid annotation key: %s", msgfmt.QuoteShort(k), strings.Join(msgs, "; "))
 		}
 	}
 	if total > maxAnnotationsSize {
-		c.fail(p.lazyChild(field), "annotations total %d bytes, more than Kubernetes' limit of %d", total, maxAnnotationsSize)
+		c.fail(p.LazyChild(field), "annotations total %d bytes, more than Kubernetes' limit of %d", total, maxAnnotationsSize)
 	}
 }
 
-func (c checker) dnsLabel(p Path, field, s string) {
+func (c checker) dnsLabel(p config.Path, field, s string) {
 	if s == "" {
-		c.fail(p.lazyChild(field), "is required")
+		c.fail(p.LazyChild(field), "is required")
 		return
 	}
 	if isDNSLabel(s) {
 		return
 	}
 	if msgs := validation.IsDNS1123Label(s); len(msgs) > 0 {
-		c.fail(p.lazyChild(field), "%s is not a valid name (DNS-1123 label: lower-case letters, digits and '-', at most 63 characters)", quoteShort(s))
+		c.fail(p.LazyChild(field), "%s is not a valid name (DNS-1123 label: lower-case letters, digits and '-', at most 63 characters)", msgfmt.QuoteShort(s))
 	}
 }
 
-func (c checker) dnsSubdomain(p Path, field, s string) {
+func (c checker) dnsSubdomain(p config.Path, field, s string) {
 	if s == "" {
-		c.fail(p.lazyChild(field), "is required")
+		c.fail(p.LazyChild(field), "is required")
 		return
 	}
 	if isDNSSubdomain(s) {
 		return
 	}
 	if msgs := validation.IsDNS1123Subdomain(s); len(msgs) > 0 {
-		c.fail(p.lazyChild(field), "%s is not a valid name (DNS-1123 subdomain: lower-case letters, digits, '-' and '.', at most 253 characters)", quoteShort(s))
+		c.fail(p.LazyChild(field), "%s is not a valid name (DNS-1123 subdomain: lower-case letters, digits, '-' and '.', at most 253 characters)", msgfmt.QuoteShort(s))
 	}
 }
 
-func (c checker) required(p Path, field, s string) {
+func (c checker) required(p config.Path, field, s string) {
 	if s == "" {
-		c.fail(p.lazyChild(field), "is required")
+		c.fail(p.LazyChild(field), "is required")
 	}
 }
 
-func (c checker) enum(p Path, field, v string, allowed map[string]bool) {
+func (c checker) enum(p config.Path, field, v string, allowed map[string]bool) {
 	if v != "" && !allowed[v] {
-		c.fail(p.lazyChild(field), "%s is not one of %s", quoteShort(v), keysOf(allowed))
+		c.fail(p.LazyChild(field), "%s is not one of %s", msgfmt.QuoteShort(v), keysOf(allowed))
 	}
 }
 
 // cidr parses a CIDR in canonical form (no host bits set).
-func (c checker) cidr(p Path, field, s string) (netip.Prefix, bool) {
+func (c checker) cidr(p config.Path, field, s string) (netip.Prefix, bool) {
 	prefix, err := netip.ParsePrefix(s)
 	if err != nil {
-		c.fail(p.lazyChild(field), "%s is not a CIDR such as 10.0.0.0/16", quoteShort(s))
+		c.fail(p.LazyChild(field), "%s is not a CIDR such as 10.0.0.0/16", msgfmt.QuoteShort(s))
 		return netip.Prefix{}, false
 	}
 	if masked := prefix.Masked(); masked != prefix {
-		c.fail(p.lazyChild(field), "%s has host bits set (did you mean %s?)", s, masked)
+		c.fail(p.LazyChild(field), "%s has host bits set (did you mean %s?)", s, masked)
 		return netip.Prefix{}, false
 	}
 	return prefix, true
 }
 
 // quoteShort quotes a value for a message, shortened so hostile input cannot flood the output.
-func quoteShort(s string) string { return strconv.Quote(truncate(s, 80)) }
-
-func printable(s string) bool {
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
 func keysOf(m map[string]bool) string {
 	return strings.Join(slices.Sorted(maps.Keys(m)), ", ")
 }

@@ -1,4 +1,4 @@
-package config
+package provenance
 
 import (
 	"encoding/json"
@@ -6,6 +6,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/merge"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/validate"
 )
 
 // Provenance answers "which layer set this field?" for the objects rendered from a cluster's
@@ -20,19 +24,18 @@ import (
 // sets come from the settings' common metadata when they hold them; fields a patch changed
 // are the patch's.
 type Provenance struct {
-	merged  *Merged
-	model   *Model
+	merged  *merge.Merged
+	model   *config.Model
 	cluster string
-	claims  map[objectID]claim
 	// settings is the merged settings entry, nil when no layer has one.
-	settings *Entry
-	vars     Variables
-	bodies   map[*Entry]map[string]any // entry → merged body with variables substituted
+	settings *config.Entry
+	vars     merge.Variables
+	bodies   map[*config.Entry]map[string]any // entry → merged body with variables substituted
 }
 
 // Source is where a value was set: a layer at a version, and the entry and field in it.
 type Source struct {
-	Layer LayerRef `json:"layer"`
+	Layer config.LayerRef `json:"layer"`
 	// Version is the layer's published version; 0 for layers read from files.
 	Version int `json:"version"`
 	// Entry names the entry as layer files do: namespaces[dev-team].
@@ -101,12 +104,12 @@ func (f FieldOrigin) Origin() string {
 
 // NewProvenance merges and resolves the layers of a cluster (lowest first, as Resolve takes
 // them) and keeps what attribution needs. It fails as Resolve does.
-func NewProvenance(layers []Layer, cluster string) (*Provenance, error) {
-	m, err := Merge(layers)
+func NewProvenance(layers []config.Layer, cluster string) (*Provenance, error) {
+	m, err := merge.Merge(layers)
 	if err != nil {
 		return nil, err
 	}
-	model, r, err := m.resolve(cluster)
+	model, err := validate.ResolveMerged(m, cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -114,12 +117,11 @@ func NewProvenance(layers []Layer, cluster string) (*Provenance, error) {
 		merged:  m,
 		model:   model,
 		cluster: cluster,
-		claims:  r.claims,
-		vars:    NewVariables(model.Cluster, model.Settings.Vars),
-		bodies:  map[*Entry]map[string]any{},
+		vars:    merge.NewVariables(model.Cluster, model.Settings.Vars),
+		bodies:  map[*config.Entry]map[string]any{},
 	}
 	for i := range m.Entries {
-		if m.Entries[i].Kind == KindSettings {
+		if m.Entries[i].Kind == config.KindSettings {
 			p.settings = &m.Entries[i]
 		}
 	}
@@ -127,7 +129,7 @@ func NewProvenance(layers []Layer, cluster string) (*Provenance, error) {
 }
 
 // Model returns the resolved model, to be rendered.
-func (p *Provenance) Model() *Model { return p.model }
+func (p *Provenance) Model() *config.Model { return p.model }
 
 // Explain attributes every leaf field of one rendered object. stages are the object as
 // rendered without patches, then after each of the model's patches in turn; the last stage
@@ -169,21 +171,29 @@ func (p *Provenance) patchedAt(stages []map[string]any, lf leaf) int {
 	return -1
 }
 
-func (p *Provenance) patchSource(pt Patch, path Path) Source {
-	field := Path{}.Child("json6902")
+func (p *Provenance) patchSource(pt config.Patch, path config.Path) Source {
+	field := config.Path{}.Child("json6902")
 	if pt.StrategicMerge != nil {
-		field = append(Path{}.Child("strategicMerge"), path...)
-		if _, ok := valueAt(p.entryByID(KindPatch, pt.Name), field); !ok {
-			field = Path{}.Child("strategicMerge")
+		field = append(config.Path{}.Child("strategicMerge"), path...)
+		if _, ok := valueAt(p.entryByID(config.KindPatch, pt.Name), field); !ok {
+			field = config.Path{}.Child("strategicMerge")
 		}
 	}
-	return p.source(KindPatch, pt.Name, field)
+	return p.source(config.KindPatch, pt.Name, field)
 }
 
 func (p *Provenance) entryByID(kind, key string) map[string]any {
+	if e := p.entry(kind, key); e != nil {
+		return e.Body
+	}
+	return nil
+}
+
+// entry returns the merged entry of a kind and key, nil when none survived the merge.
+func (p *Provenance) entry(kind, key string) *config.Entry {
 	for i := range p.merged.Entries {
 		if e := &p.merged.Entries[i]; e.Kind == kind && e.Key == key {
-			return e.Body
+			return e
 		}
 	}
 	return nil
@@ -191,9 +201,9 @@ func (p *Provenance) entryByID(kind, key string) map[string]any {
 
 // objectSource is the entry that renders an object and the leaves of its body.
 type objectSource struct {
-	entry *Entry
+	entry *config.Entry
 	// base is the claim's path in the entry (resourceQuota for a ResourceQuota).
-	base Path
+	base config.Path
 	// sub are the leaves under base, whole the leaves of the whole body (paths from the root).
 	sub, whole []leaf
 }
@@ -204,19 +214,19 @@ func (p *Provenance) objectSource(obj map[string]any) *objectSource {
 	md, _ := obj["metadata"].(map[string]any)
 	name, _ := md["name"].(string)
 	ns, _ := md["namespace"].(string)
-	group, _, ok := strings.Cut(apiVersion, "/")
-	if !ok {
-		group = ""
-	}
-	c, ok := p.claims[objectID{qualifiedKind(group, kind), ns, name}]
+	o, ok := p.model.Origin(apiVersion, kind, ns, name)
 	if !ok {
 		return &objectSource{}
 	}
-	body := p.body(c.entry)
-	src := &objectSource{entry: c.entry, base: c.path}
+	entry := p.entry(o.Kind, o.Key)
+	if entry == nil {
+		return &objectSource{}
+	}
+	body := p.body(entry)
+	src := &objectSource{entry: entry, base: o.Path}
 	collectLeaves(body, nil, &src.whole, true)
 	for _, lf := range src.whole {
-		if hasPrefix(lf.path, c.path) {
+		if hasPrefix(lf.path, o.Path) {
 			src.sub = append(src.sub, lf)
 		}
 	}
@@ -224,13 +234,13 @@ func (p *Provenance) objectSource(obj map[string]any) *objectSource {
 }
 
 // body returns an entry's merged body with variables substituted, as Resolve renders it.
-func (p *Provenance) body(e *Entry) map[string]any {
+func (p *Provenance) body(e *config.Entry) map[string]any {
 	if b, ok := p.bodies[e]; ok {
 		return b
 	}
 	b := e.Body
-	if containsRef(b) {
-		sub, _ := p.vars.substitute(b, nil, nil, func(Path, error) {})
+	if merge.ContainsRef(b) {
+		sub, _ := p.vars.Substitute(b, nil, nil, func(config.Path, error) {})
 		b = sub.(map[string]any)
 	}
 	p.bodies[e] = b
@@ -257,9 +267,9 @@ func (p *Provenance) attribute(src *objectSource, lf leaf) (*Source, []VariableS
 		}
 	}
 	if meta && p.settings != nil {
-		field := Path{}.Child("common" + strings.ToUpper(lf.fields[1][:1]) + lf.fields[1][1:]).Child(lf.fields[2])
+		field := config.Path{}.Child("common" + strings.ToUpper(lf.fields[1][:1]) + lf.fields[1][1:]).Child(lf.fields[2])
 		if v, ok := valueAt(p.settings.Body, field); ok && repr(v) == lf.repr {
-			s := p.source(KindSettings, SettingsKey, field)
+			s := p.source(config.KindSettings, config.SettingsKey, field)
 			return &s, nil
 		}
 	}
@@ -268,11 +278,11 @@ func (p *Provenance) attribute(src *objectSource, lf leaf) (*Source, []VariableS
 
 // identityField finds the entry field a rendered metadata.name or metadata.namespace came
 // from: the name or namespace of the claimed part of the entry, else of the entry itself.
-func (p *Provenance) identityField(src *objectSource, lf leaf) (Path, bool) {
+func (p *Provenance) identityField(src *objectSource, lf leaf) (config.Path, bool) {
 	field := lf.fields[1]
-	candidates := []Path{src.base.Child(field), Path{}.Child(field)}
-	if spec, ok := lookupKind(src.entry.Kind); ok && spec.nameField != "" && field == "name" {
-		candidates = append(candidates, Path{}.Child(spec.nameField))
+	candidates := []config.Path{src.base.Child(field), config.Path{}.Child(field)}
+	if nf := config.NameField(src.entry.Kind); nf != "" && field == "name" {
+		candidates = append(candidates, config.Path{}.Child(nf))
 	}
 	body := p.body(src.entry)
 	for _, c := range candidates {
@@ -283,7 +293,7 @@ func (p *Provenance) identityField(src *objectSource, lf leaf) (Path, bool) {
 	return nil, false
 }
 
-func (p *Provenance) entrySource(e *Entry, path Path) (*Source, []VariableSource) {
+func (p *Provenance) entrySource(e *config.Entry, path config.Path) (*Source, []VariableSource) {
 	s := p.source(e.Kind, e.Key, path)
 	var vars []VariableSource
 	if raw, ok := valueAt(e.Body, path); ok {
@@ -301,7 +311,7 @@ func (p *Provenance) entrySource(e *Entry, path Path) (*Source, []VariableSource
 // variableSource says where a variable's value was set: the cluster record, or the settings'
 // vars for a free variable the cluster record does not set.
 func (p *Provenance) variableSource(name string) (Source, bool) {
-	rec := Path{}
+	rec := config.Path{}
 	switch {
 	case name == "cluster.name":
 		rec = rec.Child("name")
@@ -315,12 +325,12 @@ func (p *Provenance) variableSource(name string) (Source, bool) {
 			if p.settings == nil {
 				return Source{}, false
 			}
-			return p.source(KindSettings, SettingsKey, rec), true
+			return p.source(config.KindSettings, config.SettingsKey, rec), true
 		}
 	default:
 		return Source{}, false
 	}
-	return p.source(KindCluster, p.cluster, rec), true
+	return p.source(config.KindCluster, p.cluster, rec), true
 }
 
 // source names the layer that set the field at path of an entry. The name fields of an
@@ -328,19 +338,19 @@ func (p *Provenance) variableSource(name string) (Source, bool) {
 // attributed to the layer that introduced the entry or element (the lowest of the layers
 // above the last deletion that give it that value), all other fields to the highest layer
 // that sets them.
-func (p *Provenance) source(kind, key string, path Path) Source {
-	li := p.merged.originIndex(kind, key, path)
+func (p *Provenance) source(kind, key string, path config.Path) Source {
+	li := p.merged.OriginIndex(kind, key, path)
 	if isIdentityPath(kind, path) {
 		li = p.introducedIndex(kind, key, path, li)
 	}
-	s := Source{Entry: entryPath(kind, key), Field: path.String()}
+	s := Source{Entry: config.EntryPath(kind, key), Field: path.String()}
 	if li >= 0 {
 		s.Layer, s.Version = p.merged.Layers[li].Ref, p.merged.Layers[li].Version
 	}
 	return s
 }
 
-func isIdentityPath(kind string, path Path) bool {
+func isIdentityPath(kind string, path config.Path) bool {
 	if len(path) == 0 {
 		return false
 	}
@@ -351,25 +361,25 @@ func isIdentityPath(kind string, path Path) bool {
 	switch {
 	case len(path) == 1:
 		return true
-	case kind == KindManifest && len(path) == 2 && path[0].Field == "metadata":
+	case kind == config.KindManifest && len(path) == 2 && path[0].Field == "metadata":
 		return true
 	default:
 		return path[len(path)-2].Key != ""
 	}
 }
 
-func (p *Provenance) introducedIndex(kind, key string, path Path, highest int) int {
+func (p *Provenance) introducedIndex(kind, key string, path config.Path, highest int) int {
 	want, ok := valueAt(p.entryInLayer(highest, kind, key), path)
 	if !ok {
 		return highest
 	}
 	found := highest
-	for _, li := range p.merged.index[kind+"/"+key] { // highest first
+	for _, li := range p.merged.Holding(kind + "/" + key) { // highest first
 		if li > highest {
 			continue
 		}
 		body := p.entryInLayer(li, kind, key)
-		if d, _ := directive(body); d == directiveDelete {
+		if merge.IsDelete(body) {
 			break
 		}
 		v, ok := valueAt(body, path)
@@ -416,7 +426,7 @@ func variableRefs(s string) []string {
 
 // leaf is a scalar (or empty map or list) inside an object or entry body.
 type leaf struct {
-	path   Path
+	path   config.Path
 	fields []string // the field names along path
 	pos    []int    // the list positions along path
 	value  any
@@ -425,16 +435,16 @@ type leaf struct {
 
 // collectLeaves appends the leaves of v. Entry bodies (keyed) address elements of keyed
 // lists by name, as merge and Origin do; rendered objects address every element by index.
-func collectLeaves(v any, p Path, out *[]leaf, keyed bool) {
+func collectLeaves(v any, p config.Path, out *[]leaf, keyed bool) {
 	walkLeaves(v, p, nil, nil, out, keyed)
 }
 
-func walkLeaves(v any, p Path, fields []string, pos []int, out *[]leaf, keyed bool) {
+func walkLeaves(v any, p config.Path, fields []string, pos []int, out *[]leaf, keyed bool) {
 	switch t := v.(type) {
 	case map[string]any:
 		if len(t) > 0 {
 			for _, k := range slices.Sorted(maps.Keys(t)) {
-				if k != directiveKey {
+				if k != config.DirectiveKey {
 					walkLeaves(t[k], p.Child(k), append(fields[:len(fields):len(fields)], k), pos, out, keyed)
 				}
 			}
@@ -445,7 +455,7 @@ func walkLeaves(v any, p Path, fields []string, pos []int, out *[]leaf, keyed bo
 			for i, e := range t {
 				ep := p.Index(i)
 				if keyed {
-					ep = elemPath(p, e, i)
+					ep = config.ElemPath(p, e, i)
 				}
 				walkLeaves(e, ep, fields, append(pos[:len(pos):len(pos)], i), out, keyed)
 			}
@@ -508,7 +518,7 @@ func isEmptyContainer(v any) bool {
 	return false
 }
 
-func hasPrefix(p, prefix Path) bool {
+func hasPrefix(p, prefix config.Path) bool {
 	if len(prefix) > len(p) {
 		return false
 	}
@@ -522,8 +532,8 @@ func hasPrefix(p, prefix Path) bool {
 
 // valueAt returns the value at path in v: fields of maps, list elements by index, elements
 // of keyed lists by name.
-func valueAt(v any, path Path) (any, bool) {
-	v, n := descend(v, path)
+func valueAt(v any, path config.Path) (any, bool) {
+	v, n := merge.Descend(v, path)
 	return v, n == len(path)
 }
 

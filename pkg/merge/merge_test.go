@@ -1,7 +1,8 @@
-package config_test
+package merge_test
 
 import (
 	"encoding/json"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/merge"
 	"reflect"
 	"strings"
 	"testing"
@@ -100,7 +101,7 @@ func TestMergeRules(t *testing.T) {
 			lower := config.Layer{Ref: config.GlobalLayer, Entries: []config.Entry{mustEntry(t, config.KindNamespace, tt.lower)}}
 			higher := config.Layer{Ref: config.EnvLayer("dev"), Entries: []config.Entry{mustEntry(t, config.KindNamespace, tt.higher)}}
 			lowerBefore := asJSON(t, lower.Entries[0].Body)
-			m, err := config.Merge([]config.Layer{lower, higher})
+			m, err := merge.Merge([]config.Layer{lower, higher})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -124,7 +125,7 @@ func TestMergeDeletedEntryCanComeBack(t *testing.T) {
 		{Ref: config.EnvLayer("dev"), Entries: []config.Entry{mustEntry(t, config.KindNamespace, `{"namespace":"a","$patch":"delete"}`)}},
 		{Ref: config.ClusterLayer("c"), Entries: []config.Entry{mustEntry(t, config.KindNamespace, `{"namespace":"a","labels":{"new":"2"}}`)}},
 	}
-	m, err := config.Merge(layers)
+	m, err := merge.Merge(layers)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func TestMergeDeletedEntryCanComeBack(t *testing.T) {
 
 func TestMergeRejectsBadDirective(t *testing.T) {
 	layers := []config.Layer{{Ref: config.GlobalLayer, Entries: []config.Entry{mustEntry(t, config.KindNamespace, `{"namespace":"a","$patch":"explode"}`)}}}
-	_, err := config.Merge(layers)
+	_, err := merge.Merge(layers)
 	if err == nil || !strings.Contains(err.Error(), `global: namespaces[a]: $patch: explode is not a directive (use delete or replace)`) {
 		t.Fatalf("got %v", err)
 	}

@@ -1,12 +1,14 @@
-package config
+package merge
 
 import (
+	"errors"
 	"fmt"
+
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // Patch directives accepted in entry bodies, borrowed from Kubernetes strategic-merge patches.
 const (
-	directiveKey     = "$patch"
 	directiveDelete  = "delete"
 	directiveReplace = "replace"
 )
@@ -14,9 +16,9 @@ const (
 // Merged is the merge of a cluster's layers: every entry that survives, with its merged body.
 type Merged struct {
 	// Layers are the inputs, lowest precedence first.
-	Layers []Layer
+	Layers []config.Layer
 	// Entries are the merged entries in canonical order.
-	Entries []Entry
+	Entries []config.Entry
 
 	index map[string][]int // entry ID → indices of the layers that hold it, highest first
 	// cut holds, for an entry a layer deletes or replaces as a whole, the index of the lowest
@@ -36,7 +38,7 @@ type Merged struct {
 //     {"$patch": "replace"} makes the list replace the lower one.
 //
 // Merge fails only on malformed directives; content is checked later by Resolve.
-func Merge(layers []Layer) (*Merged, error) {
+func Merge(layers []config.Layer) (*Merged, error) {
 	m := &Merged{Layers: layers, index: map[string][]int{}}
 	state := map[string]int{} // ID → index in m.Entries
 	var errs []error
@@ -46,7 +48,7 @@ func Merge(layers []Layer) (*Merged, error) {
 			m.index[id] = append([]int{li}, m.index[id]...)
 			dir, err := directive(e.Body)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %s: %w", l.Ref, entryPath(e.Kind, e.Key), err))
+				errs = append(errs, fmt.Errorf("%s: %s: %w", l.Ref, config.EntryPath(e.Kind, e.Key), err))
 				continue
 			}
 			pos, exists := state[id]
@@ -63,24 +65,23 @@ func Merge(layers []Layer) (*Merged, error) {
 				}
 			case !exists || m.Entries[pos].Body == nil:
 				body := e.Body
-				if !e.noDirectives {
+				if e.MayHaveDirectives() {
 					body, _ = strip(e.Body).(map[string]any)
 				}
 				if exists {
-					m.Entries[pos].Body, m.Entries[pos].noRefs = body, e.noRefs
+					m.Entries[pos] = m.Entries[pos].WithBody(body, e.MayHaveRefs())
 				} else {
 					state[id] = len(m.Entries)
-					m.Entries = append(m.Entries, Entry{Kind: e.Kind, Key: e.Key, Body: body, noRefs: e.noRefs})
+					m.Entries = append(m.Entries, e.WithBody(body, e.MayHaveRefs()))
 				}
 			default:
 				merged, _ := mergeValue(m.Entries[pos].Body, e.Body).(map[string]any)
-				m.Entries[pos].Body = merged
-				m.Entries[pos].noRefs = m.Entries[pos].noRefs && e.noRefs
+				m.Entries[pos] = m.Entries[pos].WithBody(merged, m.Entries[pos].MayHaveRefs() || e.MayHaveRefs())
 			}
 		}
 	}
 	if len(errs) > 0 {
-		return nil, joinErrors(errs)
+		return nil, errors.Join(errs...)
 	}
 	live := m.Entries[:0]
 	for _, e := range m.Entries {
@@ -89,7 +90,7 @@ func Merge(layers []Layer) (*Merged, error) {
 		}
 	}
 	m.Entries = live
-	SortEntries(m.Entries)
+	config.SortEntries(m.Entries)
 	return m, nil
 }
 
@@ -117,14 +118,35 @@ func (m *Merged) holders(id string) []int {
 	return idx[:n]
 }
 
+// HolderRefs returns the layers whose own entry id contributes to the merged entry, lowest
+// first: every layer holding it above the last one that deleted it or replaced it as a whole.
+func (m *Merged) HolderRefs(id string) []config.LayerRef {
+	idx := m.holders(id)
+	out := make([]config.LayerRef, len(idx))
+	for i, li := range idx {
+		out[len(idx)-1-i] = m.Layers[li].Ref
+	}
+	return out
+}
+
+// Holding returns the indices (in Layers) of the layers that hold an entry id, highest first,
+// deleted or not.
+func (m *Merged) Holding(id string) []int { return m.index[id] }
+
+// IsDelete reports whether an entry body is a "$patch: delete" of the entry.
+func IsDelete(body map[string]any) bool {
+	d, _ := directive(body)
+	return d == directiveDelete
+}
+
 func directive(body map[string]any) (string, error) {
-	v, ok := body[directiveKey]
+	v, ok := body[config.DirectiveKey]
 	if !ok {
 		return "", nil
 	}
 	s, _ := v.(string)
 	if s != directiveDelete && s != directiveReplace {
-		return "", fmt.Errorf("%s: %v is not a directive (use delete or replace)", directiveKey, v)
+		return "", fmt.Errorf("%s: %v is not a directive (use delete or replace)", config.DirectiveKey, v)
 	}
 	return s, nil
 }
@@ -134,7 +156,7 @@ func mergeValue(lower, higher any) any {
 	switch h := higher.(type) {
 	case map[string]any:
 		l, ok := lower.(map[string]any)
-		if !ok || h[directiveKey] == directiveReplace {
+		if !ok || h[config.DirectiveKey] == directiveReplace {
 			return strip(h)
 		}
 		out := make(map[string]any, len(l)+len(h))
@@ -142,7 +164,7 @@ func mergeValue(lower, higher any) any {
 			out[k] = v
 		}
 		for k, v := range h {
-			if k == directiveKey {
+			if k == config.DirectiveKey {
 				continue
 			}
 			if v == nil || isDeleteDirective(v) {
@@ -169,12 +191,12 @@ func mergeValue(lower, higher any) any {
 
 func isDeleteDirective(v any) bool {
 	m, ok := v.(map[string]any)
-	return ok && m[directiveKey] == directiveDelete
+	return ok && m[config.DirectiveKey] == directiveDelete
 }
 
 func hasReplaceElement(list []any) bool {
 	for _, e := range list {
-		if m, ok := e.(map[string]any); ok && m[directiveKey] == directiveReplace && len(m) == 1 {
+		if m, ok := e.(map[string]any); ok && m[config.DirectiveKey] == directiveReplace && len(m) == 1 {
 			return true
 		}
 	}
@@ -188,7 +210,7 @@ func keyedList(list []any) bool {
 		if !ok {
 			return false
 		}
-		if len(m) == 1 && m[directiveKey] == directiveReplace {
+		if len(m) == 1 && m[config.DirectiveKey] == directiveReplace {
 			continue
 		}
 		if _, ok := m["name"].(string); !ok {
@@ -219,7 +241,7 @@ func mergeKeyedLists(lower, higher []any) []any {
 		k := listKey(hm)
 		i, exists := pos[k]
 		switch {
-		case hm[directiveKey] == directiveDelete:
+		case hm[config.DirectiveKey] == directiveDelete:
 			if exists {
 				out[i] = nil
 			}
@@ -255,7 +277,7 @@ func stripCOW(v any) (any, bool) {
 	case map[string]any:
 		var out map[string]any
 		for k, e := range t {
-			drop := k == directiveKey || e == nil || isDeleteDirective(e)
+			drop := k == config.DirectiveKey || e == nil || isDeleteDirective(e)
 			n, changed := e, false
 			if !drop {
 				n, changed = stripCOW(e)
@@ -284,7 +306,7 @@ func stripCOW(v any) (any, bool) {
 		for i, e := range t {
 			drop := false
 			if m, ok := e.(map[string]any); ok {
-				drop = m[directiveKey] == directiveDelete || (len(m) == 1 && m[directiveKey] == directiveReplace)
+				drop = m[config.DirectiveKey] == directiveDelete || (len(m) == 1 && m[config.DirectiveKey] == directiveReplace)
 			}
 			n, changed := e, false
 			if !drop {
@@ -308,16 +330,16 @@ func stripCOW(v any) (any, bool) {
 
 // Origin returns the layer that set the value at path within an entry: of the layers holding
 // the entry, the one whose own body reaches deepest along path (the highest layer on a tie).
-func (m *Merged) Origin(kind, key string, path Path) string {
-	if li := m.originIndex(kind, key, path); li >= 0 {
+func (m *Merged) Origin(kind, key string, path config.Path) string {
+	if li := m.OriginIndex(kind, key, path); li >= 0 {
 		return m.Layers[li].Ref.String()
 	}
 	return ""
 }
 
-// originIndex is Origin as an index into m.Layers (the highest layer when none holds the
+// OriginIndex is Origin as an index into m.Layers (the highest layer when none holds the
 // entry; -1 without layers).
-func (m *Merged) originIndex(kind, key string, path Path) int {
+func (m *Merged) OriginIndex(kind, key string, path config.Path) int {
 	best, bestDepth := -1, -1
 	for _, li := range m.index[kind+"/"+key] {
 		l := m.Layers[li]
@@ -340,14 +362,14 @@ func (m *Merged) originIndex(kind, key string, path Path) int {
 }
 
 // reach returns how many elements of path resolve in v.
-func reach(v any, path Path) int {
-	_, n := descend(v, path)
+func reach(v any, path config.Path) int {
+	_, n := Descend(v, path)
 	return n
 }
 
-// descend follows path in v as far as it resolves (fields of maps, elements of keyed lists
+// Descend follows path in v as far as it resolves (fields of maps, elements of keyed lists
 // by name, other elements by index) and returns where it got and how many elements it took.
-func descend(v any, path Path) (any, int) {
+func Descend(v any, path config.Path) (any, int) {
 	for i, el := range path {
 		switch {
 		case el.Field != "":
@@ -387,8 +409,8 @@ func descend(v any, path Path) (any, int) {
 }
 
 // LayerRefs returns the references of the merged layers, lowest first.
-func (m *Merged) LayerRefs() []LayerRef {
-	out := make([]LayerRef, len(m.Layers))
+func (m *Merged) LayerRefs() []config.LayerRef {
+	out := make([]config.LayerRef, len(m.Layers))
 	for i, l := range m.Layers {
 		out[i] = l.Ref
 	}

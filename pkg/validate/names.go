@@ -1,4 +1,4 @@
-package config
+package validate
 
 // Fast, allocation-free acceptance checks for the names validation sees on every object.
 // They only ever short-cut to "valid": when one says no, validation asks

@@ -1,6 +1,7 @@
-package config_test
+package layerfile_test
 
 import (
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,7 +41,7 @@ func TestReadLayerFilesErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := write(strings.ReplaceAll(tt.name, " ", "-")+".yaml", tt.content)
-			_, err := config.ReadLayerFiles([]string{p})
+			_, err := layerfile.ReadLayerFiles([]string{p})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("want error containing %q, got %v", tt.want, err)
 			}
@@ -63,7 +64,7 @@ func TestReadLayerFilesDirectoryOrderAndDuplicates(t *testing.T) {
 		_ = os.MkdirAll(filepath.Dir(p), 0o755)
 		_ = os.WriteFile(p, []byte(content), 0o644)
 	}
-	layers, err := config.ReadLayerFiles([]string{dir})
+	layers, err := layerfile.ReadLayerFiles([]string{dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,24 +81,23 @@ func TestReadLayerFilesDirectoryOrderAndDuplicates(t *testing.T) {
 
 	dup := filepath.Join(dir, "b", "dup.yaml")
 	_ = os.WriteFile(dup, []byte("layer: global\nnamespaces: [{namespace: a}]\n"), 0o644)
-	_, err = config.ReadLayerFiles([]string{dir})
+	_, err = layerfile.ReadLayerFiles([]string{dir})
 	if err == nil || !strings.Contains(err.Error(), "global: namespaces[a] is already defined in "+filepath.Join(dir, "a", "first.yml")) {
 		t.Fatalf("duplicate across files: %v", err)
 	}
 }
 
 func TestLayerDocumentRoundTrip(t *testing.T) {
-	layers, err := config.ReadLayerFiles([]string{"../../examples/layers"})
+	layers, err := layerfile.ReadLayerFiles([]string{"../../examples/layers"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range layers {
-		doc := l.Document()
-		text, err := doc.String()
+		text, err := layerfile.MarshalYAML(l)
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, err := config.ParseLayers("export", []byte(text))
+		again, err := layerfile.ParseLayers("export", text)
 		if err != nil {
 			t.Fatalf("%s: exported document does not parse: %v\n%s", l.Ref, err, text)
 		}
@@ -137,7 +137,7 @@ func TestYAMLSyntaxErrorLines(t *testing.T) {
 			if err := os.WriteFile(p, []byte(tt.content), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			_, err := config.ReadLayerFiles([]string{p})
+			_, err := layerfile.ReadLayerFiles([]string{p})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("want an error containing %q, got %v", tt.want, err)
 			}

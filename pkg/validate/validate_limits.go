@@ -1,8 +1,10 @@
-package config
+package validate
 
 import (
 	"strings"
 
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/internal/msgfmt"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
@@ -40,7 +42,7 @@ func limitResourceProblem(typ, name string) string {
 	return ""
 }
 
-func (c checker) limitRange(p Path, l *LimitRange) {
+func (c checker) limitRange(p config.Path, l *config.LimitRange) {
 	if l.Container == nil && l.Pod == nil && l.PersistentVolumeClaim == nil {
 		c.fail(p, "needs container, pod or persistentVolumeClaim limits")
 	}
@@ -51,7 +53,7 @@ func (c checker) limitRange(p Path, l *LimitRange) {
 
 // limitItem checks one item of spec.limits: resource names, quantities, and how min, max,
 // default, defaultRequest and maxLimitRequestRatio relate.
-func (c checker) limitItem(p Path, typ string, v *LimitValues) {
+func (c checker) limitItem(p config.Path, typ string, v *config.LimitValues) {
 	if v == nil {
 		return
 	}
@@ -75,7 +77,7 @@ func (c checker) limitItem(p Path, typ string, v *LimitValues) {
 				continue
 			}
 			if msg := limitResourceProblem(typ, k); msg != "" {
-				c.fail(p.Child(l.field).Child(k), "%s %s", quoteShort(k), msg)
+				c.fail(p.Child(l.field).Child(k), "%s %s", msgfmt.QuoteShort(k), msg)
 				continue
 			}
 			c.quantityValue(p, l.field, k, raw)
@@ -150,7 +152,7 @@ func overcommittable(name string) bool {
 
 // ratioWithinRange mirrors the API server's check that maxLimitRequestRatio is at most
 // max/min, computed as it computes it.
-func (c checker) ratioWithinRange(p Path, raw string, ratio resource.Quantity, minRaw, maxRaw string) {
+func (c checker) ratioWithinRange(p config.Path, raw string, ratio resource.Quantity, minRaw, maxRaw string) {
 	mn, err1 := resource.ParseQuantity(minRaw)
 	mx, err2 := resource.ParseQuantity(maxRaw)
 	if err1 != nil || err2 != nil {

@@ -1,12 +1,14 @@
-package config_test
+package provenance_test
 
 import (
 	"encoding/json"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/provenance"
 	"strings"
 	"testing"
 
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // The three layers of provenanceLayers, as published versions.
@@ -65,7 +67,7 @@ func provenanceLayers(t *testing.T) []config.Layer {
 		doc     string
 		version int
 	}{{provenanceGlobal, 7}, {provenanceEnv, 3}, {provenanceCluster, 12}} {
-		parsed, err := config.ParseLayers("layer.yaml", []byte(l.doc))
+		parsed, err := layerfile.ParseLayers("layer.yaml", []byte(l.doc))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +87,7 @@ func TestExplainOrigins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fields := map[string]config.FieldOrigin{} // "Kind/ns/name path" → origin
+	fields := map[string]provenance.FieldOrigin{} // "Kind/ns/name path" → origin
 	for _, o := range objects {
 		for _, f := range o.Fields {
 			fields[o.ID()+" "+f.Path] = f
@@ -170,7 +172,7 @@ func valueText(v any) string {
 	return string(b)
 }
 
-func fieldList(fields map[string]config.FieldOrigin, object string) string {
+func fieldList(fields map[string]provenance.FieldOrigin, object string) string {
 	var b strings.Builder
 	for k, f := range fields {
 		if strings.HasPrefix(k, object+" ") {

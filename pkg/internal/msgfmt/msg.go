@@ -1,0 +1,47 @@
+package msgfmt
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Truncate cuts s to n bytes, marking the cut with "…".
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// QuoteShort quotes s, cut to 80 bytes.
+func QuoteShort(s string) string { return strconv.Quote(Truncate(s, 80)) }
+
+// Printable reports whether s holds no control characters.
+func Printable(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// Describe names the type of a raw value for error messages.
+func Describe(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case int64, float64, int:
+		return "a number"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a map"
+	default:
+		return fmt.Sprintf("%T", v)
+	}
+}
