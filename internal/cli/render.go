@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
 	"os"
 	"strings"
 
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
+
 	"github.com/spf13/cobra"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/policy"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
@@ -75,7 +75,7 @@ func runRender(ctx context.Context, streams IOStreams, o renderOptions) error {
 	if err != nil {
 		return err
 	}
-	out, err := ops.Render(layers, o.cluster, policies, render.Options{Components: o.components, Format: o.output}, nil)
+	out, err := render.Layers(layers, o.cluster, render.LayersOptions{Options: render.Options{Components: o.components, Format: o.output}, CheckerFor: policy.CheckerFor(policies)})
 	if err != nil {
 		return withCode(ExitInvalid, describeInvalid(err))
 	}

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 )
 
 // Names the default policy refuses to bind.
@@ -43,6 +44,12 @@ type Checker struct {
 type binding struct {
 	obj    object
 	writer []writer
+}
+
+// CheckerFor returns what render.Layers takes to judge a resolved model by the policies of
+// set: NewChecker of the model.
+func CheckerFor(set Set) func(*config.Model) render.Checker {
+	return func(m *config.Model) render.Checker { return NewChecker(set, m) }
 }
 
 // NewChecker returns a Checker of a model's render under the policies set (none: the default
