@@ -56,7 +56,7 @@ leftovers:
 lint: lint-root lint-e2e
 
 lint-root:
-	@out=$$(gofmt -l cmd internal e2e); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l cmd internal pkg e2e); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
@@ -115,7 +115,7 @@ fuzz: fuzz-targets fuzz-model
 fuzz-targets:
 	$(GO) test -run=^$$ -fuzz=^FuzzPipeline$$ -fuzztime=$(FUZZTIME) ./pkg/render
 	$(GO) test -run=^$$ -fuzz=^FuzzJSONString$$ -fuzztime=$(FUZZTIME) ./pkg/render
-	$(GO) test -run=^$$ -fuzz=^FuzzNameChecks$$ -fuzztime=$(FUZZTIME) ./pkg/config
+	$(GO) test -run=^$$ -fuzz=^FuzzNameChecks$$ -fuzztime=$(FUZZTIME) ./pkg/validate
 	$(GO) test -run=^$$ -fuzz=^FuzzParseRequest$$ -fuzztime=$(FUZZTIME) ./internal/plugin
 	$(GO) test -run=^$$ -fuzz=^FuzzDecodeItem$$ -fuzztime=$(FUZZTIME) ./internal/store
 	$(GO) test -run=^$$ -fuzz=^FuzzGetParams$$ -fuzztime=$(FUZZTIME) ./internal/serve
