@@ -3,7 +3,7 @@
 // crafted to break YAML, parameters with shell metacharacters — and Bounded, which runs one
 // input through the code under test and fails the test when it does not return in bounded
 // time or allocates more than a bound. The tests that use them live next to the code they
-// attack (internal/config, internal/plugin, internal/render, internal/store, internal/cli).
+// attack (pkg/layerfile, pkg/validate, pkg/render, internal/plugin, internal/store, internal/cli).
 package hostile
 
 import (

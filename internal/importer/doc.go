@@ -5,6 +5,6 @@
 // smallest overrides the merge rules allow; and the result proven by rendering every cluster
 // through the same pipeline generate uses and comparing it with what was imported.
 //
-// It depends on internal/config, internal/render and internal/ops only (no cloud SDK), so it
+// It depends on pkg/ (config, layerfile, merge, validate, render) and internal/ops only (no cloud SDK), so it
 // can move under pkg/ with them.
 package importer
