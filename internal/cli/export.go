@@ -71,10 +71,10 @@ func (o *operator) runExport(ctx context.Context, f exportFlags) error {
 				return storeError(err)
 			}
 			data, err := layerfile.MarshalYAML(l)
-			text := string(data)
 			if err != nil {
 				return err
 			}
+			text := string(data)
 			header := versionHeader(ref, l.Version)
 			if f.dir == "" {
 				if i > 0 {

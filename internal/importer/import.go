@@ -246,10 +246,10 @@ func (r *Result) Write(dir string) error {
 	}
 	for _, l := range r.Layers {
 		data, err := layerfile.MarshalYAML(l)
-		text := string(data)
 		if err != nil {
 			return fmt.Errorf("write %s: %w", l.Ref, err)
 		}
+		text := string(data)
 		path := filepath.Join(dir, FileName(l.Ref))
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return err
