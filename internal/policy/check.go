@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"sigs.k8s.io/kustomize/kyaml/yaml"
-
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 )
@@ -60,7 +58,7 @@ func NewChecker(set Set, model *config.Model) *Checker {
 
 // object is what a policy looks at in a rendered object.
 type object struct {
-	node                              *yaml.Node
+	node                              render.Value
 	apiVersion, group, kind, ns, name string
 	origin                            config.ObjectOrigin
 	known                             bool // an entry of the model renders it
@@ -82,8 +80,7 @@ type writer struct {
 }
 
 // Check judges one rendered object.
-func (c *Checker) Check(n *yaml.RNode) {
-	y := n.YNode()
+func (c *Checker) Check(y render.Value) {
 	md := lookup(y, "metadata")
 	o := object{node: y, apiVersion: value(lookup(y, "apiVersion")), kind: value(lookup(y, "kind")),
 		ns: value(lookup(md, "namespace")), name: value(lookup(md, "name"))}
@@ -295,12 +292,10 @@ func (c *Checker) checkPlace(o object, w writer) {
 
 // grantsEverything reports whether a role has a rule granting every verb on every resource of
 // every API group.
-func grantsEverything(y *yaml.Node) bool {
+func grantsEverything(y render.Value) bool {
 	rules := lookup(y, "rules")
-	if rules == nil {
-		return false
-	}
-	for _, r := range rules.Content {
+	for i := range rules.Len() {
+		r := rules.Index(i)
 		if hasStar(lookup(r, "verbs")) && hasStar(lookup(r, "resources")) && hasStar(lookup(r, "apiGroups")) {
 			return true
 		}
@@ -308,12 +303,9 @@ func grantsEverything(y *yaml.Node) bool {
 	return false
 }
 
-func hasStar(list *yaml.Node) bool {
-	if list == nil {
-		return false
-	}
-	for _, v := range list.Content {
-		if v.Value == "*" {
+func hasStar(list render.Value) bool {
+	for i := range list.Len() {
+		if list.Index(i).Text() == "*" {
 			return true
 		}
 	}
@@ -341,10 +333,11 @@ func (c *Checker) checkBinding(o object, writers []writer) {
 			}
 			c.refuse(o, w, "roleRef.name", what, "rbac.roles", refName)
 		}
-		if subjects == nil {
+		if !subjects.Exists() {
 			continue
 		}
-		for i, s := range subjects.Content {
+		for i := range subjects.Len() {
+			s := subjects.Index(i)
 			kind, name := value(lookup(s, "kind")), value(lookup(s, "name"))
 			if (kind != "Group" && kind != "User") || !strings.HasPrefix(name, systemPrefix) {
 				continue
@@ -405,15 +398,16 @@ func (c *Checker) checkApplication(o object, w writer) {
 	if r := value(lookup(lookup(spec, "source"), "repoURL")); r != "" {
 		repos = append(repos, r)
 	}
-	if srcs := lookup(spec, "sources"); srcs != nil {
-		for _, s := range srcs.Content {
+	if srcs := lookup(spec, "sources"); srcs.Exists() {
+		for i := range srcs.Len() {
+			s := srcs.Index(i)
 			if r := value(lookup(s, "repoURL")); r != "" {
 				repos = append(repos, r)
 			}
 		}
 	}
 	field := at("chart.repoURL", "spec.source.repoURL")
-	if addon && lookup(lookup(spec, "source"), "chart") == nil {
+	if addon && !lookup(lookup(spec, "source"), "chart").Exists() {
 		field = "git.repoURL"
 	}
 	for _, repo := range repos {
@@ -564,24 +558,10 @@ func joinPath(base, field string) string {
 	return base + "." + field
 }
 
-// --- yaml helpers ---
+// --- helpers over rendered objects ---
 
-// lookup returns the value of a key of a mapping node (nil when absent or not a mapping).
-func lookup(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
-}
+// lookup returns the value of a key of a map (nothing when absent or not a map).
+func lookup(n render.Value, key string) render.Value { return n.Get(key) }
 
-func value(n *yaml.Node) string {
-	if n == nil || n.Kind != yaml.ScalarNode {
-		return ""
-	}
-	return n.Value
-}
+// value returns a scalar's text ("" for a map, a list or nothing).
+func value(n render.Value) string { return n.Text() }

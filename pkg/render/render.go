@@ -46,8 +46,8 @@ type Options struct {
 
 // Checker judges rendered objects (the policy of what a layer may render).
 type Checker interface {
-	// Check is shown each object; it must not change it.
-	Check(obj *yaml.RNode)
+	// Check is shown each object.
+	Check(obj Value)
 	// Problems is asked once every object was shown.
 	Problems() []config.FieldError
 }
@@ -59,7 +59,7 @@ var _ kio.Filter = checkFilter{}
 
 func (f checkFilter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	for _, n := range nodes {
-		f.c.Check(n)
+		f.c.Check(Value{n.YNode()})
 	}
 	return nodes, nil
 }
