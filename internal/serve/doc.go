@@ -6,7 +6,7 @@
 //     cache;
 //   - internal/notify: the change watcher and what it pushes on a change (ApplicationSet
 //     refresh annotations, hard refreshes of "latest" Applications, webhook events);
-//   - internal/rollout: rollout tracking, last-known-good records, auto-rollback;
+//   - internal/progress: rollout tracking, last-known-good records, auto-rollback;
 //   - internal/kube, internal/argocd: the thin REST clients, over internal/outbound.
 //
 // The service keeps no state of its own in DynamoDB beyond the last-known-good records

@@ -16,7 +16,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd/argocdtest"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/progress"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
 
@@ -372,7 +372,7 @@ func TestWebhookReportsPublishSyncAndDegraded(t *testing.T) {
 func TestAutoRollbackWithinTheWindow(t *testing.T) {
 	t.Parallel()
 	optIn := func(o *Options) {
-		o.AutoRollback = rollout.AutoRollbackOptions{Layers: rollout.LayerPatterns{"env/*"}, Window: time.Hour}
+		o.AutoRollback = progress.AutoRollbackOptions{Layers: progress.LayerPatterns{"env/*"}, Window: time.Hour}
 	}
 	f := newRolloutFixture(t, optIn)
 	// A second replica on the same table, Argo CD and webhook: the rollback happens once.
@@ -387,13 +387,13 @@ func TestAutoRollbackWithinTheWindow(t *testing.T) {
 
 	ev := f.hook.wait(t, "the auto-rollback event", func(e notify.Event) bool { return e.Type == notify.EventAutoRollback })
 	if ev.Layer != "env/dev" || ev.Version != 1 || ev.PreviousVersion != 2 || ev.Cluster != "dev-a" || ev.LastKnownGood != "g1.e1.c1" ||
-		ev.Actor != rollout.AutoRollbackActor || ev.TraceID == "" || ev.TraceID == bad.TraceID {
+		ev.Actor != progress.AutoRollbackActor || ev.TraceID == "" || ev.TraceID == bad.TraceID {
 		t.Errorf("auto-rollback event %+v", ev)
 	}
 	ctx := testContext(t)
 	heads, err := f.st.Heads(ctx, config.EnvLayer("dev"))
-	if h := heads[config.EnvLayer("dev")]; err != nil || h.Version != 1 || h.Action != store.ActionRollback || h.Actor != rollout.AutoRollbackActor {
-		t.Fatalf("env/dev head %+v, %v; want rolled back to version 1 by %q", h, err, rollout.AutoRollbackActor)
+	if h := heads[config.EnvLayer("dev")]; err != nil || h.Version != 1 || h.Action != store.ActionRollback || h.Actor != progress.AutoRollbackActor {
+		t.Fatalf("env/dev head %+v, %v; want rolled back to version 1 by %q", h, err, progress.AutoRollbackActor)
 	}
 	// The degraded state is reported too, before the rollback it caused (by the replica that
 	// rolled back), and the watcher reports the rollback like any other.
@@ -408,7 +408,7 @@ func TestAutoRollbackWithinTheWindow(t *testing.T) {
 		t.Errorf("replica %s reported %v, want degraded before auto-rollback", ev.Replica, order)
 	}
 	rb := f.hook.wait(t, "the rollback event", func(e notify.Event) bool { return e.Type == notify.EventRollback && e.Layer == "env/dev" })
-	if rb.Version != 1 || rb.PreviousVersion != 2 || rb.Actor != rollout.AutoRollbackActor {
+	if rb.Version != 1 || rb.PreviousVersion != 2 || rb.Actor != progress.AutoRollbackActor {
 		t.Errorf("rollback event %+v", rb)
 	}
 	if v := servedVersion(t, f.base, "dev-a"); v != "g1.e1.c1" {
@@ -434,8 +434,8 @@ func TestAutoRollbackWithinTheWindow(t *testing.T) {
 			rollbacks = append(rollbacks, a)
 		}
 	}
-	if len(rollbacks) != 1 || rollbacks[0].Actor != rollout.AutoRollbackActor || rollbacks[0].From != 2 || rollbacks[0].To != 1 || rollbacks[0].TraceID != ev.TraceID {
-		t.Errorf("rollback audit records %+v, want one from 2 to 1 by %q traced %s", rollbacks, rollout.AutoRollbackActor, ev.TraceID)
+	if len(rollbacks) != 1 || rollbacks[0].Actor != progress.AutoRollbackActor || rollbacks[0].From != 2 || rollbacks[0].To != 1 || rollbacks[0].TraceID != ev.TraceID {
+		t.Errorf("rollback audit records %+v, want one from 2 to 1 by %q traced %s", rollbacks, progress.AutoRollbackActor, ev.TraceID)
 	}
 	ids := map[string]bool{}
 	for _, e := range f.hook.events() {
@@ -458,7 +458,7 @@ func TestApplicationsCreatedAfterStartRecordTheLastKnownGood(t *testing.T) {
 	argo, hook := newFakeArgo(t), newFakeHook(t)
 	opts := baseOptions(t, st)
 	opts.ArgoCD, opts.Webhook = argo.options(), hook.options()
-	opts.AutoRollback = rollout.AutoRollbackOptions{Layers: rollout.LayerPatterns{"env/*"}, Window: time.Hour}
+	opts.AutoRollback = progress.AutoRollbackOptions{Layers: progress.LayerPatterns{"env/*"}, Window: time.Hour}
 	runServer(t, opts)
 	eventually(t, "Applications listed (none yet)", func() bool { argo.mu.Lock(); defer argo.mu.Unlock(); return argo.lists > 0 })
 
@@ -478,7 +478,7 @@ func TestApplicationsCreatedAfterStartRecordTheLastKnownGood(t *testing.T) {
 func TestAutoRollbackOutsideTheWindowOrLayer(t *testing.T) {
 	t.Parallel()
 	f := newRolloutFixture(t, func(o *Options) {
-		o.AutoRollback = rollout.AutoRollbackOptions{Layers: rollout.LayerPatterns{"global", "env/dev"}, Window: time.Nanosecond}
+		o.AutoRollback = progress.AutoRollbackOptions{Layers: progress.LayerPatterns{"global", "env/dev"}, Window: time.Nanosecond}
 	})
 	publish(t, f.st, config.EnvLayer("dev"), namespaceEntry(t, "dev-tools"), namespaceEntry(t, "broken"))
 	f.rollTo("g1.e2.c1", "Synced", "Degraded")

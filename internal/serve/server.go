@@ -15,7 +15,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/kube"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/progress"
 )
 
 // readyCache is how long a readiness verdict (store.Ping) is reused.
@@ -31,8 +31,8 @@ type Server struct {
 
 	annot *notify.Annotator // nil without the Kubernetes API
 	refr  *notify.Refresher // nil without the Argo CD API
-	track *rollout.Tracker  // nil without the Argo CD API
-	drive *rollout.Driver   // nil without the Argo CD API
+	track *progress.Tracker // nil without the Argo CD API
+	drive *progress.Driver  // nil without the Argo CD API
 	hooks *notify.Webhook   // nil without a webhook
 	mux   *http.ServeMux    // the API: the generator
 	ops   *http.ServeMux    // health, readiness, metrics
@@ -86,10 +86,10 @@ func New(opts Options) (*Server, error) {
 		if s.hooks != nil {
 			emit = s.hooks.Enqueue
 		}
-		s.track = rollout.New(rollout.Options{Store: opts.Store, Emit: emit, PluginName: opts.PluginName,
+		s.track = progress.New(progress.Options{Store: opts.Store, Emit: emit, PluginName: opts.PluginName,
 			RolloutTimeout: opts.RolloutTimeout, StoreTimeout: opts.StoreTimeout,
 			AutoRollback: opts.AutoRollback, Replica: opts.Replica, Now: opts.Now, Log: s.log, Metrics: m.Rollout})
-		s.drive = rollout.NewDriver(rollout.DriverOptions{ArgoCD: a, Reader: rd, Store: opts.Store, Tracker: s.track, Emit: emit, PluginName: opts.PluginName,
+		s.drive = progress.NewDriver(progress.DriverOptions{ArgoCD: a, Reader: rd, Store: opts.Store, Tracker: s.track, Emit: emit, PluginName: opts.PluginName,
 			Interval: opts.StatusInterval, WaveTimeout: opts.RolloutTimeout, StoreTimeout: opts.StoreTimeout,
 			Replica: opts.Replica, Now: opts.Now, Log: s.log, Metrics: m.Driver})
 		s.refr = notify.NewRefresher(notify.RefresherOptions{ArgoCD: a, Reader: rd, PluginName: opts.PluginName, Concurrency: opts.ArgoCD.RefreshConcurrency,

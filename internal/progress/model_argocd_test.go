@@ -1,4 +1,4 @@
-package rollout_test
+package progress_test
 
 import (
 	"context"

@@ -15,4 +15,4 @@
 //
 // Both judge a cluster's Applications with one function (judgeCluster over judge), on the
 // driver's reading of the Applications (argocd.Reader, shared with the refresher).
-package rollout
+package progress

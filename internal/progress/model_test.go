@@ -1,4 +1,4 @@
-package rollout_test
+package progress_test
 
 import (
 	"bytes"
@@ -26,8 +26,8 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/progress"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/traceid"
@@ -148,7 +148,7 @@ type model struct {
 	env     cli.Env
 	clock   *modelClock
 	fleet   *modelFleet
-	drivers []*rollout.Driver
+	drivers []*progress.Driver
 	events  *eventLog
 	gen     *generator.Handler
 
@@ -202,7 +202,7 @@ func newModel(t *testing.T, rt *rapid.T, endpoint string) (*model, func()) {
 	m.gen = &generator.Handler{Token: secret.Static(modelGeneratorToken), Cache: cache, Log: slog.New(slog.DiscardHandler),
 		Metrics: generator.NewMetrics(prometheus.NewRegistry(), "model"), Now: clock.Now}
 	for _, replica := range []string{"r1", "r2"} {
-		m.drivers = append(m.drivers, rollout.NewDriver(rollout.DriverOptions{
+		m.drivers = append(m.drivers, progress.NewDriver(progress.DriverOptions{
 			ArgoCD: m.fleet, Store: st, Emit: m.events.add, PluginName: argocdtest.PluginName,
 			WaveTimeout: modelWaveTimeout, StoreTimeout: 10 * time.Second, Replica: replica, Now: clock.Now,
 		}))

@@ -1,4 +1,4 @@
-package rollout_test
+package progress_test
 
 import (
 	"flag"
@@ -16,7 +16,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/progress"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
@@ -43,7 +43,7 @@ import (
 //     halted, rolled-back).
 
 // modelSkip lists invariants whose violations are only logged: a development aid while the
-// fix of another one is in progress (go test -run TestModel ./internal/rollout -model.skip=1,4).
+// fix of another one is in progress (go test -run TestModel ./internal/progress -model.skip=1,4).
 var modelSkip = flag.String("model.skip", "", "comma-separated invariants (1-6) of TestModel whose violations are logged, not failed")
 
 // violated fails the sequence: invariant n does not hold (unless -model.skip lists it).
@@ -286,7 +286,7 @@ func expectedEvents(r wave.Rollout) []string {
 		out = append(out, "rollout-started:1", "rollout-wave-started:1")
 	}
 	for _, s := range r.Log[1:] {
-		if s.Actor == rollout.DriverActor {
+		if s.Actor == progress.DriverActor {
 			out = append(out, fmt.Sprintf("rollout-%s:%d", s.Event, min(s.Wave, len(r.Waves)-1)+1))
 		}
 	}
@@ -455,7 +455,7 @@ func newSteps(pre, post wave.Rollout) []wave.Step {
 func (m *model) checkTick(t *rapid.T, pre, post *ops.Inventory, judged map[config.LayerRef]*judgement, now time.Time) {
 	for ref, r := range post.Rollouts {
 		for _, s := range newSteps(pre.Rollouts[ref], r) {
-			if s.Actor == rollout.DriverActor {
+			if s.Actor == progress.DriverActor {
 				m.stats.steps[s.Event]++
 			}
 		}
