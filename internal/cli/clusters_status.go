@@ -14,8 +14,8 @@ import (
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
 // clustersStatusFlags are clusters status's flags.
@@ -200,15 +200,15 @@ func printClusterStatuses(w io.Writer, rows []clusterStatus) error {
 // rolloutPlace says whether the cluster's wave was reached, and the rollout's state when it
 // is not simply progressing.
 func rolloutPlace(ro clusterRollout) string {
-	switch wave.State(ro.State) {
-	case wave.Halted, wave.Aborted:
+	switch rollout.State(ro.State) {
+	case rollout.Halted, rollout.Aborted:
 		return ro.State + ": stable version served"
 	}
 	place := "waiting"
 	if ro.Reached {
 		place = "reached"
 	}
-	if ro.State != string(wave.Progressing) {
+	if ro.State != string(rollout.Progressing) {
 		place += ", " + ro.State
 	}
 	return place

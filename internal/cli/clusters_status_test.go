@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
 // TestClustersStatus registers three prod clusters and a dev one, stores a "default"
@@ -47,7 +47,7 @@ func TestClustersStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	strategy, err := wave.ParseStrategy([]byte("name: default\nwaves:\n  - {name: canary, namePattern: prod-a, bake: 10s}\n  - {name: rest}\n"))
+	strategy, err := rollout.ParseStrategy([]byte("name: default\nwaves:\n  - {name: canary, namePattern: prod-a, bake: 10s}\n  - {name: rest}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,8 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/policy"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
 // Store is what the workflows need of the store.
@@ -48,12 +48,12 @@ type Inventory struct {
 	Heads    map[config.LayerRef]store.Head
 	Clusters []ClusterInfo // sorted by name
 	// Rollouts are the layers' latest rollouts (live or over), by layer.
-	Rollouts map[config.LayerRef]wave.Rollout
+	Rollouts map[config.LayerRef]rollout.Rollout
 	// Legacy lists the items read at the key layout of an earlier release, which `dynamo-cmp
 	// table upgrade` moves (store.RegistryState.Legacy).
 	Legacy []store.ItemKey
 	// live indexes the live rollouts, by layer (see Live).
-	live map[config.LayerRef]wave.Index
+	live map[config.LayerRef]rollout.Index
 }
 
 // ReadInventory reads the registry.
@@ -72,14 +72,14 @@ func NewInventory(heads []store.Head) *Inventory {
 
 // InventoryOf builds an inventory from a reading of the registry.
 func InventoryOf(reg store.RegistryState) *Inventory {
-	inv := &Inventory{Heads: make(map[config.LayerRef]store.Head, len(reg.Heads)), Rollouts: make(map[config.LayerRef]wave.Rollout, len(reg.Rollouts)), Legacy: reg.Legacy}
+	inv := &Inventory{Heads: make(map[config.LayerRef]store.Head, len(reg.Heads)), Rollouts: make(map[config.LayerRef]rollout.Rollout, len(reg.Rollouts)), Legacy: reg.Legacy}
 	for _, h := range reg.Heads {
 		inv.Heads[h.Ref] = h
 	}
 	for _, r := range reg.Rollouts {
 		inv.Rollouts[r.Layer] = r
 	}
-	inv.live = map[config.LayerRef]wave.Index{}
+	inv.live = map[config.LayerRef]rollout.Index{}
 	for ref, r := range inv.Rollouts {
 		if h := inv.Heads[ref]; r.Live(h.Version, h.TraceID) {
 			inv.live[ref] = r.Index()
@@ -111,25 +111,25 @@ func InventoryOf(reg store.RegistryState) *Inventory {
 
 // LiveRollout returns the rollout that decides what ref's clusters are served, if any: the
 // layer's latest rollout while the head still points at its target and it is not over.
-func (inv *Inventory) LiveRollout(ref config.LayerRef) (wave.Rollout, bool) {
+func (inv *Inventory) LiveRollout(ref config.LayerRef) (rollout.Rollout, bool) {
 	if _, ok := inv.live[ref]; !ok {
-		return wave.Rollout{}, false
+		return rollout.Rollout{}, false
 	}
 	return inv.Rollouts[ref], true
 }
 
 // Live returns the index of the rollout that decides what ref's clusters are served (see
 // LiveRollout), built once per inventory.
-func (inv *Inventory) Live(ref config.LayerRef) (wave.Index, bool) {
+func (inv *Inventory) Live(ref config.LayerRef) (rollout.Index, bool) {
 	x, ok := inv.live[ref]
 	return x, ok
 }
 
 // Members are clusters as a rollout strategy sees them.
-func Members(clusters []ClusterInfo) []wave.Member {
-	out := make([]wave.Member, len(clusters))
+func Members(clusters []ClusterInfo) []rollout.Member {
+	out := make([]rollout.Member, len(clusters))
 	for i, c := range clusters {
-		out[i] = wave.Member{Name: c.Name, Environment: c.Record.Environment, Labels: c.Record.Labels}
+		out[i] = rollout.Member{Name: c.Name, Environment: c.Record.Environment, Labels: c.Record.Labels}
 	}
 	return out
 }

@@ -14,9 +14,9 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/traceid"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
 // Change is one entry that differs between two versions of a layer.
@@ -193,7 +193,7 @@ type PublishResult struct {
 	Head     store.Head
 	// Rollout is the rollout in waves the publish starts (or would start, for a dry run);
 	// nil when every affected cluster gets the version at once.
-	Rollout *wave.Rollout
+	Rollout *rollout.Rollout
 }
 
 // VersionText names a layer version in messages: "3", or "0 (no entries)" for the version
@@ -292,7 +292,7 @@ func Publish(ctx context.Context, st Store, req PublishRequest) (*PublishResult,
 // planRollout chooses the strategy of a publish and plans its waves over the clusters it
 // affects (nil: all at once). The clusters a live rollout of the layer has not reached yet
 // stay on that rollout's stable version until the new one reaches them.
-func planRollout(ctx context.Context, st Store, inv *Inventory, req *PublishRequest, base int, clusters []ClusterInfo) (*wave.Rollout, error) {
+func planRollout(ctx context.Context, st Store, inv *Inventory, req *PublishRequest, base int, clusters []ClusterInfo) (*rollout.Rollout, error) {
 	if req.Ref.Scope == config.ScopeCluster && req.Strategy == "" {
 		return nil, nil
 	}
@@ -300,11 +300,11 @@ func planRollout(ctx context.Context, st Store, inv *Inventory, req *PublishRequ
 	if err != nil {
 		return nil, err
 	}
-	strategies := make([]wave.Strategy, len(stored))
+	strategies := make([]rollout.Strategy, len(stored))
 	for i, s := range stored {
 		strategies[i] = s.Strategy
 	}
-	strat, err := wave.Choose(strategies, req.Ref, req.Strategy, req.AllAtOnce)
+	strat, err := rollout.Choose(strategies, req.Ref, req.Strategy, req.AllAtOnce)
 	if err != nil {
 		return nil, &StrategyError{Err: err}
 	}
@@ -318,7 +318,7 @@ func planRollout(ctx context.Context, st Store, inv *Inventory, req *PublishRequ
 	if req.TraceID == "" {
 		req.TraceID = traceid.New() // the rollout is tied to the head move by it
 	}
-	r := wave.New(req.Ref, strat, Members(clusters), stable, 0, req.TraceID, req.Actor, time.Now().UTC())
+	r := rollout.New(req.Ref, strat, Members(clusters), stable, 0, req.TraceID, req.Actor, time.Now().UTC())
 	return &r, nil
 }
 

@@ -13,8 +13,8 @@ import (
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/policy"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
 // A publish or rollback must leave every cluster it affects renderable in every configVersion
@@ -88,11 +88,11 @@ func (m mix) key() string {
 }
 
 // rolloutNote describes a live rollout for the configVersions it serves.
-func rolloutNote(r wave.Rollout) string {
+func rolloutNote(r rollout.Rollout) string {
 	switch r.State {
-	case wave.Halted, wave.Aborted:
+	case rollout.Halted, rollout.Aborted:
 		return fmt.Sprintf("the rollout of %s is %s (stable %d served)", r.Layer, r.State, r.Stable)
-	case wave.Paused:
+	case rollout.Paused:
 		return fmt.Sprintf("the rollout of %s is paused in wave %d/%d (stable %d, target %d)", r.Layer, min(r.Wave, len(r.Waves)-1)+1, len(r.Waves), r.Stable, r.Target)
 	}
 	return fmt.Sprintf("the rollout of %s is in wave %d/%d (stable %d, target %d)", r.Layer, min(r.Wave, len(r.Waves)-1)+1, len(r.Waves), r.Stable, r.Target)
@@ -117,7 +117,7 @@ func (inv *Inventory) servable(ch change, c ClusterInfo) []mix {
 		case live && ref.Scope != config.ScopeCluster:
 			note := rolloutNote(r)
 			options[i] = []servedLayer{{ref: ref, version: r.Stable, note: note}}
-			if r.State != wave.Halted && r.State != wave.Aborted {
+			if r.State != rollout.Halted && r.State != rollout.Aborted {
 				options[i] = append(options[i], servedLayer{ref: ref, version: r.Target, note: note})
 			}
 		default:
@@ -205,9 +205,9 @@ func (inv *Inventory) ServedNote(c ClusterInfo) string {
 			continue
 		}
 		switch r.State {
-		case wave.Halted, wave.Aborted:
+		case rollout.Halted, rollout.Aborted:
 			notes = append(notes, fmt.Sprintf("%s rollout %s: stable %d served, head %d", ref, r.State, r.Stable, r.Target))
-		case wave.Paused:
+		case rollout.Paused:
 			notes = append(notes, fmt.Sprintf("%s rollout paused: stable %d, target %d", ref, r.Stable, r.Target))
 		default:
 			notes = append(notes, fmt.Sprintf("%s rolling out: stable %d, target %d", ref, r.Stable, r.Target))

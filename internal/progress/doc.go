@@ -1,6 +1,6 @@
 // Package rollout follows publishes into the clusters through the Argo CD API.
 //
-// The Driver moves rollouts in waves on (package wave holds their data): it starts a wave's
+// The Driver moves rollouts in waves on (package rollout holds their data): it starts a wave's
 // bake when its clusters are Synced and Healthy on what they are served, starts the next
 // wave after the bake, and halts and rolls back a wave with too many failures. Its state is
 // the rollout item in the table, written by conditional steps, so any replica drives.

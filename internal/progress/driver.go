@@ -17,9 +17,9 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/traceid"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
 // DriverActor is the actor of the steps and rollbacks the driver takes.
@@ -32,7 +32,7 @@ const DefaultObserveInterval = 30 * time.Second
 // DriverStore is what the driver needs of the store.
 type DriverStore interface {
 	ops.Store
-	UpdateRollout(ctx context.Context, r wave.Rollout, u store.RolloutUpdate) (wave.Rollout, error)
+	UpdateRollout(ctx context.Context, r rollout.Rollout, u store.RolloutUpdate) (rollout.Rollout, error)
 	PutObservations(ctx context.Context, obs []store.Observation) error
 }
 
@@ -236,7 +236,7 @@ func (d *Driver) Tick(ctx context.Context) (live int, err error) {
 	// which reports their failures with the step they cause.
 	judged := map[string]bool{}
 	for _, ref := range refs {
-		if r, ok := inv.LiveRollout(ref); ok && r.State == wave.Progressing {
+		if r, ok := inv.LiveRollout(ref); ok && r.State == rollout.Progressing {
 			for _, c := range d.waveClusters(inv, r) {
 				judged[c.Name] = true
 			}
@@ -274,7 +274,7 @@ type clusterVerdict struct {
 
 // waveClusters are the clusters of r's current wave (a cluster registered after the publish
 // is in the last wave).
-func (d *Driver) waveClusters(inv *ops.Inventory, r wave.Rollout) []ops.ClusterInfo {
+func (d *Driver) waveClusters(inv *ops.Inventory, r rollout.Rollout) []ops.ClusterInfo {
 	x, _ := inv.Live(r.Layer)
 	var out []ops.ClusterInfo
 	for _, c := range inv.Affected(r.Layer, nil) {
@@ -286,7 +286,7 @@ func (d *Driver) waveClusters(inv *ops.Inventory, r wave.Rollout) []ops.ClusterI
 }
 
 // judgeWave judges the clusters of r's current wave on the configVersion each is served.
-func (d *Driver) judgeWave(inv *ops.Inventory, r wave.Rollout, byCluster map[string][]*argocd.Application) []clusterVerdict {
+func (d *Driver) judgeWave(inv *ops.Inventory, r rollout.Rollout, byCluster map[string][]*argocd.Application) []clusterVerdict {
 	var out []clusterVerdict
 	for _, c := range d.waveClusters(inv, r) {
 		cv := clusterVerdict{name: c.Name, served: c.Served, verdict: good}
@@ -321,12 +321,12 @@ type stepEvent struct {
 }
 
 // step takes at most one step of the live rollout r.
-func (d *Driver) step(ctx context.Context, inv *ops.Inventory, r wave.Rollout, byCluster map[string][]*argocd.Application) error {
+func (d *Driver) step(ctx context.Context, inv *ops.Inventory, r rollout.Rollout, byCluster map[string][]*argocd.Application) error {
 	now := d.o.Now().UTC()
 	switch r.State {
-	case wave.Paused:
+	case rollout.Paused:
 		return nil
-	case wave.Halted, wave.Aborted:
+	case rollout.Halted, rollout.Aborted:
 		return d.rollBack(ctx, r)
 	}
 	next := r.Clone()
@@ -425,12 +425,12 @@ func (d *Driver) step(ctx context.Context, inv *ops.Inventory, r wave.Rollout, b
 // skipEmptyWaves completes the current wave of next at once while it has no cluster (a
 // cluster registered after the publish joins the last wave, which may then be empty only
 // until then), appending the events of each skip. It reports whether a wave was skipped.
-func (d *Driver) skipEmptyWaves(inv *ops.Inventory, next *wave.Rollout, now time.Time, evs *[]stepEvent) bool {
+func (d *Driver) skipEmptyWaves(inv *ops.Inventory, next *rollout.Rollout, now time.Time, evs *[]stepEvent) bool {
 	skipped := false
-	for next.State == wave.Progressing && len(d.waveClusters(inv, *next)) == 0 {
+	for next.State == rollout.Progressing && len(d.waveClusters(inv, *next)) == 0 {
 		w := next.Wave
 		completed := next.Skip(now, DriverActor)
-		*evs = append(*evs, stepEvent{typ: notify.EventRolloutWaveCompleted, wave: w, reason: wave.SkippedReason})
+		*evs = append(*evs, stepEvent{typ: notify.EventRolloutWaveCompleted, wave: w, reason: rollout.SkippedReason})
 		if completed {
 			*evs = append(*evs, stepEvent{typ: notify.EventRolloutCompleted, wave: w})
 		} else {
@@ -443,7 +443,7 @@ func (d *Driver) skipEmptyWaves(inv *ops.Inventory, next *wave.Rollout, now time
 
 // write stores the next revision of a rollout; served says whether what clusters are served
 // changes (then the change counter moves in the same transaction).
-func (d *Driver) write(ctx context.Context, r wave.Rollout, served bool) (wave.Rollout, error) {
+func (d *Driver) write(ctx context.Context, r rollout.Rollout, served bool) (rollout.Rollout, error) {
 	sctx, cancel := context.WithTimeout(ctx, d.o.StoreTimeout)
 	defer cancel()
 	written, err := d.o.Store.UpdateRollout(sctx, r, store.RolloutUpdate{Served: served})
@@ -458,7 +458,7 @@ func (d *Driver) write(ctx context.Context, r wave.Rollout, served bool) (wave.R
 // from its target: a publish since wins) and records the rollout as rolled back. The stable
 // version of a layer's first rollout is 0: the head then moves back to "no entries", as
 // before that first publish, so the head equals what every cluster is served.
-func (d *Driver) rollBack(ctx context.Context, r wave.Rollout) error {
+func (d *Driver) rollBack(ctx context.Context, r rollout.Rollout) error {
 	d.mu.Lock()
 	last, refused := d.refusedAt[r.ID]
 	d.mu.Unlock()
@@ -500,7 +500,7 @@ func (d *Driver) rollBack(ctx context.Context, r wave.Rollout) error {
 }
 
 // events reports the steps written with r, each about its own wave.
-func (d *Driver) events(r wave.Rollout, evs []stepEvent) {
+func (d *Driver) events(r rollout.Rollout, evs []stepEvent) {
 	for _, e := range evs {
 		at := r
 		at.Wave = e.wave
@@ -510,7 +510,7 @@ func (d *Driver) events(r wave.Rollout, evs []stepEvent) {
 
 // clusterFailures reports the failures of clusters of r's wave that were recorded with the
 // step that wrote r: each once per wave, before the step they may have caused.
-func (d *Driver) clusterFailures(r wave.Rollout, failures []clusterVerdict) {
+func (d *Driver) clusterFailures(r rollout.Rollout, failures []clusterVerdict) {
 	for _, v := range failures {
 		d.o.Metrics.event(v.kind)
 		d.o.Log.Warn("rollout: a cluster of the wave failed", "layer", r.Layer.String(), "cluster", v.name, "configVersion", v.served.String(), "reason", v.reason)
@@ -586,7 +586,7 @@ func (d *Driver) terminateStale(ctx context.Context, byCluster map[string][]*arg
 }
 
 // event reports a step of r.
-func (d *Driver) event(typ string, r wave.Rollout, reason string) {
+func (d *Driver) event(typ string, r rollout.Rollout, reason string) {
 	d.o.Metrics.event(typ)
 	if d.o.Emit == nil {
 		return

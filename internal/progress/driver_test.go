@@ -24,10 +24,10 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/outbound"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/testkit"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
 func TestMain(m *testing.M) { dynamolocal.Main(m) }
@@ -147,7 +147,7 @@ func rolloutFixtureWith(t *testing.T, strategy string) (*store.Store, *fakeFleet
 	for _, c := range []string{"dev-c", "dev-a", "dev-b"} {
 		pub(config.ClusterLayer(c), testkit.Entry(t, config.KindCluster, map[string]any{"name": c, "environment": "dev", "region": "eu-west-1"}))
 	}
-	s, err := wave.ParseStrategy([]byte(strategy))
+	s, err := rollout.ParseStrategy([]byte(strategy))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestDriverRollsOutWaveByWaveAfterTheBake(t *testing.T) {
 	}
 	tick(t, d) // the last wave has no bake: completed
 	rs, err := st.Rollouts(testkit.Context(t))
-	if err != nil || len(rs) != 1 || rs[0].State != wave.Completed {
+	if err != nil || len(rs) != 1 || rs[0].State != rollout.Completed {
 		t.Fatalf("rollouts %+v %v, want one completed", rs, err)
 	}
 	want := []string{"rollout-started:1", "rollout-wave-started:1", "rollout-wave-completed:1", "rollout-wave-started:2", "rollout-wave-completed:2", "rollout-completed:2"}
@@ -249,7 +249,7 @@ func TestDriverHaltsABadWaveAndRollsTheHeadBack(t *testing.T) {
 		t.Errorf("head %+v, want rolled back to 1 by the driver", h)
 	}
 	rs, _ := st.Rollouts(testkit.Context(t))
-	if len(rs) != 1 || rs[0].State != wave.RolledBack || !strings.Contains(rs[0].Reason, "dev-a") || !strings.Contains(rs[0].Reason, "Degraded") {
+	if len(rs) != 1 || rs[0].State != rollout.RolledBack || !strings.Contains(rs[0].Reason, "dev-a") || !strings.Contains(rs[0].Reason, "Degraded") {
 		t.Errorf("rollout %+v, want rolled back naming dev-a and Degraded", rs)
 	}
 	// The canary's failure is reported once, before the halt it caused.
@@ -279,7 +279,7 @@ func TestTwoDriversNeverTakeAStepTwice(t *testing.T) {
 		clk.Add(6 * time.Second)
 	}
 	rs, err := st.Rollouts(testkit.Context(t))
-	if err != nil || len(rs) != 1 || rs[0].State != wave.Completed {
+	if err != nil || len(rs) != 1 || rs[0].State != rollout.Completed {
 		t.Fatalf("rollouts %+v %v, want one completed", rs, err)
 	}
 	var steps []string

@@ -10,9 +10,9 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/testkit"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
 // Issue 18 §1: a halted rollout of a layer's first version used to stand with the head at
@@ -34,7 +34,7 @@ func TestDriverRollsAHaltedFirstVersionBackToZero(t *testing.T) {
 			testkit.Entry(t, config.KindCluster, map[string]any{"name": c, "environment": "qa", "region": "eu-west-1"}),
 			testkit.Entry(t, config.KindNamespace, map[string]any{"namespace": "web"}))
 	}
-	s, err := wave.ParseStrategy([]byte("name: default\nwaves:\n- {name: first, namePattern: qa-a}\n- {name: rest}\n"))
+	s, err := rollout.ParseStrategy([]byte("name: default\nwaves:\n- {name: first, namePattern: qa-a}\n- {name: rest}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestDriverRollsAHaltedFirstVersionBackToZero(t *testing.T) {
 		t.Errorf("head %+v, want rolled back to 0 by the driver", h)
 	}
 	rs, _ := st.Rollouts(ctx)
-	if len(rs) != 1 || rs[0].State != wave.RolledBack || !strings.Contains(rs[0].Log[len(rs[0].Log)-1].Reason, "version 0 (no entries)") {
+	if len(rs) != 1 || rs[0].State != rollout.RolledBack || !strings.Contains(rs[0].Log[len(rs[0].Log)-1].Reason, "version 0 (no entries)") {
 		t.Errorf("rollout %+v, want rolled back to version 0", rs)
 	}
 	// The failing cluster is reported (degraded) before the halt it causes.

@@ -13,12 +13,12 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/testkit"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
-func rolloutOf(t *testing.T, st *store.Store) wave.Rollout {
+func rolloutOf(t *testing.T, st *store.Store) rollout.Rollout {
 	t.Helper()
 	rs, err := st.Rollouts(testkit.Context(t))
 	if err != nil || len(rs) != 1 {
@@ -47,7 +47,7 @@ func TestDriftAfterTheTimeoutRestartsTheBake(t *testing.T) {
 	tick(t, d)
 	clk.Add(2500 * time.Millisecond)
 	tick(t, d)
-	if r := rolloutOf(t, st); r.State != wave.Progressing || !r.BakeStartedAt.IsZero() {
+	if r := rolloutOf(t, st); r.State != rollout.Progressing || !r.BakeStartedAt.IsZero() {
 		t.Fatalf("after 2.5 s of drift past the timeout: %s, bake started %v; want progressing with the bake to start again (reason %q)", r.State, r.BakeStartedAt, r.Reason)
 	}
 	fleet.set("dev-a", nil)
@@ -60,7 +60,7 @@ func TestDriftAfterTheTimeoutRestartsTheBake(t *testing.T) {
 	clk.Add(time.Second)
 	tick(t, d) // the bake lasted 10 s: wave 2
 	tick(t, d) // wave 2 has no bake: completed
-	if r := rolloutOf(t, st); r.State != wave.Completed {
+	if r := rolloutOf(t, st); r.State != rollout.Completed {
 		t.Fatalf("rollout %s (%s), want completed", r.State, r.Reason)
 	}
 	want := []string{"rollout-started:1", "rollout-wave-started:1", "rollout-wave-completed:1", "rollout-wave-started:2", "rollout-wave-completed:2", "rollout-completed:2"}
@@ -79,13 +79,13 @@ func TestTheTimeoutFailsAClusterThatNeverReachedTheWave(t *testing.T) {
 	tick(t, d)
 	clk.Add(7 * time.Second)
 	tick(t, d)
-	if r := rolloutOf(t, st); r.State != wave.Progressing {
+	if r := rolloutOf(t, st); r.State != rollout.Progressing {
 		t.Fatalf("inside the timeout: %s, want progressing", r.State)
 	}
 	clk.Add(2 * time.Second)
 	tick(t, d)
 	r := rolloutOf(t, st)
-	if r.State != wave.RolledBack || !strings.Contains(r.Reason, "dev-a") || !strings.Contains(r.Reason, "not Synced and Healthy within 8s") {
+	if r.State != rollout.RolledBack || !strings.Contains(r.Reason, "dev-a") || !strings.Contains(r.Reason, "not Synced and Healthy within 8s") {
 		t.Fatalf("rollout %s (%s), want rolled back naming dev-a and the timeout", r.State, r.Reason)
 	}
 	want := []string{"rollout-started:1", "rollout-wave-started:1", "rollout-timeout:1", "rollout-halted:1", "rollout-rolled-back:1"}
@@ -123,7 +123,7 @@ func TestAFailedAttemptHaltsAtTheNextTick(t *testing.T) {
 	fleet.set("dev-a", failingAttempt(clk.Now()))
 	tick(t, d)
 	r := rolloutOf(t, st)
-	if r.State != wave.RolledBack || !strings.Contains(r.Reason, "sync attempt failed (Argo CD retries it, retry 1): Widget monitoring/no-such-crd") {
+	if r.State != rollout.RolledBack || !strings.Contains(r.Reason, "sync attempt failed (Argo CD retries it, retry 1): Widget monitoring/no-such-crd") {
 		t.Fatalf("rollout %s (%s), want halted and rolled back on the failed attempt", r.State, r.Reason)
 	}
 	want := []string{"rollout-started:1", "rollout-wave-started:1", "sync-failed:1", "rollout-halted:1", "rollout-rolled-back:1"}
@@ -207,7 +207,7 @@ func TestEmptyWavesAreSkippedAtOnce(t *testing.T) {
 		}
 		tick(t, d)
 		r := rolloutOf(t, st)
-		if r.State != wave.Completed {
+		if r.State != rollout.Completed {
 			t.Fatalf("rollout %s, want completed", r.State)
 		}
 		want := []string{"rollout-started:1", "rollout-wave-started:1", "rollout-wave-completed:1", "rollout-wave-started:2", "rollout-wave-completed:2",
@@ -215,8 +215,8 @@ func TestEmptyWavesAreSkippedAtOnce(t *testing.T) {
 		if got := evs.types(); !slices.Equal(got, want) {
 			t.Errorf("events %v, want %v", got, want)
 		}
-		if ev := evs.list[4]; ev.Reason != wave.SkippedReason {
-			t.Errorf("wave 2's completion says %q, want %q", ev.Reason, wave.SkippedReason)
+		if ev := evs.list[4]; ev.Reason != rollout.SkippedReason {
+			t.Errorf("wave 2's completion says %q, want %q", ev.Reason, rollout.SkippedReason)
 		}
 	})
 	t.Run("the first wave", func(t *testing.T) {

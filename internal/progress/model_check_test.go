@@ -17,7 +17,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/progress"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 )
 
 // The invariants, checked after every step of a sequence (each failure names its number):
@@ -94,7 +94,7 @@ func layerVersion(cv config.ConfigVersion, ref config.LayerRef) int {
 }
 
 // waveOf is the wave of r that reaches cluster: the one its plan lists it in, else the last.
-func waveOf(r wave.Rollout, cluster string) int {
+func waveOf(r rollout.Rollout, cluster string) int {
 	for i, w := range r.Waves {
 		if slices.Contains(w.Clusters, cluster) {
 			return i
@@ -241,19 +241,19 @@ func (m *model) checkWaves(t *rapid.T, inv *ops.Inventory) {
 		}
 		completed := map[int]bool{}
 		for _, s := range r.Log {
-			if s.Event == wave.EventWaveCompleted {
+			if s.Event == rollout.EventWaveCompleted {
 				completed[s.Wave] = true
 			}
 		}
 		for _, c := range inv.Affected(ref, nil) {
 			v := layerVersion(c.Served, ref)
 			switch r.State {
-			case wave.Halted, wave.Aborted:
+			case rollout.Halted, rollout.Aborted:
 				if v != r.Stable {
 					m.violated(t, 4, "the rollout of %s %d→%d is %s, yet the generator serves %s %s (%s version %d, not the stable %d)",
 						ref, r.Stable, r.Target, r.State, c.Name, c.Served, ref, v, r.Stable)
 				}
-			case wave.Progressing, wave.Paused:
+			case rollout.Progressing, rollout.Paused:
 				if v != r.Target || r.Target == r.Stable || len(r.Log) >= rolloutLogCap {
 					continue
 				}
@@ -269,7 +269,7 @@ func (m *model) checkWaves(t *rapid.T, inv *ops.Inventory) {
 	}
 }
 
-func describeLog(r wave.Rollout) string {
+func describeLog(r rollout.Rollout) string {
 	var parts []string
 	for _, s := range r.Log {
 		parts = append(parts, fmt.Sprintf("%s:%d", s.Event, s.Wave+1))
@@ -280,7 +280,7 @@ func describeLog(r wave.Rollout) string {
 // expectedEvents are the events the drivers owe for r's log: rollout-started and the first
 // rollout-wave-started once they announced it, then one per step a driver took (a rollout
 // paused or aborted before any driver saw it may be rolled back without being announced).
-func expectedEvents(r wave.Rollout) []string {
+func expectedEvents(r rollout.Rollout) []string {
 	var out []string
 	if r.Announced {
 		out = append(out, "rollout-started:1", "rollout-wave-started:1")
@@ -326,7 +326,7 @@ func (m *model) checkEvents(t *rapid.T, inv *ops.Inventory) {
 		}
 		got[ev.TraceID] = append(got[ev.TraceID], fmt.Sprintf("%s:%d", ev.Type, ev.Rollout.Wave))
 	}
-	ordered := slices.SortedFunc(maps.Values(m.rollouts), func(a, b wave.Rollout) int {
+	ordered := slices.SortedFunc(maps.Values(m.rollouts), func(a, b rollout.Rollout) int {
 		if c := strings.Compare(a.Layer.String(), b.Layer.String()); c != 0 {
 			return c
 		}
@@ -356,7 +356,7 @@ type watch struct {
 	clearSince time.Time
 }
 
-func (m *model) watchOf(r wave.Rollout) *watch {
+func (m *model) watchOf(r rollout.Rollout) *watch {
 	w := m.watches[r.ID]
 	if w == nil || w.wave != r.Wave {
 		w = &watch{wave: r.Wave, startedAt: r.WaveStartedAt, reachedAny: map[string]bool{}, reachedSince: map[combo]bool{}}
@@ -370,7 +370,7 @@ func (m *model) watchOf(r wave.Rollout) *watch {
 
 // judgement is the model's view of a rollout's current wave at a tick.
 type judgement struct {
-	r        wave.Rollout
+	r        rollout.Rollout
 	clusters []string
 	failed   []string // a failed attempt of what they are served, or Degraded
 	pending  []string // on their way: neither there nor failed nor past the timeout
@@ -394,7 +394,7 @@ func (m *model) judge(inv *ops.Inventory, now time.Time) map[config.LayerRef]*ju
 			continue
 		}
 		w := m.watchOf(r)
-		if r.State != wave.Progressing || !r.Announced {
+		if r.State != rollout.Progressing || !r.Announced {
 			continue
 		}
 		j := &judgement{r: r}
@@ -443,7 +443,7 @@ func (m *model) judge(inv *ops.Inventory, now time.Time) map[config.LayerRef]*ju
 
 // newSteps are the steps added to the log of pre by the time it reads as post (nil when
 // post is another rollout, or its log lost steps).
-func newSteps(pre, post wave.Rollout) []wave.Step {
+func newSteps(pre, post rollout.Rollout) []rollout.Step {
 	if post.ID != pre.ID || len(post.Log) >= rolloutLogCap || len(post.Log) < len(pre.Log) {
 		return nil
 	}
@@ -479,9 +479,9 @@ func (m *model) checkTick(t *rapid.T, pre, post *ops.Inventory, judged map[confi
 		var reason string
 		for _, s := range steps {
 			switch {
-			case s.Event == wave.EventHalted && s.Wave == r.Wave:
+			case s.Event == rollout.EventHalted && s.Wave == r.Wave:
 				halted, reason = true, s.Reason
-			case s.Event == wave.EventWaveCompleted && s.Wave == r.Wave:
+			case s.Event == rollout.EventWaveCompleted && s.Wave == r.Wave:
 				completed = true
 			}
 		}
@@ -508,7 +508,7 @@ func (m *model) checkTick(t *rapid.T, pre, post *ops.Inventory, judged map[confi
 	refs = slices.Collect(maps.Keys(post.Rollouts))
 	config.SortLayerRefs(refs, func(r config.LayerRef) config.LayerRef { return r })
 	for _, ref := range refs {
-		if r, live := post.LiveRollout(ref); live && (r.State == wave.Halted || r.State == wave.Aborted) {
+		if r, live := post.LiveRollout(ref); live && (r.State == rollout.Halted || r.State == rollout.Aborted) {
 			m.violated(t, 4, "after the tick the rollout of %s %d→%d is still %s with the head at version %d; the driver must move the head back to the stable version %d (reason: %s)",
 				ref, r.Stable, r.Target, r.State, post.Heads[ref].Version, r.Stable, oneLine(fmt.Errorf("%s", r.Reason)))
 		}

@@ -28,10 +28,10 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/progress"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/traceid"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
 // modelDefaults are the rapid settings of the bounded run of `go test`: a fixed seed, so
@@ -169,7 +169,7 @@ type model struct {
 	// watches follow the rollouts the drivers judge, by rollout id; rollouts the last read
 	// of each (for the events).
 	watches  map[string]*watch
-	rollouts map[string]wave.Rollout
+	rollouts map[string]rollout.Rollout
 	stats    *modelStats
 
 	layers    map[store.Pin]config.Layer
@@ -195,7 +195,7 @@ func newModel(t *testing.T, rt *rapid.T, endpoint string) (*model, func()) {
 		argo: map[string]argoState{}, ours: map[string]bool{}, heads: map[config.LayerRef]store.Head{},
 		served: map[string]config.ConfigVersion{}, previous: map[string]config.ConfigVersion{},
 		validated: map[combo]string{}, published: map[config.LayerRef]int{}, watches: map[string]*watch{},
-		rollouts: map[string]wave.Rollout{}, layers: map[store.Pin]config.Layer{}, renders: map[combo]error{}, generated: map[string]bool{},
+		rollouts: map[string]rollout.Rollout{}, layers: map[store.Pin]config.Layer{}, renders: map[combo]error{}, generated: map[string]bool{},
 		stats: &modelStats{steps: map[string]int{}},
 	}
 	cache := generator.NewCache(generator.CacheOptions{Store: st, Timeout: 10 * time.Second, Now: clock.Now})
@@ -367,7 +367,7 @@ func (m *model) publish(t *rapid.T, what string, req ops.PublishRequest) {
 	}
 }
 
-func describeRollout(r *wave.Rollout) string {
+func describeRollout(r *rollout.Rollout) string {
 	if r == nil {
 		return ", all at once"
 	}
@@ -425,7 +425,7 @@ func (m *model) strategy(t *rapid.T) {
 		return
 	}
 	text := rapid.SampledFrom(modelStrategies).Draw(t, "strategy")
-	s, err := wave.ParseStrategy([]byte(text))
+	s, err := rollout.ParseStrategy([]byte(text))
 	if err != nil {
 		t.Fatalf("strategy: %v", err)
 	}

@@ -23,8 +23,8 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
 var (
@@ -187,7 +187,7 @@ func BenchmarkPublishToServed(b *testing.B) {
 func BenchmarkGetParamsRollout(b *testing.B) {
 	st, calls := thousandClusters(b)
 	ctx := testContext(b)
-	s3, err := wave.ParseStrategy([]byte("name: default\nwaves:\n- {name: canary, percent: 10, bake: 10m}\n- {name: half, percent: 40}\n- {name: rest}\n"))
+	s3, err := rollout.ParseStrategy([]byte("name: default\nwaves:\n- {name: canary, percent: 10, bake: 10m}\n- {name: half, percent: 40}\n- {name: rest}\n"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -10,8 +10,8 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
 // TestAFailedSyncHaltsTheWaveWithEventsInOrder: env/dev rolled out in two waves (dev-a
@@ -39,7 +39,7 @@ func TestAFailedSyncHaltsTheWaveWithEventsInOrder(t *testing.T) {
 			t.Parallel()
 			f := newRolloutFixture(t, nil)
 			ctx := testContext(t)
-			s, err := wave.ParseStrategy([]byte("name: dev-waves\nlayers: [env/dev]\nwaves:\n- {name: canary, namePattern: dev-a, bake: 1h}\n- {name: rest}\n"))
+			s, err := rollout.ParseStrategy([]byte("name: dev-waves\nlayers: [env/dev]\nwaves:\n- {name: canary, namePattern: dev-a, bake: 1h}\n- {name: rest}\n"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,9 +14,9 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/progress"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
 // Defaults of the service's settings (the command's flags show them).
@@ -49,7 +49,7 @@ type Store interface {
 	Ping(ctx context.Context) error
 	LastKnownGood(ctx context.Context, clusters ...string) (map[string]store.LastKnownGood, error)
 	PutLastKnownGood(ctx context.Context, lkg store.LastKnownGood) (bool, error)
-	UpdateRollout(ctx context.Context, r wave.Rollout, u store.RolloutUpdate) (wave.Rollout, error)
+	UpdateRollout(ctx context.Context, r rollout.Rollout, u store.RolloutUpdate) (rollout.Rollout, error)
 	PutObservations(ctx context.Context, obs []store.Observation) error
 }
 

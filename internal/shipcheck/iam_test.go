@@ -16,9 +16,9 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/cli"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/testkit"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
 // The policies are checked against the code by running it: every command runs against
@@ -224,7 +224,7 @@ func TestServePoliciesCoverServe(t *testing.T) {
 	ctx := context.Background()
 	// A rollout strategy for every layer, so the second version of env/dev starts a rollout
 	// for the rollout steps below.
-	strategy, err := wave.ParseStrategy([]byte("name: default\nwaves: [{name: all}]\n"))
+	strategy, err := rollout.ParseStrategy([]byte("name: default\nwaves: [{name: all}]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

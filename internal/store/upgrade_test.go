@@ -8,16 +8,16 @@ import (
 	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
 // servedState is what serve and the rollout commands read, to compare before and after the
 // items move between key layouts.
 type servedState struct {
 	Seq          int64
-	Rollouts     []wave.Rollout
-	RegistryRoll []wave.Rollout
+	Rollouts     []rollout.Rollout
+	RegistryRoll []rollout.Rollout
 	LKG          map[string]store.LastKnownGood
 	Observed     map[string]store.Observation
 }

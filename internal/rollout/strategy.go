@@ -2,7 +2,7 @@
 // clusters, each with a bake time and a failure threshold), the plan a strategy makes for the
 // clusters a publish affects, and the state of a rollout — which decides, as a pure function
 // of stored state, which version of a layer each cluster is served.
-package wave
+package rollout
 
 import (
 	"encoding/json"
