@@ -12,11 +12,11 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 )
 
-// maxChangesPerRollout bounds the head moves remembered for one cluster's rollout.
-const maxChangesPerRollout = 16
+// maxChangesPerTrack bounds the head moves remembered for one track.
+const maxChangesPerTrack = 16
 
-// Rollout is the following of one cluster to its target configVersion.
-type Rollout struct {
+// Track is the following of one cluster to its target configVersion.
+type Track struct {
 	Cluster string
 	Target  config.ConfigVersion
 	// From is what the cluster was served before the latest change (zero: not known).
@@ -28,37 +28,37 @@ type Rollout struct {
 	Deadline time.Time
 	// Failed: the failure was reported (it is reported once; success may still follow).
 	Failed bool
-	// Baseline rollouts follow the current versions at start: they only record the last
+	// Baseline tracks follow the current versions at start: they only record the last
 	// known good, silently.
 	Baseline bool
-	// Gen tells a rollout from the one that replaced it for the same cluster.
+	// Gen tells a track from the one that replaced it for the same cluster.
 	Gen uint64
 }
 
-func (r *Rollout) copy() Rollout {
+func (r *Track) copy() Track {
 	c := *r
 	c.Changes = slices.Clone(r.Changes)
 	return c
 }
 
 // State is what the tracker knows between two readings of the Applications. The tracker
-// reads copies (Rollouts) and writes back decisions that hold only if the rollout read has
+// reads copies (Tracks) and writes back decisions that hold only if the track read has
 // not moved on meanwhile (End, SetFailed compare Gen), so an implementation shared by
 // replicas needs only conditional writes.
 type State interface {
 	// Baseline starts following, silently, every cluster of clusters not followed yet, at
 	// its current version.
 	Baseline(clusters []ops.ClusterInfo, since time.Time, timeout time.Duration)
-	// Start starts (or moves on) the rollouts of the clusters changes affect.
+	// Start starts (or moves on) the tracks of the clusters changes affect.
 	Start(changes []notify.Change, timeout time.Duration)
-	// Rollouts returns copies of the rollouts followed, by cluster name.
-	Rollouts() []Rollout
-	// Active is the number of rollouts followed.
+	// Tracks returns copies of the tracks followed, by cluster name.
+	Tracks() []Track
+	// Active is the number of tracks followed.
 	Active() int
-	// End stops following r's cluster unless its rollout moved on since r was read.
-	End(r Rollout)
+	// End stops following r's cluster unless its track moved on since r was read.
+	End(r Track)
 	// SetFailed records whether r's failure was reported; false when r moved on.
-	SetFailed(r Rollout, failed bool) bool
+	SetFailed(r Track, failed bool) bool
 
 	// Refreshed records a completed hard refresh of app that started at started.
 	Refreshed(app argocd.Key, started time.Time)
@@ -78,7 +78,7 @@ type State interface {
 type MemoryState struct {
 	mu        sync.Mutex
 	gen       uint64
-	rollouts  map[string]*Rollout // by cluster
+	tracks    map[string]*Track // by cluster
 	refreshAt map[argocd.Key]time.Time
 	handled   map[string]bool
 }
@@ -87,7 +87,7 @@ var _ State = (*MemoryState)(nil)
 
 // NewMemoryState returns an empty state.
 func NewMemoryState() *MemoryState {
-	return &MemoryState{rollouts: map[string]*Rollout{}, refreshAt: map[argocd.Key]time.Time{}, handled: map[string]bool{}}
+	return &MemoryState{tracks: map[string]*Track{}, refreshAt: map[argocd.Key]time.Time{}, handled: map[string]bool{}}
 }
 
 // Baseline implements State.
@@ -95,11 +95,11 @@ func (m *MemoryState) Baseline(clusters []ops.ClusterInfo, since time.Time, time
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, c := range clusters {
-		if _, ok := m.rollouts[c.Name]; ok {
+		if _, ok := m.tracks[c.Name]; ok {
 			continue
 		}
 		m.gen++
-		m.rollouts[c.Name] = &Rollout{Cluster: c.Name, Target: c.Served, Since: since, Deadline: since.Add(timeout), Baseline: true, Gen: m.gen}
+		m.tracks[c.Name] = &Track{Cluster: c.Name, Target: c.Served, Since: since, Deadline: since.Add(timeout), Baseline: true, Gen: m.gen}
 	}
 }
 
@@ -115,17 +115,17 @@ func (m *MemoryState) Start(changes []notify.Change, timeout time.Duration) {
 			before[b.Name] = b.Served
 		}
 		for _, c := range ch.Clusters {
-			r := m.rollouts[c.Name]
+			r := m.tracks[c.Name]
 			if r == nil || r.Baseline {
-				r = &Rollout{Cluster: c.Name}
-				m.rollouts[c.Name] = r
+				r = &Track{Cluster: c.Name}
+				m.tracks[c.Name] = r
 			}
 			m.gen++
 			r.Gen = m.gen
 			r.Target, r.From = c.Served, before[c.Name]
 			r.Changes = append(r.Changes, light)
-			if len(r.Changes) > maxChangesPerRollout {
-				r.Changes = r.Changes[len(r.Changes)-maxChangesPerRollout:]
+			if len(r.Changes) > maxChangesPerTrack {
+				r.Changes = r.Changes[len(r.Changes)-maxChangesPerTrack:]
 			}
 			r.Since = ch.DetectedAt
 			r.Deadline = ch.DetectedAt.Add(timeout)
@@ -134,15 +134,15 @@ func (m *MemoryState) Start(changes []notify.Change, timeout time.Duration) {
 	}
 }
 
-// Rollouts implements State.
-func (m *MemoryState) Rollouts() []Rollout {
+// Tracks implements State.
+func (m *MemoryState) Tracks() []Track {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]Rollout, 0, len(m.rollouts))
-	for _, r := range m.rollouts {
+	out := make([]Track, 0, len(m.tracks))
+	for _, r := range m.tracks {
 		out = append(out, r.copy())
 	}
-	slices.SortFunc(out, func(a, b Rollout) int { return strings.Compare(a.Cluster, b.Cluster) })
+	slices.SortFunc(out, func(a, b Track) int { return strings.Compare(a.Cluster, b.Cluster) })
 	return out
 }
 
@@ -150,23 +150,23 @@ func (m *MemoryState) Rollouts() []Rollout {
 func (m *MemoryState) Active() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.rollouts)
+	return len(m.tracks)
 }
 
 // End implements State.
-func (m *MemoryState) End(r Rollout) {
+func (m *MemoryState) End(r Track) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if cur, ok := m.rollouts[r.Cluster]; ok && cur.Gen == r.Gen {
-		delete(m.rollouts, r.Cluster)
+	if cur, ok := m.tracks[r.Cluster]; ok && cur.Gen == r.Gen {
+		delete(m.tracks, r.Cluster)
 	}
 }
 
 // SetFailed implements State.
-func (m *MemoryState) SetFailed(r Rollout, failed bool) bool {
+func (m *MemoryState) SetFailed(r Track, failed bool) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	cur, ok := m.rollouts[r.Cluster]
+	cur, ok := m.tracks[r.Cluster]
 	if !ok || cur.Gen != r.Gen {
 		return false
 	}

@@ -140,7 +140,7 @@ func (t *Tracker) Refreshed(app argocd.Key, started time.Time) {
 // outcome is a decision of one evaluation, carried out without the lock.
 type outcome struct {
 	kind    string // EventSynced, EventDegraded, EventSyncFailed, EventRolloutTimeout
-	r       Rollout
+	r       Track
 	apps    []notify.AppStatus
 	reason  string
 	silent  bool
@@ -161,7 +161,7 @@ func (t *Tracker) evaluate(ctx context.Context, inv *ops.Inventory, byCluster ma
 	var outs []outcome
 
 	t.state.PruneRefreshes(now.Add(-t.o.RolloutTimeout))
-	for _, r := range t.state.Rollouts() {
+	for _, r := range t.state.Tracks() {
 		if v, ok := served[r.Cluster]; ok && v != r.Target.String() {
 			continue // the cluster is no longer served the version followed: its change is on its way
 		}
