@@ -13,6 +13,7 @@ import (
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/traceid"
@@ -228,7 +229,7 @@ func whyEmptyWaves(ctx context.Context, st *store.Store, res *ops.PublishResult)
 		return nil
 	}
 	s := stored[i].Strategy
-	members := ops.Members(ops.InventoryOf(reg).Affected(res.Ref, nil))
+	members := registry.Members(registry.InventoryOf(reg).Affected(res.Ref, nil))
 	return func(wave int) string { return s.WhyEmpty(res.Ref, wave, members) }
 }
 

@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
@@ -167,7 +167,7 @@ func (o *operator) runRolloutStatus(ctx context.Context, f rolloutStatusFlags) e
 			return storeError(err)
 		}
 		warnOldLayout(o.streams.ErrOut, st.Table(), reg.Legacy)
-		inv := ops.InventoryOf(reg)
+		inv := registry.InventoryOf(reg)
 		var rollouts []rollout.Rollout
 		for ref, r := range inv.Rollouts {
 			if only == nil || *only == ref {
@@ -246,7 +246,7 @@ func compareLayers(a, b config.LayerRef) int {
 }
 
 // clusterNames are the clusters rollout status shows: the planned ones and those that joined.
-func clusterNames(inv *ops.Inventory, rollouts []rollout.Rollout) []string {
+func clusterNames(inv *registry.Inventory, rollouts []rollout.Rollout) []string {
 	seen := map[string]bool{}
 	var out []string
 	add := func(n string) {
@@ -269,7 +269,7 @@ func clusterNames(inv *ops.Inventory, rollouts []rollout.Rollout) []string {
 }
 
 // rolloutStatusOf is the status of one rollout.
-func rolloutStatusOf(inv *ops.Inventory, r rollout.Rollout, obs map[string]store.Observation) rolloutJSON {
+func rolloutStatusOf(inv *registry.Inventory, r rollout.Rollout, obs map[string]store.Observation) rolloutJSON {
 	head := inv.Heads[r.Layer]
 	_, live := inv.LiveRollout(r.Layer)
 	status := string(r.State)
@@ -289,7 +289,7 @@ func rolloutStatusOf(inv *ops.Inventory, r rollout.Rollout, obs map[string]store
 		t := r.BakeStartedAt
 		out.BakeStartedAt = &t
 	}
-	registered := map[string]ops.ClusterInfo{}
+	registered := map[string]registry.ClusterInfo{}
 	for _, c := range inv.Clusters {
 		registered[c.Name] = c
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/traceid"
@@ -116,7 +117,7 @@ func (o *operator) runRolloutAction(ctx context.Context, a rolloutAction, f roll
 			if err != nil {
 				return storeError(err)
 			}
-			inv := ops.InventoryOf(reg)
+			inv := registry.InventoryOf(reg)
 			r, ok := inv.LiveRollout(ref)
 			if !ok {
 				return withCode(ExitInvalid, noLiveRollout(inv, ref, a.name))
@@ -180,7 +181,7 @@ func (o *operator) runRolloutAction(ctx context.Context, a rolloutAction, f roll
 }
 
 // noLiveRollout says why a layer has no rollout an operator action can act on.
-func noLiveRollout(inv *ops.Inventory, ref config.LayerRef, action string) error {
+func noLiveRollout(inv *registry.Inventory, ref config.LayerRef, action string) error {
 	head, published := inv.Heads[ref]
 	r, ok := inv.Rollouts[ref]
 	switch {

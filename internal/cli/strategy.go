@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
@@ -150,7 +150,7 @@ func (o *operator) runStrategyPut(ctx context.Context, f strategyPutFlags) error
 		}
 		fmt.Fprintf(o.streams.Out, "%s strategy %s for %s: %s\n", verb, s.Name, strategyLayers(s), wavesSummary(s.Waves))
 		printLayerUses(o.streams, inv, before, after, s, &s)
-		for _, w := range s.Warnings(ops.Members(inv.Clusters)) {
+		for _, w := range s.Warnings(registry.Members(inv.Clusters)) {
 			fmt.Fprintf(o.streams.ErrOut, "warning: %s\n", cell(w))
 		}
 		return nil
@@ -174,7 +174,7 @@ func refusedStrategy(file string, err error) error {
 
 // strategiesAndInventory reads the strategies and the registry (the layer heads and the
 // registered clusters).
-func strategiesAndInventory(ctx context.Context, st *store.Store) ([]rollout.Strategy, *ops.Inventory, error) {
+func strategiesAndInventory(ctx context.Context, st *store.Store) ([]rollout.Strategy, *registry.Inventory, error) {
 	stored, err := st.Strategies(ctx)
 	if err != nil {
 		return nil, nil, storeError(err)
@@ -187,7 +187,7 @@ func strategiesAndInventory(ctx context.Context, st *store.Store) ([]rollout.Str
 	for i, x := range stored {
 		out[i] = x.Strategy
 	}
-	return out, ops.InventoryOf(reg), nil
+	return out, registry.InventoryOf(reg), nil
 }
 
 // newEnvironment stands for an environment not published yet in the table of which strategy
@@ -200,7 +200,7 @@ var newEnvironment = config.EnvLayer("<new>")
 // published yet, and for an environment published later when changed lists "env/*" or "*"
 // or is the default. When put (the strategy stored; nil for a delete) takes a layer over
 // from another strategy, or another strategy keeps a layer it lists, that is a warning.
-func printLayerUses(streams IOStreams, inv *ops.Inventory, before, after []rollout.Strategy, changed rollout.Strategy, put *rollout.Strategy) {
+func printLayerUses(streams IOStreams, inv *registry.Inventory, before, after []rollout.Strategy, changed rollout.Strategy, put *rollout.Strategy) {
 	refs := []config.LayerRef{config.GlobalLayer}
 	seen := map[config.LayerRef]bool{config.GlobalLayer: true}
 	add := func(ref config.LayerRef) {

@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
 
@@ -33,7 +33,7 @@ type ParamSet struct {
 type Snapshot struct {
 	// Seq is the change counter read before the registry.
 	Seq       int64
-	Inventory *ops.Inventory
+	Inventory *registry.Inventory
 	// ReadAt is when the reading started.
 	ReadAt time.Time
 
@@ -100,7 +100,7 @@ const (
 
 // NewSnapshot makes the snapshot of the registry read after change counter seq.
 func NewSnapshot(seq int64, reg store.RegistryState, at time.Time) *Snapshot {
-	inv := ops.InventoryOf(reg)
+	inv := registry.InventoryOf(reg)
 	s := &Snapshot{Seq: seq, Inventory: inv, params: make([][]byte, len(inv.Clusters)), ReadAt: at}
 	for i, c := range inv.Clusters {
 		p := ParamSet{

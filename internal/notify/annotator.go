@@ -12,7 +12,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/kube"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 )
 
 // ApplicationSets is what the annotator needs of the Kubernetes API (*kube.Client).
@@ -149,7 +149,7 @@ func NewAnnotator(o AnnotatorOptions) *Annotator {
 
 // Add asks for the ApplicationSets selecting any of clusters (as registered before or after
 // the change), or all of them, to be refreshed.
-func (a *Annotator) Add(all bool, clusters []ops.ClusterInfo) {
+func (a *Annotator) Add(all bool, clusters []registry.ClusterInfo) {
 	repeat := a.o.ReannotateAfter > 0
 	var items []item[string, annotation]
 	if all {

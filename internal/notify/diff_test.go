@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
@@ -25,8 +25,8 @@ func TestDiffFollowsTheWaves(t *testing.T) {
 	}
 	s := rollout.Strategy{Name: "two", Waves: []rollout.Wave{{Name: "first", NamePattern: "a"}, {Name: "rest"}}}
 	r := rollout.New(config.EnvLayer("dev"), &s, []rollout.Member{{Name: "a"}, {Name: "b"}, {Name: "c"}}, 1, 2, "t2", "alice", at)
-	before := ops.InventoryOf(store.RegistryState{Heads: heads(1, "t1")})
-	published := ops.InventoryOf(store.RegistryState{Heads: heads(2, "t2"), Rollouts: []rollout.Rollout{r}})
+	before := registry.InventoryOf(store.RegistryState{Heads: heads(1, "t1")})
+	published := registry.InventoryOf(store.RegistryState{Heads: heads(2, "t2"), Rollouts: []rollout.Rollout{r}})
 
 	names := func(chs []Change) (out [][]string) {
 		for _, ch := range chs {
@@ -46,7 +46,7 @@ func TestDiffFollowsTheWaves(t *testing.T) {
 	next := r.Clone()
 	next.Advance(at, "serve")
 	next.Rev++
-	wave2 := ops.InventoryOf(store.RegistryState{Heads: heads(2, "t2"), Rollouts: []rollout.Rollout{next}})
+	wave2 := registry.InventoryOf(store.RegistryState{Heads: heads(2, "t2"), Rollouts: []rollout.Rollout{next}})
 	chs = Diff(published, wave2, at)
 	if len(chs) != 1 || !chs[0].Step || !slices.Equal(names(chs)[0], []string{"b@g0.e2.c1", "c@g0.e2.c1"}) {
 		t.Fatalf("wave 2: %+v %v, want one step reaching b and c", chs, names(chs))
@@ -55,7 +55,7 @@ func TestDiffFollowsTheWaves(t *testing.T) {
 	halted := r.Clone()
 	halted.Halt(at, "serve", "a failed")
 	halted.Rev++
-	chs = Diff(published, ops.InventoryOf(store.RegistryState{Heads: heads(2, "t2"), Rollouts: []rollout.Rollout{halted}}), at)
+	chs = Diff(published, registry.InventoryOf(store.RegistryState{Heads: heads(2, "t2"), Rollouts: []rollout.Rollout{halted}}), at)
 	if len(chs) != 1 || !chs[0].Step || !slices.Equal(names(chs)[0], []string{"a@g0.e1.c1"}) {
 		t.Fatalf("halt: %+v %v, want one step sending a back to e1", chs, names(chs))
 	}
@@ -64,7 +64,7 @@ func TestDiffFollowsTheWaves(t *testing.T) {
 	baking := r.Clone()
 	baking.BakeStartedAt = at
 	baking.Rev++
-	if chs := Diff(published, ops.InventoryOf(store.RegistryState{Heads: heads(2, "t2"), Rollouts: []rollout.Rollout{baking}}), at); len(chs) != 0 {
+	if chs := Diff(published, registry.InventoryOf(store.RegistryState{Heads: heads(2, "t2"), Rollouts: []rollout.Rollout{baking}}), at); len(chs) != 0 {
 		t.Fatalf("bake start: %v, want no change", names(chs))
 	}
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd/argocdtest"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
 
@@ -74,12 +74,12 @@ func TestPluginInputs(t *testing.T) {
 func TestDiffSnapshots(t *testing.T) {
 	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	rec := func(env string) *config.Cluster { return &config.Cluster{Name: "a", Environment: env} }
-	old := ops.NewInventory([]store.Head{
+	old := registry.NewInventory([]store.Head{
 		{Ref: config.GlobalLayer, Version: 1, At: at},
 		{Ref: config.EnvLayer("dev"), Version: 1, At: at},
 		{Ref: config.ClusterLayer("a"), Version: 1, At: at, Cluster: rec("dev")},
 	})
-	cur := ops.NewInventory([]store.Head{
+	cur := registry.NewInventory([]store.Head{
 		{Ref: config.GlobalLayer, Version: 1, At: at},
 		{Ref: config.EnvLayer("dev"), Version: 1, At: at.Add(time.Minute), Action: store.ActionRollback, Previous: 2}, // 1→2→1 between two polls
 		{Ref: config.EnvLayer("prod"), Version: 1, At: at.Add(time.Minute)},

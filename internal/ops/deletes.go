@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 )
 
 // DeletesError refuses a version that deletes entries no lower layer has; it wraps the
@@ -30,7 +31,7 @@ func (e *DeletesError) Unwrap() error { return e.Err }
 // layer holds at its head (config.UnmatchedDeletes): the lower layers of an environment are
 // global, those of a cluster global and its environment (from the record being published). It
 // reads them only when the version deletes an entry.
-func checkDeletes(ctx context.Context, st Store, inv *Inventory, ref config.LayerRef, entries []config.Entry) error {
+func checkDeletes(ctx context.Context, st Store, inv *registry.Inventory, ref config.LayerRef, entries []config.Entry) error {
 	if !config.HasEntryDeletes(entries) {
 		return nil
 	}

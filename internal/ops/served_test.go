@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
 
-// registry is global at 2 rolling out over 1 in two waves (prod-eu1 first), env/prod at 1,
+// registryState is global at 2 rolling out over 1 in two waves (prod-eu1 first), env/prod at 1,
 // and clusters prod-eu1 and prod-us1, with the global rollout in state s.
-func registry(t *testing.T, s rollout.State) store.RegistryState {
+func registryState(t *testing.T, s rollout.State) store.RegistryState {
 	t.Helper()
 	strat, err := rollout.ParseStrategy([]byte("name: s\nwaves:\n- {name: canary, namePattern: prod-eu1}\n- {name: rest}\n"))
 	if err != nil {
@@ -36,11 +37,11 @@ func registry(t *testing.T, s rollout.State) store.RegistryState {
 	}
 }
 
-func mixes(inv *Inventory, ch change, cluster string) []string {
+func mixes(inv *registry.Inventory, ch change, cluster string) []string {
 	var out []string
 	for _, c := range inv.Clusters {
 		if c.Name == cluster {
-			for _, m := range inv.servable(ch, c) {
+			for _, m := range servable(inv, ch, c) {
 				out = append(out, m.String())
 			}
 		}
@@ -78,7 +79,7 @@ func TestServableConfigVersions(t *testing.T) {
 		{"rollback of env to 0", rollout.Completed, change{layer: config.Layer{Ref: config.EnvLayer("prod")}, known: true}, []string{"g2.e0.c1"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			inv := InventoryOf(registry(t, tt.state))
+			inv := registry.InventoryOf(registryState(t, tt.state))
 			want := slices.Clone(tt.want)
 			slices.Sort(want)
 			if got := mixes(inv, tt.ch, "prod-us1"); !slices.Equal(got, want) {

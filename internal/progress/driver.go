@@ -17,6 +17,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/traceid"
@@ -201,7 +202,7 @@ func (d *Driver) Tick(ctx context.Context) (live int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	inv := ops.InventoryOf(reg)
+	inv := registry.InventoryOf(reg)
 	// A reading the refresher took since the last tick serves this tick too (one list call
 	// per interval for the whole service), unless it started before what this tick is for: a
 	// change that woke the driver, or one the tracker follows, or a hard refresh it was told
@@ -274,9 +275,9 @@ type clusterVerdict struct {
 
 // waveClusters are the clusters of r's current wave (a cluster registered after the publish
 // is in the last wave).
-func (d *Driver) waveClusters(inv *ops.Inventory, r rollout.Rollout) []ops.ClusterInfo {
+func (d *Driver) waveClusters(inv *registry.Inventory, r rollout.Rollout) []registry.ClusterInfo {
 	x, _ := inv.Live(r.Layer)
-	var out []ops.ClusterInfo
+	var out []registry.ClusterInfo
 	for _, c := range inv.Affected(r.Layer, nil) {
 		if x.WaveOf(c.Name) == r.Wave {
 			out = append(out, c)
@@ -286,7 +287,7 @@ func (d *Driver) waveClusters(inv *ops.Inventory, r rollout.Rollout) []ops.Clust
 }
 
 // judgeWave judges the clusters of r's current wave on the configVersion each is served.
-func (d *Driver) judgeWave(inv *ops.Inventory, r rollout.Rollout, byCluster map[string][]*argocd.Application) []clusterVerdict {
+func (d *Driver) judgeWave(inv *registry.Inventory, r rollout.Rollout, byCluster map[string][]*argocd.Application) []clusterVerdict {
 	var out []clusterVerdict
 	for _, c := range d.waveClusters(inv, r) {
 		cv := clusterVerdict{name: c.Name, served: c.Served, verdict: good}
@@ -321,7 +322,7 @@ type stepEvent struct {
 }
 
 // step takes at most one step of the live rollout r.
-func (d *Driver) step(ctx context.Context, inv *ops.Inventory, r rollout.Rollout, byCluster map[string][]*argocd.Application) error {
+func (d *Driver) step(ctx context.Context, inv *registry.Inventory, r rollout.Rollout, byCluster map[string][]*argocd.Application) error {
 	now := d.o.Now().UTC()
 	switch r.State {
 	case rollout.Paused:
@@ -425,7 +426,7 @@ func (d *Driver) step(ctx context.Context, inv *ops.Inventory, r rollout.Rollout
 // skipEmptyWaves completes the current wave of next at once while it has no cluster (a
 // cluster registered after the publish joins the last wave, which may then be empty only
 // until then), appending the events of each skip. It reports whether a wave was skipped.
-func (d *Driver) skipEmptyWaves(inv *ops.Inventory, next *rollout.Rollout, now time.Time, evs *[]stepEvent) bool {
+func (d *Driver) skipEmptyWaves(inv *registry.Inventory, next *rollout.Rollout, now time.Time, evs *[]stepEvent) bool {
 	skipped := false
 	for next.State == rollout.Progressing && len(d.waveClusters(inv, *next)) == 0 {
 		w := next.Wave
@@ -604,7 +605,7 @@ func (d *Driver) event(typ string, r rollout.Rollout, reason string) {
 
 // observe sums up each cluster's Applications, records what changed since the last
 // record, and sets the cluster metrics.
-func (d *Driver) observe(ctx context.Context, inv *ops.Inventory, byCluster map[string][]*argocd.Application) {
+func (d *Driver) observe(ctx context.Context, inv *registry.Inventory, byCluster map[string][]*argocd.Application) {
 	now := d.o.Now().UTC()
 	var changed []store.Observation
 	d.mu.Lock()
@@ -704,14 +705,14 @@ func (m *DriverMetrics) resetClusters() {
 	}
 }
 
-func (m *DriverMetrics) cluster(c ops.ClusterInfo, o store.Observation) {
+func (m *DriverMetrics) cluster(c registry.ClusterInfo, o store.Observation) {
 	if m == nil {
 		return
 	}
 	m.clusterInfo.WithLabelValues(c.Name, c.Record.Environment, c.Served.String(), o.SyncedVersion, o.Sync, o.Health).Set(1)
 }
 
-func (m *DriverMetrics) setRollouts(inv *ops.Inventory) {
+func (m *DriverMetrics) setRollouts(inv *registry.Inventory) {
 	if m == nil {
 		return
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/outbound"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
@@ -70,7 +71,7 @@ func (f *fakeFleet) ListApplications(ctx context.Context) ([]argocd.Application,
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []argocd.Application
-	for _, c := range ops.InventoryOf(reg).Clusters {
+	for _, c := range registry.InventoryOf(reg).Clusters {
 		v := c.Served.String()
 		app := argocdtest.App{Namespace: "argocd", Name: "bootstrap-" + c.Name, Cluster: c.Name, Pinned: v, Compared: v, Sync: "Synced", Health: "Healthy"}
 		if bad, ok := f.bad[c.Name]; ok && bad == c.Served.Env {
@@ -167,7 +168,7 @@ func served(t *testing.T, st *store.Store) string {
 		t.Fatal(err)
 	}
 	var parts []string
-	for _, c := range ops.InventoryOf(reg).Clusters {
+	for _, c := range registry.InventoryOf(reg).Clusters {
 		parts = append(parts, fmt.Sprintf("%s=e%d", c.Name, c.Served.Env))
 	}
 	return strings.Join(parts, " ")

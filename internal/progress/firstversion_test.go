@@ -9,6 +9,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
@@ -73,7 +74,7 @@ func TestDriverRollsAHaltedFirstVersionBackToZero(t *testing.T) {
 		t.Errorf("events %v, want %v", got, want)
 	}
 	// What is served renders through generate's read.
-	inv, err := ops.ReadInventory(ctx, st)
+	inv, err := registry.ReadInventory(ctx, st)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd/argocdtest"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/testkit"
@@ -146,13 +146,13 @@ func TestAFailedAttemptHaltsAtTheNextTick(t *testing.T) {
 type watcher struct {
 	st   *store.Store
 	tr   *Tracker
-	prev *ops.Inventory
+	prev *registry.Inventory
 	clk  *clock
 }
 
 func (w *watcher) look(t *testing.T) {
 	t.Helper()
-	inv, err := ops.ReadInventory(testkit.Context(t), w.st)
+	inv, err := registry.ReadInventory(testkit.Context(t), w.st)
 	if err != nil {
 		t.Fatal(err)
 	}

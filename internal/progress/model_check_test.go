@@ -15,14 +15,14 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/progress"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 )
 
 // The invariants, checked after every step of a sequence (each failure names its number):
 //
-//  1. every configVersion the plugin generator serves is the registry's (ops.InventoryOf),
+//  1. every configVersion the plugin generator serves is the registry's (registry.InventoryOf),
 //     and renders through generate's own code path (exit 0, a non-empty stream);
 //  2. every configVersion the generator may serve after a successful publish or rollback
 //     (each mix of stable and target versions of the live rollouts, for every cluster the
@@ -105,7 +105,7 @@ func waveOf(r rollout.Rollout, cluster string) int {
 
 // options are the versions of ref the generator may serve while things stand as in inv:
 // the stable and the target version of its live rollout, else its head.
-func options(inv *ops.Inventory, ref config.LayerRef) []int {
+func options(inv *registry.Inventory, ref config.LayerRef) []int {
 	if r, ok := inv.LiveRollout(ref); ok {
 		if r.Stable == r.Target {
 			return []int{r.Target}
@@ -116,7 +116,7 @@ func options(inv *ops.Inventory, ref config.LayerRef) []int {
 }
 
 // mixes are the configVersions the generator may serve c while things stand as in inv.
-func mixes(inv *ops.Inventory, c ops.ClusterInfo) []config.ConfigVersion {
+func mixes(inv *registry.Inventory, c registry.ClusterInfo) []config.ConfigVersion {
 	var out []config.ConfigVersion
 	for _, g := range options(inv, config.GlobalLayer) {
 		for _, e := range options(inv, config.EnvLayer(c.Record.Environment)) {
@@ -127,7 +127,7 @@ func mixes(inv *ops.Inventory, c ops.ClusterInfo) []config.ConfigVersion {
 }
 
 // servable says why the generator may serve c at cv: which version of each staged layer.
-func servable(inv *ops.Inventory, c ops.ClusterInfo, cv config.ConfigVersion) string {
+func servable(inv *registry.Inventory, c registry.ClusterInfo, cv config.ConfigVersion) string {
 	var parts []string
 	for _, ref := range []config.LayerRef{config.GlobalLayer, config.EnvLayer(c.Record.Environment)} {
 		r, ok := inv.LiveRollout(ref)
@@ -169,7 +169,7 @@ func (m *model) validatedBy(t *rapid.T, ref config.LayerRef, what string) {
 // checkHeadMoves finds the head moves the model did not make: the rollbacks of halted or
 // aborted rollouts (by a driver, or by rollout abort). Each must move the head from the
 // rollout's target to its stable version (invariant 4), and validates like any rollback.
-func (m *model) checkHeadMoves(t *rapid.T, inv *ops.Inventory) {
+func (m *model) checkHeadMoves(t *rapid.T, inv *registry.Inventory) {
 	refs := slices.Collect(maps.Keys(inv.Heads))
 	for ref := range m.heads {
 		if _, ok := inv.Heads[ref]; !ok {
@@ -193,7 +193,7 @@ func (m *model) checkHeadMoves(t *rapid.T, inv *ops.Inventory) {
 }
 
 // checkServed holds invariants 1 and 2 for what the generator serves.
-func (m *model) checkServed(t *rapid.T, inv *ops.Inventory, answer []generator.ParamSet) {
+func (m *model) checkServed(t *rapid.T, inv *registry.Inventory, answer []generator.ParamSet) {
 	if len(answer) != len(inv.Clusters) {
 		m.violated(t, 1, "the plugin generator answers %d clusters, the registry has %d", len(answer), len(inv.Clusters))
 		return
@@ -231,7 +231,7 @@ func (m *model) checkServed(t *rapid.T, inv *ops.Inventory, answer []generator.P
 }
 
 // checkWaves holds invariants 3 (no wave early) and 4 (halted and aborted serve stable).
-func (m *model) checkWaves(t *rapid.T, inv *ops.Inventory) {
+func (m *model) checkWaves(t *rapid.T, inv *registry.Inventory) {
 	refs := slices.Collect(maps.Keys(inv.Rollouts))
 	config.SortLayerRefs(refs, func(r config.LayerRef) config.LayerRef { return r })
 	for _, ref := range refs {
@@ -294,7 +294,7 @@ func expectedEvents(r rollout.Rollout) []string {
 }
 
 // checkEvents holds invariant 6.
-func (m *model) checkEvents(t *rapid.T, inv *ops.Inventory) {
+func (m *model) checkEvents(t *rapid.T, inv *registry.Inventory) {
 	for _, r := range inv.Rollouts {
 		m.rollouts[r.ID] = r.Clone()
 	}
@@ -386,7 +386,7 @@ type judgement struct {
 
 // judge is the model's judgement of every live rollout a tick at now judges (progressing,
 // announced), from the registry as the tick reads it and what Argo CD reports.
-func (m *model) judge(inv *ops.Inventory, now time.Time) map[config.LayerRef]*judgement {
+func (m *model) judge(inv *registry.Inventory, now time.Time) map[config.LayerRef]*judgement {
 	out := map[config.LayerRef]*judgement{}
 	for ref := range inv.Rollouts {
 		r, ok := inv.LiveRollout(ref)
@@ -452,7 +452,7 @@ func newSteps(pre, post rollout.Rollout) []rollout.Step {
 
 // checkTick holds invariants 3, 4 and 5 over one tick: pre and post are the registry before
 // and after it, judged the model's judgement of the rollouts it judged.
-func (m *model) checkTick(t *rapid.T, pre, post *ops.Inventory, judged map[config.LayerRef]*judgement, now time.Time) {
+func (m *model) checkTick(t *rapid.T, pre, post *registry.Inventory, judged map[config.LayerRef]*judgement, now time.Time) {
 	for ref, r := range post.Rollouts {
 		for _, s := range newSteps(pre.Rollouts[ref], r) {
 			if s.Actor == progress.DriverActor {

@@ -27,6 +27,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/progress"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
@@ -522,7 +523,7 @@ func (m *model) tick(t *rapid.T, replicas ...int) {
 
 func since(at time.Time) string { return "+" + at.Sub(modelStart).String() }
 
-func describeRollouts(inv *ops.Inventory) string {
+func describeRollouts(inv *registry.Inventory) string {
 	var parts []string
 	refs := slices.Collect(maps.Keys(inv.Rollouts))
 	config.SortLayerRefs(refs, func(r config.LayerRef) config.LayerRef { return r })
@@ -543,7 +544,7 @@ func describeRollouts(inv *ops.Inventory) string {
 
 // applications are the Applications Argo CD reports: one per registered cluster (unless it
 // has none), on the configVersion the generator serves it.
-func (m *model) applications(inv *ops.Inventory, now time.Time) ([]argocd.Application, error) {
+func (m *model) applications(inv *registry.Inventory, now time.Time) ([]argocd.Application, error) {
 	var out []argocd.Application
 	for _, c := range inv.Clusters {
 		s := m.argo[c.Name]
@@ -621,8 +622,8 @@ func (m *model) cliEnv(extra cli.Env, args ...string) (int, string, string) {
 }
 
 // read reads the registry as the generator and the drivers do.
-func (m *model) read(t *rapid.T) *ops.Inventory {
-	inv, err := ops.ReadInventory(m.ctx, m.st)
+func (m *model) read(t *rapid.T) *registry.Inventory {
+	inv, err := registry.ReadInventory(m.ctx, m.st)
 	if err != nil {
 		t.Fatalf("read the registry: %v", err)
 	}

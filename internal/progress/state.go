@@ -9,7 +9,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 )
 
 // maxChangesPerTrack bounds the head moves remembered for one track.
@@ -48,7 +48,7 @@ func (r *Track) copy() Track {
 type State interface {
 	// Baseline starts following, silently, every cluster of clusters not followed yet, at
 	// its current version.
-	Baseline(clusters []ops.ClusterInfo, since time.Time, timeout time.Duration)
+	Baseline(clusters []registry.ClusterInfo, since time.Time, timeout time.Duration)
 	// Start starts (or moves on) the tracks of the clusters changes affect.
 	Start(changes []notify.Change, timeout time.Duration)
 	// Tracks returns copies of the tracks followed, by cluster name.
@@ -91,7 +91,7 @@ func NewMemoryState() *MemoryState {
 }
 
 // Baseline implements State.
-func (m *MemoryState) Baseline(clusters []ops.ClusterInfo, since time.Time, timeout time.Duration) {
+func (m *MemoryState) Baseline(clusters []registry.ClusterInfo, since time.Time, timeout time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, c := range clusters {

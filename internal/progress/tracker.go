@@ -13,6 +13,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/traceid"
 )
@@ -120,7 +121,7 @@ func (t *Tracker) signaledAt() time.Time {
 
 // Baseline follows every cluster of inv at its current version, to learn the last known
 // good versions of clusters whose Applications are already Synced and Healthy.
-func (t *Tracker) Baseline(inv *ops.Inventory) {
+func (t *Tracker) Baseline(inv *registry.Inventory) {
 	t.state.Baseline(inv.Clusters, t.o.Now(), t.o.RolloutTimeout)
 	t.signal()
 }
@@ -151,7 +152,7 @@ type outcome struct {
 // Applications (byCluster). The failures of the clusters in judged (those of a wave in
 // progress) are the Driver's to report; so are, until the change that moved them reaches
 // the tracker, those of a cluster no longer served the configVersion followed.
-func (t *Tracker) evaluate(ctx context.Context, inv *ops.Inventory, byCluster map[string][]*argocd.Application, judged map[string]bool) {
+func (t *Tracker) evaluate(ctx context.Context, inv *registry.Inventory, byCluster map[string][]*argocd.Application, judged map[string]bool) {
 	plugin := t.o.PluginName
 	served := make(map[string]string, len(inv.Clusters))
 	for _, c := range inv.Clusters {

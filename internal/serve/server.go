@@ -14,8 +14,8 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/kube"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/progress"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 )
 
 // readyCache is how long a readiness verdict (store.Ping) is reused.
@@ -146,7 +146,7 @@ func (s *Server) onSnapshot(old, cur *generator.Snapshot) {
 	if len(changes) == 0 {
 		return
 	}
-	var clusters []ops.ClusterInfo
+	var clusters []registry.ClusterInfo
 	for _, ch := range changes {
 		if ch.Step {
 			// The rollout's driver reports its steps; the clusters are told below.
