@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 )
 
 // Event types.
@@ -130,7 +132,7 @@ func EventID(parts ...string) string {
 }
 
 // ChangeEvent is the event of a head move, as replica reports it.
-func ChangeEvent(ch Change, replica string) Event {
+func ChangeEvent(ch registry.Change, replica string) Event {
 	ev := Event{
 		ID:   EventID(ch.Head.Action, ch.Ref.String(), strconv.Itoa(ch.Head.Version), strconv.FormatInt(ch.Head.At.UnixNano(), 10)),
 		Type: ch.Head.Action, Time: ch.DetectedAt.UTC(), Layer: ch.Ref.String(), Action: ch.Head.Action,

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 )
 
 // maxRefreshRounds bounds the rounds of hard refreshes tried for one change of a cluster
@@ -79,7 +80,7 @@ func NewRefresher(o RefresherOptions) *Refresher {
 }
 
 // Add queues the clusters of changes.
-func (r *Refresher) Add(changes []Change) {
+func (r *Refresher) Add(changes []registry.Change) {
 	var items []item[string, refreshJob]
 	now := r.o.Now()
 	for _, ch := range changes {

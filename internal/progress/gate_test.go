@@ -11,7 +11,6 @@ import (
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd/argocdtest"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
@@ -158,7 +157,7 @@ func (w *watcher) look(t *testing.T) {
 	}
 	if w.prev == nil {
 		w.tr.Baseline(inv)
-	} else if changes := notify.Diff(w.prev, inv, w.clk.Now()); len(changes) > 0 {
+	} else if changes := registry.Diff(w.prev, inv, w.clk.Now()); len(changes) > 0 {
 		w.tr.Add(changes)
 	}
 	w.prev = inv

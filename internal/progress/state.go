@@ -8,7 +8,6 @@ import (
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 )
 
@@ -23,7 +22,7 @@ type Track struct {
 	From config.ConfigVersion
 	// Changes are the head moves that led to Target, oldest first (without their cluster
 	// lists).
-	Changes  []notify.Change
+	Changes  []registry.Change
 	Since    time.Time
 	Deadline time.Time
 	// Failed: the failure was reported (it is reported once; success may still follow).
@@ -50,7 +49,7 @@ type State interface {
 	// its current version.
 	Baseline(clusters []registry.ClusterInfo, since time.Time, timeout time.Duration)
 	// Start starts (or moves on) the tracks of the clusters changes affect.
-	Start(changes []notify.Change, timeout time.Duration)
+	Start(changes []registry.Change, timeout time.Duration)
 	// Tracks returns copies of the tracks followed, by cluster name.
 	Tracks() []Track
 	// Active is the number of tracks followed.
@@ -104,7 +103,7 @@ func (m *MemoryState) Baseline(clusters []registry.ClusterInfo, since time.Time,
 }
 
 // Start implements State.
-func (m *MemoryState) Start(changes []notify.Change, timeout time.Duration) {
+func (m *MemoryState) Start(changes []registry.Change, timeout time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, ch := range changes {

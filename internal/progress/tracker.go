@@ -127,7 +127,7 @@ func (t *Tracker) Baseline(inv *registry.Inventory) {
 }
 
 // Add starts (or moves on) the rollouts of the clusters changes affect.
-func (t *Tracker) Add(changes []notify.Change) {
+func (t *Tracker) Add(changes []registry.Change) {
 	t.state.Start(changes, t.o.RolloutTimeout)
 	t.signal()
 }

@@ -142,7 +142,7 @@ func (s *Server) onSnapshot(old, cur *generator.Snapshot) {
 		}
 		return
 	}
-	changes := notify.Diff(old.Inventory, cur.Inventory, s.opts.Now())
+	changes := registry.Diff(old.Inventory, cur.Inventory, s.opts.Now())
 	if len(changes) == 0 {
 		return
 	}
@@ -287,7 +287,7 @@ func (s *Server) Run(ctx context.Context, api, ops net.Listener) error {
 		}()
 	}
 	goRun(func(ctx context.Context) {
-		notify.Watch(ctx, s.opts.PollInterval, func(ctx context.Context) error { _, _, err := s.cache.Check(ctx); return err }, s.log)
+		registry.Watch(ctx, s.opts.PollInterval, func(ctx context.Context) error { _, _, err := s.cache.Check(ctx); return err }, s.log)
 	}, bg)
 	if s.annot != nil {
 		goRun(s.annot.Run, bg)

@@ -1,4 +1,4 @@
-package notify
+package registry
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
 
@@ -21,9 +20,9 @@ type Change struct {
 	From int
 	// Clusters are the clusters the change reaches, with their new configVersion (for a
 	// layer rolled out in waves, only those whose served configVersion changed).
-	Clusters []registry.ClusterInfo
+	Clusters []ClusterInfo
 	// Before are the same clusters as the previous snapshot registered them (absent when new).
-	Before     []registry.ClusterInfo
+	Before     []ClusterInfo
 	DetectedAt time.Time
 	// Staged: a rollout in waves decides what the layer's clusters are served (it halts and
 	// rolls back on its own, so the per-cluster auto-rollback leaves it alone).
@@ -35,9 +34,9 @@ type Change struct {
 
 // Diff returns the head moves and rollout steps between two readings of the registry,
 // global first, then environments, then clusters.
-func Diff(old, cur *registry.Inventory, now time.Time) []Change {
+func Diff(old, cur *Inventory, now time.Time) []Change {
 	var out []Change
-	before := make(map[string]registry.ClusterInfo, len(old.Clusters))
+	before := make(map[string]ClusterInfo, len(old.Clusters))
 	for _, c := range old.Clusters {
 		before[c.Name] = c
 	}
