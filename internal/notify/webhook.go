@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/event"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/outbound"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 )
@@ -69,7 +70,7 @@ type Webhook struct {
 }
 
 type queued struct {
-	ev       Event
+	ev       event.Event
 	body     []byte
 	enqueued time.Time
 }
@@ -94,7 +95,7 @@ func NewWebhook(o WebhookOptions, m *Metrics, om *outbound.Metrics, log *slog.Lo
 }
 
 // Enqueue adds an event to the queue.
-func (w *Webhook) Enqueue(ev Event) {
+func (w *Webhook) Enqueue(ev event.Event) {
 	body, err := json.Marshal(ev)
 	if err != nil {
 		w.log.Error("webhook: cannot encode event", "type", ev.Type, "error", err)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/event"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
@@ -56,7 +56,7 @@ type DriverOptions struct {
 	// Applications, before the driver's steps (one reading, one order of events).
 	Tracker *Tracker
 	// Emit receives the events (nil: none are sent). It must not block.
-	Emit       func(notify.Event)
+	Emit       func(event.Event)
 	PluginName string
 	// Interval is how often the Applications are read while a rollout is live or the Tracker
 	// follows a change; ObserveInterval how often otherwise.
@@ -270,7 +270,7 @@ type clusterVerdict struct {
 	reason  string
 	// kind is the event of a failure: degraded, sync-failed or rollout-timeout.
 	kind string
-	apps []notify.AppStatus
+	apps []event.AppStatus
 }
 
 // waveClusters are the clusters of r's current wave (a cluster registered after the publish
@@ -300,10 +300,10 @@ func (d *Driver) judgeWave(inv *registry.Inventory, r rollout.Rollout, byCluster
 		switch {
 		case len(j.failures) > 0:
 			st := j.failures[0]
-			cv.verdict, cv.kind = failed, notify.EventSyncFailed
+			cv.verdict, cv.kind = failed, event.SyncFailed
 			cv.reason = st.Namespace + "/" + st.Name + ": " + st.Message
 			if st.Health == "Degraded" && strings.HasPrefix(st.Message, "Degraded") {
-				cv.kind = notify.EventDegraded
+				cv.kind = event.Degraded
 			}
 		case len(j.pendings) > 0 && cv.verdict == good:
 			st := j.pendings[0]
@@ -333,7 +333,7 @@ func (d *Driver) step(ctx context.Context, inv *registry.Inventory, r rollout.Ro
 	next := r.Clone()
 	if !r.Announced {
 		next.Announced = true
-		evs := []stepEvent{{typ: notify.EventRolloutStarted, wave: r.Wave}, {typ: notify.EventRolloutWaveStarted, wave: r.Wave}}
+		evs := []stepEvent{{typ: event.RolloutStarted, wave: r.Wave}, {typ: event.RolloutWaveStarted, wave: r.Wave}}
 		served := d.skipEmptyWaves(inv, &next, now, &evs)
 		written, err := d.write(ctx, next, served)
 		if err != nil {
@@ -366,7 +366,7 @@ func (d *Driver) step(ctx context.Context, inv *registry.Inventory, r rollout.Ro
 		case v.verdict == pending && timedOut && !r.HasSettled(v.name):
 			// The timeout bounds reaching Synced and Healthy; a cluster that has reached it
 			// in this wave and drifts is pending, never failed by the timeout.
-			v.verdict, v.kind = failed, notify.EventRolloutTimeout
+			v.verdict, v.kind = failed, event.RolloutTimeout
 			v.reason += ", not Synced and Healthy within " + d.o.WaveTimeout.String()
 		}
 		switch v.verdict {
@@ -391,7 +391,7 @@ func (d *Driver) step(ctx context.Context, inv *registry.Inventory, r rollout.Ro
 		}
 		d.o.Log.Warn("rollout halted: every cluster is served the stable version again", "layer", r.Layer.String(), "target", r.Target, "stable", r.Stable, "reason", reason)
 		d.clusterFailures(written, reported)
-		d.events(written, []stepEvent{{typ: notify.EventRolloutHalted, wave: r.Wave, reason: reason}})
+		d.events(written, []stepEvent{{typ: event.RolloutHalted, wave: r.Wave, reason: reason}})
 		return d.rollBack(ctx, written)
 	case len(pendings) > 0:
 		if !r.BakeStartedAt.IsZero() {
@@ -401,11 +401,11 @@ func (d *Driver) step(ctx context.Context, inv *registry.Inventory, r rollout.Ro
 		next.BakeStartedAt, changed = now, true
 	case r.Promoted || w.Bake == 0 || now.Sub(r.BakeStartedAt) >= w.Bake:
 		completed := next.Advance(now, DriverActor)
-		evs = append(evs, stepEvent{typ: notify.EventRolloutWaveCompleted, wave: r.Wave})
+		evs = append(evs, stepEvent{typ: event.RolloutWaveCompleted, wave: r.Wave})
 		if completed {
-			evs = append(evs, stepEvent{typ: notify.EventRolloutCompleted, wave: r.Wave})
+			evs = append(evs, stepEvent{typ: event.RolloutCompleted, wave: r.Wave})
 		} else {
-			evs = append(evs, stepEvent{typ: notify.EventRolloutWaveStarted, wave: next.Wave})
+			evs = append(evs, stepEvent{typ: event.RolloutWaveStarted, wave: next.Wave})
 			d.skipEmptyWaves(inv, &next, now, &evs)
 		}
 		d.o.Log.Info("rollout wave completed", "layer", r.Layer.String(), "target", r.Target, "wave", r.Wave+1, "name", w.Name, "completed", completed)
@@ -431,11 +431,11 @@ func (d *Driver) skipEmptyWaves(inv *registry.Inventory, next *rollout.Rollout, 
 	for next.State == rollout.Progressing && len(d.waveClusters(inv, *next)) == 0 {
 		w := next.Wave
 		completed := next.Skip(now, DriverActor)
-		*evs = append(*evs, stepEvent{typ: notify.EventRolloutWaveCompleted, wave: w, reason: rollout.SkippedReason})
+		*evs = append(*evs, stepEvent{typ: event.RolloutWaveCompleted, wave: w, reason: rollout.SkippedReason})
 		if completed {
-			*evs = append(*evs, stepEvent{typ: notify.EventRolloutCompleted, wave: w})
+			*evs = append(*evs, stepEvent{typ: event.RolloutCompleted, wave: w})
 		} else {
-			*evs = append(*evs, stepEvent{typ: notify.EventRolloutWaveStarted, wave: next.Wave})
+			*evs = append(*evs, stepEvent{typ: event.RolloutWaveStarted, wave: next.Wave})
 		}
 		skipped = true
 	}
@@ -495,7 +495,7 @@ func (d *Driver) rollBack(ctx context.Context, r rollout.Rollout) error {
 	}
 	if res.Moved() {
 		d.o.Log.Warn("rollout rolled back", "layer", r.Layer.String(), "from", r.Target, "to", r.Stable, "trace", trace)
-		d.event(notify.EventRolloutRolledBack, written, r.Reason)
+		d.event(event.RolloutRolledBack, written, r.Reason)
 	}
 	return nil
 }
@@ -519,14 +519,14 @@ func (d *Driver) clusterFailures(r rollout.Rollout, failures []clusterVerdict) {
 			continue
 		}
 		w := r.Current()
-		ev := notify.Event{
+		ev := event.Event{
 			Type: v.kind, Time: d.o.Now().UTC(), Cluster: v.name, Layer: r.Layer.String(), Action: store.ActionPublish,
 			Version: r.Target, PreviousVersion: r.Stable, ConfigVersion: v.served.String(), Actor: r.Actor, TraceID: r.ID,
-			Reason: v.reason, ArgoCD: &notify.ArgoCDStatus{Applications: v.apps}, Replica: d.o.Replica,
-			Rollout: &notify.EventRollout{Strategy: r.Strategy, State: string(r.State), Stable: r.Stable,
+			Reason: v.reason, ArgoCD: &event.ArgoCDStatus{Applications: v.apps}, Replica: d.o.Replica,
+			Rollout: &event.RolloutStatus{Strategy: r.Strategy, State: string(r.State), Stable: r.Stable,
 				Wave: min(r.Wave, len(r.Waves)-1) + 1, Waves: len(r.Waves), WaveName: w.Name, Clusters: slices.Clone(w.Clusters)},
 		}
-		ev.ID = notify.EventID(v.kind, v.name, v.served.String(), r.ID, fmt.Sprint(r.Wave))
+		ev.ID = event.ID(v.kind, v.name, v.served.String(), r.ID, fmt.Sprint(r.Wave))
 		d.o.Emit(ev)
 	}
 }
@@ -593,13 +593,13 @@ func (d *Driver) event(typ string, r rollout.Rollout, reason string) {
 		return
 	}
 	w := r.Current()
-	ev := notify.Event{
+	ev := event.Event{
 		Type: typ, Time: d.o.Now().UTC(), Layer: r.Layer.String(), Version: r.Target, PreviousVersion: r.Stable,
 		Actor: r.Actor, TraceID: r.ID, Reason: reason, Replica: d.o.Replica,
-		Rollout: &notify.EventRollout{Strategy: r.Strategy, State: string(r.State), Stable: r.Stable,
+		Rollout: &event.RolloutStatus{Strategy: r.Strategy, State: string(r.State), Stable: r.Stable,
 			Wave: min(r.Wave, len(r.Waves)-1) + 1, Waves: len(r.Waves), WaveName: w.Name, Clusters: slices.Clone(w.Clusters)},
 	}
-	ev.ID = notify.EventID(typ, r.Layer.String(), r.ID, fmt.Sprint(r.Wave))
+	ev.ID = event.ID(typ, r.Layer.String(), r.ID, fmt.Sprint(r.Wave))
 	d.o.Emit(ev)
 }
 

@@ -21,7 +21,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd/argocdtest"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/event"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/outbound"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
@@ -90,12 +90,12 @@ type clock struct {
 	t  time.Time
 }
 
-func (c *clock) Now() time.Time       { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration)  { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-func (c *clock) String() string       { return c.Now().Format(time.RFC3339) }
-func (e *events) add(ev notify.Event) { e.mu.Lock(); e.list = append(e.list, ev); e.mu.Unlock() }
-func (e *events) types() []string     { e.mu.Lock(); defer e.mu.Unlock(); return typesOf(e.list) }
-func typesOf(evs []notify.Event) []string {
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+func (c *clock) String() string      { return c.Now().Format(time.RFC3339) }
+func (e *events) add(ev event.Event) { e.mu.Lock(); e.list = append(e.list, ev); e.mu.Unlock() }
+func (e *events) types() []string    { e.mu.Lock(); defer e.mu.Unlock(); return typesOf(e.list) }
+func typesOf(evs []event.Event) []string {
 	out := []string{}
 	for _, ev := range evs {
 		if ev.Rollout == nil { // the tracker's events about one cluster
@@ -109,7 +109,7 @@ func typesOf(evs []notify.Event) []string {
 
 type events struct {
 	mu   sync.Mutex
-	list []notify.Event
+	list []event.Event
 }
 
 // twoWaves is the default strategy of rolloutFixture: dev-a first, bake 10 s; then the rest.

@@ -7,7 +7,7 @@ import (
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/event"
 )
 
 // Verdicts on one Application during a rollout.
@@ -33,8 +33,8 @@ var failConditions = map[string]bool{"ComparisonError": true, "InvalidSpecError"
 // A sync attempt of the target that failed fails the Application at once, also while Argo CD
 // retries it (the operation then stays Running until the retries are spent, with the new
 // version partly applied): see failedAttempt.
-func judge(app *argocd.Application, pluginName string, target config.ConfigVersion, since, refreshedAt time.Time) (verdict, notify.AppStatus) {
-	st := notify.AppStatus{Name: app.Metadata.Name, Namespace: app.Metadata.Namespace, ConfigVersion: config.LatestVersion,
+func judge(app *argocd.Application, pluginName string, target config.ConfigVersion, since, refreshedAt time.Time) (verdict, event.AppStatus) {
+	st := event.AppStatus{Name: app.Metadata.Name, Namespace: app.Metadata.Namespace, ConfigVersion: config.LatestVersion,
 		Sync: app.Status.Sync.Status, Health: app.Status.Health.Status}
 	if op := app.Status.OperationState; op != nil {
 		st.OperationPhase, st.RetryCount = op.Phase, op.RetryCount
@@ -87,11 +87,11 @@ func judge(app *argocd.Application, pluginName string, target config.ConfigVersi
 // clusterJudgement is the judgement of one cluster's Applications on one configVersion.
 type clusterJudgement struct {
 	// apps are the statuses of every Application, in the order given.
-	apps []notify.AppStatus
+	apps []event.AppStatus
 	// goods counts the Applications Synced and Healthy on it.
 	goods int
 	// failures and pendings are the statuses of the failed and of the pending ones, in order.
-	failures, pendings []notify.AppStatus
+	failures, pendings []event.AppStatus
 }
 
 // judgeCluster judges each Application of a cluster (judge) on target: since is when the
@@ -100,7 +100,7 @@ type clusterJudgement struct {
 func judgeCluster(list []*argocd.Application, pluginName string, target config.ConfigVersion, since time.Time, refreshedAt func(argocd.Key) time.Time) clusterJudgement {
 	var j clusterJudgement // apps stays nil for no Application
 	if len(list) > 0 {
-		j.apps = make([]notify.AppStatus, 0, len(list))
+		j.apps = make([]event.AppStatus, 0, len(list))
 	}
 	for _, app := range list {
 		v, st := judge(app, pluginName, target, since, refreshedAt(app.Key()))

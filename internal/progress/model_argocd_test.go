@@ -10,7 +10,7 @@ import (
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd/argocdtest"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/event"
 )
 
 // argoState is what Argo CD reports of a cluster's Application in the model: always about
@@ -228,12 +228,12 @@ func (c *modelClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.
 // eventLog collects the events of both drivers, in the order they were emitted.
 type eventLog struct {
 	mu   sync.Mutex
-	list []notify.Event
+	list []event.Event
 }
 
-func (e *eventLog) add(ev notify.Event) { e.mu.Lock(); e.list = append(e.list, ev); e.mu.Unlock() }
+func (e *eventLog) add(ev event.Event) { e.mu.Lock(); e.list = append(e.list, ev); e.mu.Unlock() }
 
-func (e *eventLog) all() []notify.Event {
+func (e *eventLog) all() []event.Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return slices.Clone(e.list)

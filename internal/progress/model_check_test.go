@@ -13,8 +13,8 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/event"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/progress"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
@@ -321,7 +321,7 @@ func (m *model) checkEvents(t *rapid.T, inv *registry.Inventory) {
 			}
 			continue
 		}
-		if ev.Type == notify.EventRolloutHalted {
+		if ev.Type == event.RolloutHalted {
 			halted[ev.TraceID] = true
 		}
 		got[ev.TraceID] = append(got[ev.TraceID], fmt.Sprintf("%s:%d", ev.Type, ev.Rollout.Wave))
@@ -523,4 +523,4 @@ func withoutTrace(s string) string { return traceRE.ReplaceAllString(strings.Tri
 
 // clusterFailureEvents are the events a driver sends for one failing cluster of a wave, before
 // the step (a halt) they may cause; they are not steps of the rollout's log.
-var clusterFailureEvents = map[string]bool{notify.EventSyncFailed: true, notify.EventDegraded: true, notify.EventRolloutTimeout: true}
+var clusterFailureEvents = map[string]bool{event.SyncFailed: true, event.Degraded: true, event.RolloutTimeout: true}

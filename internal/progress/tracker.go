@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/event"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
@@ -46,7 +46,7 @@ type Options struct {
 	// State holds the rollouts between readings (nil: a MemoryState).
 	State State
 	// Emit receives the events (nil: none are sent). It must not block.
-	Emit func(notify.Event)
+	Emit func(event.Event)
 	// PluginName is the CMP name the Applications use.
 	PluginName string
 	// RolloutTimeout ends the following of a rollout that never settles.
@@ -140,9 +140,9 @@ func (t *Tracker) Refreshed(app argocd.Key, started time.Time) {
 
 // outcome is a decision of one evaluation, carried out without the lock.
 type outcome struct {
-	kind    string // EventSynced, EventDegraded, EventSyncFailed, EventRolloutTimeout
+	kind    string // event.Synced, event.Degraded, event.SyncFailed, event.RolloutTimeout
 	r       Track
-	apps    []notify.AppStatus
+	apps    []event.AppStatus
 	reason  string
 	silent  bool
 	retryFn func() // undoes the decision when carrying it out failed transiently
@@ -189,7 +189,7 @@ func (t *Tracker) evaluate(ctx context.Context, inv *registry.Inventory, byClust
 		}
 		switch {
 		case goods == len(list):
-			outs = append(outs, outcome{kind: notify.EventSynced, r: r, apps: statuses, silent: r.Baseline})
+			outs = append(outs, outcome{kind: event.Synced, r: r, apps: statuses, silent: r.Baseline})
 			t.state.End(r)
 		case judged[r.Cluster]:
 			// A cluster of a wave in progress: the Driver reports its failure or timeout.
@@ -197,9 +197,9 @@ func (t *Tracker) evaluate(ctx context.Context, inv *registry.Inventory, byClust
 			if !t.state.SetFailed(r, true) {
 				continue
 			}
-			kind := notify.EventSyncFailed
+			kind := event.SyncFailed
 			if degraded {
-				kind = notify.EventDegraded
+				kind = event.Degraded
 			}
 			rr := r
 			outs = append(outs, outcome{kind: kind, r: r, apps: statuses, reason: strings.Join(failReasons, "; "),
@@ -207,7 +207,7 @@ func (t *Tracker) evaluate(ctx context.Context, inv *registry.Inventory, byClust
 		case now.After(r.Deadline):
 			t.state.End(r)
 			if !r.Baseline {
-				outs = append(outs, outcome{kind: notify.EventRolloutTimeout, r: r, apps: statuses,
+				outs = append(outs, outcome{kind: event.RolloutTimeout, r: r, apps: statuses,
 					reason: fmt.Sprintf("the Applications did not reach Synced and Healthy on %s within %s", r.Target, t.o.RolloutTimeout)})
 			}
 		}
@@ -221,7 +221,7 @@ func (t *Tracker) evaluate(ctx context.Context, inv *registry.Inventory, byClust
 func (t *Tracker) carryOut(ctx context.Context, o outcome) {
 	m := t.o.Metrics
 	switch o.kind {
-	case notify.EventSynced:
+	case event.Synced:
 		lkg := store.LastKnownGood{Cluster: o.r.Cluster, Version: o.r.Target, At: t.o.Now()}
 		if n := len(o.r.Changes); n > 0 {
 			lkg.TraceID = o.r.Changes[n-1].Head.TraceID
@@ -246,10 +246,10 @@ func (t *Tracker) carryOut(ctx context.Context, o outcome) {
 		}
 		m.Rollouts.WithLabelValues("synced").Inc()
 		t.o.Log.Info("rollout done: Synced and Healthy", "cluster", o.r.Cluster, "configVersion", o.r.Target.String(), "applications", len(o.apps))
-		ev := t.clusterEvent(o, notify.EventSynced)
+		ev := t.clusterEvent(o, event.Synced)
 		ev.LastKnownGood = o.r.Target.String()
 		t.emit(ev)
-	case notify.EventDegraded, notify.EventSyncFailed:
+	case event.Degraded, event.SyncFailed:
 		m.Rollouts.WithLabelValues("failed").Inc()
 		t.o.Log.Warn("rollout failed", "cluster", o.r.Cluster, "configVersion", o.r.Target.String(), "reason", o.reason)
 		// The failure is queued before the rollback it causes: the webhook delivers in order.
@@ -259,23 +259,23 @@ func (t *Tracker) carryOut(ctx context.Context, o outcome) {
 				o.retryFn()
 			}
 		}
-	case notify.EventRolloutTimeout:
+	case event.RolloutTimeout:
 		m.Rollouts.WithLabelValues("timeout").Inc()
 		t.o.Log.Warn("rollout timed out", "cluster", o.r.Cluster, "configVersion", o.r.Target.String())
-		t.emit(t.clusterEvent(o, notify.EventRolloutTimeout))
+		t.emit(t.clusterEvent(o, event.RolloutTimeout))
 	}
 }
 
-func (t *Tracker) emit(ev notify.Event) {
+func (t *Tracker) emit(ev event.Event) {
 	if t.o.Emit != nil {
 		t.o.Emit(ev)
 	}
 }
 
 // clusterEvent is an event about one cluster's rollout.
-func (t *Tracker) clusterEvent(o outcome, typ string) notify.Event {
-	ev := notify.Event{Type: typ, Time: t.o.Now().UTC(), Cluster: o.r.Cluster, ConfigVersion: o.r.Target.String(),
-		Reason: o.reason, ArgoCD: &notify.ArgoCDStatus{Applications: o.apps}, Replica: t.o.Replica}
+func (t *Tracker) clusterEvent(o outcome, typ string) event.Event {
+	ev := event.Event{Type: typ, Time: t.o.Now().UTC(), Cluster: o.r.Cluster, ConfigVersion: o.r.Target.String(),
+		Reason: o.reason, ArgoCD: &event.ArgoCDStatus{Applications: o.apps}, Replica: t.o.Replica}
 	at := ""
 	if n := len(o.r.Changes); n > 0 {
 		last := o.r.Changes[n-1]
@@ -291,7 +291,7 @@ func (t *Tracker) clusterEvent(o outcome, typ string) notify.Event {
 			}
 		}
 	}
-	ev.ID = notify.EventID(typ, o.r.Cluster, o.r.Target.String(), at)
+	ev.ID = event.ID(typ, o.r.Cluster, o.r.Target.String(), at)
 	return ev
 }
 
@@ -310,14 +310,14 @@ func (t *Tracker) autoRollback(ctx context.Context, o outcome) (retry bool) {
 		if !t.state.Claim(key) {
 			continue
 		}
-		ev := notify.Event{Time: now.UTC(), Cluster: o.r.Cluster, Layer: ch.Ref.String(), Action: store.ActionRollback,
+		ev := event.Event{Time: now.UTC(), Cluster: o.r.Cluster, Layer: ch.Ref.String(), Action: store.ActionRollback,
 			PreviousVersion: ch.Head.Version, ConfigVersion: o.r.Target.String(), TraceID: ch.Head.TraceID,
-			ArgoCD: &notify.ArgoCDStatus{Applications: o.apps}, Replica: t.o.Replica}
+			ArgoCD: &event.ArgoCDStatus{Applications: o.apps}, Replica: t.o.Replica}
 		skip := func(reason string) {
 			t.o.Metrics.Rollbacks.WithLabelValues("skipped").Inc()
 			t.o.Log.Warn("auto-rollback skipped", "layer", key, "cluster", o.r.Cluster, "reason", reason)
-			ev.Type, ev.Reason = notify.EventAutoRollbackSkipped, reason
-			ev.ID = notify.EventID(ev.Type, key)
+			ev.Type, ev.Reason = event.AutoRollbackSkipped, reason
+			ev.ID = event.ID(ev.Type, key)
 			t.emit(ev)
 		}
 		if age := now.Sub(ch.DetectedAt); age > opts.Window {
@@ -365,10 +365,10 @@ func (t *Tracker) autoRollback(ctx context.Context, o outcome) (retry bool) {
 		case err == nil:
 			t.o.Metrics.Rollbacks.WithLabelValues("done").Inc()
 			t.o.Log.Warn("auto-rollback done", "layer", ch.Ref.String(), "from", ch.Head.Version, "to", target, "cluster", o.r.Cluster, "trace", trace)
-			ev.Type, ev.Version, ev.TraceID, ev.Actor = notify.EventAutoRollback, target, trace, AutoRollbackActor
+			ev.Type, ev.Version, ev.TraceID, ev.Actor = event.AutoRollback, target, trace, AutoRollbackActor
 			ev.Reason = fmt.Sprintf("cluster %s: %s", o.r.Cluster, o.reason)
 			ev.Message = fmt.Sprintf("rolled back from the publish traced %s", ch.Head.TraceID)
-			ev.ID = notify.EventID(ev.Type, key)
+			ev.ID = event.ID(ev.Type, key)
 			t.emit(ev)
 		case errors.Is(err, store.ErrConflict):
 			t.o.Metrics.Rollbacks.WithLabelValues("skipped").Inc()
@@ -376,8 +376,8 @@ func (t *Tracker) autoRollback(ctx context.Context, o outcome) (retry bool) {
 		case errors.As(err, &refused):
 			t.o.Metrics.Rollbacks.WithLabelValues("refused").Inc()
 			t.o.Log.Error("auto-rollback refused", "layer", key, "to", target, "error", err)
-			ev.Type, ev.Version, ev.Reason = notify.EventAutoRollbackFailed, target, err.Error()
-			ev.ID = notify.EventID(ev.Type, key)
+			ev.Type, ev.Version, ev.Reason = event.AutoRollbackFailed, target, err.Error()
+			ev.ID = event.ID(ev.Type, key)
 			t.emit(ev)
 		default:
 			t.forget(key)

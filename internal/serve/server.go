@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/event"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/kube"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
@@ -82,7 +83,7 @@ func New(opts Options) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		var emit func(notify.Event)
+		var emit func(event.Event)
 		if s.hooks != nil {
 			emit = s.hooks.Enqueue
 		}
@@ -158,7 +159,7 @@ func (s *Server) onSnapshot(old, cur *generator.Snapshot) {
 		s.log.Info("layer moved", "layer", ch.Ref.String(), "action", ch.Head.Action, "from", ch.From, "to", ch.Head.Version,
 			"actor", ch.Head.Actor, "trace", ch.Head.TraceID, "clusters", len(ch.Clusters), "changeSeq", cur.Seq)
 		if s.hooks != nil {
-			s.hooks.Enqueue(notify.ChangeEvent(ch, s.opts.Replica))
+			s.hooks.Enqueue(event.FromChange(ch, s.opts.Replica))
 		}
 		clusters = append(clusters, ch.Clusters...)
 		clusters = append(clusters, ch.Before...)

@@ -1,4 +1,4 @@
-package notify
+package event
 
 import (
 	"crypto/sha256"
@@ -12,38 +12,38 @@ import (
 
 // Event types.
 const (
-	// EventPublish and EventRollback: a layer's head moved (one event per layer, listing the
+	// Publish and Rollback: a layer's head moved (one event per layer, listing the
 	// clusters it affects).
-	EventPublish  = "publish"
-	EventRollback = "rollback"
-	// EventSynced: every Application of a cluster is Synced and Healthy on the new version
+	Publish  = "publish"
+	Rollback = "rollback"
+	// Synced: every Application of a cluster is Synced and Healthy on the new version
 	// (recorded as the cluster's last known good).
-	EventSynced = "synced"
-	// EventDegraded and EventSyncFailed: an Application of a cluster went Degraded, or its
+	Synced = "synced"
+	// Degraded and SyncFailed: an Application of a cluster went Degraded, or its
 	// sync (an attempt of it, also while Argo CD retries it) or its rendering failed, on the
 	// new version. For the clusters of a wave in progress they are sent once per wave, before
 	// the rollout-halted they may cause.
-	EventDegraded   = "degraded"
-	EventSyncFailed = "sync-failed"
-	// EventRolloutTimeout: the Applications did not reach Synced and Healthy within the
+	Degraded   = "degraded"
+	SyncFailed = "sync-failed"
+	// RolloutTimeout: the Applications did not reach Synced and Healthy within the
 	// rollout timeout.
-	EventRolloutTimeout = "rollout-timeout"
-	// EventAutoRollback: the service rolled a layer back; EventAutoRollbackSkipped: it would
+	RolloutTimeout = "rollout-timeout"
+	// AutoRollback: the service rolled a layer back; AutoRollbackSkipped: it would
 	// have but could not (no last known good, outside the window ...);
-	// EventAutoRollbackFailed: the rollback was refused or failed.
-	EventAutoRollback        = "auto-rollback"
-	EventAutoRollbackSkipped = "auto-rollback-skipped"
-	EventAutoRollbackFailed  = "auto-rollback-failed"
+	// AutoRollbackFailed: the rollback was refused or failed.
+	AutoRollback        = "auto-rollback"
+	AutoRollbackSkipped = "auto-rollback-skipped"
+	AutoRollbackFailed  = "auto-rollback-failed"
 	// Rollouts in waves: the rollout of a layer version started, a wave started or
 	// completed (Synced and Healthy for its bake time), the rollout halted on failures
 	// (every cluster is served the stable version again) and its head was rolled back, or it
 	// completed.
-	EventRolloutStarted       = "rollout-started"
-	EventRolloutWaveStarted   = "rollout-wave-started"
-	EventRolloutWaveCompleted = "rollout-wave-completed"
-	EventRolloutHalted        = "rollout-halted"
-	EventRolloutRolledBack    = "rollout-rolled-back"
-	EventRolloutCompleted     = "rollout-completed"
+	RolloutStarted       = "rollout-started"
+	RolloutWaveStarted   = "rollout-wave-started"
+	RolloutWaveCompleted = "rollout-wave-completed"
+	RolloutHalted        = "rollout-halted"
+	RolloutRolledBack    = "rollout-rolled-back"
+	RolloutCompleted     = "rollout-completed"
 )
 
 // Event is what the webhook receives (one JSON object per POST). ID is the same for the same
@@ -69,9 +69,9 @@ type Event struct {
 	// LastKnownGood is the cluster's last known good configVersion, when relevant.
 	LastKnownGood string `json:"lastKnownGood,omitempty"`
 	// Clusters are the clusters a publish or rollback affects, with their new configVersion.
-	Clusters []EventCluster `json:"clusters,omitempty"`
-	Actor    string         `json:"actor,omitempty"`
-	Message  string         `json:"message,omitempty"`
+	Clusters []Cluster `json:"clusters,omitempty"`
+	Actor    string    `json:"actor,omitempty"`
+	Message  string    `json:"message,omitempty"`
 	// TraceID is the trace id of the head move (the head's TraceID).
 	TraceID string `json:"traceId,omitempty"`
 	// Reason explains failures and skipped rollbacks.
@@ -79,13 +79,13 @@ type Event struct {
 	// ArgoCD is the state of the cluster's Applications, read from the Argo CD API.
 	ArgoCD *ArgoCDStatus `json:"argocd,omitempty"`
 	// Rollout describes the rollout in waves a rollout-* event is about.
-	Rollout *EventRollout `json:"rollout,omitempty"`
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
 	// Replica is the service replica that reported the event.
 	Replica string `json:"replica,omitempty"`
 }
 
-// EventRollout is where a rollout in waves is.
-type EventRollout struct {
+// RolloutStatus is where a rollout in waves is.
+type RolloutStatus struct {
 	Strategy string `json:"strategy"`
 	State    string `json:"state"`
 	// Stable is the version clusters not reached are served; the event's Version the target.
@@ -97,8 +97,8 @@ type EventRollout struct {
 	Clusters []string `json:"clusters"`
 }
 
-// EventCluster is a cluster a head move affects.
-type EventCluster struct {
+// Cluster is a cluster a head move affects.
+type Cluster struct {
 	Cluster       string `json:"cluster"`
 	Environment   string `json:"environment"`
 	ConfigVersion string `json:"configVersion"`
@@ -124,24 +124,24 @@ type AppStatus struct {
 	Message string `json:"message,omitempty"`
 }
 
-// EventID derives an event's id from the facts that identify it, so every replica reporting
+// ID derives an event's id from the facts that identify it, so every replica reporting
 // the same fact gives it the same id.
-func EventID(parts ...string) string {
+func ID(parts ...string) string {
 	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
 	return hex.EncodeToString(sum[:12])
 }
 
-// ChangeEvent is the event of a head move, as replica reports it.
-func ChangeEvent(ch registry.Change, replica string) Event {
+// FromChange is the event of a head move, as replica reports it.
+func FromChange(ch registry.Change, replica string) Event {
 	ev := Event{
-		ID:   EventID(ch.Head.Action, ch.Ref.String(), strconv.Itoa(ch.Head.Version), strconv.FormatInt(ch.Head.At.UnixNano(), 10)),
+		ID:   ID(ch.Head.Action, ch.Ref.String(), strconv.Itoa(ch.Head.Version), strconv.FormatInt(ch.Head.At.UnixNano(), 10)),
 		Type: ch.Head.Action, Time: ch.DetectedAt.UTC(), Layer: ch.Ref.String(), Action: ch.Head.Action,
 		Version: ch.Head.Version, PreviousVersion: ch.Head.Previous,
 		Actor: ch.Head.Actor, Message: ch.Head.Message, TraceID: ch.Head.TraceID, Replica: replica,
-		Clusters: []EventCluster{},
+		Clusters: []Cluster{},
 	}
 	for _, c := range ch.Clusters {
-		ev.Clusters = append(ev.Clusters, EventCluster{Cluster: c.Name, Environment: c.Record.Environment, ConfigVersion: c.Served.String()})
+		ev.Clusters = append(ev.Clusters, Cluster{Cluster: c.Name, Environment: c.Record.Environment, ConfigVersion: c.Served.String()})
 	}
 	if len(ch.Clusters) == 1 {
 		ev.Cluster, ev.ConfigVersion = ch.Clusters[0].Name, ch.Clusters[0].Served.String()
