@@ -2,7 +2,7 @@
 // JSON. scripts/image.sh runs it for each architecture of the image; it is a build tool, not
 // part of the product binary.
 //
-//	go run ./internal/sbomcmd -version V -source URL -path /usr/local/bin/dynamo-cmp -created UNIX_SECONDS -o OUT.spdx.json BINARY
+//	go run ./cmd/sbomcmd -version V -source URL -path /usr/local/bin/dynamo-cmp -created UNIX_SECONDS -o OUT.spdx.json BINARY
 package main
 
 import (
