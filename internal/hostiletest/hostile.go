@@ -4,7 +4,7 @@
 // input through the code under test and fails the test when it does not return in bounded
 // time or allocates more than a bound. The tests that use them live next to the code they
 // attack (internal/config, internal/plugin, internal/render, internal/store, internal/cli).
-package hostile
+package hostiletest
 
 import (
 	"fmt"
