@@ -68,7 +68,7 @@ lint-e2e:
 argocdbin:
 	e2e/argocdbin/build.sh >/dev/null
 
-## unit: every package's tests. -timeout 30m: on a cold machine shipcheck's TestImageArchive
+## unit: every package's tests. -timeout 30m: on a cold machine internal/shiptest's TestImageArchive
 ## compiles the binary for two architectures twice (once per build it compares), which passed
 ## go test's default 10-minute limit on a loaded 2-core machine; a hang still fails.
 unit:
@@ -137,7 +137,7 @@ load:
 
 ## shipcheck: image contents, manifests, IAM policies and docs, plus the strict dry-run of manifests/
 shipcheck:
-	$(GO) test -count=1 ./internal/shipcheck/...
+	$(GO) test -count=1 ./internal/shiptest/...
 	cd e2e && $(E2E_GO) test -count=1 -timeout 30m -run '^TestManifestsDryRun$$' ./...
 
 clean:

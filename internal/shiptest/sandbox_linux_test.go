@@ -1,6 +1,6 @@
 //go:build linux
 
-package shipcheck_test
+package shiptest_test
 
 import (
 	"bytes"

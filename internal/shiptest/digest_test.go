@@ -1,4 +1,4 @@
-package shipcheck_test
+package shiptest_test
 
 import (
 	"regexp"
