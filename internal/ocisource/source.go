@@ -1,4 +1,4 @@
-package source
+package ocisource
 
 import (
 	"archive/tar"

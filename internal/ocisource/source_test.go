@@ -1,4 +1,4 @@
-package source_test
+package ocisource_test
 
 import (
 	"archive/tar"
@@ -23,7 +23,7 @@ import (
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry/remote"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/source"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/ocisource"
 )
 
 // startRegistry runs go-containerregistry's registry (the distribution API) on 127.0.0.1
@@ -122,7 +122,7 @@ func untar(t *testing.T, layer []byte) map[string]string {
 func TestPushIsWhatArgoCDExtracts(t *testing.T) {
 	host := startRegistry(t, "", "")
 	ctx := context.Background()
-	res, err := source.Push(ctx, source.Options{Reference: "oci://" + host + "/platform/dynamo-cmp-source:v1", PlainHTTP: true})
+	res, err := ocisource.Push(ctx, ocisource.Options{Reference: "oci://" + host + "/platform/dynamo-cmp-source:v1", PlainHTTP: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,14 +144,14 @@ func TestPushIsWhatArgoCDExtracts(t *testing.T) {
 		t.Errorf("config media type is Helm's")
 	}
 	files := untar(t, layer)
-	if len(files) != 1 || files[source.PlaceholderName] == "" {
-		t.Errorf("layer holds %v, want the one non-empty %s", files, source.PlaceholderName)
+	if len(files) != 1 || files[ocisource.PlaceholderName] == "" {
+		t.Errorf("layer holds %v, want the one non-empty %s", files, ocisource.PlaceholderName)
 	}
 
 	// The digest is Argo CD's cache key: pushing the same placeholder again (another tag
 	// too, a second later: nothing time-stamped) must not change it.
 	time.Sleep(1100 * time.Millisecond)
-	again, err := source.Push(ctx, source.Options{Reference: "oci://" + host + "/platform/dynamo-cmp-source:v2", PlainHTTP: true})
+	again, err := ocisource.Push(ctx, ocisource.Options{Reference: "oci://" + host + "/platform/dynamo-cmp-source:v2", PlainHTTP: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,22 +165,22 @@ func TestPushCredentialsFromDockerConfig(t *testing.T) {
 	ref := "oci://" + host + "/platform/src:v1"
 	ctx := context.Background()
 
-	_, err := source.Push(ctx, source.Options{Reference: ref, PlainHTTP: true})
-	if err == nil || errors.Is(err, source.ErrReference) {
+	_, err := ocisource.Push(ctx, ocisource.Options{Reference: ref, PlainHTTP: true})
+	if err == nil || errors.Is(err, ocisource.ErrReference) {
 		t.Fatalf("anonymous push to a registry that needs credentials: err = %v, want a registry error", err)
 	}
-	_, err = source.Push(ctx, source.Options{Reference: ref, PlainHTTP: true, DockerConfig: dockerConfig(t, host, "ci", "wrong")})
+	_, err = ocisource.Push(ctx, ocisource.Options{Reference: ref, PlainHTTP: true, DockerConfig: dockerConfig(t, host, "ci", "wrong")})
 	if err == nil {
 		t.Fatal("push with a wrong password succeeded")
 	}
 	if strings.Contains(err.Error(), "wrong") {
 		t.Errorf("error shows the password: %v", err)
 	}
-	if _, err := source.Push(ctx, source.Options{Reference: ref, PlainHTTP: true, DockerConfig: dockerConfig(t, host, "ci", "s3cret")}); err != nil {
+	if _, err := ocisource.Push(ctx, ocisource.Options{Reference: ref, PlainHTTP: true, DockerConfig: dockerConfig(t, host, "ci", "s3cret")}); err != nil {
 		t.Fatalf("push with the docker config's credentials: %v", err)
 	}
 	// A missing config file is anonymous, not an error of its own.
-	_, err = source.Push(ctx, source.Options{Reference: ref, PlainHTTP: true, DockerConfig: filepath.Join(t.TempDir(), "none.json")})
+	_, err = ocisource.Push(ctx, ocisource.Options{Reference: ref, PlainHTTP: true, DockerConfig: filepath.Join(t.TempDir(), "none.json")})
 	if err == nil || strings.Contains(err.Error(), "docker credentials") {
 		t.Errorf("missing docker config: err = %v, want the registry's refusal", err)
 	}
@@ -190,8 +190,8 @@ func TestPushUnreachableRegistry(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	host := strings.TrimPrefix(srv.URL, "http://")
 	srv.Close() // nothing listens there any more
-	_, err := source.Push(context.Background(), source.Options{Reference: "oci://" + host + "/a/b:v1", PlainHTTP: true, HTTPClient: http.DefaultClient})
-	if err == nil || errors.Is(err, source.ErrReference) {
+	_, err := ocisource.Push(context.Background(), ocisource.Options{Reference: "oci://" + host + "/a/b:v1", PlainHTTP: true, HTTPClient: http.DefaultClient})
+	if err == nil || errors.Is(err, ocisource.ErrReference) {
 		t.Fatalf("err = %v, want a registry error", err)
 	}
 	if !strings.Contains(err.Error(), host) {
@@ -216,14 +216,14 @@ func TestParseReference(t *testing.T) {
 		{ref: "oci://registry.example.com/a:v1", plainHTTP: true, wantErr: "only for a registry on loopback"},
 	} {
 		t.Run(tc.ref, func(t *testing.T) {
-			_, err := source.ParseReference(tc.ref, tc.plainHTTP)
+			_, err := ocisource.ParseReference(tc.ref, tc.plainHTTP)
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)
 				}
 				return
 			}
-			if err == nil || !errors.Is(err, source.ErrReference) || !strings.Contains(err.Error(), tc.wantErr) {
+			if err == nil || !errors.Is(err, ocisource.ErrReference) || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("err = %v, want ErrReference containing %q", err, tc.wantErr)
 			}
 		})
@@ -243,8 +243,8 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // registry over HTTPS. Either way it is ErrPlainHTTP, not a failure worth retrying.
 func TestPushToPlainHTTPRegistrySaysSo(t *testing.T) {
 	host := startRegistry(t, "", "")
-	_, err := source.Push(context.Background(), source.Options{Reference: "oci://" + host + "/platform/src:v1"})
-	if !errors.Is(err, source.ErrPlainHTTP) || !strings.Contains(err.Error(), "the registry "+host+" answered plain HTTP to an HTTPS request: add --plain-http (allowed for a registry on loopback)") {
+	_, err := ocisource.Push(context.Background(), ocisource.Options{Reference: "oci://" + host + "/platform/src:v1"})
+	if !errors.Is(err, ocisource.ErrPlainHTTP) || !strings.Contains(err.Error(), "the registry "+host+" answered plain HTTP to an HTTPS request: add --plain-http (allowed for a registry on loopback)") {
 		t.Errorf("loopback registry speaking HTTP: %v", err)
 	}
 
@@ -252,8 +252,8 @@ func TestPushToPlainHTTPRegistrySaysSo(t *testing.T) {
 	answersHTTP := &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
 		return nil, http.ErrSchemeMismatch
 	})}
-	_, err = source.Push(context.Background(), source.Options{Reference: "oci://registry.example.com/platform/src:v1", HTTPClient: answersHTTP})
-	if !errors.Is(err, source.ErrPlainHTTP) || !strings.Contains(err.Error(), "the registry registry.example.com answered plain HTTP to an HTTPS request: serve it over HTTPS (--plain-http is only for a registry on loopback)") {
+	_, err = ocisource.Push(context.Background(), ocisource.Options{Reference: "oci://registry.example.com/platform/src:v1", HTTPClient: answersHTTP})
+	if !errors.Is(err, ocisource.ErrPlainHTTP) || !strings.Contains(err.Error(), "the registry registry.example.com answered plain HTTP to an HTTPS request: serve it over HTTPS (--plain-http is only for a registry on loopback)") {
 		t.Errorf("remote registry speaking HTTP: %v", err)
 	}
 
@@ -261,7 +261,7 @@ func TestPushToPlainHTTPRegistrySaysSo(t *testing.T) {
 	refused := &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
 		return nil, errors.New("connection refused")
 	})}
-	if _, err = source.Push(context.Background(), source.Options{Reference: "oci://registry.example.com/platform/src:v1", HTTPClient: refused}); errors.Is(err, source.ErrPlainHTTP) || strings.Contains(err.Error(), "plain") {
+	if _, err = ocisource.Push(context.Background(), ocisource.Options{Reference: "oci://registry.example.com/platform/src:v1", HTTPClient: refused}); errors.Is(err, ocisource.ErrPlainHTTP) || strings.Contains(err.Error(), "plain") {
 		t.Errorf("a refused connection is reported as plain HTTP: %v", err)
 	}
 }
