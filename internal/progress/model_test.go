@@ -199,7 +199,7 @@ func newModel(t *testing.T, rt *rapid.T, endpoint string) (*model, func()) {
 		rollouts: map[string]rollout.Rollout{}, layers: map[store.Pin]config.Layer{}, renders: map[combo]error{}, generated: map[string]bool{},
 		stats: &modelStats{steps: map[string]int{}},
 	}
-	cache := generator.NewCache(generator.CacheOptions{Store: st, Timeout: 10 * time.Second, Now: clock.Now})
+	cache := registry.NewCache(registry.CacheOptions{Store: st, Timeout: 10 * time.Second, Now: clock.Now})
 	m.gen = &generator.Handler{Token: secret.Static(modelGeneratorToken), Cache: cache, Log: slog.New(slog.DiscardHandler),
 		Metrics: generator.NewMetrics(prometheus.NewRegistry(), "model"), Now: clock.Now}
 	for _, replica := range []string{"r1", "r2"} {

@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
@@ -231,7 +231,7 @@ func BenchmarkGetParamsRollout(b *testing.B) {
 		}
 		b.ReportAllocs()
 		for b.Loop() {
-			generator.NewSnapshot(1, reg, time.Now())
+			srv.gen.Prepare(registry.NewSnapshot(1, reg, time.Now()))
 		}
 	})
 }

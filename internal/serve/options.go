@@ -41,7 +41,7 @@ const (
 )
 
 // Store is what the service needs of the store: the union of what its parts need
-// (generator.Store, progress.Store, and Ping for readiness). The IAM policies are checked
+// (registry.Store, progress.Store, and Ping for readiness). The IAM policies are checked
 // against this list (internal/shiptest).
 type Store interface {
 	ops.Store

@@ -28,7 +28,8 @@ type Server struct {
 	opts    Options
 	log     *slog.Logger
 	metrics *Metrics
-	cache   *generator.Cache
+	cache   *registry.Cache
+	gen     *generator.Handler
 
 	annot *notify.Annotator // nil without the Kubernetes API
 	refr  *notify.Refresher // nil without the Argo CD API
@@ -56,7 +57,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, log: opts.Logger, metrics: opts.Metrics}
 	m := s.metrics
-	s.cache = generator.NewCache(generator.CacheOptions{Store: opts.Store, TTL: opts.CacheTTL, Timeout: opts.StoreTimeout, FreshnessBudget: max(opts.FreshnessBudget, 0), Now: opts.Now, OnChange: s.onSnapshot})
+	s.cache = registry.NewCache(registry.CacheOptions{Store: opts.Store, TTL: opts.CacheTTL, Timeout: opts.StoreTimeout, FreshnessBudget: max(opts.FreshnessBudget, 0), Now: opts.Now, OnChange: s.onSnapshot})
 	if opts.Webhook != nil {
 		w, err := notify.NewWebhook(*opts.Webhook, m.Notify, m.Outbound, s.log, opts.Now)
 		if err != nil {
@@ -97,8 +98,9 @@ func New(opts Options) (*Server, error) {
 			Refreshed: s.track.Refreshed, Now: opts.Now, Log: s.log, Metrics: m.Notify})
 	}
 	s.mux = http.NewServeMux()
-	s.mux.Handle(GetParamsPath, &generator.Handler{Token: opts.GeneratorToken, PreviousToken: opts.PreviousGeneratorToken,
-		Cache: s.cache, Log: s.log, Metrics: m.Generator, Now: opts.Now})
+	s.gen = &generator.Handler{Token: opts.GeneratorToken, PreviousToken: opts.PreviousGeneratorToken,
+		Cache: s.cache, Log: s.log, Metrics: m.Generator, Now: opts.Now}
+	s.mux.Handle(GetParamsPath, s.gen)
 	// Health and metrics answer on their own listener, never on the API's: /metrics names
 	// every cluster with its version and health, and neither needs the generator's token.
 	s.ops = http.NewServeMux()
@@ -126,7 +128,8 @@ const GetParamsPath = generator.GetParamsPath
 // onSnapshot is told about every new registry snapshot. It only hands work to the queues of
 // the notifiers and the tracker: it runs inside a generator request or the watcher and must
 // not block.
-func (s *Server) onSnapshot(old, cur *generator.Snapshot) {
+func (s *Server) onSnapshot(old, cur *registry.Snapshot) {
+	s.gen.Prepare(cur)
 	s.metrics.changeSeq.Set(float64(cur.Seq))
 	s.metrics.clusters.Set(float64(len(cur.Inventory.Clusters)))
 	if old == nil {

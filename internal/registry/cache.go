@@ -1,142 +1,29 @@
-package generator
+package registry
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
-
-// ParamSet is the parameter set the generator answers for one cluster.
-type ParamSet struct {
-	Cluster     string `json:"cluster"`
-	Environment string `json:"environment"`
-	Region      string `json:"region"`
-	// ConfigVersion pins the cluster's three layers, e.g. "g7.e3.c12".
-	ConfigVersion string `json:"configVersion"`
-	// Labels and Vars are the cluster record's (empty objects when it has none).
-	Labels map[string]string `json:"labels"`
-	Vars   map[string]string `json:"vars"`
-}
 
 // Snapshot is one reading of the registry, ready to serve.
 type Snapshot struct {
 	// Seq is the change counter read before the registry.
 	Seq       int64
-	Inventory *registry.Inventory
+	Inventory *Inventory
 	// ReadAt is when the reading started.
 	ReadAt time.Time
-
-	// params holds the encoded parameter set of each cluster, in Inventory.Clusters order (by name).
-	params [][]byte
-	// all is the whole answer without filter.
-	all *answerBody
-
-	// filtered caches the answers to the filters asked for (ApplicationSets repeat theirs),
-	// by canonical input parameters; at most maxFiltered entries.
-	mu       sync.Mutex
-	filtered map[string]*answerBody
 }
-
-// answerBody is an encoded answer, and its gzip encoding made on first use.
-type answerBody struct {
-	raw  []byte
-	once sync.Once
-	gz   []byte
-}
-
-// minGzip is the smallest answer sent compressed (to clients accepting gzip).
-const minGzip = 1024
-
-func (a *answerBody) gzipped() []byte {
-	a.once.Do(func() {
-		var b bytes.Buffer
-		w, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
-		_, _ = w.Write(a.raw)
-		_ = w.Close()
-		a.gz = b.Bytes()
-	})
-	return a.gz
-}
-
-// maxFiltered bounds the filtered answers cached per snapshot.
-const maxFiltered = 256
-
-// filteredAnswer returns the answer for filter f, whose canonical parameters are key.
-func (s *Snapshot) filteredAnswer(key string, f Filter) *answerBody {
-	s.mu.Lock()
-	a, ok := s.filtered[key]
-	s.mu.Unlock()
-	if ok {
-		return a
-	}
-	a = &answerBody{raw: s.answer(func(i int) bool {
-		c := s.Inventory.Clusters[i]
-		return f.Match(c.Name, c.Record)
-	})}
-	s.mu.Lock()
-	if s.filtered == nil || len(s.filtered) >= maxFiltered {
-		s.filtered = map[string]*answerBody{}
-	}
-	s.filtered[key] = a
-	s.mu.Unlock()
-	return a
-}
-
-const (
-	answerHead = `{"output":{"parameters":[`
-	answerTail = "]}}\n"
-)
 
 // NewSnapshot makes the snapshot of the registry read after change counter seq.
 func NewSnapshot(seq int64, reg store.RegistryState, at time.Time) *Snapshot {
-	inv := registry.InventoryOf(reg)
-	s := &Snapshot{Seq: seq, Inventory: inv, params: make([][]byte, len(inv.Clusters)), ReadAt: at}
-	for i, c := range inv.Clusters {
-		p := ParamSet{
-			Cluster: c.Name, Environment: c.Record.Environment, Region: c.Record.Region,
-			ConfigVersion: c.Served.String(), Labels: c.Record.Labels, Vars: c.Record.Vars,
-		}
-		if p.Labels == nil {
-			p.Labels = map[string]string{}
-		}
-		if p.Vars == nil {
-			p.Vars = map[string]string{}
-		}
-		s.params[i], _ = json.Marshal(p) // strings and string maps: cannot fail
-	}
-	s.all = &answerBody{raw: s.answer(func(int) bool { return true })}
-	return s
-}
-
-// answer encodes the parameter sets of the clusters keep selects, in name order.
-func (s *Snapshot) answer(keep func(i int) bool) []byte {
-	var b bytes.Buffer
-	b.Grow(len(answerHead) + len(answerTail) + len(s.params)*200)
-	b.WriteString(answerHead)
-	first := true
-	for i, p := range s.params {
-		if !keep(i) {
-			continue
-		}
-		if !first {
-			b.WriteByte(',')
-		}
-		first = false
-		b.Write(p)
-	}
-	b.WriteString(answerTail)
-	return b.Bytes()
+	return &Snapshot{Seq: seq, Inventory: InventoryOf(reg), ReadAt: at}
 }
 
 // How a request obtained its snapshot (the generator_cache_total metric).
@@ -147,7 +34,7 @@ const (
 	CacheStale     = "stale"
 )
 
-// Store is what the generator needs of the store.
+// Store is what a Cache needs of the store.
 type Store interface {
 	// ChangeSeq reads the registry's change counter (consistently).
 	ChangeSeq(ctx context.Context) (int64, error)
