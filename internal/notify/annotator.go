@@ -162,6 +162,25 @@ func (a *Annotator) Add(all bool, clusters []registry.ClusterInfo) {
 	a.q.putAll(items, a.o.Now())
 }
 
+var _ registry.Subscriber = (*Annotator)(nil)
+
+// Loaded annotates every ApplicationSet naming the ConfigMap: publishes made while no replica
+// ran reach the ApplicationSets now.
+func (a *Annotator) Loaded(*registry.Snapshot) { a.Add(true, nil) }
+
+// Changed annotates the ApplicationSets that select a cluster the changes reach, as it is
+// registered now and, for a head move, as it was registered before.
+func (a *Annotator) Changed(_ *registry.Snapshot, changes []registry.Change) {
+	var clusters []registry.ClusterInfo
+	for _, ch := range changes {
+		clusters = append(clusters, ch.Clusters...)
+		if !ch.Step {
+			clusters = append(clusters, ch.Before...)
+		}
+	}
+	a.Add(false, clusters)
+}
+
 // Run does the queued work until ctx is done.
 func (a *Annotator) Run(ctx context.Context) {
 	b := backoff{min: time.Second, max: 30 * time.Second}

@@ -91,6 +91,14 @@ func (r *Refresher) Add(changes []registry.Change) {
 	r.q.putAll(items, now)
 }
 
+var _ registry.Subscriber = (*Refresher)(nil)
+
+// Loaded does nothing: the Applications render what they pin until a change.
+func (r *Refresher) Loaded(*registry.Snapshot) {}
+
+// Changed adds the changes (see Add).
+func (r *Refresher) Changed(_ *registry.Snapshot, changes []registry.Change) { r.Add(changes) }
+
 // retry queues a cluster again after a failed round, unless newer work arrived for it.
 func (r *Refresher) retry(cluster string, j refreshJob) {
 	j.rounds++

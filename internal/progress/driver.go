@@ -155,6 +155,14 @@ func (d *Driver) Wake() {
 	}
 }
 
+var _ registry.Subscriber = (*Driver)(nil)
+
+// Loaded does nothing: the driver reads the rollouts on its own from the start.
+func (d *Driver) Loaded(*registry.Snapshot) {}
+
+// Changed wakes the driver: a change may be a rollout to drive.
+func (d *Driver) Changed(*registry.Snapshot, []registry.Change) { d.Wake() }
+
 // Run drives the rollouts until ctx is done.
 func (d *Driver) Run(ctx context.Context) {
 	failing := false

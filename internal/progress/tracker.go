@@ -132,6 +132,15 @@ func (t *Tracker) Add(changes []registry.Change) {
 	t.signal()
 }
 
+var _ registry.Subscriber = (*Tracker)(nil)
+
+// Loaded starts following every registered cluster, silently, at its current version
+// (Baseline).
+func (t *Tracker) Loaded(cur *registry.Snapshot) { t.Baseline(cur.Inventory) }
+
+// Changed follows the clusters the changes reach (Add).
+func (t *Tracker) Changed(_ *registry.Snapshot, changes []registry.Change) { t.Add(changes) }
+
 // Refreshed records that a hard refresh of app started at started and completed.
 func (t *Tracker) Refreshed(app argocd.Key, started time.Time) {
 	t.state.Refreshed(app, started)

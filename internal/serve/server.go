@@ -29,6 +29,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *Metrics
 	cache   *registry.Cache
+	router  *registry.Router
 	gen     *generator.Handler
 
 	annot *notify.Annotator // nil without the Kubernetes API
@@ -57,7 +58,11 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, log: opts.Logger, metrics: opts.Metrics}
 	m := s.metrics
-	s.cache = registry.NewCache(registry.CacheOptions{Store: opts.Store, TTL: opts.CacheTTL, Timeout: opts.StoreTimeout, FreshnessBudget: max(opts.FreshnessBudget, 0), Now: opts.Now, OnChange: s.onSnapshot})
+	// The event router: every new snapshot of the registry goes to the generator's answers,
+	// then to the parts below that act on changes (registry.Router).
+	s.router = &registry.Router{Metrics: registry.RouterMetrics{ChangeSeq: m.changeSeq, Clusters: m.clusters, Changes: m.changes},
+		Log: s.log, Now: opts.Now}
+	s.cache = registry.NewCache(registry.CacheOptions{Store: opts.Store, TTL: opts.CacheTTL, Timeout: opts.StoreTimeout, FreshnessBudget: max(opts.FreshnessBudget, 0), Now: opts.Now, OnChange: s.router.OnChange})
 	if opts.Webhook != nil {
 		w, err := notify.NewWebhook(*opts.Webhook, m.Notify, m.Outbound, s.log, opts.Now)
 		if err != nil {
@@ -100,6 +105,18 @@ func New(opts Options) (*Server, error) {
 	s.mux = http.NewServeMux()
 	s.gen = &generator.Handler{Token: opts.GeneratorToken, PreviousToken: opts.PreviousGeneratorToken,
 		Cache: s.cache, Log: s.log, Metrics: m.Generator, Now: opts.Now}
+	s.router.Prepare = s.gen.Prepare
+	// In this order, as they were told before the router: the webhook's events of the head
+	// moves, the ApplicationSets, the tracker, the refresher, the driver.
+	if s.hooks != nil {
+		s.router.Subscribers = append(s.router.Subscribers, notify.ChangeEvents{Webhook: s.hooks, Replica: opts.Replica})
+	}
+	if s.annot != nil {
+		s.router.Subscribers = append(s.router.Subscribers, s.annot)
+	}
+	if s.track != nil {
+		s.router.Subscribers = append(s.router.Subscribers, s.track, s.refr, s.drive)
+	}
 	s.mux.Handle(GetParamsPath, s.gen)
 	// Health and metrics answer on their own listener, never on the API's: /metrics names
 	// every cluster with its version and health, and neither needs the generator's token.
@@ -124,62 +141,6 @@ func readOnly(h http.Handler) http.Handler {
 
 // GetParamsPath is where Argo CD's plugin generator posts.
 const GetParamsPath = generator.GetParamsPath
-
-// onSnapshot is told about every new registry snapshot. It only hands work to the queues of
-// the notifiers and the tracker: it runs inside a generator request or the watcher and must
-// not block.
-func (s *Server) onSnapshot(old, cur *registry.Snapshot) {
-	s.gen.Prepare(cur)
-	s.metrics.changeSeq.Set(float64(cur.Seq))
-	s.metrics.clusters.Set(float64(len(cur.Inventory.Clusters)))
-	if old == nil {
-		s.log.Info("registry loaded", "clusters", len(cur.Inventory.Clusters), "layers", len(cur.Inventory.Heads), "changeSeq", cur.Seq)
-		if n := len(cur.Inventory.Legacy); n > 0 {
-			s.log.Warn("the table holds items at the key layout of an earlier release: they are read, but a rollout there cannot take a step; run `dynamo-cmp table upgrade` with the operators' role (docs/dynamodb.md)", "items", n, "first", cur.Inventory.Legacy[0].String())
-		}
-		if s.annot != nil {
-			// Publishes made while no replica ran reach the ApplicationSets now.
-			s.annot.Add(true, nil)
-		}
-		if s.track != nil {
-			s.track.Baseline(cur.Inventory)
-		}
-		return
-	}
-	changes := registry.Diff(old.Inventory, cur.Inventory, s.opts.Now())
-	if len(changes) == 0 {
-		return
-	}
-	var clusters []registry.ClusterInfo
-	for _, ch := range changes {
-		if ch.Step {
-			// The rollout's driver reports its steps; the clusters are told below.
-			s.log.Info("rollout step", "layer", ch.Ref.String(), "version", ch.Head.Version, "clusters", len(ch.Clusters), "changeSeq", cur.Seq)
-			clusters = append(clusters, ch.Clusters...)
-			continue
-		}
-		s.metrics.changes.WithLabelValues(ch.Head.Action).Inc()
-		s.log.Info("layer moved", "layer", ch.Ref.String(), "action", ch.Head.Action, "from", ch.From, "to", ch.Head.Version,
-			"actor", ch.Head.Actor, "trace", ch.Head.TraceID, "clusters", len(ch.Clusters), "changeSeq", cur.Seq)
-		if s.hooks != nil {
-			s.hooks.Enqueue(event.FromChange(ch, s.opts.Replica))
-		}
-		clusters = append(clusters, ch.Clusters...)
-		clusters = append(clusters, ch.Before...)
-	}
-	if s.annot != nil {
-		s.annot.Add(false, clusters)
-	}
-	if s.track != nil {
-		s.track.Add(changes)
-	}
-	if s.refr != nil {
-		s.refr.Add(changes)
-	}
-	if s.drive != nil {
-		s.drive.Wake()
-	}
-}
 
 // knownPaths bounds the path label of the request metrics.
 var knownPaths = map[string]bool{GetParamsPath: true, "/healthz": true, "/readyz": true, "/metrics": true}
