@@ -1,4 +1,4 @@
-// Package hostile holds hostile inputs for tests — YAML alias bombs, deeply nested
+// Package hostiletest holds hostile inputs for tests — YAML alias bombs, deeply nested
 // documents, huge strings, names that try path traversal or carry newlines, label values
 // crafted to break YAML, parameters with shell metacharacters — and Bounded, which runs one
 // input through the code under test and fails the test when it does not return in bounded

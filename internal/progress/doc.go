@@ -1,7 +1,9 @@
-// Package rollout follows publishes into the clusters through the Argo CD API.
+// Package progress follows each publish into the clusters through the Argo CD API and acts on
+// what it sees: it drives rollouts in waves, records each cluster's last known good and rolls
+// back automatically.
 //
-// The Driver moves rollouts in waves on (package rollout holds their data): it starts a wave's
-// bake when its clusters are Synced and Healthy on what they are served, starts the next
+// The Driver moves rollouts in waves on (package rollout is their state machine): it starts a
+// wave's bake when its clusters are Synced and Healthy on what they are served, starts the next
 // wave after the bake, and halts and rolls back a wave with too many failures. Its state is
 // the rollout item in the table, written by conditional steps, so any replica drives.
 //

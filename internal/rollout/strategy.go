@@ -1,7 +1,9 @@
-// Package wave holds the data of progressive rollouts: rollout strategies (ordered waves of
-// clusters, each with a bake time and a failure threshold), the plan a strategy makes for the
-// clusters a publish affects, and the state of a rollout — which decides, as a pure function
-// of stored state, which version of a layer each cluster is served.
+// Package rollout is what a progressive rollout is: its strategies (ordered waves of
+// clusters, each with a bake time and a failure threshold, parsed strictly from a file), the
+// plan a strategy makes for the clusters a publish affects, and the rollout's state machine
+// (Rollout: progressing, paused, halted, aborted, rolled back, completed), which decides, as a
+// pure function of stored state, which version of a layer each cluster is served. It is pure
+// data and decisions: the store keeps rollouts, package progress drives them through Argo CD.
 package rollout
 
 import (
