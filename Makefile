@@ -68,7 +68,7 @@ lint-e2e:
 argocdbin:
 	e2e/argocdbin/build.sh >/dev/null
 
-## unit: every package's tests. -timeout 30m: on a cold machine shipcheck's TestImageArchive
+## unit: every package's tests. -timeout 30m: on a cold machine internal/shiptest's TestImageArchive
 ## compiles the binary for two architectures twice (once per build it compares), which passed
 ## go test's default 10-minute limit on a loaded 2-core machine; a hang still fails.
 unit:
@@ -120,11 +120,11 @@ fuzz-targets:
 	$(GO) test -run=^$$ -fuzz=^FuzzDecodeItem$$ -fuzztime=$(FUZZTIME) ./internal/store
 	$(GO) test -run=^$$ -fuzz=^FuzzGetParams$$ -fuzztime=$(FUZZTIME) ./internal/serve
 
-## fuzz-model: the model-based test of rollouts (internal/rollout TestModel) on MODEL_CHECKS
+## fuzz-model: the model-based test of rollouts (internal/progress TestModel) on MODEL_CHECKS
 ## random sequences of MODEL_STEPS operations on average, from a random seed; a failure is
 ## shrunk to the shortest sequence found in 5 minutes and printed with the seed that reproduces it
 fuzz-model:
-	$(GO) test -count=1 -run '^TestModel$$' -timeout 2h ./internal/rollout \
+	$(GO) test -count=1 -run '^TestModel$$' -timeout 2h ./internal/progress \
 	  -rapid.checks=$(MODEL_CHECKS) -rapid.steps=$(MODEL_STEPS) -rapid.seed=0 -rapid.shrinktime=5m
 
 ## bench: render throughput (100/1,000/10,000 namespaces) and generate vs kustomize build end to end
@@ -137,7 +137,7 @@ load:
 
 ## shipcheck: image contents, manifests, IAM policies and docs, plus the strict dry-run of manifests/
 shipcheck:
-	$(GO) test -count=1 ./internal/shipcheck/...
+	$(GO) test -count=1 ./internal/shiptest/...
 	cd e2e && $(E2E_GO) test -count=1 -timeout 30m -run '^TestManifestsDryRun$$' ./...
 
 clean:

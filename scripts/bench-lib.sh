@@ -10,7 +10,7 @@ bench_setup() {
   trap 'scripts/dynamodb-local.sh stop "$BENCH_DIR/ddb" >/dev/null 2>&1 || true; rm -rf "$BENCH_DIR"' EXIT
   echo "bench: building dynamo-cmp (scripts/build.sh) and the driver" >&2
   scripts/build.sh "$BENCH_DIR/dynamo-cmp" bench >&2
-  go build -o "$BENCH_DIR/benchcmd" ./internal/benchcmd
+  go build -o "$BENCH_DIR/benchcmd" ./cmd/benchcmd
   echo "bench: starting DynamoDB Local (full JIT, as a long-running server)" >&2
   ENDPOINT=$(DYNAMODB_LOCAL_JAVA_OPTS="${DYNAMODB_LOCAL_JAVA_OPTS:--XX:+UseSerialGC -Xmx512m}" \
     scripts/dynamodb-local.sh start "$BENCH_DIR/ddb" | tail -n 1)

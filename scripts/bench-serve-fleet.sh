@@ -19,7 +19,7 @@ mkdir -p "$work/before"
 git -C "$root" archive "$base" | tar -x -C "$work/before"
 (cd "$work/before" && nice -n 10 scripts/build.sh "$work/dynamo-cmp-before" bench >/dev/null)
 (cd "$root" && nice -n 10 scripts/build.sh "$work/dynamo-cmp-after" bench >/dev/null)
-(cd "$root" && nice -n 10 go build -o "$work/benchcmd" ./internal/benchcmd)
+(cd "$root" && nice -n 10 go build -o "$work/benchcmd" ./cmd/benchcmd)
 echo "serve fleet: before = $(git -C "$root" rev-parse --short "$base"), after = the work tree ($(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD || echo ', modified'))" >&2
 cd "$root/e2e"
 DYNAMO_CMP_BENCH_SERVE_FLEET="before=$work/dynamo-cmp-before,after=$work/dynamo-cmp-after" \

@@ -10,6 +10,6 @@ echo
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 go test -run '^$' -bench '^BenchmarkRender$' -benchmem -benchtime "${BENCHTIME:-5x}" -count 1 ./pkg/render | tee "$out" >&2
-go run ./internal/benchcmd render-table <"$out"
+go run ./cmd/benchcmd render-table <"$out"
 echo
 scripts/bench-e2e.sh

@@ -67,7 +67,7 @@ for p in "${platforms[@]}"; do
   dir="$ctx/$os-$arch"
   mkdir -p "$dir"
   GOOS=$os GOARCH=$arch scripts/build.sh "$dir/dynamo-cmp" "$version"
-  go run ./internal/sbomcmd -version "$version" -source "$source_url" -path /usr/local/bin/dynamo-cmp \
+  go run ./cmd/sbomcmd -version "$version" -source "$source_url" -path /usr/local/bin/dynamo-cmp \
     -created "$epoch" -o "$dir/sbom.spdx.json" "$dir/dynamo-cmp"
   # Sources and build output get the commit's time: the layers do not depend on when or
   # where the image was built.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 )
 
 func newClustersCommand(streams IOStreams, env Env) *cobra.Command {
@@ -27,7 +27,7 @@ func newClustersCommand(streams IOStreams, env Env) *cobra.Command {
 				return err
 			}
 			return o.withStore(cmd.Context(), func(ctx context.Context, st *store.Store) error {
-				inv, err := ops.ReadInventory(ctx, st)
+				inv, err := registry.ReadInventory(ctx, st)
 				if err != nil {
 					return storeError(err)
 				}

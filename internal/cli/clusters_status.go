@@ -12,9 +12,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
@@ -102,7 +102,7 @@ func (o *operator) runClustersStatus(ctx context.Context, f clustersStatusFlags)
 		return err
 	}
 	return o.withStore(ctx, func(ctx context.Context, st *store.Store) error {
-		inv, err := ops.ReadInventory(ctx, st)
+		inv, err := registry.ReadInventory(ctx, st)
 		if err != nil {
 			return storeError(err)
 		}
@@ -130,7 +130,7 @@ func (o *operator) runClustersStatus(ctx context.Context, f clustersStatusFlags)
 }
 
 // clusterStatuses puts together the status of every cluster of inv, in name order.
-func clusterStatuses(inv *ops.Inventory, obs map[string]store.Observation, lkg map[string]store.LastKnownGood, now time.Time) []clusterStatus {
+func clusterStatuses(inv *registry.Inventory, obs map[string]store.Observation, lkg map[string]store.LastKnownGood, now time.Time) []clusterStatus {
 	rows := make([]clusterStatus, 0, len(inv.Clusters))
 	for _, c := range inv.Clusters {
 		row := clusterStatus{Cluster: c.Name, Environment: c.Record.Environment, Served: c.Served.String(), Heads: c.Version.String(), Rollouts: []clusterRollout{}}
@@ -200,15 +200,15 @@ func printClusterStatuses(w io.Writer, rows []clusterStatus) error {
 // rolloutPlace says whether the cluster's wave was reached, and the rollout's state when it
 // is not simply progressing.
 func rolloutPlace(ro clusterRollout) string {
-	switch wave.State(ro.State) {
-	case wave.Halted, wave.Aborted:
+	switch rollout.State(ro.State) {
+	case rollout.Halted, rollout.Aborted:
 		return ro.State + ": stable version served"
 	}
 	place := "waiting"
 	if ro.Reached {
 		place = "reached"
 	}
-	if ro.State != string(wave.Progressing) {
+	if ro.State != string(rollout.Progressing) {
 		place += ", " + ro.State
 	}
 	return place

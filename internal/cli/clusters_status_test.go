@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
@@ -47,7 +47,7 @@ func TestClustersStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	strategy, err := wave.ParseStrategy([]byte("name: default\nwaves:\n  - {name: canary, namePattern: prod-a, bake: 10s}\n  - {name: rest}\n"))
+	strategy, err := rollout.ParseStrategy([]byte("name: default\nwaves:\n  - {name: canary, namePattern: prod-a, bake: 10s}\n  - {name: rest}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
@@ -45,7 +45,7 @@ refused (exit 3) if the layer moved since the export.`,
 // runExport writes the head of each layer as a layer document, to stdout or under a directory.
 func (o *operator) runExport(ctx context.Context, f exportFlags) error {
 	return o.withStore(ctx, func(ctx context.Context, st *store.Store) error {
-		inv, err := ops.ReadInventory(ctx, st)
+		inv, err := registry.ReadInventory(ctx, st)
 		if err != nil {
 			return storeError(err)
 		}
@@ -99,7 +99,7 @@ func (o *operator) runExport(ctx context.Context, f exportFlags) error {
 	})
 }
 
-func sortedHeads(inv *ops.Inventory) []store.Head {
+func sortedHeads(inv *registry.Inventory) []store.Head {
 	out := make([]store.Head, 0, len(inv.Heads))
 	for _, h := range inv.Heads {
 		out = append(out, h)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/hostile"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/hostiletest"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
@@ -80,7 +80,7 @@ func TestGenerateRefusesHostileItems(t *testing.T) {
 			}
 			base = h.Version
 			var r result
-			hostile.Bounded(t, 200*hostile.MB, func() { r = run(t, argocdEnv(env, params), "generate") })
+			hostiletest.Bounded(t, 200*hostiletest.MB, func() { r = run(t, argocdEnv(env, params), "generate") })
 			if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "[trace ") || !strings.Contains(r.stderr, tt.want) {
 				t.Fatalf("exit %d, %d bytes on stdout; stderr:\n%s", r.code, len(r.stdout), r.stderr)
 			}
@@ -103,7 +103,7 @@ func TestPublishItemOverDynamoDBLimit(t *testing.T) {
 	writeFile(t, big, readFile(t, "../../examples/layers/cluster/dev-k3s.yaml")+
 		"manifests:\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: big, namespace: dev-team}\n    data:\n      blob: "+strings.Repeat("q", 410<<10)+"\n")
 	var r result
-	hostile.Bounded(t, 300*hostile.MB, func() {
+	hostiletest.Bounded(t, 300*hostiletest.MB, func() {
 		r = run(t, env, "config", "publish", "-f", big, "--layer", "cluster/dev-k3s", "-m", "too big")
 	})
 	if r.code != 1 || !strings.Contains(r.stderr, "entry manifest/ConfigMap/dev-team/big takes 411 KB as a DynamoDB item, over DynamoDB's 400 KB item limit: split it into smaller entries") {

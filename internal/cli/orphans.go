@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
@@ -66,7 +66,7 @@ of that version that is somehow still running can no longer become visible.`,
 
 func runOrphans(ctx context.Context, streams IOStreams, st *store.Store, refs []config.LayerRef, f orphansFlags) error {
 	if len(refs) == 0 {
-		inv, err := ops.ReadInventory(ctx, st)
+		inv, err := registry.ReadInventory(ctx, st)
 		if err != nil {
 			return storeError(err)
 		}

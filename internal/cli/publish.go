@@ -13,9 +13,10 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/traceid"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
@@ -213,7 +214,7 @@ func reportRollout(streams IOStreams, res *ops.PublishResult, rc rolloutChoice, 
 // printed without the reasons.
 func whyEmptyWaves(ctx context.Context, st *store.Store, res *ops.PublishResult) func(int) string {
 	r := res.Rollout
-	if r == nil || len(res.Clusters) == 0 || !slices.ContainsFunc(r.Waves, func(w wave.PlannedWave) bool { return len(w.Clusters) == 0 }) {
+	if r == nil || len(res.Clusters) == 0 || !slices.ContainsFunc(r.Waves, func(w rollout.PlannedWave) bool { return len(w.Clusters) == 0 }) {
 		return nil
 	}
 	stored, err := st.Strategies(ctx)
@@ -229,14 +230,14 @@ func whyEmptyWaves(ctx context.Context, st *store.Store, res *ops.PublishResult)
 		return nil
 	}
 	s := stored[i].Strategy
-	members := ops.Members(ops.InventoryOf(reg).Affected(res.Ref, nil))
+	members := registry.Members(registry.InventoryOf(reg).Affected(res.Ref, nil))
 	return func(wave int) string { return s.WhyEmpty(res.Ref, wave, members) }
 }
 
 // planSummary is one line about planned waves: "2 waves: 1 canary (bake 10s, maxFailures 0):
 // dev-a; 2 rest (bake 0s, maxFailures 0): dev-b, dev-c". A wave without clusters is skipped
 // at once.
-func planSummary(waves []wave.PlannedWave) string {
+func planSummary(waves []rollout.PlannedWave) string {
 	parts := make([]string, len(waves))
 	for i, pw := range waves {
 		clusters := clusterList(pw.Clusters, 5)

@@ -12,9 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
@@ -167,14 +167,14 @@ func (o *operator) runRolloutStatus(ctx context.Context, f rolloutStatusFlags) e
 			return storeError(err)
 		}
 		warnOldLayout(o.streams.ErrOut, st.Table(), reg.Legacy)
-		inv := ops.InventoryOf(reg)
-		var rollouts []wave.Rollout
+		inv := registry.InventoryOf(reg)
+		var rollouts []rollout.Rollout
 		for ref, r := range inv.Rollouts {
 			if only == nil || *only == ref {
 				rollouts = append(rollouts, r)
 			}
 		}
-		slices.SortFunc(rollouts, func(a, b wave.Rollout) int { return compareLayers(a.Layer, b.Layer) })
+		slices.SortFunc(rollouts, func(a, b rollout.Rollout) int { return compareLayers(a.Layer, b.Layer) })
 		obs := map[string]store.Observation{}
 		if len(rollouts) > 0 {
 			if obs, err = st.Observations(ctx, clusterNames(inv, rollouts)...); err != nil {
@@ -246,7 +246,7 @@ func compareLayers(a, b config.LayerRef) int {
 }
 
 // clusterNames are the clusters rollout status shows: the planned ones and those that joined.
-func clusterNames(inv *ops.Inventory, rollouts []wave.Rollout) []string {
+func clusterNames(inv *registry.Inventory, rollouts []rollout.Rollout) []string {
 	seen := map[string]bool{}
 	var out []string
 	add := func(n string) {
@@ -269,7 +269,7 @@ func clusterNames(inv *ops.Inventory, rollouts []wave.Rollout) []string {
 }
 
 // rolloutStatusOf is the status of one rollout.
-func rolloutStatusOf(inv *ops.Inventory, r wave.Rollout, obs map[string]store.Observation) rolloutJSON {
+func rolloutStatusOf(inv *registry.Inventory, r rollout.Rollout, obs map[string]store.Observation) rolloutJSON {
 	head := inv.Heads[r.Layer]
 	_, live := inv.LiveRollout(r.Layer)
 	status := string(r.State)
@@ -289,7 +289,7 @@ func rolloutStatusOf(inv *ops.Inventory, r wave.Rollout, obs map[string]store.Ob
 		t := r.BakeStartedAt
 		out.BakeStartedAt = &t
 	}
-	registered := map[string]ops.ClusterInfo{}
+	registered := map[string]registry.ClusterInfo{}
 	for _, c := range inv.Clusters {
 		registered[c.Name] = c
 	}
@@ -302,7 +302,7 @@ func rolloutStatusOf(inv *ops.Inventory, r wave.Rollout, obs map[string]store.Ob
 	}
 	for i, w := range r.Waves {
 		wj := waveJSON{Number: i + 1, Name: w.Name, Bake: w.Bake.String(), MaxFailures: w.MaxFailures,
-			Current: i == min(r.Wave, len(r.Waves)-1) && r.State != wave.Completed, Clusters: []clusterJSON{}}
+			Current: i == min(r.Wave, len(r.Waves)-1) && r.State != rollout.Completed, Clusters: []clusterJSON{}}
 		names := slices.Clone(w.Clusters)
 		if i == len(r.Waves)-1 {
 			names = append(names, joined...)

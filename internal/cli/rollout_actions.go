@@ -9,9 +9,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/traceid"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
@@ -20,7 +21,7 @@ type rolloutAction struct {
 	name  string // the command, and "rollout-<name>" in the audit trail
 	short string
 	long  string
-	apply func(r *wave.Rollout, at time.Time, actor, reason string) error
+	apply func(r *rollout.Rollout, at time.Time, actor, reason string) error
 	// served: the action changes what clusters are served (the generator must read again).
 	served bool
 }
@@ -31,7 +32,7 @@ var (
 		short: "Pause a layer's rollout: the waves reached keep the new version, no further wave starts",
 		long: `Pause stops a progressing rollout where it is: the clusters of the waves reached keep being
 served the new version, the others the stable one, and no wave starts until "rollout resume".`,
-		apply: (*wave.Rollout).Pause,
+		apply: (*rollout.Rollout).Pause,
 	}
 	actionResume = rolloutAction{
 		name:  "resume",
@@ -40,7 +41,7 @@ served the new version, the others the stable one, and no wave starts until "rol
 again: its clusters must be Synced and Healthy for the whole bake before the next wave starts.
 A wave promoted before or while paused keeps skipping its bake: it completes as soon as its
 clusters are Synced and Healthy.`,
-		apply: (*wave.Rollout).Resume,
+		apply: (*rollout.Rollout).Resume,
 	}
 	actionPromote = rolloutAction{
 		name:  "promote",
@@ -49,7 +50,7 @@ clusters are Synced and Healthy.`,
 Application of the current wave's clusters is Synced and Healthy on the new version. A paused
 rollout stays paused (resume it to move on). Promoting a wave promoted already changes nothing
 and is not audited again.`,
-		apply: (*wave.Rollout).Promote,
+		apply: (*rollout.Rollout).Promote,
 	}
 	actionAbort = rolloutAction{
 		name:  "abort",
@@ -61,7 +62,7 @@ then). The rollback validates every cluster like "config rollback" and is audite
 A rollout of a layer's first version goes back to version 0, the layer without entries (as
 before its first publish): every cluster is served it and the head moves back to 0.
 Running abort again after a rollback that failed or was interrupted retries the rollback.`,
-		apply:  (*wave.Rollout).Abort,
+		apply:  (*rollout.Rollout).Abort,
 		served: true,
 	}
 )
@@ -110,31 +111,31 @@ func (o *operator) runRolloutAction(ctx context.Context, a rolloutAction, f roll
 	return o.withStore(ctx, func(ctx context.Context, st *store.Store) error {
 		actor := o.actor(ctx, st, f.actor)
 		trace := traceid.New()
-		var written wave.Rollout
+		var written rollout.Rollout
 		for attempt := 1; ; attempt++ {
 			reg, err := st.RegistryState(ctx)
 			if err != nil {
 				return storeError(err)
 			}
-			inv := ops.InventoryOf(reg)
+			inv := registry.InventoryOf(reg)
 			r, ok := inv.LiveRollout(ref)
 			if !ok {
 				return withCode(ExitInvalid, noLiveRollout(inv, ref, a.name))
 			}
-			if a.name == "abort" && r.State == wave.Aborted {
+			if a.name == "abort" && r.State == rollout.Aborted {
 				// Aborted before, and the head is still at the target: the rollback failed
 				// or was interrupted. Do it now.
 				fmt.Fprintf(o.streams.Out, "the rollout of %s version %d is aborted already: every cluster is served version %s; rolling the head back\n", ref, r.Target, ops.VersionText(r.Stable))
 				return o.rollBackAborted(ctx, st, r, actor, f.message)
 			}
-			if a.name == "promote" && r.Promoted && (r.State == wave.Progressing || r.State == wave.Paused) {
+			if a.name == "promote" && r.Promoted && (r.State == rollout.Progressing || r.State == rollout.Paused) {
 				// Promoting twice changes nothing: say so, and audit nothing.
 				fmt.Fprintf(o.streams.Out, "the rollout of %s version %d is promoted already at %s: nothing was changed\n", ref, r.Target, r.Describe())
 				return nil
 			}
 			now := time.Now().UTC()
 			if err := a.apply(&r, now, actor, f.message); err != nil {
-				var se *wave.StateError
+				var se *rollout.StateError
 				if errors.As(err, &se) {
 					return withCode(ExitInvalid, fmt.Errorf("%w; nothing was changed", err))
 				}
@@ -165,7 +166,7 @@ func (o *operator) runRolloutAction(ctx context.Context, a rolloutAction, f roll
 			fmt.Fprintf(w, "resumed the rollout of %s version %d at %s: %s [trace %s]\n", ref, written.Target, written.Describe(), then, trace)
 		case "promote":
 			then := ""
-			if written.State == wave.Paused {
+			if written.State == rollout.Paused {
 				then = " once resumed"
 			}
 			fmt.Fprintf(w, "promoted the rollout of %s version %d at %s: the next wave starts%s as soon as this one's clusters are Synced and Healthy, without its bake [trace %s]\n",
@@ -180,7 +181,7 @@ func (o *operator) runRolloutAction(ctx context.Context, a rolloutAction, f roll
 }
 
 // noLiveRollout says why a layer has no rollout an operator action can act on.
-func noLiveRollout(inv *ops.Inventory, ref config.LayerRef, action string) error {
+func noLiveRollout(inv *registry.Inventory, ref config.LayerRef, action string) error {
 	head, published := inv.Heads[ref]
 	r, ok := inv.Rollouts[ref]
 	switch {
@@ -188,9 +189,9 @@ func noLiveRollout(inv *ops.Inventory, ref config.LayerRef, action string) error
 		return fmt.Errorf("cannot %s: %s has never been published, so it has no rollout", action, ref)
 	case !ok:
 		return fmt.Errorf("cannot %s: %s has no rollout; its publishes reached every cluster at once", action, ref)
-	case r.State == wave.Completed:
+	case r.State == rollout.Completed:
 		return fmt.Errorf("cannot %s: the rollout of %s version %d is over: it completed at %s", action, ref, r.Target, stamp(r.UpdatedAt))
-	case r.State == wave.RolledBack:
+	case r.State == rollout.RolledBack:
 		return fmt.Errorf("cannot %s: the rollout of %s version %d is over: it was rolled back at %s", action, ref, r.Target, stamp(r.UpdatedAt))
 	default:
 		by := "a later publish"
@@ -205,7 +206,7 @@ func noLiveRollout(inv *ops.Inventory, ref config.LayerRef, action string) error
 // rollBackAborted moves the head of an aborted rollout's layer back to its stable version,
 // then records the rollout as rolled back. The stable version of a layer's first rollout is
 // 0: the head then moves back to "no entries", as before that first publish.
-func (o *operator) rollBackAborted(ctx context.Context, st *store.Store, r wave.Rollout, actor, message string) error {
+func (o *operator) rollBackAborted(ctx context.Context, st *store.Store, r rollout.Rollout, actor, message string) error {
 	w := o.streams.Out
 	trace := traceid.New()
 	why := fmt.Sprintf("abort of the rollout of version %d", r.Target)

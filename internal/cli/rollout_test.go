@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/cli"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
@@ -412,7 +412,7 @@ func TestAbortFirstVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ro, ok := ops.InventoryOf(reg).LiveRollout(config.EnvLayer("dev"))
+	ro, ok := registry.InventoryOf(reg).LiveRollout(config.EnvLayer("dev"))
 	if !ok {
 		t.Fatal("no live rollout of env/dev")
 	}

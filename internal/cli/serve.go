@@ -20,7 +20,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/kube"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/outbound"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/progress"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/serve"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
@@ -393,11 +393,11 @@ func (f *serveFlags) options(fs *pflag.FlagSet, env Env) (o serve.Options, warni
 	} else if f.webhookSigningFile != "" || f.webhookCAFile != "" {
 		add(errors.New("--webhook-signing-secret-file and --webhook-ca-file need --webhook-url"))
 	}
-	layers, err := rollout.ParseLayerPatterns(f.rollbackLayers)
+	layers, err := progress.ParseLayerPatterns(f.rollbackLayers)
 	if err != nil {
 		add(fmt.Errorf("--auto-rollback-layers: %w", err))
 	}
-	o.AutoRollback = rollout.AutoRollbackOptions{Layers: layers, Window: f.rollbackWindow}
+	o.AutoRollback = progress.AutoRollbackOptions{Layers: layers, Window: f.rollbackWindow}
 	if len(layers) > 0 && f.argoURL == "" {
 		add(errors.New("--auto-rollback-layers needs --argocd-url: the Applications' state comes from the Argo CD API"))
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/cli"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
 
@@ -29,7 +29,7 @@ func everyServedRenders(t *testing.T, env cli.Env, cfg store.Config, when string
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv, err := ops.ReadInventory(ctx, st)
+	inv, err := registry.ReadInventory(ctx, st)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/source"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/ocisource"
 )
 
 func newSourceCommand(streams IOStreams, env Env) *cobra.Command {
@@ -23,12 +23,12 @@ its auths, credsStore and credHelpers (for ECR: "credHelpers": {"<account>.dkr.e
 Prints the digest pushed; the artifact is reproducible, so pushing again gives the same digest.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := source.Push(cmd.Context(), source.Options{
+			res, err := ocisource.Push(cmd.Context(), ocisource.Options{
 				Reference:    args[0],
 				PlainHTTP:    plainHTTP,
 				DockerConfig: dockerConfigPath(env),
 			})
-			if errors.Is(err, source.ErrReference) || errors.Is(err, source.ErrPlainHTTP) {
+			if errors.Is(err, ocisource.ErrReference) || errors.Is(err, ocisource.ErrPlainHTTP) {
 				return withCode(ExitUsage, err)
 			}
 			if err != nil {

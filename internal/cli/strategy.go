@@ -17,9 +17,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
@@ -130,7 +130,7 @@ func (o *operator) runStrategyPut(ctx context.Context, f strategyPutFlags) error
 	if err != nil {
 		return withCode(ExitInvalid, fmt.Errorf("read the strategy: %w", err))
 	}
-	s, err := wave.ParseStrategy(data)
+	s, err := rollout.ParseStrategy(data)
 	if err := errors.Join(err, s.CheckScope()); err != nil {
 		return withCode(ExitInvalid, refusedStrategy(f.file, err))
 	}
@@ -140,7 +140,7 @@ func (o *operator) runStrategyPut(ctx context.Context, f strategyPutFlags) error
 			return err
 		}
 		verb := "stored"
-		after := slices.DeleteFunc(slices.Clone(before), func(x wave.Strategy) bool { return x.Name == s.Name })
+		after := slices.DeleteFunc(slices.Clone(before), func(x rollout.Strategy) bool { return x.Name == s.Name })
 		if len(after) < len(before) {
 			verb = "replaced"
 		}
@@ -150,7 +150,7 @@ func (o *operator) runStrategyPut(ctx context.Context, f strategyPutFlags) error
 		}
 		fmt.Fprintf(o.streams.Out, "%s strategy %s for %s: %s\n", verb, s.Name, strategyLayers(s), wavesSummary(s.Waves))
 		printLayerUses(o.streams, inv, before, after, s, &s)
-		for _, w := range s.Warnings(ops.Members(inv.Clusters)) {
+		for _, w := range s.Warnings(registry.Members(inv.Clusters)) {
 			fmt.Fprintf(o.streams.ErrOut, "warning: %s\n", cell(w))
 		}
 		return nil
@@ -174,7 +174,7 @@ func refusedStrategy(file string, err error) error {
 
 // strategiesAndInventory reads the strategies and the registry (the layer heads and the
 // registered clusters).
-func strategiesAndInventory(ctx context.Context, st *store.Store) ([]wave.Strategy, *ops.Inventory, error) {
+func strategiesAndInventory(ctx context.Context, st *store.Store) ([]rollout.Strategy, *registry.Inventory, error) {
 	stored, err := st.Strategies(ctx)
 	if err != nil {
 		return nil, nil, storeError(err)
@@ -183,11 +183,11 @@ func strategiesAndInventory(ctx context.Context, st *store.Store) ([]wave.Strate
 	if err != nil {
 		return nil, nil, storeError(err)
 	}
-	out := make([]wave.Strategy, len(stored))
+	out := make([]rollout.Strategy, len(stored))
 	for i, x := range stored {
 		out[i] = x.Strategy
 	}
-	return out, ops.InventoryOf(reg), nil
+	return out, registry.InventoryOf(reg), nil
 }
 
 // newEnvironment stands for an environment not published yet in the table of which strategy
@@ -200,7 +200,7 @@ var newEnvironment = config.EnvLayer("<new>")
 // published yet, and for an environment published later when changed lists "env/*" or "*"
 // or is the default. When put (the strategy stored; nil for a delete) takes a layer over
 // from another strategy, or another strategy keeps a layer it lists, that is a warning.
-func printLayerUses(streams IOStreams, inv *ops.Inventory, before, after []wave.Strategy, changed wave.Strategy, put *wave.Strategy) {
+func printLayerUses(streams IOStreams, inv *registry.Inventory, before, after []rollout.Strategy, changed rollout.Strategy, put *rollout.Strategy) {
 	refs := []config.LayerRef{config.GlobalLayer}
 	seen := map[config.LayerRef]bool{config.GlobalLayer: true}
 	add := func(ref config.LayerRef) {
@@ -219,7 +219,7 @@ func printLayerUses(streams IOStreams, inv *ops.Inventory, before, after []wave.
 	for _, ref := range published {
 		add(ref)
 	}
-	wide := changed.Name == wave.DefaultStrategy
+	wide := changed.Name == rollout.DefaultStrategy
 	for _, p := range changed.Layers {
 		p = strings.TrimSpace(p)
 		if p == "*" || p == "env/*" {
@@ -234,7 +234,7 @@ func printLayerUses(streams IOStreams, inv *ops.Inventory, before, after []wave.
 	tw := newTable(streams.Out, "LAYER", "STRATEGY", "WHY")
 	var warnings []string
 	for _, ref := range refs {
-		was, now := wave.Resolve(before, ref), wave.Resolve(after, ref)
+		was, now := rollout.Resolve(before, ref), rollout.Resolve(after, ref)
 		name, why := useOf(now, ref)
 		if wasName, _ := useOf(was, ref); wasName != name {
 			if was.Strategy == nil {
@@ -247,7 +247,7 @@ func printLayerUses(streams IOStreams, inv *ops.Inventory, before, after []wave.
 			continue
 		}
 		switch {
-		case now.Strategy != nil && now.Strategy.Name == put.Name && was.Strategy != nil && was.Strategy.Name != put.Name && was.Pattern != wave.DefaultStrategy:
+		case now.Strategy != nil && now.Strategy.Name == put.Name && was.Strategy != nil && was.Strategy.Name != put.Name && was.Pattern != rollout.DefaultStrategy:
 			how := fmt.Sprintf("%s lists %s, closer than %s", put.Name, now.Pattern, was.Pattern)
 			if now.Pattern == was.Pattern {
 				how = fmt.Sprintf("both list %s and %s comes first in name order", now.Pattern, put.Name)
@@ -265,7 +265,7 @@ func printLayerUses(streams IOStreams, inv *ops.Inventory, before, after []wave.
 }
 
 // useOf is the strategy a layer uses ("-" for none) and why, for the table of printLayerUses.
-func useOf(u wave.Use, ref config.LayerRef) (name, why string) {
+func useOf(u rollout.Use, ref config.LayerRef) (name, why string) {
 	listed := ref.String()
 	if ref == newEnvironment {
 		listed = "env/* or *"
@@ -273,7 +273,7 @@ func useOf(u wave.Use, ref config.LayerRef) (name, why string) {
 	switch {
 	case u.Strategy == nil:
 		return "-", fmt.Sprintf("all at once: no strategy lists %s and there is no default", listed)
-	case u.Pattern == wave.DefaultStrategy:
+	case u.Pattern == rollout.DefaultStrategy:
 		return u.Strategy.Name, fmt.Sprintf("the default: no other strategy lists %s", listed)
 	}
 	why = "lists " + u.Pattern
@@ -361,7 +361,7 @@ func (o *operator) runStrategyList(ctx context.Context) error {
 }
 
 // waveNames is how many waves there are and the first n names: "5: canary, early, europe, …".
-func waveNames(waves []wave.Wave, n int) string {
+func waveNames(waves []rollout.Wave, n int) string {
 	names := make([]string, 0, n+1)
 	for i, w := range waves {
 		if i == n {
@@ -393,7 +393,7 @@ func (o *operator) runStrategyDelete(ctx context.Context, name string) error {
 		if err != nil {
 			return err
 		}
-		i := slices.IndexFunc(before, func(x wave.Strategy) bool { return x.Name == name })
+		i := slices.IndexFunc(before, func(x rollout.Strategy) bool { return x.Name == name })
 		found, err := st.DeleteStrategy(ctx, name)
 		if err != nil {
 			return storeError(err)
@@ -427,12 +427,12 @@ func noStrategy(name string, stored []store.StoredStrategy) error {
 }
 
 // strategyLayers says which layers a strategy applies to.
-func strategyLayers(s wave.Strategy) string {
+func strategyLayers(s rollout.Strategy) string {
 	layers := strings.Join(s.Layers, ", ")
 	switch {
-	case s.Name == wave.DefaultStrategy && layers == "":
+	case s.Name == rollout.DefaultStrategy && layers == "":
 		return "every global and environment layer no other strategy lists"
-	case s.Name == wave.DefaultStrategy:
+	case s.Name == rollout.DefaultStrategy:
 		return layers + " (and, as the default, every global and environment layer no other strategy lists)"
 	case layers == "":
 		return "no layer unless a publish names it (--strategy " + s.Name + ")"
@@ -442,7 +442,7 @@ func strategyLayers(s wave.Strategy) string {
 
 // wavesSummary is one line about a strategy's waves: "2 waves: canary (namePattern dev-a,
 // bake 10s), rest".
-func wavesSummary(waves []wave.Wave) string {
+func wavesSummary(waves []rollout.Wave) string {
 	parts := make([]string, len(waves))
 	for i, w := range waves {
 		var sel []string

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
@@ -63,11 +64,11 @@ func (o *operator) runValidate(ctx context.Context, f validateFlags) error {
 // validateServedAndHeads validates the configVersion the generator serves a cluster and that
 // of its layer heads (one line when they are the same), and reports every problem of both.
 func (o *operator) validateServedAndHeads(ctx context.Context, st *store.Store, cluster string) error {
-	inv, err := ops.ReadInventory(ctx, st)
+	inv, err := registry.ReadInventory(ctx, st)
 	if err != nil {
 		return storeError(err)
 	}
-	i := slices.IndexFunc(inv.Clusters, func(c ops.ClusterInfo) bool { return c.Name == cluster })
+	i := slices.IndexFunc(inv.Clusters, func(c registry.ClusterInfo) bool { return c.Name == cluster })
 	if i < 0 { // not registered, or no cluster record: the store's read says which
 		if _, err := renderFromStore(ctx, st, cluster, config.LatestVersion, render.Options{}); err != nil {
 			return err

@@ -11,8 +11,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 )
 
@@ -64,10 +67,13 @@ type Handler struct {
 	// PreviousToken, when set, is accepted as well: the token being replaced during a
 	// rotation, until its value is removed ("" accepts nothing).
 	PreviousToken secret.Secret
-	Cache         *Cache
+	Cache         *registry.Cache
 	Log           *slog.Logger
 	Metrics       *Metrics
 	Now           func() time.Time
+
+	mu      sync.Mutex              // serializes the encoding of a new snapshot's answers
+	answers atomic.Pointer[answers] // of the latest snapshot
 }
 
 // authorized checks the bearer token in constant time (over digests, so the length of the
@@ -145,10 +151,11 @@ func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.Log.Warn("generator: the registry cannot be read, serving the last snapshot", "applicationSet", req.ApplicationSetName,
 			"snapshotAge", s.Now().Sub(snap.ReadAt).String(), "error", err)
 	}
-	answer := snap.all
+	answers := s.answersFor(snap)
+	answer := answers.all
 	if !filter.Empty() {
 		key, _ := json.Marshal(req.Input.Parameters) // sorted keys: the same filter, the same key
-		answer = snap.filteredAnswer(string(key), filter)
+		answer = answers.filteredAnswer(string(key), filter)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")

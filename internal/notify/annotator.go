@@ -11,7 +11,7 @@ import (
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/kube"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
@@ -149,7 +149,7 @@ func NewAnnotator(o AnnotatorOptions) *Annotator {
 
 // Add asks for the ApplicationSets selecting any of clusters (as registered before or after
 // the change), or all of them, to be refreshed.
-func (a *Annotator) Add(all bool, clusters []ops.ClusterInfo) {
+func (a *Annotator) Add(all bool, clusters []registry.ClusterInfo) {
 	repeat := a.o.ReannotateAfter > 0
 	var items []item[string, annotation]
 	if all {
@@ -160,6 +160,25 @@ func (a *Annotator) Add(all bool, clusters []ops.ClusterInfo) {
 		items = append(items, item[string, annotation]{Key: clusterKey(nc), Val: annotation{cluster: nc, repeat: repeat}})
 	}
 	a.q.putAll(items, a.o.Now())
+}
+
+var _ registry.Subscriber = (*Annotator)(nil)
+
+// Loaded annotates every ApplicationSet naming the ConfigMap: publishes made while no replica
+// ran reach the ApplicationSets now.
+func (a *Annotator) Loaded(*registry.Snapshot) { a.Add(true, nil) }
+
+// Changed annotates the ApplicationSets that select a cluster the changes reach, as it is
+// registered now and, for a head move, as it was registered before.
+func (a *Annotator) Changed(_ *registry.Snapshot, changes []registry.Change) {
+	var clusters []registry.ClusterInfo
+	for _, ch := range changes {
+		clusters = append(clusters, ch.Clusters...)
+		if !ch.Step {
+			clusters = append(clusters, ch.Before...)
+		}
+	}
+	a.Add(false, clusters)
 }
 
 // Run does the queued work until ctx is done.

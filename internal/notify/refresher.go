@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 )
 
 // maxRefreshRounds bounds the rounds of hard refreshes tried for one change of a cluster
@@ -79,7 +80,7 @@ func NewRefresher(o RefresherOptions) *Refresher {
 }
 
 // Add queues the clusters of changes.
-func (r *Refresher) Add(changes []Change) {
+func (r *Refresher) Add(changes []registry.Change) {
 	var items []item[string, refreshJob]
 	now := r.o.Now()
 	for _, ch := range changes {
@@ -89,6 +90,14 @@ func (r *Refresher) Add(changes []Change) {
 	}
 	r.q.putAll(items, now)
 }
+
+var _ registry.Subscriber = (*Refresher)(nil)
+
+// Loaded does nothing: the Applications render what they pin until a change.
+func (r *Refresher) Loaded(*registry.Snapshot) {}
+
+// Changed adds the changes (see Add).
+func (r *Refresher) Changed(_ *registry.Snapshot, changes []registry.Change) { r.Add(changes) }
 
 // retry queues a cluster again after a failed round, unless newer work arrived for it.
 func (r *Refresher) retry(cluster string, j refreshJob) {

@@ -2,13 +2,9 @@ package notify
 
 import (
 	"encoding/json"
-	"reflect"
 	"testing"
-	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd/argocdtest"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
@@ -68,37 +64,6 @@ func TestPluginInputs(t *testing.T) {
 		if got := selects(inputs(tc.params), clusters); got != tc.want {
 			t.Errorf("selects(%v) = %v, want %v", tc.params, got, tc.want)
 		}
-	}
-}
-
-func TestDiffSnapshots(t *testing.T) {
-	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	rec := func(env string) *config.Cluster { return &config.Cluster{Name: "a", Environment: env} }
-	old := ops.NewInventory([]store.Head{
-		{Ref: config.GlobalLayer, Version: 1, At: at},
-		{Ref: config.EnvLayer("dev"), Version: 1, At: at},
-		{Ref: config.ClusterLayer("a"), Version: 1, At: at, Cluster: rec("dev")},
-	})
-	cur := ops.NewInventory([]store.Head{
-		{Ref: config.GlobalLayer, Version: 1, At: at},
-		{Ref: config.EnvLayer("dev"), Version: 1, At: at.Add(time.Minute), Action: store.ActionRollback, Previous: 2}, // 1→2→1 between two polls
-		{Ref: config.EnvLayer("prod"), Version: 1, At: at.Add(time.Minute)},
-		{Ref: config.ClusterLayer("a"), Version: 2, At: at.Add(time.Minute), Cluster: rec("prod")},
-	})
-	changes := Diff(old, cur, at)
-	var got []string
-	for _, c := range changes {
-		got = append(got, c.Ref.String())
-	}
-	if want := []string{"env/dev", "env/prod", "cluster/a"}; !reflect.DeepEqual(got, want) {
-		t.Fatalf("changes %v, want %v", got, want)
-	}
-	a := changes[2]
-	if a.From != 1 || len(a.Clusters) != 1 || a.Clusters[0].Record.Environment != "prod" || len(a.Before) != 1 || a.Before[0].Record.Environment != "dev" {
-		t.Errorf("cluster/a change %+v: want the record before (dev) and after (prod)", a)
-	}
-	if len(changes[1].Clusters) != 1 || changes[0].Clusters != nil {
-		t.Errorf("affected clusters: env/prod %v, env/dev %v", changes[1].Clusters, changes[0].Clusters)
 	}
 }
 

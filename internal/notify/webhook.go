@@ -14,7 +14,9 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/event"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/outbound"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 )
 
@@ -69,7 +71,7 @@ type Webhook struct {
 }
 
 type queued struct {
-	ev       Event
+	ev       event.Event
 	body     []byte
 	enqueued time.Time
 }
@@ -94,7 +96,7 @@ func NewWebhook(o WebhookOptions, m *Metrics, om *outbound.Metrics, log *slog.Lo
 }
 
 // Enqueue adds an event to the queue.
-func (w *Webhook) Enqueue(ev Event) {
+func (w *Webhook) Enqueue(ev event.Event) {
 	body, err := json.Marshal(ev)
 	if err != nil {
 		w.log.Error("webhook: cannot encode event", "type", ev.Type, "error", err)
@@ -112,6 +114,28 @@ func (w *Webhook) Enqueue(ev Event) {
 	w.q.put(w.seq, queued{ev: ev, body: body, enqueued: w.now()}, time.Time{})
 	w.m.WebhookQueue.Set(float64(w.Len()))
 	w.mu.Unlock()
+}
+
+// ChangeEvents reports every head move the registry shows to Webhook as an event of Replica
+// (a publish or a rollback, listing the clusters it reaches); rollout steps are reported by
+// the rollout driver.
+type ChangeEvents struct {
+	Webhook *Webhook
+	Replica string
+}
+
+var _ registry.Subscriber = ChangeEvents{}
+
+// Loaded does nothing: what changed while no replica ran was reported, or is lost.
+func (ChangeEvents) Loaded(*registry.Snapshot) {}
+
+// Changed enqueues the event of each head move of changes.
+func (c ChangeEvents) Changed(_ *registry.Snapshot, changes []registry.Change) {
+	for _, ch := range changes {
+		if !ch.Step {
+			c.Webhook.Enqueue(event.FromChange(ch, c.Replica))
+		}
+	}
 }
 
 // Len is the number of events waiting (the one being delivered included).

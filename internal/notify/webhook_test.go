@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/event"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/outbound"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
@@ -105,7 +106,7 @@ func TestWebhookEventsAreSigned(t *testing.T) {
 	rcv := newReceiver(t, http.StatusNoContent)
 	w, _ := runWebhook(t, notify.WebhookOptions{URL: rcv.srv.URL, AllowInsecureHTTP: true,
 		SigningSecret: secret.Static(current), PreviousSigningSecret: secret.NewOptionalFile(prevFile)})
-	w.Enqueue(notify.Event{ID: "ev-1", Type: notify.EventPublish, Layer: "global", Version: 2})
+	w.Enqueue(event.Event{ID: "ev-1", Type: event.Publish, Layer: "global", Version: 2})
 	waitFor(t, "the event delivered", func() bool { return len(rcv.deliveries()) == 1 })
 
 	d := rcv.deliveries()[0]
@@ -136,7 +137,7 @@ func TestWebhookEventsAreSigned(t *testing.T) {
 	}
 	only := notify.WebhookOptions{URL: rcv.srv.URL, AllowInsecureHTTP: true, SigningSecret: secret.Static(current), PreviousSigningSecret: secret.NewOptionalFile(prevFile)}
 	w2, _ := runWebhook(t, only)
-	w2.Enqueue(notify.Event{ID: "ev-2", Type: notify.EventPublish, Layer: "global", Version: 3})
+	w2.Enqueue(event.Event{ID: "ev-2", Type: event.Publish, Layer: "global", Version: 3})
 	waitFor(t, "the second event delivered", func() bool { return len(rcv.deliveries()) == 2 })
 	d = rcv.deliveries()[1]
 	ts = d.header.Get("X-Dynamo-Cmp-Timestamp")
@@ -160,7 +161,7 @@ func TestWebhookRefusesPlainHTTPAndRedirects(t *testing.T) {
 	}))
 	defer redirecting.Close()
 	w, reg := runWebhook(t, notify.WebhookOptions{URL: redirecting.URL, AllowInsecureHTTP: true, Token: secret.Static("webhook-bearer-token")})
-	w.Enqueue(notify.Event{ID: "ev-1", Type: notify.EventPublish, Layer: "global", Version: 2})
+	w.Enqueue(event.Event{ID: "ev-1", Type: event.Publish, Layer: "global", Version: 2})
 	waitFor(t, "the event dropped", func() bool { return w.Len() == 0 })
 	if got := elsewhere.deliveries(); len(got) != 0 {
 		t.Errorf("the redirect was followed: %d requests reached its target", len(got))

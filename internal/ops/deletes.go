@@ -7,6 +7,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/merge"
 	"strings"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
@@ -31,7 +32,7 @@ func (e *DeletesError) Unwrap() error { return e.Err }
 // layer holds at its head (merge.UnmatchedDeletes): the lower layers of an environment are
 // global, those of a cluster global and its environment (from the record being published). It
 // reads them only when the version deletes an entry.
-func checkDeletes(ctx context.Context, st Store, inv *Inventory, ref config.LayerRef, entries []config.Entry) error {
+func checkDeletes(ctx context.Context, st Store, inv *registry.Inventory, ref config.LayerRef, entries []config.Entry) error {
 	if !merge.HasEntryDeletes(entries) {
 		return nil
 	}

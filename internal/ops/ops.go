@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/policy"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 )
@@ -30,133 +28,6 @@ var _ Store = (*store.Store)(nil)
 
 // Progress receives progress lines of long work (validating hundreds of clusters).
 type Progress func(format string, args ...any)
-
-// ClusterInfo is a registered cluster with the versions its layers are at.
-type ClusterInfo struct {
-	Name   string
-	Record config.Cluster
-	// Version is the configVersion of the layer heads.
-	Version config.ConfigVersion
-	// Served is the configVersion the generator gives the cluster: Version, except for a
-	// layer whose live rollout has not reached the cluster yet or was halted (then the
-	// rollout's stable version of that layer).
-	Served config.ConfigVersion
-}
-
-// Inventory is every layer head, registered cluster and rollout, read in one registry query.
-type Inventory struct {
-	Heads    map[config.LayerRef]store.Head
-	Clusters []ClusterInfo // sorted by name
-	// Rollouts are the layers' latest rollouts (live or over), by layer.
-	Rollouts map[config.LayerRef]wave.Rollout
-	// Legacy lists the items read at the key layout of an earlier release, which `dynamo-cmp
-	// table upgrade` moves (store.RegistryState.Legacy).
-	Legacy []store.ItemKey
-	// live indexes the live rollouts, by layer (see Live).
-	live map[config.LayerRef]wave.Index
-}
-
-// ReadInventory reads the registry.
-func ReadInventory(ctx context.Context, st Store) (*Inventory, error) {
-	reg, err := st.RegistryState(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return InventoryOf(reg), nil
-}
-
-// NewInventory builds an inventory from registry heads (no rollouts).
-func NewInventory(heads []store.Head) *Inventory {
-	return InventoryOf(store.RegistryState{Heads: heads})
-}
-
-// InventoryOf builds an inventory from a reading of the registry.
-func InventoryOf(reg store.RegistryState) *Inventory {
-	inv := &Inventory{Heads: make(map[config.LayerRef]store.Head, len(reg.Heads)), Rollouts: make(map[config.LayerRef]wave.Rollout, len(reg.Rollouts)), Legacy: reg.Legacy}
-	for _, h := range reg.Heads {
-		inv.Heads[h.Ref] = h
-	}
-	for _, r := range reg.Rollouts {
-		inv.Rollouts[r.Layer] = r
-	}
-	inv.live = map[config.LayerRef]wave.Index{}
-	for ref, r := range inv.Rollouts {
-		if h := inv.Heads[ref]; r.Live(h.Version, h.TraceID) {
-			inv.live[ref] = r.Index()
-		}
-	}
-	for _, h := range reg.Heads {
-		if h.Ref.Scope != config.ScopeCluster || h.Cluster == nil {
-			continue
-		}
-		rec := *h.Cluster
-		env := config.EnvLayer(rec.Environment)
-		v := config.ConfigVersion{
-			Global:  inv.Heads[config.GlobalLayer].Version,
-			Env:     inv.Heads[env].Version,
-			Cluster: h.Version,
-		}
-		served := v
-		if x, ok := inv.live[config.GlobalLayer]; ok {
-			served.Global = x.Served(h.Ref.Name)
-		}
-		if x, ok := inv.live[env]; ok {
-			served.Env = x.Served(h.Ref.Name)
-		}
-		inv.Clusters = append(inv.Clusters, ClusterInfo{Name: h.Ref.Name, Record: rec, Version: v, Served: served})
-	}
-	sort.Slice(inv.Clusters, func(i, j int) bool { return inv.Clusters[i].Name < inv.Clusters[j].Name })
-	return inv
-}
-
-// LiveRollout returns the rollout that decides what ref's clusters are served, if any: the
-// layer's latest rollout while the head still points at its target and it is not over.
-func (inv *Inventory) LiveRollout(ref config.LayerRef) (wave.Rollout, bool) {
-	if _, ok := inv.live[ref]; !ok {
-		return wave.Rollout{}, false
-	}
-	return inv.Rollouts[ref], true
-}
-
-// Live returns the index of the rollout that decides what ref's clusters are served (see
-// LiveRollout), built once per inventory.
-func (inv *Inventory) Live(ref config.LayerRef) (wave.Index, bool) {
-	x, ok := inv.live[ref]
-	return x, ok
-}
-
-// Members are clusters as a rollout strategy sees them.
-func Members(clusters []ClusterInfo) []wave.Member {
-	out := make([]wave.Member, len(clusters))
-	for i, c := range clusters {
-		out[i] = wave.Member{Name: c.Name, Environment: c.Record.Environment, Labels: c.Record.Labels}
-	}
-	return out
-}
-
-// Affected returns the registered clusters a change of layer ref affects. For a cluster
-// layer that is not registered yet, the environment comes from the proposed record.
-func (inv *Inventory) Affected(ref config.LayerRef, proposed *config.Cluster) []ClusterInfo {
-	var out []ClusterInfo
-	for _, c := range inv.Clusters {
-		switch {
-		case ref.Scope == config.ScopeGlobal,
-			ref.Scope == config.ScopeEnv && c.Record.Environment == ref.Name,
-			ref.Scope == config.ScopeCluster && c.Name == ref.Name:
-			out = append(out, c)
-		}
-	}
-	if ref.Scope == config.ScopeCluster && proposed != nil {
-		info := ClusterInfo{Name: ref.Name, Record: *proposed}
-		info.Record.Name = ref.Name
-		if len(out) == 1 {
-			out[0].Record = info.Record
-		} else {
-			out = append(out, info)
-		}
-	}
-	return out
-}
 
 // ClusterProblem is why a change would break one cluster.
 type ClusterProblem struct {

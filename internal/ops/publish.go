@@ -12,9 +12,10 @@ import (
 
 	"github.com/pmezard/go-difflib/difflib"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/traceid"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
 )
@@ -193,7 +194,7 @@ type PublishResult struct {
 	Head     store.Head
 	// Rollout is the rollout in waves the publish starts (or would start, for a dry run);
 	// nil when every affected cluster gets the version at once.
-	Rollout *wave.Rollout
+	Rollout *rollout.Rollout
 }
 
 // VersionText names a layer version in messages: "3", or "0 (no entries)" for the version
@@ -217,7 +218,7 @@ func (r *PublishResult) Moved() bool { return !r.Head.At.IsZero() }
 // *RefusedError naming the cluster and the configVersion, and nothing is written. Publishing
 // entries equal to the current version does nothing.
 func Publish(ctx context.Context, st Store, req PublishRequest) (*PublishResult, error) {
-	inv, err := ReadInventory(ctx, st)
+	inv, err := registry.ReadInventory(ctx, st)
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +293,7 @@ func Publish(ctx context.Context, st Store, req PublishRequest) (*PublishResult,
 // planRollout chooses the strategy of a publish and plans its waves over the clusters it
 // affects (nil: all at once). The clusters a live rollout of the layer has not reached yet
 // stay on that rollout's stable version until the new one reaches them.
-func planRollout(ctx context.Context, st Store, inv *Inventory, req *PublishRequest, base int, clusters []ClusterInfo) (*wave.Rollout, error) {
+func planRollout(ctx context.Context, st Store, inv *registry.Inventory, req *PublishRequest, base int, clusters []registry.ClusterInfo) (*rollout.Rollout, error) {
 	if req.Ref.Scope == config.ScopeCluster && req.Strategy == "" {
 		return nil, nil
 	}
@@ -300,11 +301,11 @@ func planRollout(ctx context.Context, st Store, inv *Inventory, req *PublishRequ
 	if err != nil {
 		return nil, err
 	}
-	strategies := make([]wave.Strategy, len(stored))
+	strategies := make([]rollout.Strategy, len(stored))
 	for i, s := range stored {
 		strategies[i] = s.Strategy
 	}
-	strat, err := wave.Choose(strategies, req.Ref, req.Strategy, req.AllAtOnce)
+	strat, err := rollout.Choose(strategies, req.Ref, req.Strategy, req.AllAtOnce)
 	if err != nil {
 		return nil, &StrategyError{Err: err}
 	}
@@ -318,7 +319,7 @@ func planRollout(ctx context.Context, st Store, inv *Inventory, req *PublishRequ
 	if req.TraceID == "" {
 		req.TraceID = traceid.New() // the rollout is tied to the head move by it
 	}
-	r := wave.New(req.Ref, strat, Members(clusters), stable, 0, req.TraceID, req.Actor, time.Now().UTC())
+	r := rollout.New(req.Ref, strat, registry.Members(clusters), stable, 0, req.TraceID, req.Actor, time.Now().UTC())
 	return &r, nil
 }
 
@@ -341,7 +342,7 @@ type RollbackRequest struct {
 // there (a pointer move: no new version is written). To 0 moves a global or environment
 // layer back to no entries; only the end of a rollout of its first version asks for that.
 func Rollback(ctx context.Context, st Store, req RollbackRequest) (*PublishResult, error) {
-	inv, err := ReadInventory(ctx, st)
+	inv, err := registry.ReadInventory(ctx, st)
 	if err != nil {
 		return nil, err
 	}
@@ -453,7 +454,7 @@ func JoinUnified(changes []Change) string {
 // of the cluster fail. A layer's entries are the whole layer — publishing a file without the
 // record would remove it — so the record is not inherited from the head: it must be in the
 // file (config get and config export print it).
-func requireRecord(inv *Inventory, ref config.LayerRef, entries []config.Entry, what string) error {
+func requireRecord(inv *registry.Inventory, ref config.LayerRef, entries []config.Entry, what string) error {
 	if ref.Scope != config.ScopeCluster {
 		return nil
 	}

@@ -12,8 +12,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/policy"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
@@ -88,11 +89,11 @@ func (m mix) key() string {
 }
 
 // rolloutNote describes a live rollout for the configVersions it serves.
-func rolloutNote(r wave.Rollout) string {
+func rolloutNote(r rollout.Rollout) string {
 	switch r.State {
-	case wave.Halted, wave.Aborted:
+	case rollout.Halted, rollout.Aborted:
 		return fmt.Sprintf("the rollout of %s is %s (stable %d served)", r.Layer, r.State, r.Stable)
-	case wave.Paused:
+	case rollout.Paused:
 		return fmt.Sprintf("the rollout of %s is paused in wave %d/%d (stable %d, target %d)", r.Layer, min(r.Wave, len(r.Waves)-1)+1, len(r.Waves), r.Stable, r.Target)
 	}
 	return fmt.Sprintf("the rollout of %s is in wave %d/%d (stable %d, target %d)", r.Layer, min(r.Wave, len(r.Waves)-1)+1, len(r.Waves), r.Stable, r.Target)
@@ -103,7 +104,7 @@ func rolloutNote(r wave.Rollout) string {
 // publish is staged); for each other global or environment layer with a live rollout, the
 // rollout's stable and target versions (only stable once it halted or was aborted); otherwise
 // the layer's head.
-func (inv *Inventory) servable(ch change, c ClusterInfo) []mix {
+func servable(inv *registry.Inventory, ch change, c registry.ClusterInfo) []mix {
 	refs := [3]config.LayerRef{config.GlobalLayer, config.EnvLayer(c.Record.Environment), config.ClusterLayer(c.Name)}
 	var options [3][]servedLayer
 	for i, ref := range refs {
@@ -117,7 +118,7 @@ func (inv *Inventory) servable(ch change, c ClusterInfo) []mix {
 		case live && ref.Scope != config.ScopeCluster:
 			note := rolloutNote(r)
 			options[i] = []servedLayer{{ref: ref, version: r.Stable, note: note}}
-			if r.State != wave.Halted && r.State != wave.Aborted {
+			if r.State != rollout.Halted && r.State != rollout.Aborted {
 				options[i] = append(options[i], servedLayer{ref: ref, version: r.Target, note: note})
 			}
 		default:
@@ -143,7 +144,7 @@ func (inv *Inventory) servable(ch change, c ClusterInfo) []mix {
 // validateServed renders every configVersion the generator may serve each affected cluster
 // once ch is made, under the policies stored. It returns the problems found, each naming the
 // cluster and the configVersion; an error means a read failed. Layer versions are read once.
-func validateServed(ctx context.Context, cache *layerCache, inv *Inventory, ch change, clusters []ClusterInfo, policies policy.Set, progress Progress) ([]ClusterProblem, error) {
+func validateServed(ctx context.Context, cache *layerCache, inv *registry.Inventory, ch change, clusters []registry.ClusterInfo, policies policy.Set, progress Progress) ([]ClusterProblem, error) {
 	var (
 		mu       sync.Mutex
 		problems []ClusterProblem
@@ -155,7 +156,7 @@ func validateServed(ctx context.Context, cache *layerCache, inv *Inventory, ch c
 	for _, c := range clusters {
 		g.Go(func() error {
 			var found []ClusterProblem
-			for _, m := range inv.servable(ch, c) {
+			for _, m := range servable(inv, ch, c) {
 				layers := make([]config.Layer, 3)
 				for i, l := range m.layers {
 					if l.proposed {
@@ -194,35 +195,13 @@ func validateServed(ctx context.Context, cache *layerCache, inv *Inventory, ch c
 	return problems, nil
 }
 
-// ServedNote says why the generator serves cluster c what it does, when a live rollout of its
-// global or environment layer decides it ("global rolling out: stable 1, target 2"); "" when
-// it serves the heads.
-func (inv *Inventory) ServedNote(c ClusterInfo) string {
-	var notes []string
-	for _, ref := range []config.LayerRef{config.GlobalLayer, config.EnvLayer(c.Record.Environment)} {
-		r, ok := inv.LiveRollout(ref)
-		if !ok {
-			continue
-		}
-		switch r.State {
-		case wave.Halted, wave.Aborted:
-			notes = append(notes, fmt.Sprintf("%s rollout %s: stable %d served, head %d", ref, r.State, r.Stable, r.Target))
-		case wave.Paused:
-			notes = append(notes, fmt.Sprintf("%s rollout paused: stable %d, target %d", ref, r.Stable, r.Target))
-		default:
-			notes = append(notes, fmt.Sprintf("%s rolling out: stable %d, target %d", ref, r.Stable, r.Target))
-		}
-	}
-	return strings.Join(notes, "; ")
-}
-
 // PolicyImpact says what a change of the policies from before to after stops from rendering:
 // every registered cluster is rendered, in what the generator serves it and at its layer
 // heads, and each configVersion that renders under before but not under after is a problem
 // naming the cluster and the configVersion. It returns them and the number of clusters
 // checked; an error means a read failed.
 func PolicyImpact(ctx context.Context, st Store, before, after policy.Set) ([]ClusterProblem, int, error) {
-	inv, err := ReadInventory(ctx, st)
+	inv, err := registry.ReadInventory(ctx, st)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -6,21 +6,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
-// registry is global at 2 rolling out over 1 in two waves (prod-eu1 first), env/prod at 1,
+// registryState is global at 2 rolling out over 1 in two waves (prod-eu1 first), env/prod at 1,
 // and clusters prod-eu1 and prod-us1, with the global rollout in state s.
-func registry(t *testing.T, s wave.State) store.RegistryState {
+func registryState(t *testing.T, s rollout.State) store.RegistryState {
 	t.Helper()
-	strat, err := wave.ParseStrategy([]byte("name: s\nwaves:\n- {name: canary, namePattern: prod-eu1}\n- {name: rest}\n"))
+	strat, err := rollout.ParseStrategy([]byte("name: s\nwaves:\n- {name: canary, namePattern: prod-eu1}\n- {name: rest}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	members := []wave.Member{{Name: "prod-eu1", Environment: "prod"}, {Name: "prod-us1", Environment: "prod"}}
-	r := wave.New(config.GlobalLayer, &strat, members, 1, 2, "t-global-2", "alice", time.Now())
+	members := []rollout.Member{{Name: "prod-eu1", Environment: "prod"}, {Name: "prod-us1", Environment: "prod"}}
+	r := rollout.New(config.GlobalLayer, &strat, members, 1, 2, "t-global-2", "alice", time.Now())
 	r.State = s
 	rec := func(name string) *config.Cluster {
 		return &config.Cluster{Name: name, Environment: "prod", Region: "eu-west-1"}
@@ -32,15 +33,15 @@ func registry(t *testing.T, s wave.State) store.RegistryState {
 			{Ref: config.ClusterLayer("prod-eu1"), Version: 3, Cluster: rec("prod-eu1")},
 			{Ref: config.ClusterLayer("prod-us1"), Version: 1, Cluster: rec("prod-us1")},
 		},
-		Rollouts: []wave.Rollout{r},
+		Rollouts: []rollout.Rollout{r},
 	}
 }
 
-func mixes(inv *Inventory, ch change, cluster string) []string {
+func mixes(inv *registry.Inventory, ch change, cluster string) []string {
 	var out []string
 	for _, c := range inv.Clusters {
 		if c.Name == cluster {
-			for _, m := range inv.servable(ch, c) {
+			for _, m := range servable(inv, ch, c) {
 				out = append(out, m.String())
 			}
 		}
@@ -55,30 +56,30 @@ func TestServableConfigVersions(t *testing.T) {
 	envPublish := change{layer: config.Layer{Ref: config.EnvLayer("prod")}}
 	for _, tt := range []struct {
 		name  string
-		state wave.State
+		state rollout.State
 		ch    change
 		want  []string
 	}{
-		{"cluster publish, global progressing", wave.Progressing, change{layer: config.Layer{Ref: config.ClusterLayer("prod-us1")}},
+		{"cluster publish, global progressing", rollout.Progressing, change{layer: config.Layer{Ref: config.ClusterLayer("prod-us1")}},
 			[]string{"g1.e1.c(new)" + rolling, "g2.e1.c(new)" + rolling}},
-		{"env publish, global progressing", wave.Progressing, envPublish,
+		{"env publish, global progressing", rollout.Progressing, envPublish,
 			[]string{"g1.e(new).c1" + rolling, "g2.e(new).c1" + rolling}},
-		{"env publish, global paused", wave.Paused, envPublish,
+		{"env publish, global paused", rollout.Paused, envPublish,
 			[]string{"g1.e(new).c1 while the rollout of global is paused in wave 1/2 (stable 1, target 2)", "g2.e(new).c1 while the rollout of global is paused in wave 1/2 (stable 1, target 2)"}},
-		{"env publish, global halted: only stable", wave.Halted, envPublish,
+		{"env publish, global halted: only stable", rollout.Halted, envPublish,
 			[]string{"g1.e(new).c1 while the rollout of global is halted (stable 1 served)"}},
-		{"env publish, global completed: the head", wave.Completed, envPublish, []string{"g2.e(new).c1"}},
-		{"staged env publish over 0, global progressing", wave.Progressing, change{layer: config.Layer{Ref: config.EnvLayer("prod")}, staged: true, stable: 0},
+		{"env publish, global completed: the head", rollout.Completed, envPublish, []string{"g2.e(new).c1"}},
+		{"staged env publish over 0, global progressing", rollout.Progressing, change{layer: config.Layer{Ref: config.EnvLayer("prod")}, staged: true, stable: 0},
 			[]string{
 				"g1.e(new).c1" + rolling, "g1.e0.c1" + rolling + " and the new rollout of env/prod has not reached it (stable 0)",
 				"g2.e(new).c1" + rolling, "g2.e0.c1" + rolling + " and the new rollout of env/prod has not reached it (stable 0)",
 			}},
-		{"rollback of global: the rollout is superseded", wave.Progressing, change{layer: config.Layer{Ref: config.GlobalLayer, Version: 1}, known: true},
+		{"rollback of global: the rollout is superseded", rollout.Progressing, change{layer: config.Layer{Ref: config.GlobalLayer, Version: 1}, known: true},
 			[]string{"g1.e1.c1"}},
-		{"rollback of env to 0", wave.Completed, change{layer: config.Layer{Ref: config.EnvLayer("prod")}, known: true}, []string{"g2.e0.c1"}},
+		{"rollback of env to 0", rollout.Completed, change{layer: config.Layer{Ref: config.EnvLayer("prod")}, known: true}, []string{"g2.e0.c1"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			inv := InventoryOf(registry(t, tt.state))
+			inv := registry.InventoryOf(registryState(t, tt.state))
 			want := slices.Clone(tt.want)
 			slices.Sort(want)
 			if got := mixes(inv, tt.ch, "prod-us1"); !slices.Equal(got, want) {

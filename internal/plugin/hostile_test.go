@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/hostile"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/hostiletest"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/plugin"
 )
 
@@ -29,7 +29,7 @@ func paramsJSON(t *testing.T, params ...map[string]any) string {
 func checkRefused(t *testing.T, env map[string]string, want string) {
 	t.Helper()
 	var err error
-	hostile.Bounded(t, 64*hostile.MB, func() { _, err = plugin.ParseRequest(env) })
+	hostiletest.Bounded(t, 64*hostiletest.MB, func() { _, err = plugin.ParseRequest(env) })
 	if err == nil {
 		t.Fatalf("accepted; want an error saying %q", want)
 	}
@@ -53,7 +53,7 @@ func checkRefused(t *testing.T, env map[string]string, want string) {
 // generate never runs a shell, and nothing that is not a DNS label becomes a cluster or
 // environment name (they end up in DynamoDB keys and messages).
 func TestShellMetacharactersInParameters(t *testing.T) {
-	for _, v := range hostile.ShellMetacharacters {
+	for _, v := range hostiletest.ShellMetacharacters {
 		t.Run(fmt.Sprintf("%q", v), func(t *testing.T) {
 			quoted := fmt.Sprintf("%q", v)
 			if len(v) > 80 {

@@ -2,7 +2,7 @@
 // module, the Go standard library and every module linked in, each with its package URL
 // (pkg:golang/…), read from the build information the Go toolchain embeds in every binary
 // (what `go version -m` prints). The image build (scripts/image.sh, through
-// internal/sbomcmd) puts one document per architecture into the image and beside the OCI
+// cmd/sbomcmd) puts one document per architecture into the image and beside the OCI
 // archive.
 //
 // The document is deterministic: the same binary, version and creation time give the same

@@ -20,10 +20,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
@@ -187,7 +187,7 @@ func BenchmarkPublishToServed(b *testing.B) {
 func BenchmarkGetParamsRollout(b *testing.B) {
 	st, calls := thousandClusters(b)
 	ctx := testContext(b)
-	s3, err := wave.ParseStrategy([]byte("name: default\nwaves:\n- {name: canary, percent: 10, bake: 10m}\n- {name: half, percent: 40}\n- {name: rest}\n"))
+	s3, err := rollout.ParseStrategy([]byte("name: default\nwaves:\n- {name: canary, percent: 10, bake: 10m}\n- {name: half, percent: 40}\n- {name: rest}\n"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func BenchmarkGetParamsRollout(b *testing.B) {
 		}
 		b.ReportAllocs()
 		for b.Loop() {
-			generator.NewSnapshot(1, reg, time.Now())
+			srv.gen.Prepare(registry.NewSnapshot(1, reg, time.Now()))
 		}
 	})
 }

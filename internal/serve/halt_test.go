@@ -7,10 +7,10 @@ import (
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd/argocdtest"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/event"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
@@ -39,7 +39,7 @@ func TestAFailedSyncHaltsTheWaveWithEventsInOrder(t *testing.T) {
 			t.Parallel()
 			f := newRolloutFixture(t, nil)
 			ctx := testContext(t)
-			s, err := wave.ParseStrategy([]byte("name: dev-waves\nlayers: [env/dev]\nwaves:\n- {name: canary, namePattern: dev-a, bake: 1h}\n- {name: rest}\n"))
+			s, err := rollout.ParseStrategy([]byte("name: dev-waves\nlayers: [env/dev]\nwaves:\n- {name: canary, namePattern: dev-a, bake: 1h}\n- {name: rest}\n"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -60,22 +60,22 @@ func TestAFailedSyncHaltsTheWaveWithEventsInOrder(t *testing.T) {
 					tc.fail(a, start)
 				})
 			}
-			f.hook.wait(t, "the rollout halted", func(e notify.Event) bool { return e.Type == notify.EventRolloutHalted })
+			f.hook.wait(t, "the rollout halted", func(e event.Event) bool { return e.Type == event.RolloutHalted })
 			// The ApplicationSet pins the canary to g1.e1.c1 again; Argo CD syncs it.
 			for _, name := range []string{"dev-a-namespaces", "dev-a-rbac"} {
 				f.argo.update(name, func(a *argocdtest.App) {
 					a.Pinned, a.Compared, a.Sync, a.Health = "g1.e1.c1", "g1.e1.c1", "Synced", "Healthy"
 				})
 			}
-			synced := f.hook.wait(t, "dev-a synced again", func(e notify.Event) bool { return e.Type == notify.EventSynced && e.Cluster == "dev-a" })
+			synced := f.hook.wait(t, "dev-a synced again", func(e event.Event) bool { return e.Type == event.Synced && e.Cluster == "dev-a" })
 			if synced.ConfigVersion != "g1.e1.c1" || synced.Layer != "env/dev" || synced.Version != 1 || synced.PreviousVersion != 2 {
 				t.Errorf("synced event: %s %s %s %d→%d, want env/dev back from 2 to 1 on g1.e1.c1", synced.Layer, synced.ConfigVersion, synced.Action, synced.PreviousVersion, synced.Version)
 			}
-			f.hook.wait(t, "the rollout rolled back", func(e notify.Event) bool { return e.Type == notify.EventRolloutRolledBack })
+			f.hook.wait(t, "the rollout rolled back", func(e event.Event) bool { return e.Type == event.RolloutRolledBack })
 			var got []string
 			for _, e := range f.hook.events() {
 				switch e.Type {
-				case notify.EventRolloutWaveStarted, notify.EventSyncFailed, notify.EventDegraded, notify.EventRolloutHalted, notify.EventRolloutRolledBack, notify.EventSynced:
+				case event.RolloutWaveStarted, event.SyncFailed, event.Degraded, event.RolloutHalted, event.RolloutRolledBack, event.Synced:
 					got = append(got, e.Type+":"+e.Cluster+":"+e.ConfigVersion)
 				}
 			}

@@ -22,6 +22,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd/argocdtest"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/event"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/kube"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
@@ -483,7 +484,7 @@ type fakeHook struct {
 	srv *httptest.Server
 
 	mu       sync.Mutex
-	acked    []notify.Event // events answered 2xx, in order
+	acked    []event.Event // events answered 2xx, in order
 	attempts int
 	// block, when set, holds every request until it is closed.
 	block    chan struct{}
@@ -525,7 +526,7 @@ func (f *fakeHook) serve(w http.ResponseWriter, r *http.Request) {
 	if f.apply(w, r) {
 		return
 	}
-	var ev notify.Event
+	var ev event.Event
 	if err := json.Unmarshal(body, &ev); err != nil || ev.ID == "" || r.Header.Get("X-Dynamo-Cmp-Event-Id") != ev.ID {
 		http.Error(w, "bad event", http.StatusBadRequest)
 		return
@@ -544,25 +545,25 @@ func (f *fakeHook) serve(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (f *fakeHook) events() []notify.Event {
+func (f *fakeHook) events() []event.Event {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]notify.Event(nil), f.acked...)
+	return append([]event.Event(nil), f.acked...)
 }
 
 // find returns the first acknowledged event matching.
-func (f *fakeHook) find(match func(notify.Event) bool) (notify.Event, bool) {
+func (f *fakeHook) find(match func(event.Event) bool) (event.Event, bool) {
 	for _, ev := range f.events() {
 		if match(ev) {
 			return ev, true
 		}
 	}
-	return notify.Event{}, false
+	return event.Event{}, false
 }
 
-func (f *fakeHook) wait(t testing.TB, what string, match func(notify.Event) bool) notify.Event {
+func (f *fakeHook) wait(t testing.TB, what string, match func(event.Event) bool) event.Event {
 	t.Helper()
-	var ev notify.Event
+	var ev event.Event
 	eventually(t, what, func() bool {
 		var ok bool
 		ev, ok = f.find(match)

@@ -14,7 +14,7 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/outbound"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/progress"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 )
 
@@ -27,8 +27,8 @@ type Metrics struct {
 
 	Generator *generator.Metrics
 	Notify    *notify.Metrics
-	Rollout   *rollout.Metrics
-	Driver    *rollout.DriverMetrics
+	Rollout   *progress.Metrics
+	Driver    *progress.DriverMetrics
 	Outbound  *outbound.Metrics
 	Reader    *argocd.ReaderMetrics
 
@@ -72,8 +72,8 @@ func NewMetrics() *Metrics {
 	m.clusters = gauge("registered_clusters", "Clusters in the registry snapshot served.")
 	m.Generator = generator.NewMetrics(m.reg, ns)
 	m.Notify = notify.NewMetrics(m.reg, ns)
-	m.Rollout = rollout.NewMetrics(m.reg, ns)
-	m.Driver = rollout.NewDriverMetrics(m.reg, ns)
+	m.Rollout = progress.NewMetrics(m.reg, ns)
+	m.Driver = progress.NewDriverMetrics(m.reg, ns)
 	m.Outbound = outbound.NewMetrics(m.reg, ns)
 	m.Reader = argocd.NewReaderMetrics(m.reg, ns)
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd/argocdtest"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/event"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/progress"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
@@ -305,8 +305,8 @@ func TestWebhookReportsPublishSyncAndDegraded(t *testing.T) {
 	f := newRolloutFixture(t, nil)
 
 	head := publish(t, f.st, config.EnvLayer("dev"), namespaceEntry(t, "dev-tools"), namespaceEntry(t, "dev-2"))
-	ev := f.hook.wait(t, "the publish event", func(e notify.Event) bool { return e.Type == notify.EventPublish && e.Layer == "env/dev" })
-	want := []notify.EventCluster{{Cluster: "dev-a", Environment: "dev", ConfigVersion: "g1.e2.c1"}, {Cluster: "dev-b", Environment: "dev", ConfigVersion: "g1.e2.c1"}}
+	ev := f.hook.wait(t, "the publish event", func(e event.Event) bool { return e.Type == event.Publish && e.Layer == "env/dev" })
+	want := []event.Cluster{{Cluster: "dev-a", Environment: "dev", ConfigVersion: "g1.e2.c1"}, {Cluster: "dev-b", Environment: "dev", ConfigVersion: "g1.e2.c1"}}
 	if ev.Version != 2 || ev.PreviousVersion != 1 || ev.TraceID != head.TraceID || ev.Actor != "tester" || !reflect.DeepEqual(ev.Clusters, want) {
 		t.Errorf("publish event %+v, want env/dev 1→2, trace %s, clusters %v", ev, head.TraceID, want)
 	}
@@ -317,7 +317,7 @@ func TestWebhookReportsPublishSyncAndDegraded(t *testing.T) {
 	f.rollTo("g1.e2.c1", "OutOfSync", "Progressing")
 	f.argo.waitLists(t, 2)
 	f.rollTo("g1.e2.c1", "Synced", "Healthy")
-	ev = f.hook.wait(t, "the synced event", func(e notify.Event) bool { return e.Type == notify.EventSynced && e.Cluster == "dev-a" })
+	ev = f.hook.wait(t, "the synced event", func(e event.Event) bool { return e.Type == event.Synced && e.Cluster == "dev-a" })
 	if ev.ConfigVersion != "g1.e2.c1" || ev.Layer != "env/dev" || ev.Version != 2 || ev.TraceID != head.TraceID || ev.ArgoCD == nil ||
 		len(ev.ArgoCD.Applications) != 2 {
 		t.Errorf("synced event %+v", ev)
@@ -335,7 +335,7 @@ func TestWebhookReportsPublishSyncAndDegraded(t *testing.T) {
 	f.rollTo("g1.e3.c1", "Synced", "Degraded")
 	f.argo.update("dev-a-rbac", func(a *argocdtest.App) { a.Health, a.HealthMsg = "Healthy", "" })
 	f.argo.update("dev-a-namespaces", func(a *argocdtest.App) { a.HealthMsg = "quota exceeded" })
-	ev = f.hook.wait(t, "the degraded event", func(e notify.Event) bool { return e.Type == notify.EventDegraded && e.Cluster == "dev-a" })
+	ev = f.hook.wait(t, "the degraded event", func(e event.Event) bool { return e.Type == event.Degraded && e.Cluster == "dev-a" })
 	if ev.ConfigVersion != "g1.e3.c1" || ev.TraceID != head.TraceID || ev.Reason == "" || ev.ArgoCD == nil {
 		t.Errorf("degraded event %+v", ev)
 	}
@@ -354,7 +354,7 @@ func TestWebhookReportsPublishSyncAndDegraded(t *testing.T) {
 	if err != nil || heads[config.EnvLayer("dev")].Version != 3 {
 		t.Errorf("env/dev head %+v, %v; want version 3 untouched", heads, err)
 	}
-	if _, ok := f.hook.find(func(e notify.Event) bool { return e.Type == notify.EventAutoRollback }); ok {
+	if _, ok := f.hook.find(func(e event.Event) bool { return e.Type == event.AutoRollback }); ok {
 		t.Error("auto-rollback reported without opt-in")
 	}
 	// A failed sync on a new version is reported as such.
@@ -363,7 +363,7 @@ func TestWebhookReportsPublishSyncAndDegraded(t *testing.T) {
 	f.argo.update("dev-a-rbac", func(a *argocdtest.App) {
 		a.OpPhase, a.OpMessage, a.OpStarted = "Failed", "one or more objects failed to apply", time.Now()
 	})
-	ev = f.hook.wait(t, "the sync-failed event", func(e notify.Event) bool { return e.Type == notify.EventSyncFailed && e.ConfigVersion == "g1.e3.c2" })
+	ev = f.hook.wait(t, "the sync-failed event", func(e event.Event) bool { return e.Type == event.SyncFailed && e.ConfigVersion == "g1.e3.c2" })
 	if ev.Layer != "cluster/dev-a" || ev.Cluster != "dev-a" {
 		t.Errorf("sync-failed event %+v", ev)
 	}
@@ -372,7 +372,7 @@ func TestWebhookReportsPublishSyncAndDegraded(t *testing.T) {
 func TestAutoRollbackWithinTheWindow(t *testing.T) {
 	t.Parallel()
 	optIn := func(o *Options) {
-		o.AutoRollback = rollout.AutoRollbackOptions{Layers: rollout.LayerPatterns{"env/*"}, Window: time.Hour}
+		o.AutoRollback = progress.AutoRollbackOptions{Layers: progress.LayerPatterns{"env/*"}, Window: time.Hour}
 	}
 	f := newRolloutFixture(t, optIn)
 	// A second replica on the same table, Argo CD and webhook: the rollback happens once.
@@ -382,33 +382,33 @@ func TestAutoRollbackWithinTheWindow(t *testing.T) {
 	runServer(t, opts2)
 
 	bad := publish(t, f.st, config.EnvLayer("dev"), namespaceEntry(t, "dev-tools"), namespaceEntry(t, "broken"))
-	f.hook.wait(t, "the publish event", func(e notify.Event) bool { return e.Type == notify.EventPublish && e.Version == 2 })
+	f.hook.wait(t, "the publish event", func(e event.Event) bool { return e.Type == event.Publish && e.Version == 2 })
 	f.rollTo("g1.e2.c1", "Synced", "Degraded")
 
-	ev := f.hook.wait(t, "the auto-rollback event", func(e notify.Event) bool { return e.Type == notify.EventAutoRollback })
+	ev := f.hook.wait(t, "the auto-rollback event", func(e event.Event) bool { return e.Type == event.AutoRollback })
 	if ev.Layer != "env/dev" || ev.Version != 1 || ev.PreviousVersion != 2 || ev.Cluster != "dev-a" || ev.LastKnownGood != "g1.e1.c1" ||
-		ev.Actor != rollout.AutoRollbackActor || ev.TraceID == "" || ev.TraceID == bad.TraceID {
+		ev.Actor != progress.AutoRollbackActor || ev.TraceID == "" || ev.TraceID == bad.TraceID {
 		t.Errorf("auto-rollback event %+v", ev)
 	}
 	ctx := testContext(t)
 	heads, err := f.st.Heads(ctx, config.EnvLayer("dev"))
-	if h := heads[config.EnvLayer("dev")]; err != nil || h.Version != 1 || h.Action != store.ActionRollback || h.Actor != rollout.AutoRollbackActor {
-		t.Fatalf("env/dev head %+v, %v; want rolled back to version 1 by %q", h, err, rollout.AutoRollbackActor)
+	if h := heads[config.EnvLayer("dev")]; err != nil || h.Version != 1 || h.Action != store.ActionRollback || h.Actor != progress.AutoRollbackActor {
+		t.Fatalf("env/dev head %+v, %v; want rolled back to version 1 by %q", h, err, progress.AutoRollbackActor)
 	}
 	// The degraded state is reported too, before the rollback it caused (by the replica that
 	// rolled back), and the watcher reports the rollback like any other.
-	f.hook.wait(t, "the degraded event", func(e notify.Event) bool { return e.Type == notify.EventDegraded && e.ConfigVersion == "g1.e2.c1" })
+	f.hook.wait(t, "the degraded event", func(e event.Event) bool { return e.Type == event.Degraded && e.ConfigVersion == "g1.e2.c1" })
 	var order []string
 	for _, e := range f.hook.events() {
-		if e.Replica == ev.Replica && (e.Type == notify.EventDegraded || e.Type == notify.EventAutoRollback) {
+		if e.Replica == ev.Replica && (e.Type == event.Degraded || e.Type == event.AutoRollback) {
 			order = append(order, e.Type)
 		}
 	}
-	if len(order) < 2 || order[0] != notify.EventDegraded || order[1] != notify.EventAutoRollback {
+	if len(order) < 2 || order[0] != event.Degraded || order[1] != event.AutoRollback {
 		t.Errorf("replica %s reported %v, want degraded before auto-rollback", ev.Replica, order)
 	}
-	rb := f.hook.wait(t, "the rollback event", func(e notify.Event) bool { return e.Type == notify.EventRollback && e.Layer == "env/dev" })
-	if rb.Version != 1 || rb.PreviousVersion != 2 || rb.Actor != rollout.AutoRollbackActor {
+	rb := f.hook.wait(t, "the rollback event", func(e event.Event) bool { return e.Type == event.Rollback && e.Layer == "env/dev" })
+	if rb.Version != 1 || rb.PreviousVersion != 2 || rb.Actor != progress.AutoRollbackActor {
 		t.Errorf("rollback event %+v", rb)
 	}
 	if v := servedVersion(t, f.base, "dev-a"); v != "g1.e1.c1" {
@@ -417,12 +417,12 @@ func TestAutoRollbackWithinTheWindow(t *testing.T) {
 
 	// Once the Applications are back on the rolled-back version and healthy, that is reported.
 	f.rollTo("g1.e1.c1", "Synced", "Healthy")
-	f.hook.wait(t, "synced after the rollback", func(e notify.Event) bool { return e.Type == notify.EventSynced && e.ConfigVersion == "g1.e1.c1" })
+	f.hook.wait(t, "synced after the rollback", func(e event.Event) bool { return e.Type == event.Synced && e.ConfigVersion == "g1.e1.c1" })
 
 	// Audited once, however many replicas saw the failure: checked once both replicas have
 	// seen the rollback and the recovery after it.
 	for _, replica := range []string{"test", "replica-2"} {
-		f.hook.wait(t, replica+"'s rollback event", func(e notify.Event) bool { return e.Type == notify.EventRollback && e.Replica == replica })
+		f.hook.wait(t, replica+"'s rollback event", func(e event.Event) bool { return e.Type == event.Rollback && e.Replica == replica })
 	}
 	audit, err := f.st.Audit(ctx, config.EnvLayer("dev"), 0)
 	if err != nil {
@@ -434,12 +434,12 @@ func TestAutoRollbackWithinTheWindow(t *testing.T) {
 			rollbacks = append(rollbacks, a)
 		}
 	}
-	if len(rollbacks) != 1 || rollbacks[0].Actor != rollout.AutoRollbackActor || rollbacks[0].From != 2 || rollbacks[0].To != 1 || rollbacks[0].TraceID != ev.TraceID {
-		t.Errorf("rollback audit records %+v, want one from 2 to 1 by %q traced %s", rollbacks, rollout.AutoRollbackActor, ev.TraceID)
+	if len(rollbacks) != 1 || rollbacks[0].Actor != progress.AutoRollbackActor || rollbacks[0].From != 2 || rollbacks[0].To != 1 || rollbacks[0].TraceID != ev.TraceID {
+		t.Errorf("rollback audit records %+v, want one from 2 to 1 by %q traced %s", rollbacks, progress.AutoRollbackActor, ev.TraceID)
 	}
 	ids := map[string]bool{}
 	for _, e := range f.hook.events() {
-		if e.Type == notify.EventAutoRollback {
+		if e.Type == event.AutoRollback {
 			ids[e.ID] = true
 		}
 	}
@@ -458,7 +458,7 @@ func TestApplicationsCreatedAfterStartRecordTheLastKnownGood(t *testing.T) {
 	argo, hook := newFakeArgo(t), newFakeHook(t)
 	opts := baseOptions(t, st)
 	opts.ArgoCD, opts.Webhook = argo.options(), hook.options()
-	opts.AutoRollback = rollout.AutoRollbackOptions{Layers: rollout.LayerPatterns{"env/*"}, Window: time.Hour}
+	opts.AutoRollback = progress.AutoRollbackOptions{Layers: progress.LayerPatterns{"env/*"}, Window: time.Hour}
 	runServer(t, opts)
 	eventually(t, "Applications listed (none yet)", func() bool { argo.mu.Lock(); defer argo.mu.Unlock(); return argo.lists > 0 })
 
@@ -472,21 +472,21 @@ func TestApplicationsCreatedAfterStartRecordTheLastKnownGood(t *testing.T) {
 
 	publish(t, st, config.EnvLayer("dev"), namespaceEntry(t, "dev-tools"), namespaceEntry(t, "broken"))
 	f.rollTo("g1.e2.c1", "Synced", "Degraded")
-	hook.wait(t, "the auto-rollback event", func(e notify.Event) bool { return e.Type == notify.EventAutoRollback && e.Version == 1 })
+	hook.wait(t, "the auto-rollback event", func(e event.Event) bool { return e.Type == event.AutoRollback && e.Version == 1 })
 }
 
 func TestAutoRollbackOutsideTheWindowOrLayer(t *testing.T) {
 	t.Parallel()
 	f := newRolloutFixture(t, func(o *Options) {
-		o.AutoRollback = rollout.AutoRollbackOptions{Layers: rollout.LayerPatterns{"global", "env/dev"}, Window: time.Nanosecond}
+		o.AutoRollback = progress.AutoRollbackOptions{Layers: progress.LayerPatterns{"global", "env/dev"}, Window: time.Nanosecond}
 	})
 	publish(t, f.st, config.EnvLayer("dev"), namespaceEntry(t, "dev-tools"), namespaceEntry(t, "broken"))
 	f.rollTo("g1.e2.c1", "Synced", "Degraded")
-	ev := f.hook.wait(t, "the skipped event", func(e notify.Event) bool { return e.Type == notify.EventAutoRollbackSkipped })
+	ev := f.hook.wait(t, "the skipped event", func(e event.Event) bool { return e.Type == event.AutoRollbackSkipped })
 	if ev.Layer != "env/dev" || ev.Reason == "" {
 		t.Errorf("skipped event %+v", ev)
 	}
-	f.hook.wait(t, "the degraded event", func(e notify.Event) bool { return e.Type == notify.EventDegraded })
+	f.hook.wait(t, "the degraded event", func(e event.Event) bool { return e.Type == event.Degraded })
 	heads, _ := f.st.Heads(testContext(t), config.EnvLayer("dev"))
 	if heads[config.EnvLayer("dev")].Version != 2 {
 		t.Errorf("env/dev rolled back outside the window")
@@ -495,9 +495,9 @@ func TestAutoRollbackOutsideTheWindowOrLayer(t *testing.T) {
 	// A layer not opted in is never rolled back (cluster/dev-a is not in the list).
 	publish(t, f.st, config.ClusterLayer("dev-a"), clusterEntry(t, fleet[0]), namespaceEntry(t, "apps"), namespaceEntry(t, "x"))
 	f.rollTo("g1.e2.c2", "Synced", "Degraded")
-	f.hook.wait(t, "the degraded event", func(e notify.Event) bool { return e.Type == notify.EventDegraded && e.ConfigVersion == "g1.e2.c2" })
-	if _, ok := f.hook.find(func(e notify.Event) bool {
-		return e.Layer == "cluster/dev-a" && e.Type != notify.EventPublish && e.Type != notify.EventDegraded
+	f.hook.wait(t, "the degraded event", func(e event.Event) bool { return e.Type == event.Degraded && e.ConfigVersion == "g1.e2.c2" })
+	if _, ok := f.hook.find(func(e event.Event) bool {
+		return e.Layer == "cluster/dev-a" && e.Type != event.Publish && e.Type != event.Degraded
 	}); ok {
 		t.Errorf("events about rolling back cluster/dev-a: %+v", f.hook.events())
 	}
@@ -648,7 +648,7 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal("Run did not return")
 	}
 	// The queued event was delivered before Run returned.
-	if _, ok := hook.find(func(e notify.Event) bool { return e.Type == notify.EventPublish && e.Layer == "global" }); !ok {
+	if _, ok := hook.find(func(e event.Event) bool { return e.Type == event.Publish && e.Layer == "global" }); !ok {
 		t.Errorf("the publish event was not delivered before the shutdown ended: %+v", hook.events())
 	}
 	if _, err := http.Get(ops + "/healthz"); err == nil {

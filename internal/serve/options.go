@@ -13,10 +13,10 @@ import (
 	"github.com/dynamo-cmp/dynamo-cmp/internal/kube"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/progress"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 )
 
 // Defaults of the service's settings (the command's flags show them).
@@ -31,9 +31,9 @@ const (
 	// DynamoDB before serving it stale: well inside the 10 s after which Argo CD's
 	// ApplicationSet controller gives up on the generator.
 	DefaultFreshnessBudget = 2 * time.Second
-	DefaultStatusInterval  = rollout.DefaultStatusInterval
-	DefaultRolloutTimeout  = rollout.DefaultRolloutTimeout
-	DefaultRollbackWindow  = rollout.DefaultRollbackWindow
+	DefaultStatusInterval  = progress.DefaultStatusInterval
+	DefaultRolloutTimeout  = progress.DefaultRolloutTimeout
+	DefaultRollbackWindow  = progress.DefaultRollbackWindow
 	DefaultWebhookQueue    = notify.DefaultWebhookQueue
 	DefaultWebhookMaxAge   = notify.DefaultWebhookMaxAge
 	DefaultRefreshTimeout  = argocd.DefaultRefreshTimeout
@@ -41,15 +41,15 @@ const (
 )
 
 // Store is what the service needs of the store: the union of what its parts need
-// (generator.Store, rollout.Store, and Ping for readiness). The IAM policies are checked
-// against this list (internal/shipcheck).
+// (registry.Store, progress.Store, and Ping for readiness). The IAM policies are checked
+// against this list (internal/shiptest).
 type Store interface {
 	ops.Store
 	ChangeSeq(ctx context.Context) (int64, error)
 	Ping(ctx context.Context) error
 	LastKnownGood(ctx context.Context, clusters ...string) (map[string]store.LastKnownGood, error)
 	PutLastKnownGood(ctx context.Context, lkg store.LastKnownGood) (bool, error)
-	UpdateRollout(ctx context.Context, r wave.Rollout, u store.RolloutUpdate) (wave.Rollout, error)
+	UpdateRollout(ctx context.Context, r rollout.Rollout, u store.RolloutUpdate) (rollout.Rollout, error)
 	PutObservations(ctx context.Context, obs []store.Observation) error
 }
 
@@ -100,7 +100,7 @@ type Options struct {
 	// RolloutTimeout ends the following of a rollout that never settles.
 	RolloutTimeout time.Duration
 	// AutoRollback opts layers in to automatic rollback.
-	AutoRollback rollout.AutoRollbackOptions
+	AutoRollback progress.AutoRollbackOptions
 
 	// ShutdownDelay keeps serving (with /readyz failing) this long after the context is
 	// cancelled, so endpoints drop the pod before it stops accepting connections.
@@ -153,8 +153,8 @@ func (o Options) withDefaults() (Options, error) {
 	if o.ReannotateAfter == 0 {
 		o.ReannotateAfter = o.PollInterval + o.CacheTTL + time.Second
 	}
-	// StatusInterval is defaulted by rollout.NewDriver, RolloutTimeout and AutoRollback.Window
-	// by rollout.New.
+	// StatusInterval is defaulted by progress.NewDriver, RolloutTimeout and AutoRollback.Window
+	// by progress.New.
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = DefaultShutdownTimeout
 	}

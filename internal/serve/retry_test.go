@@ -14,6 +14,7 @@ import (
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd/argocdtest"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/event"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/outbound"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/secret"
@@ -38,16 +39,16 @@ func startQueue(t *testing.T, hook *fakeHook, size int, maxAge time.Duration) (*
 	return q, m
 }
 
-func testEvents(n int) []notify.Event {
-	out := make([]notify.Event, n)
+func testEvents(n int) []event.Event {
+	out := make([]event.Event, n)
 	for i := range out {
-		out[i] = notify.Event{ID: fmt.Sprintf("ev-%02d", i), Type: notify.EventPublish, Layer: "global", Version: i + 1}
+		out[i] = event.Event{ID: fmt.Sprintf("ev-%02d", i), Type: event.Publish, Layer: "global", Version: i + 1}
 	}
 	return out
 }
 
 // ackedIDs returns the ids of the acknowledged events in order, and the distinct ones.
-func ackedIDs(evs []notify.Event) (all, distinct []string) {
+func ackedIDs(evs []event.Event) (all, distinct []string) {
 	seen := map[string]bool{}
 	for _, e := range evs {
 		all = append(all, e.ID)
@@ -242,7 +243,7 @@ func TestRolloutSurvivesArgoCDAndWebhookFailures(t *testing.T) {
 	head := publish(t, f.st, config.ClusterLayer("dev-a"), clusterEntry(t, fleet[0]), namespaceEntry(t, "apps"), namespaceEntry(t, "more"))
 	eventually(t, "the latest Application hard-refreshed", func() bool { return len(f.argo.refreshed()) > 0 })
 	f.argo.update("dev-a-namespaces", func(a *argocdtest.App) { a.Pinned, a.Compared = "g1.e1.c2", "g1.e1.c2" })
-	ev := f.hook.wait(t, "the synced event", func(e notify.Event) bool { return e.Type == notify.EventSynced && e.ConfigVersion == "g1.e1.c2" })
+	ev := f.hook.wait(t, "the synced event", func(e event.Event) bool { return e.Type == event.Synced && e.ConfigVersion == "g1.e1.c2" })
 	if ev.TraceID != head.TraceID {
 		t.Errorf("synced event %+v", ev)
 	}
@@ -250,7 +251,7 @@ func TestRolloutSurvivesArgoCDAndWebhookFailures(t *testing.T) {
 	for _, e := range f.hook.events()[before:] {
 		types = append(types, e.Type)
 	}
-	if !reflect.DeepEqual(types, []string{notify.EventPublish, notify.EventSynced}) {
+	if !reflect.DeepEqual(types, []string{event.Publish, event.Synced}) {
 		t.Errorf("events after the failures: %v, want the publish then the synced event, once each", types)
 	}
 	for _, want := range []string{"argocd/dev-a-rbac"} {

@@ -11,11 +11,12 @@ import (
 	"time"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/event"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/generator"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/kube"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/notify"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/progress"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/registry"
 )
 
 // readyCache is how long a readiness verdict (store.Ping) is reused.
@@ -27,12 +28,14 @@ type Server struct {
 	opts    Options
 	log     *slog.Logger
 	metrics *Metrics
-	cache   *generator.Cache
+	cache   *registry.Cache
+	router  *registry.Router
+	gen     *generator.Handler
 
 	annot *notify.Annotator // nil without the Kubernetes API
 	refr  *notify.Refresher // nil without the Argo CD API
-	track *rollout.Tracker  // nil without the Argo CD API
-	drive *rollout.Driver   // nil without the Argo CD API
+	track *progress.Tracker // nil without the Argo CD API
+	drive *progress.Driver  // nil without the Argo CD API
 	hooks *notify.Webhook   // nil without a webhook
 	mux   *http.ServeMux    // the API: the generator
 	ops   *http.ServeMux    // health, readiness, metrics
@@ -55,7 +58,11 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, log: opts.Logger, metrics: opts.Metrics}
 	m := s.metrics
-	s.cache = generator.NewCache(generator.CacheOptions{Store: opts.Store, TTL: opts.CacheTTL, Timeout: opts.StoreTimeout, FreshnessBudget: max(opts.FreshnessBudget, 0), Now: opts.Now, OnChange: s.onSnapshot})
+	// The event router: every new snapshot of the registry goes to the generator's answers,
+	// then to the parts below that act on changes (registry.Router).
+	s.router = &registry.Router{Metrics: registry.RouterMetrics{ChangeSeq: m.changeSeq, Clusters: m.clusters, Changes: m.changes},
+		Log: s.log, Now: opts.Now}
+	s.cache = registry.NewCache(registry.CacheOptions{Store: opts.Store, TTL: opts.CacheTTL, Timeout: opts.StoreTimeout, FreshnessBudget: max(opts.FreshnessBudget, 0), Now: opts.Now, OnChange: s.router.OnChange})
 	if opts.Webhook != nil {
 		w, err := notify.NewWebhook(*opts.Webhook, m.Notify, m.Outbound, s.log, opts.Now)
 		if err != nil {
@@ -82,22 +89,35 @@ func New(opts Options) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		var emit func(notify.Event)
+		var emit func(event.Event)
 		if s.hooks != nil {
 			emit = s.hooks.Enqueue
 		}
-		s.track = rollout.New(rollout.Options{Store: opts.Store, Emit: emit, PluginName: opts.PluginName,
+		s.track = progress.New(progress.Options{Store: opts.Store, Emit: emit, PluginName: opts.PluginName,
 			RolloutTimeout: opts.RolloutTimeout, StoreTimeout: opts.StoreTimeout,
 			AutoRollback: opts.AutoRollback, Replica: opts.Replica, Now: opts.Now, Log: s.log, Metrics: m.Rollout})
-		s.drive = rollout.NewDriver(rollout.DriverOptions{ArgoCD: a, Reader: rd, Store: opts.Store, Tracker: s.track, Emit: emit, PluginName: opts.PluginName,
+		s.drive = progress.NewDriver(progress.DriverOptions{ArgoCD: a, Reader: rd, Store: opts.Store, Tracker: s.track, Emit: emit, PluginName: opts.PluginName,
 			Interval: opts.StatusInterval, WaveTimeout: opts.RolloutTimeout, StoreTimeout: opts.StoreTimeout,
 			Replica: opts.Replica, Now: opts.Now, Log: s.log, Metrics: m.Driver})
 		s.refr = notify.NewRefresher(notify.RefresherOptions{ArgoCD: a, Reader: rd, PluginName: opts.PluginName, Concurrency: opts.ArgoCD.RefreshConcurrency,
 			Refreshed: s.track.Refreshed, Now: opts.Now, Log: s.log, Metrics: m.Notify})
 	}
 	s.mux = http.NewServeMux()
-	s.mux.Handle(GetParamsPath, &generator.Handler{Token: opts.GeneratorToken, PreviousToken: opts.PreviousGeneratorToken,
-		Cache: s.cache, Log: s.log, Metrics: m.Generator, Now: opts.Now})
+	s.gen = &generator.Handler{Token: opts.GeneratorToken, PreviousToken: opts.PreviousGeneratorToken,
+		Cache: s.cache, Log: s.log, Metrics: m.Generator, Now: opts.Now}
+	s.router.Prepare = s.gen.Prepare
+	// In this order, as they were told before the router: the webhook's events of the head
+	// moves, the ApplicationSets, the tracker, the refresher, the driver.
+	if s.hooks != nil {
+		s.router.Subscribers = append(s.router.Subscribers, notify.ChangeEvents{Webhook: s.hooks, Replica: opts.Replica})
+	}
+	if s.annot != nil {
+		s.router.Subscribers = append(s.router.Subscribers, s.annot)
+	}
+	if s.track != nil {
+		s.router.Subscribers = append(s.router.Subscribers, s.track, s.refr, s.drive)
+	}
+	s.mux.Handle(GetParamsPath, s.gen)
 	// Health and metrics answer on their own listener, never on the API's: /metrics names
 	// every cluster with its version and health, and neither needs the generator's token.
 	s.ops = http.NewServeMux()
@@ -121,61 +141,6 @@ func readOnly(h http.Handler) http.Handler {
 
 // GetParamsPath is where Argo CD's plugin generator posts.
 const GetParamsPath = generator.GetParamsPath
-
-// onSnapshot is told about every new registry snapshot. It only hands work to the queues of
-// the notifiers and the tracker: it runs inside a generator request or the watcher and must
-// not block.
-func (s *Server) onSnapshot(old, cur *generator.Snapshot) {
-	s.metrics.changeSeq.Set(float64(cur.Seq))
-	s.metrics.clusters.Set(float64(len(cur.Inventory.Clusters)))
-	if old == nil {
-		s.log.Info("registry loaded", "clusters", len(cur.Inventory.Clusters), "layers", len(cur.Inventory.Heads), "changeSeq", cur.Seq)
-		if n := len(cur.Inventory.Legacy); n > 0 {
-			s.log.Warn("the table holds items at the key layout of an earlier release: they are read, but a rollout there cannot take a step; run `dynamo-cmp table upgrade` with the operators' role (docs/dynamodb.md)", "items", n, "first", cur.Inventory.Legacy[0].String())
-		}
-		if s.annot != nil {
-			// Publishes made while no replica ran reach the ApplicationSets now.
-			s.annot.Add(true, nil)
-		}
-		if s.track != nil {
-			s.track.Baseline(cur.Inventory)
-		}
-		return
-	}
-	changes := notify.Diff(old.Inventory, cur.Inventory, s.opts.Now())
-	if len(changes) == 0 {
-		return
-	}
-	var clusters []ops.ClusterInfo
-	for _, ch := range changes {
-		if ch.Step {
-			// The rollout's driver reports its steps; the clusters are told below.
-			s.log.Info("rollout step", "layer", ch.Ref.String(), "version", ch.Head.Version, "clusters", len(ch.Clusters), "changeSeq", cur.Seq)
-			clusters = append(clusters, ch.Clusters...)
-			continue
-		}
-		s.metrics.changes.WithLabelValues(ch.Head.Action).Inc()
-		s.log.Info("layer moved", "layer", ch.Ref.String(), "action", ch.Head.Action, "from", ch.From, "to", ch.Head.Version,
-			"actor", ch.Head.Actor, "trace", ch.Head.TraceID, "clusters", len(ch.Clusters), "changeSeq", cur.Seq)
-		if s.hooks != nil {
-			s.hooks.Enqueue(notify.ChangeEvent(ch, s.opts.Replica))
-		}
-		clusters = append(clusters, ch.Clusters...)
-		clusters = append(clusters, ch.Before...)
-	}
-	if s.annot != nil {
-		s.annot.Add(false, clusters)
-	}
-	if s.track != nil {
-		s.track.Add(changes)
-	}
-	if s.refr != nil {
-		s.refr.Add(changes)
-	}
-	if s.drive != nil {
-		s.drive.Wake()
-	}
-}
 
 // knownPaths bounds the path label of the request metrics.
 var knownPaths = map[string]bool{GetParamsPath: true, "/healthz": true, "/readyz": true, "/metrics": true}
@@ -287,7 +252,7 @@ func (s *Server) Run(ctx context.Context, api, ops net.Listener) error {
 		}()
 	}
 	goRun(func(ctx context.Context) {
-		notify.Watch(ctx, s.opts.PollInterval, func(ctx context.Context) error { _, _, err := s.cache.Check(ctx); return err }, s.log)
+		registry.Watch(ctx, s.opts.PollInterval, func(ctx context.Context) error { _, _, err := s.cache.Check(ctx); return err }, s.log)
 	}, bg)
 	if s.annot != nil {
 		goRun(s.annot.Run, bg)

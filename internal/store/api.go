@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
@@ -125,7 +125,7 @@ type PublishInput struct {
 	// Rollout, when set, starts a rollout of the new version: it is written in the
 	// transaction that moves the head, with Target set to the version claimed (replacing the
 	// layer's earlier rollout).
-	Rollout *wave.Rollout
+	Rollout *rollout.Rollout
 }
 
 // RollbackInput moves a layer's head back to an earlier published version.

@@ -5,9 +5,9 @@ import (
 	"testing"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/dynamolocal"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/testkit"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
@@ -94,7 +94,7 @@ func TestWritesRecordCallerArn(t *testing.T) {
 		}
 	}
 
-	st, err := wave.ParseStrategy([]byte("name: default\nwaves:\n- {name: first, namePattern: qa-a}\n- {name: rest}\n"))
+	st, err := rollout.ParseStrategy([]byte("name: default\nwaves:\n- {name: first, namePattern: qa-a}\n- {name: rest}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/hostile"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/hostiletest"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
@@ -22,7 +22,7 @@ func TestItemOverDynamoDBLimit(t *testing.T) {
 	// The body's own content must never reach a message: a run of "q" is easy to spot.
 	big := namespace(t, "big", map[string]any{"annotations": map[string]any{"example.com/blob": strings.Repeat("q", 410<<10)}})
 	var err error
-	hostile.Bounded(t, 100*hostile.MB, func() {
+	hostiletest.Bounded(t, 100*hostiletest.MB, func() {
 		_, err = s.Publish(testContext(t), store.PublishInput{Ref: ref, Base: 1, Entries: []config.Entry{clusterRecord(t, "c", "dev"), big}})
 	})
 	checkItemTooLarge(t, "publish", err)
@@ -35,7 +35,7 @@ func TestItemOverDynamoDBLimit(t *testing.T) {
 		t.Fatalf("after the refused publish generation reads %+v (%v)", read, err)
 	}
 
-	hostile.Bounded(t, 100*hostile.MB, func() { err = s.PutDrafts(testContext(t), ref, []store.Draft{{Entry: big}}) })
+	hostiletest.Bounded(t, 100*hostiletest.MB, func() { err = s.PutDrafts(testContext(t), ref, []store.Draft{{Entry: big}}) })
 	checkItemTooLarge(t, "draft", err)
 	if drafts, err := s.Drafts(testContext(t), ref); err != nil || len(drafts) != 0 {
 		t.Errorf("after the refused draft: %d drafts, %v", len(drafts), err)
@@ -45,7 +45,7 @@ func TestItemOverDynamoDBLimit(t *testing.T) {
 	fits := namespace(t, "fits", map[string]any{"annotations": map[string]any{"example.com/blob": strings.Repeat("q", 390<<10)}})
 	h := publish(t, s, ref, 1, clusterRecord(t, "c", "dev"), fits)
 	var layer config.Layer
-	hostile.Bounded(t, 100*hostile.MB, func() { layer, err = s.ReadVersion(testContext(t), ref, h.Version) })
+	hostiletest.Bounded(t, 100*hostiletest.MB, func() { layer, err = s.ReadVersion(testContext(t), ref, h.Version) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/policy"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
@@ -441,7 +441,7 @@ func (s *Store) checkZeroPins(ctx context.Context, v config.ConfigVersion, env s
 	if err != nil {
 		return calls, err
 	}
-	rollouts := map[config.LayerRef]wave.Rollout{}
+	rollouts := map[config.LayerRef]rollout.Rollout{}
 	for _, r := range rs {
 		rollouts[r.Layer] = r
 	}

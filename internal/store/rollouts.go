@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
@@ -42,7 +42,7 @@ type rolloutItem struct {
 	Caller string `dynamodbav:"callerArn,omitempty"`
 }
 
-func rolloutAV(r wave.Rollout) (map[string]types.AttributeValue, error) {
+func rolloutAV(r rollout.Rollout) (map[string]types.AttributeValue, error) {
 	body, err := json.Marshal(r)
 	if err != nil {
 		return nil, err
@@ -50,18 +50,18 @@ func rolloutAV(r wave.Rollout) (map[string]types.AttributeValue, error) {
 	return marshalItem(rolloutItem{PK: rolloutPK, SK: layerPK(r.Layer), Layer: r.Layer.String(), ID: r.ID, Rev: r.Rev, State: string(r.State), Body: string(body)})
 }
 
-func decodeRollout(item map[string]types.AttributeValue) (wave.Rollout, error) {
+func decodeRollout(item map[string]types.AttributeValue) (rollout.Rollout, error) {
 	pk, sk := keyOf(item)
 	var it rolloutItem
 	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-		return wave.Rollout{}, invalidItem(pk, sk, "not a rollout item: %s", avError(err))
+		return rollout.Rollout{}, invalidItem(pk, sk, "not a rollout item: %s", avError(err))
 	}
-	var r wave.Rollout
+	var r rollout.Rollout
 	if err := json.Unmarshal([]byte(it.Body), &r); err != nil {
-		return wave.Rollout{}, invalidItem(pk, sk, "rollout: not a rollout (%s)", jsonErrorKind(err))
+		return rollout.Rollout{}, invalidItem(pk, sk, "rollout: not a rollout (%s)", jsonErrorKind(err))
 	}
 	if len(r.Waves) == 0 {
-		return wave.Rollout{}, invalidItem(pk, sk, "rollout: no waves")
+		return rollout.Rollout{}, invalidItem(pk, sk, "rollout: no waves")
 	}
 	r.Rev = it.Rev
 	return r, nil
@@ -82,7 +82,7 @@ func jsonErrorKind(err error) string {
 // RegistryState is everything the generator serves from: the layer heads and the rollouts.
 type RegistryState struct {
 	Heads    []Head
-	Rollouts []wave.Rollout
+	Rollouts []rollout.Rollout
 	// RolloutCallers is the AWS principal that wrote each rollout's current revision (its
 	// item's callerArn); a layer is absent when none was recorded.
 	RolloutCallers map[config.LayerRef]string
@@ -146,9 +146,9 @@ func (s *Store) RegistryState(ctx context.Context) (RegistryState, error) {
 
 // decodeRollouts decodes rollout items read at the current and the legacy keys: one rollout a
 // layer, the current key's when both hold one; legacy lists the items read at the legacy key.
-func decodeRollouts(items []map[string]types.AttributeValue) (rs []wave.Rollout, callers map[config.LayerRef]string, legacy []ItemKey, err error) {
+func decodeRollouts(items []map[string]types.AttributeValue) (rs []rollout.Rollout, callers map[config.LayerRef]string, legacy []ItemKey, err error) {
 	type found struct {
-		r      wave.Rollout
+		r      rollout.Rollout
 		caller string
 		legacy bool
 	}
@@ -201,7 +201,7 @@ func partitionQuery(pk string) *dynamodb.QueryInput {
 
 // Rollouts reads every rollout item (two strongly consistent queries in parallel: the rollout
 // partition, and the rollouts an earlier release kept in the registry).
-func (s *Store) Rollouts(ctx context.Context) ([]wave.Rollout, error) {
+func (s *Store) Rollouts(ctx context.Context) ([]rollout.Rollout, error) {
 	var current, old []map[string]types.AttributeValue
 	err := s.inParallel(ctx, 2, func(ctx context.Context, i int) error {
 		var err error
@@ -220,7 +220,7 @@ func (s *Store) Rollouts(ctx context.Context) ([]wave.Rollout, error) {
 		return nil, err
 	}
 	if rs == nil {
-		rs = []wave.Rollout{}
+		rs = []rollout.Rollout{}
 	}
 	return rs, nil
 }
@@ -265,7 +265,7 @@ type RolloutUpdate struct {
 // UpdateRollout writes r as the next revision of the rollout it was read as (r.Rev): only if
 // the stored rollout is still that one at that revision, else a *RolloutMovedError and nothing
 // is written. It returns the rollout as written.
-func (s *Store) UpdateRollout(ctx context.Context, r wave.Rollout, u RolloutUpdate) (wave.Rollout, error) {
+func (s *Store) UpdateRollout(ctx context.Context, r rollout.Rollout, u RolloutUpdate) (rollout.Rollout, error) {
 	if r.Layer.Scope == config.ScopeCluster {
 		return r, fmt.Errorf("rollout of %s: cluster layers are not rolled out in waves", r.Layer)
 	}
@@ -339,14 +339,14 @@ type strategyItem struct {
 
 // StoredStrategy is a strategy and who stored it when.
 type StoredStrategy struct {
-	wave.Strategy
+	rollout.Strategy
 	At        time.Time
 	Actor     string
 	CallerArn string
 }
 
 // PutStrategy stores (or replaces) a strategy; it must be valid.
-func (s *Store) PutStrategy(ctx context.Context, st wave.Strategy, actor string) error {
+func (s *Store) PutStrategy(ctx context.Context, st rollout.Strategy, actor string) error {
 	if err := st.Validate(); err != nil {
 		return err
 	}
@@ -385,7 +385,7 @@ func (s *Store) Strategies(ctx context.Context) ([]StoredStrategy, error) {
 		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 			return nil, invalidItem(pk, sk, "not a strategy item: %s", avError(err))
 		}
-		st, err := wave.ParseStrategy([]byte(it.Body))
+		st, err := rollout.ParseStrategy([]byte(it.Body))
 		if err != nil {
 			return nil, invalidItem(pk, sk, "%v", err)
 		}

@@ -10,8 +10,8 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
@@ -22,7 +22,7 @@ type upgradeModel struct {
 	ctx     context.Context
 	s       *store.Store
 	seq     int64
-	rollout wave.Rollout
+	rollout rollout.Rollout
 	// legacy: the rollout is at the old key (an earlier release wrote it last).
 	legacy     bool
 	lkgAt      time.Time

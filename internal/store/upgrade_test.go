@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
@@ -16,8 +16,8 @@ import (
 // items move between key layouts.
 type servedState struct {
 	Seq          int64
-	Rollouts     []wave.Rollout
-	RegistryRoll []wave.Rollout
+	Rollouts     []rollout.Rollout
+	RegistryRoll []rollout.Rollout
 	LKG          map[string]store.LastKnownGood
 	Observed     map[string]store.Observation
 }

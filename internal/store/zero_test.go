@@ -7,22 +7,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/rollout"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
-	"github.com/dynamo-cmp/dynamo-cmp/internal/wave"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // firstVersionRollout publishes version 1 of env/qa as a rollout in two waves over stable
 // version 0 (qa-a first), the way ops.Publish starts one, and returns it as stored.
-func firstVersionRollout(t *testing.T, s *store.Store, stable int) wave.Rollout {
+func firstVersionRollout(t *testing.T, s *store.Store, stable int) rollout.Rollout {
 	t.Helper()
-	strat, err := wave.ParseStrategy([]byte("name: s\nwaves:\n- {name: first, namePattern: qa-a}\n- {name: rest}\n"))
+	strat, err := rollout.ParseStrategy([]byte("name: s\nwaves:\n- {name: first, namePattern: qa-a}\n- {name: rest}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ref := config.EnvLayer("qa")
 	trace := fmt.Sprintf("trace-%s-%d", strings.ReplaceAll(t.Name(), "/", "-"), stable)
-	r := wave.New(ref, &strat, []wave.Member{{Name: "qa-a", Environment: "qa"}, {Name: "qa-b", Environment: "qa"}}, stable, 0, trace, "tester", time.Now().UTC())
+	r := rollout.New(ref, &strat, []rollout.Member{{Name: "qa-a", Environment: "qa"}, {Name: "qa-b", Environment: "qa"}}, stable, 0, trace, "tester", time.Now().UTC())
 	h, err := s.Publish(testContext(t), store.PublishInput{Ref: ref, Base: stable, Entries: []config.Entry{namespace(t, "qa-tools", nil)}, TraceID: trace, Rollout: &r})
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func TestZeroPinOfALayerWhoseFirstVersionRollsOut(t *testing.T) {
 		t.Errorf("pinned %s while the first rollout is halted: %v", pin, err)
 	} else {
 		// Completed (as if it had not halted): nothing serves version 0 any more.
-		r.State = wave.Completed
+		r.State = rollout.Completed
 		if _, err := s.UpdateRollout(ctx, r, store.RolloutUpdate{Served: true}); err != nil {
 			t.Fatal(err)
 		}

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/hostile"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/hostiletest"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 )
@@ -82,27 +82,27 @@ func TestHostileLayerDocuments(t *testing.T) {
 		want     string
 		maxAlloc uint64
 	}{
-		{name: "billion laughs", data: hostile.AliasBomb(9, 10), want: "excessive aliasing", maxAlloc: 16 * hostile.MB},
-		{name: "alias bomb, wide", data: hostile.AliasBomb(3, 1000), want: "excessive aliasing", maxAlloc: 64 * hostile.MB},
-		{name: "a few aliases", data: hostile.AliasBomb(2, 3), want: "annotations.x1: must be a string", maxAlloc: 16 * hostile.MB},
-		{name: "flow lists nested 100,000 deep", data: hostile.NestedFlow(100_000), want: "exceeded max depth", maxAlloc: 64 * hostile.MB},
-		{name: "JSON maps nested 100,000 deep", data: hostile.NestedJSON(100_000), want: "exceeded max depth", maxAlloc: 64 * hostile.MB},
-		{name: "block maps nested 2,000 deep", data: hostile.NestedBlock(2000), want: "namespaces: must be a list, not a map", maxAlloc: 100 * hostile.MB},
-		{name: "1 MB namespace name", want: "is not a valid name", maxAlloc: 100 * hostile.MB,
+		{name: "billion laughs", data: hostiletest.AliasBomb(9, 10), want: "excessive aliasing", maxAlloc: 16 * hostiletest.MB},
+		{name: "alias bomb, wide", data: hostiletest.AliasBomb(3, 1000), want: "excessive aliasing", maxAlloc: 64 * hostiletest.MB},
+		{name: "a few aliases", data: hostiletest.AliasBomb(2, 3), want: "annotations.x1: must be a string", maxAlloc: 16 * hostiletest.MB},
+		{name: "flow lists nested 100,000 deep", data: hostiletest.NestedFlow(100_000), want: "exceeded max depth", maxAlloc: 64 * hostiletest.MB},
+		{name: "JSON maps nested 100,000 deep", data: hostiletest.NestedJSON(100_000), want: "exceeded max depth", maxAlloc: 64 * hostiletest.MB},
+		{name: "block maps nested 2,000 deep", data: hostiletest.NestedBlock(2000), want: "namespaces: must be a list, not a map", maxAlloc: 100 * hostiletest.MB},
+		{name: "1 MB namespace name", want: "is not a valid name", maxAlloc: 100 * hostiletest.MB,
 			data: []byte("layer: cluster/c\ncluster: {environment: dev, region: r}\nnamespaces:\n  - namespace: " + big + "\n")},
-		{name: "1 MB label key", want: "is not a valid label key", maxAlloc: 100 * hostile.MB,
+		{name: "1 MB label key", want: "is not a valid label key", maxAlloc: 100 * hostiletest.MB,
 			data: []byte("layer: cluster/c\ncluster: {environment: dev, region: r}\nnamespaces:\n  - namespace: a\n    labels:\n      ? " + big + "\n      : x\n")},
-		{name: "10 MB annotation", want: "more than Kubernetes' limit of 262144", maxAlloc: 200 * hostile.MB,
+		{name: "10 MB annotation", want: "more than Kubernetes' limit of 262144", maxAlloc: 200 * hostiletest.MB,
 			data: []byte("layer: cluster/c\ncluster: {environment: dev, region: r}\nnamespaces:\n  - namespace: a\n    annotations: {x: " + strings.Repeat("b", 10<<20) + "}\n")},
-		{name: "100,000 empty documents", data: []byte(strings.Repeat("---\n", 100_000)), want: "no layer cluster/c", maxAlloc: 64 * hostile.MB},
-		{name: "a huge list of a scalar", want: "must be a list", maxAlloc: 100 * hostile.MB,
+		{name: "100,000 empty documents", data: []byte(strings.Repeat("---\n", 100_000)), want: "no layer cluster/c", maxAlloc: 64 * hostiletest.MB},
+		{name: "a huge list of a scalar", want: "must be a list", maxAlloc: 100 * hostiletest.MB,
 			data: []byte("layer: cluster/c\nnamespaces: " + strings.Repeat("x", 8<<20) + "\n")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var err error
-			alloc := hostile.Bounded(t, tt.maxAlloc, func() { _, err = hostilePipeline(tt.data) })
-			t.Logf("%d bytes in, %.1f MB allocated", len(tt.data), float64(alloc)/hostile.MB)
+			alloc := hostiletest.Bounded(t, tt.maxAlloc, func() { _, err = hostilePipeline(tt.data) })
+			t.Logf("%d bytes in, %.1f MB allocated", len(tt.data), float64(alloc)/hostiletest.MB)
 			checkHostileMessage(t, err, tt.want)
 		})
 	}
@@ -112,7 +112,7 @@ func TestHostileLayerDocuments(t *testing.T) {
 func TestDeepButLegalDocumentRenders(t *testing.T) {
 	var n int
 	var err error
-	hostile.Bounded(t, 200*hostile.MB, func() { n, err = hostilePipeline(hostile.NestedJSON(5000)) })
+	hostiletest.Bounded(t, 200*hostiletest.MB, func() { n, err = hostilePipeline(hostiletest.NestedJSON(5000)) })
 	if err != nil || n != 2 {
 		t.Fatalf("rendered %d objects, err %v; want the namespace and the deep manifest", n, err)
 	}
@@ -130,17 +130,17 @@ func TestHugeLayerFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	hostile.Bounded(t, 3*layerfile.MaxFileSize, func() { _, err = layerfile.ReadLayerFiles([]string{path}) })
+	hostiletest.Bounded(t, 3*layerfile.MaxFileSize, func() { _, err = layerfile.ReadLayerFiles([]string{path}) })
 	checkHostileMessage(t, err, "larger than 64 MiB; split the layer into several files")
 }
 
 // Names that try path traversal, carry newlines or shell syntax are refused wherever a
 // name is taken: namespace, cluster (layer reference and record) and environment.
 func TestHostileNames(t *testing.T) {
-	for _, name := range hostile.BadNames {
+	for _, name := range hostiletest.BadNames {
 		t.Run(strings.NewReplacer("/", "_", "\n", `\n`).Replace(hostileTruncate(name, 20)), func(t *testing.T) {
 			var err error
-			hostile.Bounded(t, 16*hostile.MB, func() {
+			hostiletest.Bounded(t, 16*hostiletest.MB, func() {
 				_, err = hostilePipeline([]byte("layer: cluster/c\ncluster: {environment: dev, region: r}\nnamespaces:\n  - namespace: " + hostileQuote(name) + "\n"))
 			})
 			want := "is not a valid name"
@@ -149,13 +149,13 @@ func TestHostileNames(t *testing.T) {
 			}
 			checkHostileMessage(t, err, want)
 
-			hostile.Bounded(t, 16*hostile.MB, func() { _, err = config.ParseLayerRef("cluster/" + name) })
+			hostiletest.Bounded(t, 16*hostiletest.MB, func() { _, err = config.ParseLayerRef("cluster/" + name) })
 			if err == nil {
 				t.Errorf("layer reference cluster/%q accepted", name)
 			} else if strings.ContainsAny(err.Error(), "\n\r") {
 				t.Errorf("layer reference error spans lines: %q", err)
 			}
-			hostile.Bounded(t, 16*hostile.MB, func() {
+			hostiletest.Bounded(t, 16*hostiletest.MB, func() {
 				_, err = hostilePipeline([]byte("layer: cluster/c\ncluster: {environment: " + hostileQuote(name) + ", region: r}\nnamespaces: [{namespace: a}]\n"))
 			})
 			if err == nil {
@@ -168,7 +168,7 @@ func TestHostileNames(t *testing.T) {
 // Label values that would break a YAML writer are refused unless they are valid label
 // values (the render tests check those come out as the same strings).
 func TestYAMLBreakingLabelValues(t *testing.T) {
-	for _, v := range hostile.YAMLBreakers {
+	for _, v := range hostiletest.YAMLBreakers {
 		if strings.Contains(v, "${") {
 			continue // a variable reference: substituted before validation
 		}

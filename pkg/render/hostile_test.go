@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/yaml"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/hostile"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/hostiletest"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 )
@@ -25,12 +25,12 @@ import (
 // strings YAML 1.1 reads as numbers or null) render as exactly the objects configured, in
 // both formats, and every value reads back, as Argo CD reads it, as the same string.
 func TestYAMLBreakingValuesRenderVerbatim(t *testing.T) {
-	checkVerbatim(t, hostile.YAMLBreakers, splitAsArgoCD)
+	checkVerbatim(t, hostiletest.YAMLBreakers, splitAsArgoCD)
 }
 
 // "yes", "on", "n" ... must stay strings for YAML 1.1 readers (Argo CD, kubectl).
 func TestYAML11BooleanStringsStayStrings(t *testing.T) {
-	checkVerbatim(t, hostile.YAML11Booleans, splitAsArgoCD)
+	checkVerbatim(t, hostiletest.YAML11Booleans, splitAsArgoCD)
 }
 
 // Characters YAML excludes or reads as line breaks must be escaped in the JSON stream too:
@@ -39,7 +39,7 @@ func TestYAML11BooleanStringsStayStrings(t *testing.T) {
 // which leaves them raw, and parses that JSON as YAML again. So the YAML stream is only
 // checked to be correct YAML.)
 func TestYAMLSpecialCharactersRenderVerbatim(t *testing.T) {
-	checkVerbatim(t, hostile.YAMLSpecialCharacters, splitYAML)
+	checkVerbatim(t, hostiletest.YAMLSpecialCharacters, splitYAML)
 }
 
 // checkVerbatim renders a namespace and a config map carrying values (as labels where valid,
@@ -83,7 +83,7 @@ func checkVerbatim(t *testing.T, values []string, readYAML func([]byte) ([]map[s
 	for _, format := range []string{render.FormatJSON, render.FormatYAML} {
 		t.Run(format, func(t *testing.T) {
 			var out *render.Manifests
-			hostile.Bounded(t, 64*hostile.MB, func() { out, err = render.Render(model, render.Options{Format: format}) })
+			hostiletest.Bounded(t, 64*hostiletest.MB, func() { out, err = render.Render(model, render.Options{Format: format}) })
 			if err != nil {
 				t.Fatal(err)
 			}
