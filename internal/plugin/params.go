@@ -75,12 +75,11 @@ type value struct {
 // ARGOCD_ENV_CONFIG_VERSION, ARGOCD_ENV_COMPONENTS). Every problem is reported at once.
 func ParseRequest(env map[string]string) (Request, error) {
 	values, errs := parameters(env)
-	for name, envName := range envNames {
-		if _, ok := values[name]; ok {
-			continue
-		}
-		if v := env["ARGOCD_ENV_"+envName]; v != "" {
-			values[name] = value{str: v, source: "ARGOCD_ENV_" + envName}
+	for name := range envNames {
+		v, ok := lookup(name, values, func(envName string) string { return env["ARGOCD_ENV_"+envName] },
+			func(envName, v string) value { return value{str: v, source: "ARGOCD_ENV_" + envName} })
+		if ok {
+			values[name] = v
 		}
 	}
 	r := Request{Project: env["ARGOCD_APP_PROJECT_NAME"], App: env["ARGOCD_APP_NAME"]}
@@ -137,6 +136,23 @@ func ParseRequest(env map[string]string) (Request, error) {
 		return r, joinLines(errs)
 	}
 	return r, nil
+}
+
+// lookup is the one rule of where a parameter's value comes from, which generate
+// (ParseRequest) and serve (Source) both read by: the plugin parameter when the Application
+// gives it, in any shape (even one generate refuses: its env entry does not stand in for it),
+// else the spec.source.plugin.env entry of its env name (ARGOCD_ENV_<name>) when not empty.
+// params holds the given parameters by name; env returns an env entry by its env name; fromEnv
+// makes a value of an env entry. ok is false when neither gives the parameter.
+func lookup[V any](name string, params map[string]V, env func(envName string) string, fromEnv func(envName, v string) V) (v V, ok bool) {
+	if v, ok := params[name]; ok {
+		return v, true
+	}
+	envName := envNames[name]
+	if e := env(envName); e != "" {
+		return fromEnv(envName, e), true
+	}
+	return v, false
 }
 
 // parameters decodes ARGOCD_APP_PARAMETERS, or PARAM_* variables when it is absent.
