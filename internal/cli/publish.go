@@ -102,7 +102,11 @@ func (o *operator) runPublish(ctx context.Context, f publishFlags) error {
 	if len(f.files) == 0 {
 		return withCode(ExitUsage, fmt.Errorf("-f is required: the layer's file or directory"))
 	}
-	layer, err := config.ReadLayerFilesFor(f.files, ref)
+	files, err := config.ReadFiles(f.files)
+	if err != nil {
+		return withCode(ExitInvalid, err)
+	}
+	layer, err := config.LayerOf(files, ref)
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
@@ -112,7 +116,7 @@ func (o *operator) runPublish(ctx context.Context, f publishFlags) error {
 	}
 	c.expectedFrom = baseFlagSource
 	if c.expected == nil {
-		if c.expected, err = baseFromFiles(f.files, ref); err != nil {
+		if c.expected, err = baseFromFiles(files, ref); err != nil {
 			return err
 		}
 		c.expectedFrom = baseHeaderSource
