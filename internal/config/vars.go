@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/oneline"
 )
 
 // Variables are the values ${...} references resolve to: cluster.name, cluster.region,
@@ -171,9 +173,5 @@ func (v Variables) substitute(val any, p Path, unusable map[string]bool, fail fu
 	}
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
+// truncate cuts s to n characters for a message (oneline.Cut: never inside one).
+func truncate(s string, n int) string { return oneline.Cut(s, n) }

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/oneline"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/render"
 )
 
@@ -281,10 +282,7 @@ func isComponent(c string) bool {
 
 // quote quotes a value for a message, shortened so hostile input cannot flood the output.
 func quote(s string) string {
-	if len(s) > 80 {
-		s = s[:80] + "…"
-	}
-	return strconv.Quote(s)
+	return strconv.Quote(oneline.Cut(s, 80))
 }
 
 // maxReported bounds how many parameter problems a message lists: a hostile payload could

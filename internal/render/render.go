@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/oneline"
 )
 
 // Annotations dynamo-cmp sets.
@@ -407,12 +408,8 @@ func quoteShort(s string) string {
 	return strconv.Quote(truncate(s, 80))
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}
+// truncate cuts s to n characters for a message (oneline.Cut: never inside one).
+func truncate(s string, n int) string { return oneline.Cut(s, n) }
 
 func (f *patchFilter) matches(n *yaml.RNode) bool {
 	t := f.patch.Target
