@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -16,6 +13,7 @@ import (
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/layerfile"
 )
 
 // A layer document printed by `config get` or `config export` starts with a version header,
@@ -57,45 +55,22 @@ func (b *baseVersionFlag) get() (*int, error) {
 }
 
 // baseFromFiles returns the version named by the version headers for ref in the layer files
-// (nil when none carries one). Headers naming ref with different versions are an error:
-// the files were read from different versions of the layer.
-func baseFromFiles(paths []string, ref config.LayerRef) (*int, error) {
+// (nil when none carries one), as config.ReadFiles read them. Headers naming ref with
+// different versions are an error: the files were read from different versions of the layer.
+func baseFromFiles(files []layerfile.File, ref config.LayerRef) (*int, error) {
 	var found []int
 	var where []string
-	for _, p := range paths {
-		err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+	for _, f := range files {
+		for _, m := range versionHeaderLine.FindAllSubmatch(f.Data, -1) {
+			if string(m[1]) != ref.String() {
+				continue
+			}
+			v, err := strconv.Atoi(string(m[2]))
 			if err != nil {
-				return err
+				return nil, withCode(ExitInvalid, fmt.Errorf("read %s: version header %q: %w", f.Path, m[0], err))
 			}
-			if d.IsDir() {
-				return nil
-			}
-			if path != p {
-				switch strings.ToLower(filepath.Ext(path)) {
-				case ".yaml", ".yml", ".json":
-				default:
-					return nil
-				}
-			}
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			for _, m := range versionHeaderLine.FindAllSubmatch(data, -1) {
-				if string(m[1]) != ref.String() {
-					continue
-				}
-				v, err := strconv.Atoi(string(m[2]))
-				if err != nil {
-					return fmt.Errorf("%s: version header %q: %w", path, m[0], err)
-				}
-				found = append(found, v)
-				where = append(where, path)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, withCode(ExitInvalid, fmt.Errorf("read %s: %w", p, err))
+			found = append(found, v)
+			where = append(where, f.Path)
 		}
 	}
 	if len(found) == 0 {

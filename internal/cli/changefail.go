@@ -17,7 +17,7 @@ func deadlineFailure(verb string, ref config.LayerRef, timeout time.Duration, tr
 		return nil
 	}
 	reason := strings.TrimSuffix(strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(err.Error()), ".")
-	return withCode(ExitFailed, fmt.Errorf("dynamo-cmp could not %s %s: the command did not finish within its %s deadline (%s). "+
+	return withCode(exitCode(err), fmt.Errorf("dynamo-cmp could not %s %s: the command did not finish within its %s deadline (%s). "+
 		"The layer's head most likely did not move; if the deadline struck while it was moving, the change may have gone through: "+
 		"dynamo-cmp config history --layer %s shows which version is the head (a version begun and never finished is listed as interrupted and is harmless). "+
 		"Run the command again, or allow it more time with --timeout (env DYNAMO_CMP_TIMEOUT). [trace %s]",

@@ -13,10 +13,10 @@ import (
 	"strings"
 	"text/tabwriter"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/oneline"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/ops"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/store"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
@@ -219,11 +219,7 @@ func displayValue(v any) string {
 		b, _ := json.Marshal(v)
 		return string(b)
 	}
-	const max = 80
-	if utf8.RuneCountInString(s) > max {
-		s = string([]rune(s)[:max]) + "…"
-	}
-	return quoteIfOdd(s)
+	return quoteIfOdd(oneline.Cut(s, 80))
 }
 
 // quoteIfOdd quotes s when it is empty, has spaces at its ends or holds a character that is

@@ -185,7 +185,7 @@ func projectRefused(project string) error {
 
 // storeFailure explains a failed DynamoDB read.
 func storeFailure(err error, req plugin.Request, timeout time.Duration) *generateFailure {
-	f := &generateFailure{code: ExitFailed, cluster: req.Cluster, version: req.VersionString(), reason: err.Error()}
+	f := &generateFailure{code: exitCode(err), cluster: req.Cluster, version: req.VersionString(), reason: err.Error()}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		f.reason = fmt.Sprintf("reading DynamoDB did not finish within the %s deadline (%v)", timeout, err)
@@ -193,10 +193,8 @@ func storeFailure(err error, req plugin.Request, timeout time.Duration) *generat
 	case errors.Is(err, store.ErrTableNotFound):
 		f.hint = "Create the table (dynamo-cmp table create) or point the sidecar at the right one with DYNAMO_CMP_TABLE and AWS_REGION"
 	case errors.Is(err, store.ErrNotFound) && req.Version != nil:
-		f.code = ExitInvalid
 		f.hint = "The pinned configVersion names a version that does not exist; use the configVersion the dynamo-cmp ApplicationSet generator serves, or \"latest\""
 	case errors.Is(err, store.ErrNotFound):
-		f.code = ExitInvalid
 		f.hint = "Check the Application's cluster parameter, or publish the cluster's layer first (dynamo-cmp config publish --layer cluster/" + req.Cluster + ")"
 	case errors.Is(err, store.ErrCredentials):
 		f.hint = "Check the sidecar's AWS credentials: the IRSA role annotation and the role's trust policy, or the EKS Pod Identity association (docs/install.md)"
@@ -205,13 +203,10 @@ func storeFailure(err error, req plugin.Request, timeout time.Duration) *generat
 	case errors.Is(err, store.ErrThrottled):
 		f.hint = "DynamoDB kept throttling after the retries; Argo CD retries at the next refresh. Check the table's capacity (on-demand is recommended)"
 	case errors.Is(err, store.ErrInvalidItem):
-		f.code = ExitInvalid
 		f.hint = "An item of a published version was edited by hand; published versions never change: restore the item, or roll the layer back (dynamo-cmp config rollback) and make changes as drafts or a new publish"
 	case errors.Is(err, store.ErrWrongEnvironment):
-		f.code = ExitInvalid
 		f.hint = "Remove the Application's environment parameter (the cluster record's is used) or correct it"
 	case errors.Is(err, config.ErrNoClusterRecord):
-		f.code = ExitInvalid
 		f.hint = "Publish the cluster's layer with its cluster record (environment, region)"
 	case errors.Is(err, store.ErrUnavailable):
 		f.hint = "Argo CD retries at the next refresh; check the sidecar's network access to DynamoDB"
@@ -226,16 +221,10 @@ func invalidFailure(err error, req plugin.Request, version string) *generateFail
 	var ve *config.ValidationError
 	switch {
 	case errors.As(err, &ve):
-		const shown = 5
-		problems := make([]string, 0, shown)
-		for i, p := range ve.Problems {
-			if i == shown {
-				problems = append(problems, fmt.Sprintf("and %d more (dynamo-cmp config validate --cluster %s lists them all)", len(ve.Problems)-shown, req.Cluster))
-				break
-			}
-			problems = append(problems, p.Error())
-		}
-		f.reason = fmt.Sprintf("the configuration is invalid (%d %s): %s", len(ve.Problems), plural(len(ve.Problems), "problem", "problems"), strings.Join(problems, "; "))
+		count, problems := problemList(ve, "; ", 5, func(rest int) string {
+			return fmt.Sprintf("and %d more (dynamo-cmp config validate --cluster %s lists them all)", rest, req.Cluster)
+		})
+		f.reason = fmt.Sprintf("the configuration is invalid (%s): %s", count, problems)
 	case errors.Is(err, render.ErrNoObjects):
 		f.reason = err.Error() + "; an empty stream would make Argo CD prune every object of the Application, so nothing is returned"
 		f.hint = "Check the components parameter and the cluster's layers"

@@ -66,23 +66,33 @@ func (o *operator) actor(ctx context.Context, st *store.Store, flag string) stri
 	return "unknown (use --actor)"
 }
 
-// storeError gives a store error its exit code: invalid input 1, everything else 3.
+// storeError gives a store error its exit code (exitCode); an error that carries its code
+// keeps it.
 func storeError(err error) error {
+	var coded *exitError
+	if err == nil || errors.As(err, &coded) {
+		return err
+	}
+	return withCode(exitCode(err), err)
+}
+
+// exitCode is the one mapping of a failed operation's error to an exit code, for generate
+// and the operator's commands alike: ExitInvalid for what only a change of the input or of
+// the table fixes (refused or invalid configuration, a missing layer, version or cluster
+// record, a hand-edited or too large item, an item at an old key layout), ExitFailed for
+// what a retry can fix (an outage, throttling, credentials, a deadline, a conflict).
+func exitCode(err error) int {
 	var refused *ops.RefusedError
 	var invalid *config.ValidationError
-	var coded *exitError
 	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &coded):
-		return err // its code is decided
-	case errors.As(err, &refused), errors.As(err, &invalid):
-		return withCode(ExitInvalid, err)
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalidItem), errors.Is(err, store.ErrTooLarge),
+	case errors.Is(err, context.DeadlineExceeded):
+		return ExitFailed
+	case errors.As(err, &refused), errors.As(err, &invalid),
+		errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalidItem), errors.Is(err, store.ErrTooLarge),
 		errors.Is(err, store.ErrWrongEnvironment), errors.Is(err, config.ErrNoClusterRecord), errors.Is(err, store.ErrOldLayout):
-		return withCode(ExitInvalid, err)
+		return ExitInvalid
 	default:
-		return withCode(ExitFailed, err)
+		return ExitFailed
 	}
 }
 

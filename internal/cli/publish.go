@@ -104,7 +104,11 @@ func (o *operator) runPublish(ctx context.Context, f publishFlags) error {
 	if len(f.files) == 0 {
 		return withCode(ExitUsage, fmt.Errorf("-f is required: the layer's file or directory"))
 	}
-	layer, err := layerfile.ReadLayerFilesFor(f.files, ref)
+	files, err := layerfile.ReadFiles(f.files)
+	if err != nil {
+		return withCode(ExitInvalid, err)
+	}
+	layer, err := layerfile.LayerOf(files, ref)
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
@@ -114,7 +118,7 @@ func (o *operator) runPublish(ctx context.Context, f publishFlags) error {
 	}
 	c.expectedFrom = baseFlagSource
 	if c.expected == nil {
-		if c.expected, err = baseFromFiles(f.files, ref); err != nil {
+		if c.expected, err = baseFromFiles(files, ref); err != nil {
 			return err
 		}
 		c.expectedFrom = baseHeaderSource

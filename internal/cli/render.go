@@ -138,14 +138,26 @@ func readInterruptibly[T any](ctx context.Context, read func() (T, error)) (T, e
 func describeInvalid(err error) error {
 	var ve *config.ValidationError
 	if errors.As(err, &ve) {
-		n := len(ve.Problems)
-		noun := "problems"
-		if n == 1 {
-			noun = "problem"
-		}
-		return fmt.Errorf("the configuration has %d %s:\n%w", n, noun, err)
+		count, _ := problemList(ve, "\n", 0, nil)
+		return fmt.Errorf("the configuration has %s:\n%w", count, err)
 	}
 	return err
+}
+
+// problemList is the one form in which commands report a configuration's validation
+// problems: their count ("1 problem", "3 problems") and the problems joined by sep, every one
+// when shown is 0, else the first shown and then more(how many are left out).
+func problemList(ve *config.ValidationError, sep string, shown int, more func(rest int) string) (count, list string) {
+	n := len(ve.Problems)
+	problems := make([]string, 0, min(n, shown+1))
+	for i, p := range ve.Problems {
+		if shown > 0 && i == shown {
+			problems = append(problems, more(n-shown))
+			break
+		}
+		problems = append(problems, p.Error())
+	}
+	return fmt.Sprintf("%d %s", n, plural(n, "problem", "problems")), strings.Join(problems, sep)
 }
 
 func checkFormat(format string) error {

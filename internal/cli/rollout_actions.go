@@ -203,9 +203,8 @@ func noLiveRollout(inv *registry.Inventory, ref config.LayerRef, action string) 
 	}
 }
 
-// rollBackAborted moves the head of an aborted rollout's layer back to its stable version,
-// then records the rollout as rolled back. The stable version of a layer's first rollout is
-// 0: the head then moves back to "no entries", as before that first publish.
+// rollBackAborted moves the head of an aborted rollout's layer back to its stable version
+// (ops.RollBackToStable), then records the rollout as rolled back.
 func (o *operator) rollBackAborted(ctx context.Context, st *store.Store, r rollout.Rollout, actor, message string) error {
 	w := o.streams.Out
 	trace := traceid.New()
@@ -213,10 +212,7 @@ func (o *operator) rollBackAborted(ctx context.Context, st *store.Store, r rollo
 	if message != "" {
 		why += ": " + message
 	}
-	target := r.Target
-	res, err := ops.Rollback(ctx, ops.OnlyFrom(st, r.Layer, target), ops.RollbackRequest{
-		Ref: r.Layer, To: r.Stable, Base: &target, Actor: actor, Message: why, TraceID: trace, Progress: o.progress(),
-	})
+	res, err := ops.RollBackToStable(ctx, st, r, ops.RollbackRequest{Actor: actor, Message: why, TraceID: trace, Progress: o.progress()})
 	if errors.Is(err, store.ErrConflict) {
 		heads, herr := st.Heads(ctx, r.Layer)
 		if herr == nil && heads[r.Layer].Version == r.Stable {

@@ -11,6 +11,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/clusterselect"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
@@ -24,17 +25,9 @@ const (
 
 var filterKeys = []string{FilterEnvironment, FilterLabelSelector, FilterNamePattern, FilterRegion}
 
-// Filter selects the clusters of one generator request. Every condition given must hold;
-// within a list, any value may match.
-type Filter struct {
-	// Environments and Regions match the cluster record exactly.
-	Environments []string
-	Regions      []string
-	// Selector matches the cluster record's labels (nil matches every cluster).
-	Selector labels.Selector
-	// NamePatterns are shell patterns (path.Match: *, ?, [a-z]) matched against the cluster name.
-	NamePatterns []string
-}
+// Filter selects the clusters of one generator request, by the rule of clusterselect: every
+// condition given must hold; within a list, any value may match.
+type Filter clusterselect.Selector
 
 // FieldError is one problem of a request, with the JSON path of the field.
 type FieldError struct {
@@ -130,28 +123,9 @@ func stringList(raw json.RawMessage) ([]string, error) {
 }
 
 // Empty reports whether the filter selects every cluster.
-func (f Filter) Empty() bool {
-	return len(f.Environments) == 0 && len(f.Regions) == 0 && f.Selector == nil && len(f.NamePatterns) == 0
-}
+func (f Filter) Empty() bool { return clusterselect.Selector(f).Empty() }
 
 // Match reports whether the cluster named name, with record c, is selected.
 func (f Filter) Match(name string, c config.Cluster) bool {
-	if len(f.Environments) > 0 && !slices.Contains(f.Environments, c.Environment) {
-		return false
-	}
-	if len(f.Regions) > 0 && !slices.Contains(f.Regions, c.Region) {
-		return false
-	}
-	if f.Selector != nil && !f.Selector.Matches(labels.Set(c.Labels)) {
-		return false
-	}
-	if len(f.NamePatterns) > 0 {
-		for _, p := range f.NamePatterns {
-			if ok, _ := path.Match(p, name); ok {
-				return true
-			}
-		}
-		return false
-	}
-	return true
+	return clusterselect.Selector(f).Match(clusterselect.Cluster{Name: name, Environment: c.Environment, Region: c.Region, Labels: c.Labels})
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	pause "github.com/dynamo-cmp/dynamo-cmp/internal/backoff"
 )
 
 // queue is the coalescing delay queue of the notifiers: pending work by key, each due at a
@@ -156,20 +158,19 @@ func (q *queue[K, V]) wait(ctx context.Context, next time.Time, now func() time.
 	return true
 }
 
-// backoff is an exponential pause between failed rounds, from min doubling up to max.
+// backoff is an exponential pause between failed rounds, from min doubling up to max
+// (backoff.Exponential).
 type backoff struct {
-	min, max, cur time.Duration
+	min, max time.Duration
+	n        int // failed rounds since the last success
 }
 
 // next returns the pause before the next attempt.
 func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.min
-	}
-	d := b.cur
-	b.cur = min(b.cur*2, b.max)
+	d := pause.Exponential(b.n, b.min, b.max)
+	b.n++
 	return d
 }
 
 // reset starts again from min after a success.
-func (b *backoff) reset() { b.cur = 0 }
+func (b *backoff) reset() { b.n = 0 }

@@ -29,3 +29,21 @@ func TestShorten(t *testing.T) {
 		})
 	}
 }
+
+func TestCut(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"abc", 3, "abc"},
+		{"abcd", 3, "abc…"},
+		{"x" + strings.Repeat("é", 10), 4, "xééé…"},
+		{"line\nbreak", 20, "line\nbreak"}, // Cut keeps lines; Shorten joins them
+		{"", 0, ""},
+	} {
+		if got := Cut(tc.in, tc.max); got != tc.want || !utf8.ValidString(got) {
+			t.Errorf("Cut(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
+		}
+	}
+}

@@ -331,7 +331,8 @@ type RollbackRequest struct {
 	Actor   string
 	TraceID string
 	// Base, when set, is the head version the caller expects the layer to be at (see
-	// PublishRequest.Base).
+	// PublishRequest.Base): an automatic rollback moves a layer back only from the version it
+	// judged, never undoing a newer publish (a *store.ConflictError, nothing moves).
 	Base     *int
 	DryRun   bool
 	Progress Progress
@@ -490,20 +491,14 @@ func readReplaced(ctx context.Context, cache *layerCache, ref config.LayerRef, v
 	return config.Layer{Ref: ref}, nil
 }
 
-// OnlyFrom wraps st so that Rollback moves ref's head only from version from: if anyone
-// published or rolled back since, the rollback is a *store.ConflictError and nothing moves.
-// The automatic rollbacks (serve) and an aborted rollout's rollback use it.
-func OnlyFrom(st Store, ref config.LayerRef, from int) Store { return onlyFrom{st, ref, from} }
-
-type onlyFrom struct {
-	Store
-	ref  config.LayerRef
-	from int
-}
-
-func (g onlyFrom) Rollback(ctx context.Context, in store.RollbackInput) (store.Head, error) {
-	if in.Ref != g.ref || in.From != g.from {
-		return store.Head{}, &store.ConflictError{Ref: in.Ref, Expected: g.from, Actual: in.From}
-	}
-	return g.Store.Rollback(ctx, in)
+// RollBackToStable moves the head of rollout r's layer back to the rollout's stable version,
+// only from the version the rollout rolls out (RollbackRequest.Base): when anyone published
+// or rolled back since, it is a *store.ConflictError and nothing moves. The stable version of
+// a layer's first rollout is 0: the head then moves back to "no entries", as before that
+// first publish. serve's driver (a halted rollout) and an operator's abort both roll back by
+// it; req gives who, why and the trace (its Ref, To and Base are r's).
+func RollBackToStable(ctx context.Context, st Store, r rollout.Rollout, req RollbackRequest) (*PublishResult, error) {
+	from := r.Target
+	req.Ref, req.To, req.Base = r.Layer, r.Stable, &from
+	return Rollback(ctx, st, req)
 }

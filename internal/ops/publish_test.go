@@ -46,7 +46,7 @@ func TestApplyDrafts(t *testing.T) {
 }
 
 // An automatic rollback (serve's, or an aborted rollout's) moves a layer back only from the
-// version it judged bad: when someone published meanwhile, the newer publish stays and the
+// version it judged bad (RollbackRequest.Base): when someone published meanwhile, the newer publish stays and the
 // rollback is a conflict.
 func TestOnlyFromNeverUndoesANewerPublish(t *testing.T) {
 	st, _ := dynamolocal.NewStore(t)
@@ -59,7 +59,8 @@ func TestOnlyFromNeverUndoesANewerPublish(t *testing.T) {
 		}
 	}
 	// Version 2 was judged bad, but version 3 has been published since.
-	_, err := ops.Rollback(ctx, ops.OnlyFrom(st, ref, 2), ops.RollbackRequest{Ref: ref, To: 1, Actor: "auto", TraceID: "trace00000rb1"})
+	judged := 2
+	_, err := ops.Rollback(ctx, st, ops.RollbackRequest{Ref: ref, To: 1, Base: &judged, Actor: "auto", TraceID: "trace00000rb1"})
 	var conflict *store.ConflictError
 	if !errors.As(err, &conflict) {
 		t.Fatalf("rollback from 2 with the head at 3: %v, want a *store.ConflictError", err)
@@ -69,7 +70,8 @@ func TestOnlyFromNeverUndoesANewerPublish(t *testing.T) {
 		t.Fatalf("head %+v, %v; want version 3 untouched", heads[ref], err)
 	}
 	// From the head it judged, the rollback goes through.
-	res, err := ops.Rollback(ctx, ops.OnlyFrom(st, ref, 3), ops.RollbackRequest{Ref: ref, To: 1, Actor: "auto", TraceID: "trace00000rb2"})
+	judged = 3
+	res, err := ops.Rollback(ctx, st, ops.RollbackRequest{Ref: ref, To: 1, Base: &judged, Actor: "auto", TraceID: "trace00000rb2"})
 	if err != nil || res.Version != 1 {
 		t.Fatalf("rollback from 3: %+v, %v; want the head at 1", res, err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/oneline"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/render"
 )
@@ -75,12 +76,11 @@ type value struct {
 // ARGOCD_ENV_CONFIG_VERSION, ARGOCD_ENV_COMPONENTS). Every problem is reported at once.
 func ParseRequest(env map[string]string) (Request, error) {
 	values, errs := parameters(env)
-	for name, envName := range envNames {
-		if _, ok := values[name]; ok {
-			continue
-		}
-		if v := env["ARGOCD_ENV_"+envName]; v != "" {
-			values[name] = value{str: v, source: "ARGOCD_ENV_" + envName}
+	for name := range envNames {
+		v, ok := lookup(name, values, func(envName string) string { return env["ARGOCD_ENV_"+envName] },
+			func(envName, v string) value { return value{str: v, source: "ARGOCD_ENV_" + envName} })
+		if ok {
+			values[name] = v
 		}
 	}
 	r := Request{Project: env["ARGOCD_APP_PROJECT_NAME"], App: env["ARGOCD_APP_NAME"]}
@@ -137,6 +137,23 @@ func ParseRequest(env map[string]string) (Request, error) {
 		return r, joinLines(errs)
 	}
 	return r, nil
+}
+
+// lookup is the one rule of where a parameter's value comes from, which generate
+// (ParseRequest) and serve (Source) both read by: the plugin parameter when the Application
+// gives it, in any shape (even one generate refuses: its env entry does not stand in for it),
+// else the spec.source.plugin.env entry of its env name (ARGOCD_ENV_<name>) when not empty.
+// params holds the given parameters by name; env returns an env entry by its env name; fromEnv
+// makes a value of an env entry. ok is false when neither gives the parameter.
+func lookup[V any](name string, params map[string]V, env func(envName string) string, fromEnv func(envName, v string) V) (v V, ok bool) {
+	if v, ok := params[name]; ok {
+		return v, true
+	}
+	envName := envNames[name]
+	if e := env(envName); e != "" {
+		return fromEnv(envName, e), true
+	}
+	return v, false
 }
 
 // parameters decodes ARGOCD_APP_PARAMETERS, or PARAM_* variables when it is absent.
@@ -265,10 +282,7 @@ func isComponent(c string) bool {
 
 // quote quotes a value for a message, shortened so hostile input cannot flood the output.
 func quote(s string) string {
-	if len(s) > 80 {
-		s = s[:80] + "…"
-	}
-	return strconv.Quote(s)
+	return strconv.Quote(oneline.Cut(s, 80))
 }
 
 // maxReported bounds how many parameter problems a message lists: a hostile payload could

@@ -59,13 +59,13 @@ func NewSource(params []Param, env []EnvEntry) Source {
 	return s
 }
 
-// Value returns parameter name as generate reads it: the plugin parameter when given, else
-// the env entry of its env name (which Argo CD passes as ARGOCD_ENV_<name>); trimmed.
+// Value returns parameter name as generate reads it (lookup's precedence: the plugin
+// parameter when given, else the env entry of its env name, which Argo CD passes as
+// ARGOCD_ENV_<name>); trimmed.
 func (s Source) Value(name string) string {
-	if v, ok := s.Params[name]; ok {
-		return strings.TrimSpace(v)
-	}
-	return strings.TrimSpace(s.Env[envNames[name]])
+	v, _ := lookup(name, s.Params, func(envName string) string { return s.Env[envName] },
+		func(_, v string) string { return v })
+	return strings.TrimSpace(v)
 }
 
 // Cluster is the cluster the source renders.

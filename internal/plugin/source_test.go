@@ -5,10 +5,32 @@ import (
 	"testing"
 )
 
-// TestSourceReadsAsGenerate: what serve reads from an Application's plugin source is what
-// generate will read from the environment argocd-cmp-server builds from it; where generate
-// refuses the parameters, serve reads what the table says.
+// TestSourceReadsAsGenerate: parameter precedence is one rule (lookup) that both readers
+// use: what serve reads from an Application's plugin source is what generate will read from
+// the environment argocd-cmp-server builds from it; where generate refuses the parameters,
+// serve reads what the table says.
 func TestSourceReadsAsGenerate(t *testing.T) {
+	// The rule itself: a given parameter wins in any shape, an empty env entry stands in for
+	// nothing, an unknown parameter has no env entry.
+	env := map[string]string{"CLUSTER": "from-env", "CONFIG_VERSION": ""}
+	get := func(n string) string { return env[n] }
+	mark := func(envName, v string) string { return envName + "=" + v }
+	for _, tc := range []struct {
+		name   string
+		params map[string]string
+		want   string
+		ok     bool
+	}{
+		{name: ParamCluster, params: map[string]string{ParamCluster: "from-param"}, want: "from-param", ok: true},
+		{name: ParamCluster, params: map[string]string{ParamCluster: ""}, want: "", ok: true},
+		{name: ParamCluster, want: "CLUSTER=from-env", ok: true},
+		{name: ParamConfigVersion, want: "", ok: false},
+		{name: "unknown", want: "", ok: false},
+	} {
+		if got, ok := lookup(tc.name, tc.params, get, mark); got != tc.want || ok != tc.ok {
+			t.Errorf("lookup(%q, %v) = %q, %v; want %q, %v", tc.name, tc.params, got, ok, tc.want, tc.ok)
+		}
+	}
 	str := func(s string) *string { return &s }
 	for _, tc := range []struct {
 		name    string

@@ -476,8 +476,8 @@ func (d *Driver) rollBack(ctx context.Context, r rollout.Rollout) error {
 	}
 	trace := traceid.New()
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	res, err := ops.Rollback(rctx, ops.OnlyFrom(d.o.Store, r.Layer, r.Target), ops.RollbackRequest{
-		Ref: r.Layer, To: r.Stable, Base: &r.Target, Actor: DriverActor, TraceID: trace,
+	res, err := ops.RollBackToStable(rctx, d.o.Store, r, ops.RollbackRequest{
+		Actor: DriverActor, TraceID: trace,
 		Message: fmt.Sprintf("rollout of %s version %d %s (trace %s), back to version %s: %s", r.Layer, r.Target, r.State, r.ID, ops.VersionText(r.Stable), firstLine(r.Reason)),
 	})
 	cancel()

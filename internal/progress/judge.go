@@ -7,6 +7,7 @@ import (
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/argocd"
 	"github.com/dynamo-cmp/dynamo-cmp/internal/event"
+	"github.com/dynamo-cmp/dynamo-cmp/internal/oneline"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
@@ -162,10 +163,7 @@ func failedAttempt(op *argocd.OperationState, idx int, pinned string, since time
 
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	if len(s) > 300 {
-		s = s[:300] + "…"
-	}
-	return s
+	return oneline.Cut(s, 300)
 }
 
 func orUnknown(s string) string {

@@ -360,15 +360,17 @@ func (t *Tracker) autoRollback(ctx context.Context, o outcome) (retry bool) {
 		}
 		trace := traceid.New()
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		res, err := ops.Rollback(rctx, ops.OnlyFrom(t.o.Store, ch.Ref, ch.Head.Version), ops.RollbackRequest{
-			Ref: ch.Ref, To: target, Actor: AutoRollbackActor, TraceID: trace,
+		from := ch.Head.Version
+		res, err := ops.Rollback(rctx, t.o.Store, ops.RollbackRequest{
+			Ref: ch.Ref, To: target, Base: &from, Actor: AutoRollbackActor, TraceID: trace,
 			Message: fmt.Sprintf("automatic rollback: cluster %s failed on %s within %s of the publish of %s version %d (trace %s): %s",
 				o.r.Cluster, o.r.Target, opts.Window, ch.Ref, ch.Head.Version, ch.Head.TraceID, firstLine(o.reason)),
 		})
 		cancel()
 		var refused *ops.RefusedError
+		var conflict *store.ConflictError
 		switch {
-		case err == nil && res.Version == 0:
+		case err == nil && res.Version == 0, errors.As(err, &conflict) && conflict.Actual == target:
 			t.o.Metrics.Rollbacks.WithLabelValues("skipped").Inc()
 			t.o.Log.Info("auto-rollback: the layer is already at its last known good version (another replica rolled it back)", "layer", key, "to", target)
 		case err == nil:

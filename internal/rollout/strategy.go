@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/clusterselect"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
@@ -278,19 +279,20 @@ func (s *Strategy) Plan(members []Member) []PlannedWave {
 }
 
 // matcher reports whether a cluster matches every selector the wave gives (a wave without
-// selectors matches every cluster).
+// selectors matches every cluster), by the rule of clusterselect.
 func (w Wave) matcher() func(Member) bool {
-	var sel labels.Selector
+	var s clusterselect.Selector
 	if w.LabelSelector != "" {
-		sel, _ = labels.Parse(w.LabelSelector) // checked by Validate
+		s.Selector, _ = labels.Parse(w.LabelSelector) // checked by Validate
+	}
+	if w.Environment != "" {
+		s.Environments = []string{w.Environment}
+	}
+	if w.NamePattern != "" {
+		s.NamePatterns = []string{w.NamePattern}
 	}
 	return func(m Member) bool {
-		ok := (sel == nil || sel.Matches(labels.Set(m.Labels))) &&
-			(w.Environment == "" || w.Environment == m.Environment)
-		if ok && w.NamePattern != "" {
-			ok, _ = path.Match(w.NamePattern, m.Name)
-		}
-		return ok
+		return s.Match(clusterselect.Cluster{Name: m.Name, Environment: m.Environment, Labels: m.Labels})
 	}
 }
 

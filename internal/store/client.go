@@ -21,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/logging"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/backoff"
 )
 
 // Defaults of the SDK's standard retryer as the store configures it.
@@ -229,10 +231,9 @@ func defaultBackoff(attempt int) time.Duration {
 	return jitteredBackoff(attempt, 25*time.Millisecond, time.Second)
 }
 
-// jitteredBackoff is base doubled attempt times (at most ten), at most max, with "equal
-// jitter": half of it fixed, half random.
+// jitteredBackoff is backoff.Exponential with "equal jitter": half of it fixed, half random.
 func jitteredBackoff(attempt int, base, max time.Duration) time.Duration {
-	d := min(base<<min(attempt, 10), max)
+	d := backoff.Exponential(attempt, base, max)
 	return d/2 + time.Duration(jitter(int64(d/2)))
 }
 

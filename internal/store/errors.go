@@ -15,6 +15,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/dynamo-cmp/dynamo-cmp/internal/oneline"
 )
 
 // storeError is an error of the store: a sanitised message built from the operation, the
@@ -232,9 +234,7 @@ func shortReason(msg string) string {
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {
 		msg = msg[:i]
 	}
-	if len(msg) > 200 {
-		msg = msg[:200] + "…"
-	}
+	msg = oneline.Cut(msg, 200)
 	if msg == "" {
 		return "request refused"
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/dynamo-cmp/dynamo-cmp/internal/oneline"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
@@ -89,10 +90,7 @@ func checkValue(problems []string, path []string, name string, v types.Attribute
 
 // showName keeps a path segment short enough for a one-line message.
 func showName(name string) string {
-	if len(name) > 40 {
-		return name[:40] + "…"
-	}
-	return name
+	return oneline.Cut(name, 40)
 }
 
 func joinPath(path []string) string {

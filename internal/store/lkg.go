@@ -92,7 +92,10 @@ func (s *Store) LastKnownGood(ctx context.Context, clusters ...string) (map[stri
 		if err != nil {
 			return nil, invalidItem(pk, sk, "configVersion: %v", err)
 		}
-		at, _ := time.Parse(time.RFC3339Nano, it.At)
+		at, err := parseAt(pk, sk, it.At)
+		if err != nil {
+			return nil, err
+		}
 		out[name] = LastKnownGood{Cluster: name, Version: v, At: at, TraceID: it.TraceID}
 	}
 	return out, nil

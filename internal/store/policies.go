@@ -117,7 +117,10 @@ func decodePolicy(item map[string]types.AttributeValue) (StoredPolicy, error) {
 	if p.Name != sk {
 		return StoredPolicy{}, invalidItem(pk, sk, "the policy is named %q, its sort key %q", p.Name, sk)
 	}
-	t, _ := time.Parse(time.RFC3339Nano, at)
+	t, err := parseAt(pk, sk, at)
+	if err != nil {
+		return StoredPolicy{}, err
+	}
 	return StoredPolicy{Policy: p, At: t, Actor: actor, CallerArn: caller}, nil
 }
 
@@ -249,7 +252,10 @@ func (s *Store) PolicyHistory(ctx context.Context, limit int) ([]PolicyChange, e
 			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 				return nil, invalidItem(pk, sk, "not a policy audit item: %s", avError(err))
 			}
-			at, _ := time.Parse(time.RFC3339Nano, it.At)
+			at, err := parseAt(pk, sk, it.At)
+			if err != nil {
+				return nil, err
+			}
 			ch := PolicyChange{Name: it.Name, Action: it.Action, At: at, Actor: it.Actor, CallerArn: it.Caller}
 			if it.Body != "" {
 				if p, err := policy.Parse([]byte(it.Body)); err == nil {

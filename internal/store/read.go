@@ -729,7 +729,11 @@ func (s *Store) Versions(ctx context.Context, ref config.LayerRef) ([]VersionInf
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, it.info(ref))
+			info, err := it.info(ref)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, info)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version > out[j].Version })

@@ -389,7 +389,10 @@ func (s *Store) Strategies(ctx context.Context) ([]StoredStrategy, error) {
 		if err != nil {
 			return nil, invalidItem(pk, sk, "%v", err)
 		}
-		at, _ := time.Parse(time.RFC3339Nano, it.At)
+		at, err := parseAt(pk, sk, it.At)
+		if err != nil {
+			return nil, err
+		}
 		out = append(out, StoredStrategy{Strategy: st, At: at, Actor: it.Actor, CallerArn: it.Caller})
 	}
 	return out, nil
@@ -468,7 +471,10 @@ func (s *Store) Observations(ctx context.Context, clusters ...string) (map[strin
 		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 			return nil, invalidItem(pk, sk, "not an observation item: %s", avError(err))
 		}
-		at, _ := time.Parse(time.RFC3339Nano, it.At)
+		at, err := parseAt(pk, sk, it.At)
+		if err != nil {
+			return nil, err
+		}
 		out[name] = Observation{Cluster: name, Applications: it.Applications, Sync: it.Sync, Health: it.Health,
 			SyncedVersion: it.SyncedVersion, At: at, Replica: it.Replica}
 	}

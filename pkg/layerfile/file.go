@@ -33,20 +33,48 @@ var topLevelFields = map[string]bool{"apiVersion": true, "kind": true, "layer": 
 // env layers, cluster layers. Several documents may contribute to one layer as long as they
 // do not define the same entry twice. Every problem found is reported, joined.
 func ReadLayerFiles(paths []string) ([]config.Layer, error) {
-	files, err := expandPaths(paths)
+	files, err := ReadFiles(paths)
 	if err != nil {
 		return nil, err
 	}
 	c := newLayerCollector()
+	c.addFiles(files)
+	return c.result()
+}
+
+// File is a layer file as ReadFiles read it: its path, and its bytes or why it could not be
+// read.
+type File struct {
+	Path string
+	Data []byte
+	Err  error
+}
+
+// ReadFiles reads the layer files of paths once: files as given, directories recursively in
+// lexical order (*.yaml, *.yml, *.json). A file that cannot be read carries its error, which
+// the layer read of the files reports with the others.
+func ReadFiles(paths []string) ([]File, error) {
+	names, err := expandPaths(paths)
+	if err != nil {
+		return nil, err
+	}
+	files := make([]File, len(names))
+	for i, f := range names {
+		files[i].Path = f
+		files[i].Data, files[i].Err = readBounded(f)
+	}
+	return files, nil
+}
+
+// addFiles adds the documents of files, and the errors of those that could not be read.
+func (c *layerCollector) addFiles(files []File) {
 	for _, f := range files {
-		data, err := readBounded(f)
-		if err != nil {
-			c.errs = append(c.errs, err)
+		if f.Err != nil {
+			c.errs = append(c.errs, f.Err)
 			continue
 		}
-		c.addSource(f, data)
+		c.addSource(f.Path, f.Data)
 	}
-	return c.result()
 }
 
 // expandPaths lists the layer files of paths: files as given, directories recursively in
@@ -87,20 +115,18 @@ func expandPaths(paths []string) ([]string, error) {
 // ReadLayerFilesFor reads the documents of one layer: documents without a "layer" field
 // belong to ref, and a document naming another layer is an error.
 func ReadLayerFilesFor(paths []string, ref config.LayerRef) (config.Layer, error) {
-	files, err := expandPaths(paths)
+	files, err := ReadFiles(paths)
 	if err != nil {
 		return config.Layer{}, err
 	}
+	return LayerOf(files, ref)
+}
+
+// LayerOf is ReadLayerFilesFor of files ReadFiles has read.
+func LayerOf(files []File, ref config.LayerRef) (config.Layer, error) {
 	c := newLayerCollector()
 	c.want = &ref
-	for _, f := range files {
-		data, err := readBounded(f)
-		if err != nil {
-			c.errs = append(c.errs, err)
-			continue
-		}
-		c.addSource(f, data)
-	}
+	c.addFiles(files)
 	layers, err := c.result()
 	if err != nil {
 		return config.Layer{}, err

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/dynamo-cmp/dynamo-cmp/internal/hostiletest"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
@@ -224,4 +225,29 @@ func hostileTruncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// A long name or reference is shortened in the message that quotes it, and never inside a
+// character: a cut through a multi-byte character leaves invalid UTF-8, which Argo CD's UI
+// shows as garbage and JSON logs escape.
+func TestShortenedNamesStayValidUTF8(t *testing.T) {
+	long := "x" + strings.Repeat("é", 100) // an odd byte offset: every byte cut lands inside an é
+	for _, tc := range []struct{ name, doc string }{
+		{"unknown variable", "layer: cluster/c\ncluster: {environment: dev, region: r}\nnamespaces:\n  - namespace: a\n    annotations: {a: \"${" + long + "}\"}\n"},
+		{"unterminated reference", "layer: cluster/c\ncluster: {environment: dev, region: r}\nnamespaces:\n  - namespace: a\n    annotations: {a: \"${" + long + "\"}\n"},
+		{"invalid name", "layer: cluster/c\ncluster: {environment: dev, region: r}\nnamespaces:\n  - namespace: " + long + "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := hostilePipeline([]byte(tc.doc))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if msg := err.Error(); !utf8.ValidString(msg) || strings.Contains(msg, `\xc3`) { // \xc3: a cut é, quoted
+				t.Errorf("the message cuts a character: %q", msg)
+			}
+			if !strings.Contains(err.Error(), "…") {
+				t.Errorf("the name is not shortened: %.300s", err.Error())
+			}
+		})
+	}
 }

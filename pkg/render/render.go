@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/internal/msgfmt"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/internal/yamlnode"
 	"github.com/dynamo-cmp/dynamo-cmp/pkg/validate"
 
@@ -407,14 +408,7 @@ func quoteShort(s string) string {
 	if len(s) <= 80 && s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./-") == "" {
 		return s
 	}
-	return strconv.Quote(truncate(s, 80))
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
+	return strconv.Quote(msgfmt.Truncate(s, 80))
 }
 
 func (f *patchFilter) matches(n *yaml.RNode) bool {

@@ -5,15 +5,20 @@ import (
 	"strconv"
 )
 
-// Truncate cuts s to n bytes, marking the cut with "…".
+// Truncate cuts s to n characters, marking the cut with "…"; it never cuts inside a
+// character (the core's copy of internal/oneline.Cut: pkg/ imports nothing of internal/).
 func Truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+	i := 0
+	for at := range s { // at: the byte offset of each character
+		if i == n {
+			return s[:at] + "…"
+		}
+		i++
 	}
-	return s[:n] + "…"
+	return s
 }
 
-// QuoteShort quotes s, cut to 80 bytes.
+// QuoteShort quotes s, cut to 80 characters.
 func QuoteShort(s string) string { return strconv.Quote(Truncate(s, 80)) }
 
 // Printable reports whether s holds no control characters.
