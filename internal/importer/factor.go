@@ -51,6 +51,8 @@ type placed struct {
 	overrides                  map[config.LayerRef]int
 	replaced                   int
 	variables                  int
+	// deletions: entries written for every cluster but one, deleted in that one's layer
+	deletions int
 }
 
 // groupEntries groups the clusters' entries, writing a key with variables when more clusters
@@ -151,8 +153,36 @@ func (p *placed) place(g *group, clusters []clusterInfo, envClusters map[string]
 		byEnv[m.c.env] = append(byEnv[m.c.env], m)
 	}
 	identity := g.identity()
-	if len(clusters) >= 2 && len(g.members) == len(clusters) {
+	// An entry every cluster has but one is written as if all had it, with a deletion in the
+	// one cluster's layer (unless its clusters are exactly one environment's: then the env
+	// layer holds it without a deletion).
+	lacking := func(names []string) []string {
+		var out []string
+		for _, n := range names {
+			if _, ok := has[n]; !ok {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	var all []string
+	for _, c := range clusters {
+		all = append(all, c.name)
+	}
+	fleetLacking := lacking(all)
+	oneEnvWhole := false
+	if len(byEnv) == 1 {
+		for env, ms := range byEnv {
+			oneEnvWhole = len(ms) >= 2 && len(ms) == len(envClusters[env])
+		}
+	}
+	if len(clusters) >= 2 && len(fleetLacking) == 0 || len(clusters) >= 3 && len(fleetLacking) == 1 && !oneEnvWhole {
 		p.shared++
+		for _, name := range fleetLacking {
+			if err := p.deleteIn(name, g.kind, identity); err != nil {
+				return err
+			}
+		}
 		// The base is the consensus of the environments' own (each weighing its clusters), so
 		// that a value one environment shares stays whole in its env layer.
 		var envVals []cval
@@ -198,11 +228,17 @@ func (p *placed) place(g *group, clusters []clusterInfo, envClusters map[string]
 	}
 	for _, env := range slices.Sorted(maps.Keys(byEnv)) {
 		ms := byEnv[env]
-		if len(envClusters[env]) >= 2 && len(ms) == len(envClusters[env]) {
+		envLacking := lacking(envClusters[env])
+		if len(envClusters[env]) >= 2 && len(envLacking) == 0 || len(envClusters[env]) >= 3 && len(envLacking) == 1 {
 			p.perEnv++
 			base := withIdentity(g.kind, consensus(ms).(map[string]any), identity)
 			if err := p.add(config.EnvLayer(env), g.kind, base); err != nil {
 				return err
+			}
+			for _, name := range envLacking {
+				if err := p.deleteIn(name, g.kind, identity); err != nil {
+					return err
+				}
 			}
 			for _, m := range ms {
 				if err := p.clusterOverride(g, m, base, identity); err != nil {
@@ -219,6 +255,15 @@ func (p *placed) place(g *group, clusters []clusterInfo, envClusters map[string]
 		}
 	}
 	return nil
+}
+
+// deleteIn writes, in the cluster's layer, the deletion of the entry (its key) that a lower
+// layer holds for the other clusters: {$patch: delete} with the entry's key fields.
+func (p *placed) deleteIn(cluster, kind string, identity map[string]any) error {
+	body := withIdentity(kind, map[string]any{"$patch": "delete"}, identity)
+	p.deletions++
+	p.overrides[config.ClusterLayer(cluster)]++
+	return p.add(config.ClusterLayer(cluster), kind, body)
 }
 
 // clusterOverride writes what a cluster changes of the entry below it (lower, generalised).
