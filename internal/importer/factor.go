@@ -13,9 +13,11 @@ import (
 
 // Factoring puts each entry at the lowest layer that can hold it for every cluster that has
 // it: an entry every cluster has goes to global, one every cluster of an environment has to
-// env/<environment>, the rest to cluster/<name>. The body written low is the consensus of the
-// clusters (per field, the value most of them have, with ${cluster.name} or
-// ${cluster.region} where a value differs only by them), and each layer above carries only
+// env/<environment>, the rest to cluster/<name>; an entry every cluster (of the fleet, or of
+// an environment of three or more) has but one goes there too, deleted in that one's layer.
+// The body written low is the consensus of the clusters (per field, the value most of them
+// have, with ${cluster.name}, ${cluster.region}, ${env} or ${vars.<name>} where a value
+// differs only by them), and each layer above carries only
 // the fields that differ, as the merge rules read them: a changed key, "key: null" for a key
 // the cluster lacks, a keyed list with a {$patch: replace} element. Every override is checked
 // by merging it with config.Merge; one that does not give the cluster's value back is written
@@ -185,14 +187,12 @@ func (p *placed) place(g *group, clusters []clusterInfo, envClusters map[string]
 		}
 		// The base is the consensus of the environments' own (each weighing its clusters), so
 		// that a value one environment shares stays whole in its env layer.
+		// An environment's consensus is compared, and generalised, with the values its
+		// clusters share (${env} at least).
 		var envVals []cval
 		for _, env := range slices.Sorted(maps.Keys(byEnv)) {
 			ms := byEnv[env]
-			if len(ms) == 1 {
-				envVals = append(envVals, cval{v: ms[0].c.v, raw: ms[0].body, weight: 1})
-				continue
-			}
-			envVals = append(envVals, cval{raw: consensus(ms), weight: len(ms), gen: true})
+			envVals = append(envVals, cval{v: envVars(ms), raw: consensus(ms), weight: len(ms)})
 		}
 		base := withIdentity(g.kind, consensusOf(envVals).(map[string]any), identity)
 		if err := p.add(config.GlobalLayer, g.kind, base); err != nil {
@@ -203,7 +203,8 @@ func (p *placed) place(g *group, clusters []clusterInfo, envClusters map[string]
 			lower := base
 			if len(ms) >= 2 {
 				target := withIdentity(g.kind, consensus(ms).(map[string]any), identity)
-				ov, err := p.override(g.kind, []map[string]any{base}, target, identity, nil)
+				ev := envVars(ms)
+				ov, err := p.override(g.kind, []map[string]any{base}, target, identity, &ev)
 				if err != nil {
 					return err
 				}
@@ -280,14 +281,19 @@ func (p *placed) clusterOverride(g *group, m member, lower map[string]any, ident
 	return p.add(ref, g.kind, ov)
 }
 
-// usesVariables reports whether a body holds ${cluster.name} or ${cluster.region}.
+// usesVariables reports whether a body holds a variable reference.
 func usesVariables(body map[string]any) bool {
-	probe := vars{name: "\x00", region: "\x00"}
-	return !reflect.DeepEqual(mapStrings(body, probe.detemplate), any(body))
+	found := false
+	mapStrings(body, func(s string) string {
+		found = found || hasReference(s)
+		return s
+	})
+	return found
 }
 
-// override returns the smallest body that, merged over lowers, gives target (for a cluster,
-// v set: compared after substituting its name and region), or nil when nothing differs.
+// override returns the smallest body that, merged over lowers, gives target (v set: both
+// compared after substituting those variables — a cluster's, or those an environment's
+// clusters share), or nil when nothing differs.
 func (p *placed) override(kind string, lowers []map[string]any, target, identity map[string]any, v *vars) (map[string]any, error) {
 	merged, err := mergeBodies(kind, lowers...)
 	if err != nil {
@@ -298,6 +304,7 @@ func (p *placed) override(kind string, lowers []map[string]any, target, identity
 		sub = func(x any) any { return mapStrings(x, v.detemplate) }
 	}
 	cmpLower := sub(merged)
+	target = sub(target).(map[string]any)
 	if reflect.DeepEqual(cmpLower, target) {
 		return nil, nil
 	}
@@ -473,28 +480,27 @@ func consensus(ms []member) any {
 	return consensusOf(vals)
 }
 
-// cval is a value to take the consensus of. A generalised value (gen) is compared as it is
-// (it holds references already); a member's value is compared after substituting its own
-// name and region into the candidate.
+// cval is a value to take the consensus of: a cluster's value with its variables, or an
+// environment's consensus with the variables its clusters share. A candidate is compared
+// with it after substituting those variables into the candidate.
 type cval struct {
 	v      vars
 	raw    any
 	weight int
-	gen    bool
 }
 
-func (x cval) detemplate(cand any) any {
-	if x.gen {
-		return cand
-	}
-	return mapStrings(cand, x.v.detemplate)
-}
+func (x cval) detemplate(cand any) any { return mapStrings(cand, x.v.detemplate) }
 
-func (x cval) template() any {
-	if x.gen {
-		return x.raw
+func (x cval) template() any { return mapStrings(x.raw, x.v.template) }
+
+// envVars are the variables every member shares (their environment's ${env}, and a region
+// or free variable they all have).
+func envVars(ms []member) vars {
+	vs := make([]vars, len(ms))
+	for i, m := range ms {
+		vs[i] = m.c.v
 	}
-	return mapStrings(x.raw, x.v.template)
+	return common(vs)
 }
 
 func consensusOf(vals []cval) any {
@@ -531,7 +537,7 @@ func consensusOf(vals []cval) any {
 			var sub []cval
 			for _, x := range vals {
 				if e, ok := x.raw.(map[string]any)[k]; ok {
-					sub = append(sub, cval{v: x.v, raw: e, weight: x.weight, gen: x.gen})
+					sub = append(sub, cval{v: x.v, raw: e, weight: x.weight})
 				}
 			}
 			out[k] = consensusOf(sub)

@@ -55,8 +55,8 @@ type Report struct {
 	// Shared, PerEnv and PerCluster count the entries written once for every cluster, once
 	// per environment, and in each cluster's own layer.
 	Shared, PerEnv, PerCluster int
-	// Variables counts the global and env entries written with ${cluster.name} or
-	// ${cluster.region}.
+	// Variables counts the global and env entries written with variables (${cluster.name},
+	// ${cluster.region}, ${env}, ${vars.<name>}).
 	Variables int
 	// Replaced counts overrides written whole ($patch: replace) because no smaller one
 	// merges back to the cluster's value.
@@ -107,7 +107,7 @@ func Import(clusters []ClusterInput, opts Options) (*Result, error) {
 			continue
 		}
 		seenCluster[rec.Name] = true
-		info := clusterInfo{name: rec.Name, env: rec.Environment, v: vars{name: rec.Name, region: rec.Region}}
+		info := clusterInfo{name: rec.Name, env: rec.Environment, v: newVars(rec)}
 		infos = append(infos, info)
 		var keep []Object
 		seen := map[string]Object{}

@@ -172,3 +172,40 @@ func TestImportDeletesWhatOneClusterLacks(t *testing.T) {
 		t.Errorf("the report counts %d deletions, want 2:\n%s", res.Report.Deletions, res.Report)
 	}
 }
+
+// TestImportAbstractsEnvAndVars: values that differ between clusters only by the cluster's
+// environment or a free variable of its record are written once with ${env} or
+// ${vars.<name>}, as ${cluster.name} is: no env or cluster layer has to override them.
+func TestImportAbstractsEnvAndVars(t *testing.T) {
+	obj := `
+apiVersion: v1
+kind: Namespace
+metadata: {name: payments, labels: {environment: %ENV%, tier: %ENV%-critical}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: aws, namespace: payments}
+data: {role: "arn:aws:iam::%ACCOUNT%:role/%ENV%-deployer", account: "%ACCOUNT%"}
+`
+	var in []ClusterInput
+	for _, c := range []struct{ name, env, account string }{
+		{"dev-eu1", "dev", "111111111111"}, {"dev-us1", "dev", "222222222222"}, {"prod-eu1", "prod", "333333333333"},
+	} {
+		ci := cluster(t, c.name, c.env, "eu-west-1", strings.NewReplacer("%ENV%", c.env, "%ACCOUNT%", c.account).Replace(obj))
+		ci.Record.Vars = map[string]string{"account": c.account}
+		in = append(in, ci)
+	}
+	res, dir := importAndProve(t, in)
+	global, _ := os.ReadFile(filepath.Join(dir, "global.yaml"))
+	t.Logf("global:\n%s\n%s", global, res.Report)
+	for _, want := range []string{"environment: ${env}", "tier: ${env}-critical", "role: arn:aws:iam::${vars.account}:role/${env}-deployer", "account: ${vars.account}"} {
+		if !strings.Contains(string(global), want) {
+			t.Errorf("global.yaml lacks %q", want)
+		}
+	}
+	for layer, n := range res.Report.Overrides {
+		if n > 0 {
+			t.Errorf("%s overrides %d entries; the variables should leave nothing to override", layer, n)
+		}
+	}
+}
