@@ -354,7 +354,7 @@ func liveObjectsOf(t testing.TB, kube *harness.KubeAPI, name string) []*unstruct
 		}
 		for i := range list.Items {
 			o := &list.Items[i]
-			if strings.HasPrefix(o.GetName(), name+"-") && o.GetName() != "kube-root-ca.crt" {
+			if strings.HasPrefix(o.GetName(), name+"-") {
 				out = append(out, o)
 			}
 		}
