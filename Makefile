@@ -74,22 +74,25 @@ argocdbin:
 unit:
 	$(GO) test -count=1 -timeout 30m ./...
 
-# The Kubernetes binaries and helm (e2e/helmbin, for the add-on tests) build in the
+# The Kubernetes binaries, helm (e2e/helmbin, for the add-on tests) and kustomize
+# (e2e/kustomizebin, for the import adoption test) build in the
 # background while Argo CD's binary builds; the e2e test binary then compiles from the warm
 # build cache (Argo CD's packages are the bulk of it). The harness waits for the build
 # scripts' locks. All are cached after the first run.
 e2e:
 	e2e/kubebin/build.sh >/dev/null & kube=$$!; e2e/helmbin/build.sh >/dev/null & helm=$$!; \
+	  e2e/kustomizebin/build.sh >/dev/null & kust=$$!; \
 	  e2e/argocdbin/build.sh >/dev/null; argo=$$?; \
-	  (cd e2e && $(E2E_GO) test -count=1 -timeout 40m ./...); rc=$$?; wait $$kube; wait $$helm; \
+	  (cd e2e && $(E2E_GO) test -count=1 -timeout 40m ./...); rc=$$?; wait $$kube; wait $$helm; wait $$kust; \
 	  [ $$argo -eq 0 ] || exit $$argo; exit $$rc
 
 ## e2e-compat: the same e2e suite against the previous Argo CD minor (v3.5.8, e2e/compat/go.mod),
 ## its Argo CD binary in a cache of its own; not part of make test (cold: another Argo CD build)
 e2e-compat:
 	e2e/kubebin/build.sh >/dev/null & kube=$$!; e2e/helmbin/build.sh -modfile compat/go.mod >/dev/null & helm=$$!; \
+	  e2e/kustomizebin/build.sh -modfile compat/go.mod >/dev/null & kust=$$!; \
 	  e2e/argocdbin/build.sh -modfile compat/go.mod >/dev/null; argo=$$?; \
-	  (cd e2e && $(E2E_GO) test -modfile=compat/go.mod -count=1 -timeout 40m ./...); rc=$$?; wait $$kube; wait $$helm; \
+	  (cd e2e && $(E2E_GO) test -modfile=compat/go.mod -count=1 -timeout 40m ./...); rc=$$?; wait $$kube; wait $$helm; wait $$kust; \
 	  [ $$argo -eq 0 ] || exit $$argo; exit $$rc
 
 ## bench-loop: the full loop with the real Argo CD: publish → objects changed (p50/p95, pinned

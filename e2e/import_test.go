@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -138,39 +139,33 @@ func TestImportLiveCluster(t *testing.T) {
 	}
 }
 
-// TestImportAdoption is the adoption step of issue 23 without the Argo CD controllers: a
-// cluster holds what Argo CD synced from its kustomize overlay (server-side applied by
-// argocd-controller); the fleet is imported and published, the cluster's manifests are
-// generated through the real argocd-cmp-server as the repo-server asks for them, and applied
-// by the same field manager: no object changes, apart from the sync option dynamo-cmp adds
-// to Calico objects. A global publish afterwards changes the cluster.
+// TestImportAdoption is the adoption of issue 23 with the real Argo CD control plane: a fleet
+// of three clusters in two environments (e2e/testdata/import-fleet) is synced by Argo CD from
+// per-cluster kustomize overlays in Git (an ApplicationSet with a Git directory generator,
+// Argo CD's native kustomize). The overlays are imported and the layers published; the same
+// ApplicationSet is then switched to dynamo-cmp's plugin generator
+// (manifests/examples/applicationset-plugin-generator.yaml, served by `dynamo-cmp serve`), and
+// Argo CD must report every Application Synced on the plugin source with no object changed in
+// any cluster (same UID and resourceVersion). A global publish afterwards changes every
+// cluster.
+//
+// The three clusters share one kube-apiserver (each is an Argo CD cluster Secret whose URL is
+// a TCP proxy to it: Argo CD keys clusters by URL), which is why every object carries its
+// cluster's name. Lines that differ from what users apply: the Git repository is a local bare one
+// (file://), the generator ConfigMap's baseUrl is serve on loopback, and argocd-cm's
+// resource.inclusions names the kinds the fleet has (so the clusters' caches watch those only).
 func TestImportAdoption(t *testing.T) {
 	t.Parallel()
 	root := harness.RepoRoot(t)
-	example := filepath.Join(root, "docs", "examples", "import")
-	const cluster = "prod-us1"
-	kube := harness.StartKubeAPIServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-
-	rm, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(example, "overlays", cluster))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stream, err := rm.AsYaml()
-	if err != nil {
-		t.Fatal(err)
-	}
-	synced, err := kube.ApplyManifests(ctx, []string{string(stream)}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := harness.ApplyErrors(synced); err != nil {
-		t.Fatal(err)
-	}
+	fleetDir := filepath.Join(root, "e2e", "testdata", "import-fleet")
+	clusters := map[string]string{"dev-eu1": "dev", "dev-us1": "dev", "prod-eu1": "prod"}
+	const table = "adopt"
+	bin := harness.BuildDynamoCmp(t)
+	kustomizeDir := harness.KustomizeBinDir(t)
+	harness.ArgoCDBinDir(t)
 
 	db := harness.StartDynamoDB(t)
-	env := db.Env("adopt")
+	env := db.Env(table)
 	run := func(args ...string) string {
 		t.Helper()
 		out, errOut, err := harness.RunDynamoCmp(t, env, args...)
@@ -180,71 +175,189 @@ func TestImportAdoption(t *testing.T) {
 		return out
 	}
 	run("table", "create")
-	layers := filepath.Join(t.TempDir(), "layers")
-	run("import", "--from", filepath.Join(example, "overlays"), "--clusters", filepath.Join(example, "clusters.yaml"), "--out", layers)
-	for _, f := range []string{"global.yaml", "env/prod.yaml", "cluster/dev-eu1.yaml", "cluster/dev-us1.yaml", "cluster/prod-eu1.yaml", "cluster/prod-us1.yaml"} {
-		run("config", "publish", "-f", filepath.Join(layers, f), "--layer", strings.TrimSuffix(f, ".yaml"), "-m", "import", "--actor", "e2e")
+
+	kube := harness.StartKubeAPIServer(t)
+	argo := harness.StartArgoCD(t, kube, harness.ArgoCDOptions{
+		PluginDir: harness.PluginDir(t),
+		PluginEnv: append(harness.DynamoEnv(db.Endpoint, table), harness.PathWith(bin)),
+		ConfigData: map[string]map[string]string{"argocd-cm": {"resource.inclusions": `- apiGroups: ["", rbac.authorization.k8s.io, networking.k8s.io]
+  kinds: [Namespace, ResourceQuota, ConfigMap, ClusterRole, RoleBinding, NetworkPolicy]
+  clusters: ["*"]
+`}},
+		RepoServerPath: []string{kustomizeDir},
+	})
+	for name := range clusters {
+		proxy := harness.StartTCPProxy(t, strings.TrimPrefix(kube.Config.Host, "https://"))
+		argo.RegisterClusterAt(t, name, kube, "https://"+proxy.Addr)
 	}
-	socket := harness.StartCMPServer(t, harness.PluginDir(t), append(env, harness.PathWith(harness.BuildDynamoCmp(t))))
-	generateAndApply := func() []harness.ApplyResult {
+
+	// The fleet's Git repository: the overlays, and the directory the plugin's Applications
+	// point at (nothing in it is read).
+	files := map[string]string{"dynamo-cmp/README.md": "Rendered by dynamo-cmp from DynamoDB; nothing here is read.\n"}
+	err := filepath.WalkDir(fleetDir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(fleetDir, p)
+		data, err := os.ReadFile(p)
+		files[rel] = string(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := harness.NewGitRepo(t, files)
+	project := replaceLine(t, readRepoFile(t, "manifests/examples/appproject-platform.yaml"),
+		"- https://git.example.com/platform/bootstrap.git", "- "+repo.URL)
+	gitAppSet := strings.ReplaceAll(readRepoFile(t, "e2e/testdata/import-fleet-applicationset.yaml"), "REPO_URL", repo.URL)
+	argo.ApplyYAML(t, project, gitAppSet)
+
+	// Synced from the overlays.
+	settled := func(what string, plugin bool) {
 		t.Helper()
-		manifests, err := harness.Generate(t, socket, harness.GenerateRequest{
-			AppName: cluster + "-bootstrap", Project: "platform", Namespace: "default",
-			Params: []harness.Param{harness.StringParam("cluster", cluster)}, NoTracking: true,
+		eventually(t, patience, what, func() (bool, string) {
+			for name := range clusters {
+				app := argo.Application(t, name+"-bootstrap")
+				if ok, why := appSettled(t, argo, name+"-bootstrap"); !ok {
+					return false, why
+				}
+				_, onPlugin, _ := unstructured.NestedMap(app.Object, "status", "sync", "comparedTo", "source", "plugin")
+				if onPlugin != plugin {
+					return false, name + "-bootstrap: not yet compared on the new source"
+				}
+			}
+			return true, ""
 		})
-		if err != nil {
-			t.Fatalf("generate through argocd-cmp-server: %v", err)
-		}
-		res, err := kube.ApplyManifests(ctx, manifests, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := harness.ApplyErrors(res); err != nil {
-			t.Fatal(err)
-		}
-		return res
 	}
-	before := map[string]string{}
-	for _, r := range synced {
-		before[r.Ref()] = r.ResourceVersion
+	settled("the fleet synced from its overlays", false)
+	type identity struct{ uid, rv string }
+	state := func() map[string]identity {
+		t.Helper()
+		m := map[string]identity{}
+		for name := range clusters {
+			for _, o := range liveObjectsOf(t, kube, name) {
+				m[harness.ObjectRef(o)] = identity{string(o.GetUID()), o.GetResourceVersion()}
+			}
+		}
+		return m
 	}
-	adopted := generateAndApply()
-	if len(adopted) != len(synced) {
-		t.Errorf("the plugin renders %d objects, the overlay %d", len(adopted), len(synced))
+	before := state()
+	if len(before) != 6*len(clusters) {
+		t.Fatalf("the overlays synced %d objects, want %d: %v", len(before), 6*len(clusters), before)
 	}
-	for _, r := range adopted {
-		rv, ok := before[r.Ref()]
+
+	// Import the overlays, publish the layers.
+	layers := filepath.Join(t.TempDir(), "layers")
+	run("import", "--from", filepath.Join(fleetDir, "overlays"), "--clusters", filepath.Join(fleetDir, "clusters.yaml"), "--out", layers)
+	var layerFiles []string
+	for _, glob := range []string{"global.yaml", "env/*.yaml", "cluster/*.yaml"} {
+		m, _ := filepath.Glob(filepath.Join(layers, glob))
+		layerFiles = append(layerFiles, m...)
+	}
+	for _, f := range layerFiles {
+		rel, _ := filepath.Rel(layers, f)
+		run("config", "publish", "-f", f, "--layer", strings.TrimSuffix(rel, ".yaml"), "-m", "import", "--actor", "e2e")
+	}
+
+	// Switch the ApplicationSet to the plugin generator, served by `dynamo-cmp serve`.
+	genToken := "e2e-generator-token-0123456789abcdef"
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "dynamo-cmp-generator", Namespace: "argocd",
+		Labels: map[string]string{"app.kubernetes.io/part-of": "argocd"}}, StringData: map[string]string{"token": genToken}}
+	if _, err := kube.Clientset.CoreV1().Secrets("argocd").Create(context.Background(), secret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	serveURL := startServe(t, env,
+		"--generator-token-file", writeSecret(t, dir, "generator-token", genToken),
+		"--kube-url", kube.Config.Host, "--kube-token-file", writeSecret(t, dir, "kube-token", kube.Config.BearerToken),
+		"--kube-ca-file", serverCA(t, kube.Config.Host, filepath.Join(dir, "kube-ca.crt")), "--namespaces", "argocd")
+	cm := replaceLine(t, readRepoFile(t, "manifests/serve/configmap.yaml"), "baseUrl: http://dynamo-cmp-generator.argocd.svc:8080", "baseUrl: "+serveURL)
+	cm = strings.Replace(cm, "metadata:\n", "metadata:\n  namespace: argocd\n", 1)
+	pluginAppSet := replaceLine(t, readRepoFile(t, "manifests/examples/applicationset-plugin-generator.yaml"),
+		"repoURL: https://git.example.com/platform/bootstrap.git", "repoURL: "+repo.URL)
+	argo.ApplyYAML(t, cm, pluginAppSet)
+
+	settled("the fleet on the plugin", true)
+	after := state()
+	for ref, was := range before {
+		now, ok := after[ref]
 		switch {
 		case !ok:
-			t.Errorf("%s is new: the overlay did not have it", r.Ref())
-		case strings.HasPrefix(r.Object.GetAPIVersion(), "projectcalico.org/"):
-			if r.Object.GetAnnotations()["argocd.argoproj.io/sync-options"] != "SkipDryRunOnMissingResource=true" {
-				t.Errorf("%s lacks dynamo-cmp's sync option", r.Ref())
-			}
-		case r.ResourceVersion != rv:
-			t.Errorf("%s changed on adoption (resourceVersion %s → %s)", r.Ref(), rv, r.ResourceVersion)
+			t.Errorf("%s is gone after the switch to the plugin", ref)
+		case now.uid != was.uid:
+			t.Errorf("%s was recreated by the switch (uid %s → %s)", ref, was.uid, now.uid)
+		case now.rv != was.rv:
+			t.Errorf("%s changed on the switch (resourceVersion %s → %s)", ref, was.rv, now.rv)
+		}
+	}
+	for ref := range after {
+		if _, ok := before[ref]; !ok {
+			t.Errorf("%s is new after the switch: the overlays did not have it", ref)
+		}
+	}
+	for name := range clusters {
+		if out, errOut, err := argo.CLI(t, "app", "diff", "argocd/"+name+"-bootstrap"); err != nil {
+			t.Errorf("argocd app diff %s-bootstrap after the switch: %v\n%s%s", name, err, out, errOut)
 		}
 	}
 
-	// A global publish reaches the cluster.
+	// A global publish changes every cluster.
 	global, err := os.ReadFile(filepath.Join(layers, "global.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	changed := strings.Replace(string(global), "    team: b\n", "    team: b-renamed\n", 1)
+	changed := strings.Replace(string(global), "    dashboard: https://grafana.${cluster.name}.example.com\n",
+		"    dashboard: https://grafana.${cluster.name}.example.com\n    owner: platform\n", 1)
 	if changed == string(global) {
-		t.Fatal("global.yaml has no team: b label to change")
+		t.Fatalf("global.yaml has no cluster-info dashboard to add a key after:\n%s", global)
 	}
 	if err := os.WriteFile(filepath.Join(layers, "global.yaml"), []byte(changed), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run("config", "publish", "-f", filepath.Join(layers, "global.yaml"), "--layer", "global", "-m", "rename team b", "--actor", "e2e")
-	generateAndApply()
-	ns, err := kube.Get(ctx, "v1", "Namespace", "", "team-b")
-	if err != nil {
-		t.Fatal(err)
+	run("config", "publish", "-f", filepath.Join(layers, "global.yaml"), "--layer", "global", "-m", "cluster-info owner", "--actor", "e2e")
+	eventually(t, patience, "the global publish in every cluster", func() (bool, string) {
+		for name := range clusters {
+			o, err := kube.Get(context.Background(), "v1", "ConfigMap", name+"-team", name+"-cluster-info")
+			if err != nil {
+				return false, err.Error()
+			}
+			if v, _, _ := unstructured.NestedString(o.Object, "data", "owner"); v != "platform" {
+				return false, name + ": cluster-info has no owner yet"
+			}
+		}
+		return true, ""
+	})
+}
+
+// liveObjectsOf lists the objects of the fleet cluster name on the shared API server: those
+// whose names carry its name (the fleet's objects of other clusters, Argo CD's and the API
+// server's own are not).
+func liveObjectsOf(t testing.TB, kube *harness.KubeAPI, name string) []*unstructured.Unstructured {
+	t.Helper()
+	ctx := context.Background()
+	var out []*unstructured.Unstructured
+	for _, k := range []struct{ apiVersion, kind, namespace string }{
+		{"v1", "Namespace", ""}, {"rbac.authorization.k8s.io/v1", "ClusterRole", ""},
+		{"v1", "ResourceQuota", name + "-team"}, {"v1", "ConfigMap", name + "-team"},
+		{"rbac.authorization.k8s.io/v1", "RoleBinding", name + "-team"}, {"networking.k8s.io/v1", "NetworkPolicy", name + "-team"},
+	} {
+		obj := &unstructured.Unstructured{}
+		obj.SetAPIVersion(k.apiVersion)
+		obj.SetKind(k.kind)
+		ri, _, err := kube.Resource(obj.GroupVersionKind(), k.namespace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, err := ri.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range list.Items {
+			o := &list.Items[i]
+			if strings.HasPrefix(o.GetName(), name+"-") {
+				out = append(out, o)
+			}
+		}
 	}
-	if got := ns.GetLabels()["team"]; got != "b-renamed" {
-		t.Errorf("after the global publish, Namespace team-b has team=%q", got)
-	}
+	return out
 }

@@ -470,7 +470,20 @@ func (a *ArgoCD) RegisterBootstrapCluster(t testing.TB, name string, k *KubeAPI)
 	a.registerCluster(t, name, k, map[string]string{"dynamo-cmp.io/bootstrap": "true"})
 }
 
+// RegisterClusterAt registers k as RegisterCluster does, under another URL of it (server,
+// e.g. https://ADDR of a TCPProxy to k): Argo CD keys clusters by URL, so clusters of a fleet
+// can share one kube-apiserver (its certificate names 127.0.0.1, which holds on any port).
+func (a *ArgoCD) RegisterClusterAt(t testing.TB, name string, k *KubeAPI, server string) {
+	t.Helper()
+	a.registerClusterAt(t, name, k, server, nil)
+}
+
 func (a *ArgoCD) registerCluster(t testing.TB, name string, k *KubeAPI, labels map[string]string) {
+	t.Helper()
+	a.registerClusterAt(t, name, k, k.Config.Host, labels)
+}
+
+func (a *ArgoCD) registerClusterAt(t testing.TB, name string, k *KubeAPI, server string, labels map[string]string) {
 	t.Helper()
 	cfg, err := json.Marshal(map[string]any{
 		"bearerToken":     k.Config.BearerToken,
@@ -482,7 +495,7 @@ func (a *ArgoCD) registerCluster(t testing.TB, name string, k *KubeAPI, labels m
 	s := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "cluster-" + name, Namespace: a.Namespace,
 			Labels: map[string]string{"argocd.argoproj.io/secret-type": "cluster"}},
-		StringData: map[string]string{"name": name, "server": k.Config.Host, "config": string(cfg)},
+		StringData: map[string]string{"name": name, "server": server, "config": string(cfg)},
 	}
 	maps.Copy(s.Labels, labels)
 	if _, err := a.Kube.Clientset.CoreV1().Secrets(a.Namespace).Create(context.Background(), s, metav1.CreateOptions{}); err != nil {

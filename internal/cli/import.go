@@ -42,8 +42,9 @@ of the kinds the layer model knows become typed entries (namespaces with their q
 range, roles and bindings, network policies, Calico kinds), anything else an extra manifest.
 Entries every cluster has go to global, those every cluster of an environment has to
 env/<environment>, the rest to cluster/<name>, each higher layer holding only the fields that
-differ; a value that differs only by the cluster's own name or region is written with
-${cluster.name} or ${cluster.region}.
+differ, an entry every cluster has but one is deleted in that one's layer, and a value that
+differs only by the cluster's own name, region, environment or a variable of its record is
+written with ${cluster.name}, ${cluster.region}, ${env} or ${vars.NAME}.
 
 Sources: --from DIR holds one subdirectory (or one file NAME.yaml) per cluster; --cluster
 NAME=PATH (repeatable) names a file or directory of one cluster's manifests (a directory

@@ -24,7 +24,7 @@ func TestImportExampleOverlays(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("import: exit %d\n%s", r.code, r.stderr)
 	}
-	for _, want := range []string{"| global | 11 |", "| env/prod | 2 | 2 |", "Every cluster's render of these layers"} {
+	for _, want := range []string{"| global | 11 |", "| env/prod | 1 | 1 |", "Every cluster's render of these layers"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("the report lacks %q:\n%s", want, r.stdout)
 		}
@@ -36,7 +36,7 @@ func TestImportExampleOverlays(t *testing.T) {
 		t.Errorf("%s differs from the report printed", importer.ReportFile)
 	}
 	global := readFile(t, filepath.Join(out, "global.yaml"))
-	for _, want := range []string{"cluster: ${cluster.name}", "region: ${cluster.region}", "https://grafana.${cluster.name}.example.com"} {
+	for _, want := range []string{"cluster: ${cluster.name}", "region: ${cluster.region}", "https://grafana.${cluster.name}.example.com", "environment: ${env}"} {
 		if !strings.Contains(global, want) {
 			t.Errorf("global.yaml lacks %q", want)
 		}

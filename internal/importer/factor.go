@@ -14,9 +14,11 @@ import (
 
 // Factoring puts each entry at the lowest layer that can hold it for every cluster that has
 // it: an entry every cluster has goes to global, one every cluster of an environment has to
-// env/<environment>, the rest to cluster/<name>. The body written low is the consensus of the
-// clusters (per field, the value most of them have, with ${cluster.name} or
-// ${cluster.region} where a value differs only by them), and each layer above carries only
+// env/<environment>, the rest to cluster/<name>; an entry every cluster (of the fleet, or of
+// an environment of three or more) has but one goes there too, deleted in that one's layer.
+// The body written low is the consensus of the clusters (per field, the value most of them
+// have, with ${cluster.name}, ${cluster.region}, ${env} or ${vars.<name>} where a value
+// differs only by them), and each layer above carries only
 // the fields that differ, as the merge rules read them: a changed key, "key: null" for a key
 // the cluster lacks, a keyed list with a {$patch: replace} element. Every override is checked
 // by merging it with merge.Merge; one that does not give the cluster's value back is written
@@ -52,6 +54,8 @@ type placed struct {
 	overrides                  map[config.LayerRef]int
 	replaced                   int
 	variables                  int
+	// deletions: entries written for every cluster but one, deleted in that one's layer
+	deletions int
 }
 
 // groupEntries groups the clusters' entries, writing a key with variables when more clusters
@@ -152,18 +156,44 @@ func (p *placed) place(g *group, clusters []clusterInfo, envClusters map[string]
 		byEnv[m.c.env] = append(byEnv[m.c.env], m)
 	}
 	identity := g.identity()
-	if len(clusters) >= 2 && len(g.members) == len(clusters) {
+	// An entry every cluster has but one is written as if all had it, with a deletion in the
+	// one cluster's layer (unless its clusters are exactly one environment's: then the env
+	// layer holds it without a deletion).
+	lacking := func(names []string) []string {
+		var out []string
+		for _, n := range names {
+			if _, ok := has[n]; !ok {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	var all []string
+	for _, c := range clusters {
+		all = append(all, c.name)
+	}
+	fleetLacking := lacking(all)
+	oneEnvWhole := false
+	if len(byEnv) == 1 {
+		for env, ms := range byEnv {
+			oneEnvWhole = len(ms) >= 2 && len(ms) == len(envClusters[env])
+		}
+	}
+	if len(clusters) >= 2 && len(fleetLacking) == 0 || len(clusters) >= 3 && len(fleetLacking) == 1 && !oneEnvWhole {
 		p.shared++
+		for _, name := range fleetLacking {
+			if err := p.deleteIn(name, g.kind, identity); err != nil {
+				return err
+			}
+		}
 		// The base is the consensus of the environments' own (each weighing its clusters), so
 		// that a value one environment shares stays whole in its env layer.
+		// An environment's consensus is compared, and generalised, with the values its
+		// clusters share (${env} at least).
 		var envVals []cval
 		for _, env := range slices.Sorted(maps.Keys(byEnv)) {
 			ms := byEnv[env]
-			if len(ms) == 1 {
-				envVals = append(envVals, cval{v: ms[0].c.v, raw: ms[0].body, weight: 1})
-				continue
-			}
-			envVals = append(envVals, cval{raw: consensus(ms), weight: len(ms), gen: true})
+			envVals = append(envVals, cval{v: envVars(ms), raw: consensus(ms), weight: len(ms)})
 		}
 		base := withIdentity(g.kind, consensusOf(envVals).(map[string]any), identity)
 		if err := p.add(config.GlobalLayer, g.kind, base); err != nil {
@@ -174,7 +204,8 @@ func (p *placed) place(g *group, clusters []clusterInfo, envClusters map[string]
 			lower := base
 			if len(ms) >= 2 {
 				target := withIdentity(g.kind, consensus(ms).(map[string]any), identity)
-				ov, err := p.override(g.kind, []map[string]any{base}, target, identity, nil)
+				ev := envVars(ms)
+				ov, err := p.override(g.kind, []map[string]any{base}, target, identity, &ev)
 				if err != nil {
 					return err
 				}
@@ -199,11 +230,17 @@ func (p *placed) place(g *group, clusters []clusterInfo, envClusters map[string]
 	}
 	for _, env := range slices.Sorted(maps.Keys(byEnv)) {
 		ms := byEnv[env]
-		if len(envClusters[env]) >= 2 && len(ms) == len(envClusters[env]) {
+		envLacking := lacking(envClusters[env])
+		if len(envClusters[env]) >= 2 && len(envLacking) == 0 || len(envClusters[env]) >= 3 && len(envLacking) == 1 {
 			p.perEnv++
 			base := withIdentity(g.kind, consensus(ms).(map[string]any), identity)
 			if err := p.add(config.EnvLayer(env), g.kind, base); err != nil {
 				return err
+			}
+			for _, name := range envLacking {
+				if err := p.deleteIn(name, g.kind, identity); err != nil {
+					return err
+				}
 			}
 			for _, m := range ms {
 				if err := p.clusterOverride(g, m, base, identity); err != nil {
@@ -222,6 +259,15 @@ func (p *placed) place(g *group, clusters []clusterInfo, envClusters map[string]
 	return nil
 }
 
+// deleteIn writes, in the cluster's layer, the deletion of the entry (its key) that a lower
+// layer holds for the other clusters: {$patch: delete} with the entry's key fields.
+func (p *placed) deleteIn(cluster, kind string, identity map[string]any) error {
+	body := withIdentity(kind, map[string]any{"$patch": "delete"}, identity)
+	p.deletions++
+	p.overrides[config.ClusterLayer(cluster)]++
+	return p.add(config.ClusterLayer(cluster), kind, body)
+}
+
 // clusterOverride writes what a cluster changes of the entry below it (lower, generalised).
 func (p *placed) clusterOverride(g *group, m member, lower map[string]any, identity map[string]any) error {
 	ov, err := p.override(g.kind, []map[string]any{lower}, m.body, identity, &m.c.v)
@@ -236,14 +282,19 @@ func (p *placed) clusterOverride(g *group, m member, lower map[string]any, ident
 	return p.add(ref, g.kind, ov)
 }
 
-// usesVariables reports whether a body holds ${cluster.name} or ${cluster.region}.
+// usesVariables reports whether a body holds a variable reference.
 func usesVariables(body map[string]any) bool {
-	probe := vars{name: "\x00", region: "\x00"}
-	return !reflect.DeepEqual(mapStrings(body, probe.detemplate), any(body))
+	found := false
+	mapStrings(body, func(s string) string {
+		found = found || hasReference(s)
+		return s
+	})
+	return found
 }
 
-// override returns the smallest body that, merged over lowers, gives target (for a cluster,
-// v set: compared after substituting its name and region), or nil when nothing differs.
+// override returns the smallest body that, merged over lowers, gives target (v set: both
+// compared after substituting those variables — a cluster's, or those an environment's
+// clusters share), or nil when nothing differs.
 func (p *placed) override(kind string, lowers []map[string]any, target, identity map[string]any, v *vars) (map[string]any, error) {
 	merged, err := mergeBodies(kind, lowers...)
 	if err != nil {
@@ -254,6 +305,7 @@ func (p *placed) override(kind string, lowers []map[string]any, target, identity
 		sub = func(x any) any { return mapStrings(x, v.detemplate) }
 	}
 	cmpLower := sub(merged)
+	target = sub(target).(map[string]any)
 	if reflect.DeepEqual(cmpLower, target) {
 		return nil, nil
 	}
@@ -429,28 +481,27 @@ func consensus(ms []member) any {
 	return consensusOf(vals)
 }
 
-// cval is a value to take the consensus of. A generalised value (gen) is compared as it is
-// (it holds references already); a member's value is compared after substituting its own
-// name and region into the candidate.
+// cval is a value to take the consensus of: a cluster's value with its variables, or an
+// environment's consensus with the variables its clusters share. A candidate is compared
+// with it after substituting those variables into the candidate.
 type cval struct {
 	v      vars
 	raw    any
 	weight int
-	gen    bool
 }
 
-func (x cval) detemplate(cand any) any {
-	if x.gen {
-		return cand
-	}
-	return mapStrings(cand, x.v.detemplate)
-}
+func (x cval) detemplate(cand any) any { return mapStrings(cand, x.v.detemplate) }
 
-func (x cval) template() any {
-	if x.gen {
-		return x.raw
+func (x cval) template() any { return mapStrings(x.raw, x.v.template) }
+
+// envVars are the variables every member shares (their environment's ${env}, and a region
+// or free variable they all have).
+func envVars(ms []member) vars {
+	vs := make([]vars, len(ms))
+	for i, m := range ms {
+		vs[i] = m.c.v
 	}
-	return mapStrings(x.raw, x.v.template)
+	return common(vs)
 }
 
 func consensusOf(vals []cval) any {
@@ -487,7 +538,7 @@ func consensusOf(vals []cval) any {
 			var sub []cval
 			for _, x := range vals {
 				if e, ok := x.raw.(map[string]any)[k]; ok {
-					sub = append(sub, cval{v: x.v, raw: e, weight: x.weight, gen: x.gen})
+					sub = append(sub, cval{v: x.v, raw: e, weight: x.weight})
 				}
 			}
 			out[k] = consensusOf(sub)

@@ -51,17 +51,21 @@ type Report struct {
 	Clusters []ClusterReport
 	// Layers counts the entries of each layer by entry kind ("global" → namespace → 3).
 	Layers map[string]map[string]int
-	// Overrides counts, per layer, the entries that only change fields of a lower layer's.
+	// Overrides counts, per layer, the entries that only change fields of a lower layer's, or
+	// delete it.
 	Overrides map[string]int
 	// Shared, PerEnv and PerCluster count the entries written once for every cluster, once
 	// per environment, and in each cluster's own layer.
 	Shared, PerEnv, PerCluster int
-	// Variables counts the global and env entries written with ${cluster.name} or
-	// ${cluster.region}.
+	// Variables counts the global and env entries written with variables (${cluster.name},
+	// ${cluster.region}, ${env}, ${vars.<name>}).
 	Variables int
 	// Replaced counts overrides written whole ($patch: replace) because no smaller one
 	// merges back to the cluster's value.
 	Replaced int
+	// Deletions counts entries written in a lower layer for every cluster (or every cluster of
+	// an environment) but one, and deleted ($patch: delete) in that one cluster's layer.
+	Deletions int
 	// Typed and Manifests count the objects mapped onto typed entries and extra manifests.
 	Typed, Manifests int
 	// LeftOut lists the objects not imported, each with its cluster, source and reason.
@@ -105,7 +109,7 @@ func Import(clusters []ClusterInput, opts Options) (*Result, error) {
 			continue
 		}
 		seenCluster[rec.Name] = true
-		info := clusterInfo{name: rec.Name, env: rec.Environment, v: vars{name: rec.Name, region: rec.Region}}
+		info := clusterInfo{name: rec.Name, env: rec.Environment, v: newVars(rec)}
 		infos = append(infos, info)
 		var keep []Object
 		seen := map[string]Object{}
@@ -201,6 +205,7 @@ func Import(clusters []ClusterInput, opts Options) (*Result, error) {
 		}
 	}
 	res.Report.Shared, res.Report.PerEnv, res.Report.PerCluster, res.Report.Replaced, res.Report.Variables = p.shared, p.perEnv, p.perCluster, p.replaced, p.variables
+	res.Report.Deletions = p.deletions
 	sort.Slice(res.Report.Clusters, func(i, j int) bool { return res.Report.Clusters[i].Name < res.Report.Clusters[j].Name })
 	return res, nil
 }

@@ -131,3 +131,81 @@ spec:
 		t.Errorf("add-on Applications were not imported as add-ons (typed %d):\n%s", res.Report.Typed, global)
 	}
 }
+
+// TestImportDeletesWhatOneClusterLacks: an entry every cluster has but one is written once,
+// in the lowest layer the others share, and deleted in the one cluster's layer — for the
+// fleet (global) and for an environment of three clusters (env/<e>). One that two clusters of
+// the fleet lack stays in the others' own layers, and one that is exactly one environment's
+// goes to its env layer without a deletion.
+func TestImportDeletesWhatOneClusterLacks(t *testing.T) {
+	ns := func(name string) string {
+		return "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: " + name + ", labels: {team: x}}\n"
+	}
+	cm := func(name string) string {
+		return "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + name + ", namespace: tools}\ndata: {k: v}\n"
+	}
+	res, dir := importAndProve(t, []ClusterInput{
+		cluster(t, "dev-a", "dev", "eu-west-1", ns("tools")+ns("dev-only")+ns("fleet-but-b")+cm("dev-but-c")+cm("some")),
+		cluster(t, "dev-b", "dev", "eu-west-1", ns("tools")+ns("dev-only")+cm("dev-but-c")),
+		cluster(t, "dev-c", "dev", "us-east-1", ns("tools")+ns("dev-only")+ns("fleet-but-b")),
+		cluster(t, "prod-a", "prod", "eu-west-1", ns("tools")+ns("fleet-but-b")+cm("some")),
+	})
+	read := func(rel string) string {
+		data, _ := os.ReadFile(filepath.Join(dir, rel))
+		return string(data)
+	}
+	global, dev, b, c := read("global.yaml"), read("env/dev.yaml"), read("cluster/dev-b.yaml"), read("cluster/dev-c.yaml")
+	t.Logf("global:\n%s\nenv/dev:\n%s\ncluster/dev-b:\n%s\ncluster/dev-c:\n%s\n%s", global, dev, b, c, res.Report)
+	if !strings.Contains(global, "namespace: fleet-but-b") || !strings.Contains(b, "- $patch: delete\n  namespace: fleet-but-b\n") {
+		t.Errorf("fleet-but-b should be in global once and deleted in cluster/dev-b")
+	}
+	if !strings.Contains(dev, "name: dev-but-c") || !strings.Contains(c, "name: dev-but-c") || !strings.Contains(c, "$patch: delete") {
+		t.Errorf("dev-but-c should be in env/dev once and deleted in cluster/dev-c")
+	}
+	if !strings.Contains(dev, "namespace: dev-only") || strings.Contains(global, "dev-only") {
+		t.Errorf("dev-only is every dev cluster's: env/dev, no deletion")
+	}
+	if strings.Contains(global+dev, "name: some") || !strings.Contains(read("cluster/dev-a.yaml"), "name: some") || !strings.Contains(read("cluster/prod-a.yaml"), "name: some") {
+		t.Errorf("some (two clusters of four, one of three dev clusters) belongs to the clusters' own layers")
+	}
+	if res.Report.Deletions != 2 || !strings.Contains(res.Report.String(), "deleted (`$patch: delete`) in that cluster's layer: 2;") {
+		t.Errorf("the report counts %d deletions, want 2:\n%s", res.Report.Deletions, res.Report)
+	}
+}
+
+// TestImportAbstractsEnvAndVars: values that differ between clusters only by the cluster's
+// environment or a free variable of its record are written once with ${env} or
+// ${vars.<name>}, as ${cluster.name} is: no env or cluster layer has to override them.
+func TestImportAbstractsEnvAndVars(t *testing.T) {
+	obj := `
+apiVersion: v1
+kind: Namespace
+metadata: {name: payments, labels: {environment: %ENV%, tier: %ENV%-critical}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: aws, namespace: payments}
+data: {role: "arn:aws:iam::%ACCOUNT%:role/%ENV%-deployer", account: "%ACCOUNT%"}
+`
+	var in []ClusterInput
+	for _, c := range []struct{ name, env, account string }{
+		{"dev-eu1", "dev", "111111111111"}, {"dev-us1", "dev", "222222222222"}, {"prod-eu1", "prod", "333333333333"},
+	} {
+		ci := cluster(t, c.name, c.env, "eu-west-1", strings.NewReplacer("%ENV%", c.env, "%ACCOUNT%", c.account).Replace(obj))
+		ci.Record.Vars = map[string]string{"account": c.account}
+		in = append(in, ci)
+	}
+	res, dir := importAndProve(t, in)
+	global, _ := os.ReadFile(filepath.Join(dir, "global.yaml"))
+	t.Logf("global:\n%s\n%s", global, res.Report)
+	for _, want := range []string{"environment: ${env}", "tier: ${env}-critical", "role: arn:aws:iam::${vars.account}:role/${env}-deployer", "account: ${vars.account}"} {
+		if !strings.Contains(string(global), want) {
+			t.Errorf("global.yaml lacks %q", want)
+		}
+	}
+	for layer, n := range res.Report.Overrides {
+		if n > 0 {
+			t.Errorf("%s overrides %d entries; the variables should leave nothing to override", layer, n)
+		}
+	}
+}

@@ -11,8 +11,8 @@ import (
 
 // TestImportRoundTripsAnyFleet is the import's invariant over generated fleets: for random
 // per-cluster object sets (clusters sharing some objects, differing in some fields, by their
-// own name or region, by literal "${" text, by keyed lists), import then render gives back
-// every cluster's objects exactly. Prove checks it through the written files and the pipeline
+// own name, region, environment or a free variable of its record, by literal "${" text, by
+// keyed lists), import then render gives back every cluster's objects exactly. Prove checks it through the written files and the pipeline
 // generate uses.
 func TestImportRoundTripsAnyFleet(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
@@ -30,7 +30,13 @@ func TestImportRoundTripsAnyFleet(t *testing.T) {
 		for i, name := range names {
 			env := rapid.SampledFrom([]string{"dev", "prod"}).Draw(rt, "env-"+name)
 			region := rapid.SampledFrom([]string{"eu-west-1", "us-east-1", "a", "eu1"}).Draw(rt, "region-"+name)
-			g := &fleetGen{rt: rt, cluster: name, region: region}
+			// A free variable of the record, often the same across clusters, sometimes absent.
+			account := rapid.SampledFrom([]string{"", "111111111111", "222222222222", "acct-" + name}).Draw(rt, "account-"+name)
+			var recVars map[string]string
+			if account != "" {
+				recVars = map[string]string{"account": account}
+			}
+			g := &fleetGen{rt: rt, cluster: name, region: region, env: env, account: account}
 			var objs []Object
 			for j := range nTemplates {
 				if !present[i][j] {
@@ -44,7 +50,7 @@ func TestImportRoundTripsAnyFleet(t *testing.T) {
 					objs = append(objs, Object{Cluster: name, Source: fmt.Sprintf("gen-%d-%d", j, k), Body: norm})
 				}
 			}
-			inputs = append(inputs, ClusterInput{Record: config.Cluster{Name: name, Environment: env, Region: region, Projects: []string{"p"}}, Objects: objs})
+			inputs = append(inputs, ClusterInput{Record: config.Cluster{Name: name, Environment: env, Region: region, Projects: []string{"p"}, Vars: recVars}, Objects: objs})
 		}
 		if countObjects(inputs) == 0 {
 			return
@@ -72,9 +78,9 @@ func countObjects(in []ClusterInput) int {
 }
 
 type fleetGen struct {
-	rt              *rapid.T
-	cluster, region string
-	n               int
+	rt                            *rapid.T
+	cluster, region, env, account string
+	n                             int
 }
 
 func (g *fleetGen) draw(gen *rapid.Generator[string]) string {
@@ -82,14 +88,20 @@ func (g *fleetGen) draw(gen *rapid.Generator[string]) string {
 	return gen.Draw(g.rt, fmt.Sprintf("%s-v%d", g.cluster, g.n))
 }
 
-// label draws a valid label value, often the cluster's name or region, or made of them.
+// label draws a valid label value, often the cluster's name, region, environment or
+// account, or made of them.
 func (g *fleetGen) label() string {
-	return g.draw(rapid.SampledFrom([]string{"x", "a-team", g.cluster, g.region, g.cluster + "-team", "team-" + g.region}))
+	acct := "x"
+	if g.account != "" {
+		acct = "acct-" + g.account
+	}
+	return g.draw(rapid.SampledFrom([]string{"x", "a-team", g.cluster, g.region, g.cluster + "-team", "team-" + g.region, g.env, g.env + "-" + g.region, acct}))
 }
 
 // text draws any string value, with "${" and "$" traps.
 func (g *fleetGen) text() string {
-	return g.draw(rapid.SampledFrom([]string{"x", "", g.cluster, g.region, "$" + g.cluster, "${y}", "$${z}", "${cluster.name}", g.cluster + "." + g.region + ".example.com", "eu-west-1"}))
+	return g.draw(rapid.SampledFrom([]string{"x", "", g.cluster, g.region, "$" + g.cluster, "${y}", "$${z}", "${cluster.name}", g.cluster + "." + g.region + ".example.com", "eu-west-1",
+		"${env}", g.env, "arn:aws:iam::" + g.account + ":role/" + g.env + "-admin", "$${vars.account}"}))
 }
 
 func (g *fleetGen) name(shared string) string {

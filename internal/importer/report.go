@@ -40,10 +40,13 @@ func (r Report) String() string {
 	}
 
 	b.WriteString("\n## Factoring\n\n")
-	fmt.Fprintf(&b, "- entries the same in every cluster (up to `${cluster.name}`/`${cluster.region}`), written once in `global`: %d;\n", r.Shared)
+	fmt.Fprintf(&b, "- entries the same in every cluster (up to `${cluster.name}`, `${cluster.region}`, `${env}`, `${vars.*}`), written once in `global`: %d;\n", r.Shared)
 	fmt.Fprintf(&b, "- entries in every cluster of an environment only, written in `env/<environment>`: %d;\n", r.PerEnv)
+	if r.Deletions > 0 {
+		fmt.Fprintf(&b, "- entries every cluster has but one (of the fleet, or of an environment of three clusters or more), written once above and deleted (`$patch: delete`) in that cluster's layer: %d;\n", r.Deletions)
+	}
 	fmt.Fprintf(&b, "- entries of one cluster, or of some clusters only, written whole in each one's layer: %d;\n", r.PerCluster)
-	fmt.Fprintf(&b, "- entries of global and env layers written with `${cluster.name}` or `${cluster.region}`, where the clusters' values differ only by them: %d;\n", r.Variables)
+	fmt.Fprintf(&b, "- entries of global and env layers written with variables (`${cluster.name}`, `${cluster.region}`, `${env}`, `${vars.*}`), where the clusters' values differ only by them: %d;\n", r.Variables)
 	b.WriteString("- the overrides above carry only the fields that differ from the layer below (`key: null` removes a key, a keyed list carries `{$patch: replace}`)")
 	if r.Replaced > 0 {
 		fmt.Fprintf(&b, "; %d are written whole with `$patch: replace`", r.Replaced)

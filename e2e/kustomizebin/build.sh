@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds the kustomize binary Argo CD's repo-server runs for kustomize sources (`kustomize
+# build`), for the import adoption e2e test (e2e/import_test.go: a fleet synced from per-cluster
+# overlays in Git, then moved to the plugin).
+#
+#   e2e/kustomizebin/build.sh [-modfile FILE] [OUTDIR]
+#
+# The version is the one the Argo CD version of the go.mod (default go.mod; -modfile
+# compat/go.mod for the previous minor) ships in its image: its module's hack/tool-versions.sh
+# (KUSTOMIZE_VERSION=5.8.3 in v3.6.2, kustomize5_version=5.8.1 in v3.5.8). Built from
+# kustomize's Go module sigs.k8s.io/kustomize/kustomize/v5 through the module proxy with
+# `go install pkg@version`, as e2e/helmbin/build.sh builds helm. OUTDIR defaults to
+# ${XDG_CACHE_HOME:-$HOME/.cache}/dynamo-cmp/kustomizebin-VERSION. Prints OUTDIR on stdout when
+# the binary is there; progress goes to stderr. Up to date (stamp: this script,
+# e2e/buildcache.sh, the Go version): nothing is run.
+set -euo pipefail
+
+argo=github.com/argoproj/argo-cd/v3
+pkg=sigs.k8s.io/kustomize/kustomize/v5
+
+here=$(cd "$(dirname "$0")" && pwd)
+mod=$(cd "$here/.." && pwd)
+modfile=go.mod
+if [ "${1:-}" = -modfile ]; then
+  modfile=${2:?-modfile needs a go.mod path relative to e2e/}
+  shift 2
+fi
+cd "$mod"
+[ -f "$modfile" ] || { echo "kustomizebin: no $mod/$modfile" >&2; exit 2; }
+case ${GOTOOLCHAIN:-} in "" | local) export GOTOOLCHAIN=auto ;; esac
+argoversion=$(awk -v p="$argo" '$1 == p { print $2; exit }' "$modfile")
+[ -n "$argoversion" ] || { echo "kustomizebin: $modfile requires no $argo" >&2; exit 2; }
+argodir=$(GOFLAGS=-mod=mod go mod download -json "$argo@$argoversion" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+kustomize=$(sed -n -E 's/^(KUSTOMIZE_VERSION|kustomize[0-9]*_version)=([0-9][0-9.]*)$/\2/p' "$argodir/hack/tool-versions.sh" | head -n 1)
+[ -n "$kustomize" ] || { echo "kustomizebin: no kustomize version in $argo@$argoversion hack/tool-versions.sh" >&2; exit 2; }
+version=v$kustomize
+# shellcheck source=../buildcache.sh
+source "$mod/buildcache.sh"
+buildcache_open "kustomizebin-$version" "${1:-}"
+buildcache_enter "$here/build.sh" -- kustomize
+
+echo "kustomizebin: building kustomize $version (what Argo CD $argoversion ships) into $out (cold: a minute or two; warm: nothing)" >&2
+start=$SECONDS
+GOBIN="$out" GOFLAGS=-buildvcs=false quiet_go install -trimpath -ldflags "-s -w -X sigs.k8s.io/kustomize/api/provenance.version=kustomize/$version" "$pkg@$version"
+echo "kustomizebin: kustomize built in $((SECONDS - start)) s" >&2
+buildcache_close
