@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/dynamo-cmp/dynamo-cmp/internal/config"
+	"github.com/dynamo-cmp/dynamo-cmp/pkg/config"
 )
 
 // Values of imported objects live in layer bodies, where "${" starts a variable reference.
