@@ -39,12 +39,12 @@ demo-argocd: build
 	scripts/demo-argocd.sh
 
 ## test: lint, unit and store tests (DynamoDB Local), a short fuzz of every target, the e2e suite.
-## kube-apiserver/etcd and Argo CD for the e2e suite build in the background from the start (a
-## no-op when cached; e2e waits for them). The e2e module's vet runs once Argo CD's build is
+## Argo CD, then kube-apiserver/etcd (most of whose packages are Argo CD's), for the e2e suite build
+## in the background from the start (a no-op when cached; e2e waits for them). The e2e module's vet runs once Argo CD's build is
 ## done: it needs most of the same compiled packages, and two go commands running at once
 ## compile a package both need twice (the build cache is shared, the work in progress is not).
 test:
-	@e2e/kubebin/build.sh >/dev/null 2>&1 & e2e/argocdbin/build.sh >/dev/null 2>&1 & \
+	@{ e2e/argocdbin/build.sh; e2e/kubebin/build.sh; } >/dev/null 2>&1 & \
 	  $(MAKE) --no-print-directory lint-root unit fuzz-short argocdbin lint-e2e e2e
 
 ## leftovers: fails, listing them, if test servers, test binaries or e2e containers are left
@@ -64,9 +64,12 @@ lint-e2e:
 	cd e2e && $(E2E_GO) vet ./...
 
 # argocdbin: Argo CD's binary for the e2e suite (e2e/argocdbin/build.sh, into
-# ~/.cache/dynamo-cmp/argocdbin-<version>; waits for a build in progress, a no-op when up to date)
+# ~/.cache/dynamo-cmp/argocdbin-<version>), then kube-apiserver and etcd (e2e/kubebin/build.sh),
+# which reuse most of its compiled packages; each waits for a build in progress and is a no-op
+# when up to date. `make test` runs it before the e2e module's vet, which needs the same packages.
 argocdbin:
 	e2e/argocdbin/build.sh >/dev/null
+	e2e/kubebin/build.sh >/dev/null
 
 ## unit: every package's tests. -timeout 30m: on a cold machine internal/shiptest's TestImageArchive
 ## compiles the binary for two architectures twice (once per build it compares), which passed
@@ -80,10 +83,9 @@ unit:
 # build cache (Argo CD's packages are the bulk of it). The harness waits for the build
 # scripts' locks. All are cached after the first run.
 e2e:
-	e2e/kubebin/build.sh >/dev/null & kube=$$!; e2e/helmbin/build.sh >/dev/null & helm=$$!; \
-	  e2e/kustomizebin/build.sh >/dev/null & kust=$$!; \
-	  e2e/argocdbin/build.sh >/dev/null; argo=$$?; \
-	  (cd e2e && $(E2E_GO) test -count=1 -timeout 40m ./...); rc=$$?; wait $$kube; wait $$helm; wait $$kust; \
+	e2e/helmbin/build.sh >/dev/null & helm=$$!; e2e/kustomizebin/build.sh >/dev/null & kust=$$!; \
+	  e2e/argocdbin/build.sh >/dev/null; argo=$$?; e2e/kubebin/build.sh >/dev/null; \
+	  (cd e2e && $(E2E_GO) test -count=1 -timeout 40m ./...); rc=$$?; wait $$helm; wait $$kust; \
 	  [ $$argo -eq 0 ] || exit $$argo; exit $$rc
 
 ## e2e-compat: the same e2e suite against the previous Argo CD minor (v3.5.8, e2e/compat/go.mod),
@@ -92,7 +94,7 @@ e2e-compat:
 	e2e/kubebin/build.sh >/dev/null & kube=$$!; e2e/helmbin/build.sh -modfile compat/go.mod >/dev/null & helm=$$!; \
 	  e2e/kustomizebin/build.sh -modfile compat/go.mod >/dev/null & kust=$$!; \
 	  e2e/argocdbin/build.sh -modfile compat/go.mod >/dev/null; argo=$$?; \
-	  (cd e2e && $(E2E_GO) test -modfile=compat/go.mod -count=1 -timeout 40m ./...); rc=$$?; wait $$kube; wait $$helm; wait $$kust; \
+	  (cd e2e && $(E2E_GO) test -modfile=compat/go.mod -count=1 -timeout 40m . ./harness); rc=$$?; wait $$kube; wait $$helm; wait $$kust; \
 	  [ $$argo -eq 0 ] || exit $$argo; exit $$rc
 
 ## bench-loop: the full loop with the real Argo CD: publish → objects changed (p50/p95, pinned

@@ -84,7 +84,7 @@ type GenerateRequest struct {
 	RepoURL     string            // spec.source.repoURL; default DefaultRepoURL
 	Path        string            // spec.source.path; default "."
 	Revision    string            // resolved commit SHA; default DefaultRevision
-	KubeVersion string            // destination cluster version; default "1.34.4"
+	KubeVersion string            // destination cluster version; default "1.37.0", the e2e kube-apiserver's
 	APIVersions []string          // destination API versions (KUBE_API_VERSIONS); default DefaultAPIVersions
 	// NoTracking leaves the manifests as the plugin printed them. By default Argo CD's
 	// default tracking is applied (annotation argocd.argoproj.io/tracking-id, label key
@@ -121,7 +121,7 @@ func (r GenerateRequest) withDefaults() GenerateRequest {
 		r.Revision = DefaultRevision
 	}
 	if r.KubeVersion == "" {
-		r.KubeVersion = "1.34.4"
+		r.KubeVersion = "1.37.0"
 	}
 	if r.APIVersions == nil {
 		r.APIVersions = DefaultAPIVersions
