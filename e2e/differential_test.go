@@ -7,6 +7,8 @@ package e2e
 // the object dynamo-cmp would have rendered, written out in the case, is dry-run instead, and
 // the API server must refuse it too, unless the case is marked "stricter": a rule where
 // dynamo-cmp deliberately refuses more than the API server, which docs/config.md must name.
+// A case marked "looser" is a known gap the other way, named in docs/config.md too: dynamo-cmp
+// accepts it and the API server must refuse it (so the case is revisited when either changes).
 //
 // The failure this test exists for: dynamo-cmp accepting what the API server rejects, which
 // turns a successful `config publish` into a failed Argo CD sync.
@@ -31,14 +33,16 @@ import (
 // differentialCase is one case of the corpus.
 type differentialCase struct {
 	Name string `json:"name"`
-	// Want is accept (both accept), reject (both refuse) or stricter (dynamo-cmp refuses, the
-	// API server accepts, and docs/config.md says so).
+	// Want is accept (both accept), reject (both refuse), stricter (dynamo-cmp refuses, the
+	// API server accepts, and docs/config.md says so) or looser (dynamo-cmp accepts, the API
+	// server refuses, and docs/config.md says so).
 	Want string `json:"want"`
 	// Layer holds entries of the cluster layer (namespaces:, roles:, calico: ...).
 	Layer string `json:"layer"`
 	// Object is what dynamo-cmp would render for the refused entry: reject and stricter cases.
 	Object string `json:"object,omitempty"`
-	// Doc is a phrase of docs/config.md's validation section that documents a stricter rule.
+	// Doc is a phrase of docs/config.md's validation section that documents a stricter rule
+	// or a looser one.
 	Doc string `json:"doc,omitempty"`
 }
 
@@ -81,11 +85,18 @@ func TestDifferentialValidation(t *testing.T) {
 				t.Fatalf("dynamo-cmp render: %v (want exit 0 or 1)\n%s", err, errOut)
 			}
 			switch {
-			case c.Want == "accept" && !accepted:
-				t.Fatalf("dynamo-cmp refuses a case the corpus marks as valid:\n%s", errOut)
-			case c.Want != "accept" && accepted:
+			case (c.Want == "accept" || c.Want == "looser") && !accepted:
+				t.Fatalf("dynamo-cmp refuses a case the corpus marks %q:\n%s", c.Want, errOut)
+			case c.Want != "accept" && c.Want != "looser" && accepted:
 				objs, _ := harness.ParseManifests(out)
 				t.Fatalf("dynamo-cmp accepts a case the corpus marks %q (it rendered %d objects)", c.Want, len(objs))
+			}
+			if accepted && c.Want == "looser" {
+				if c.Doc == "" || !strings.Contains(string(docs), c.Doc) {
+					t.Fatalf("a looser rule must be documented: docs/config.md does not contain %q", c.Doc)
+				}
+				serverRefuses(ctx, t, kube, out)
+				return
 			}
 			if accepted {
 				serverAccepts(ctx, t, kube, out)
@@ -109,8 +120,8 @@ func TestDifferentialValidation(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("%d cases: %d accepted by both, %d refused by both, %d refused by dynamo-cmp only (documented as stricter)",
-		len(cases), counts["accept"], counts["reject"], counts["stricter"])
+	t.Logf("%d cases: %d accepted by both, %d refused by both, %d refused by dynamo-cmp only (documented as stricter), %d by the API server only (documented as looser)",
+		len(cases), counts["accept"], counts["reject"], counts["stricter"], counts["looser"])
 }
 
 // serverAccepts applies the Namespaces of a rendered stream for real (the dry run of a
@@ -164,16 +175,34 @@ func loadDifferentialCases(t *testing.T) []differentialCase {
 			switch {
 			case c.Name == "" || seen[c.Name]:
 				t.Fatalf("%s: case %d: a unique name is required (%q)", f, i, c.Name)
-			case !slices.Contains([]string{"accept", "reject", "stricter"}, c.Want):
-				t.Fatalf("%s: case %s: want is accept, reject or stricter, not %q", f, c.Name, c.Want)
-			case c.Want != "accept" && c.Object == "":
+			case !slices.Contains([]string{"accept", "reject", "stricter", "looser"}, c.Want):
+				t.Fatalf("%s: case %s: want is accept, reject, stricter or looser, not %q", f, c.Name, c.Want)
+			case c.Want != "accept" && c.Want != "looser" && c.Object == "":
 				t.Fatalf("%s: case %s: a refused case needs the object dynamo-cmp would render", f, c.Name)
-			case c.Want == "stricter" && c.Doc == "":
-				t.Fatalf("%s: case %s: a stricter case needs doc: the phrase of docs/config.md that documents it", f, c.Name)
+			case (c.Want == "stricter" || c.Want == "looser") && c.Doc == "":
+				t.Fatalf("%s: case %s: a %s case needs doc: the phrase of docs/config.md that documents it", f, c.Name, c.Want)
 			}
 			seen[c.Name] = true
 			cases = append(cases, c)
 		}
 	}
 	return cases
+}
+
+// serverRefuses is serverAccepts for a case marked looser: the API server must refuse at
+// least one of the objects dynamo-cmp rendered.
+func serverRefuses(ctx context.Context, t *testing.T, kube *harness.KubeAPI, stream string) {
+	t.Helper()
+	objs, err := harness.ParseManifests(stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) == 0 {
+		t.Fatal("dynamo-cmp accepted the case but rendered nothing")
+	}
+	err = harness.ApplyErrors(kube.Apply(ctx, objs, true))
+	if err == nil {
+		t.Fatal("the API server accepts a case marked looser: mark it accept and drop its paragraph from docs/config.md")
+	}
+	t.Logf("kube-apiserver: %v", err)
 }
