@@ -275,7 +275,7 @@ func (k *KubeAPI) installCRDs(crds []*apiextensionsv1.CustomResourceDefinition) 
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	for _, crd := range crds {
 		if _, err := client.ApiextensionsV1().CustomResourceDefinitions().Create(ctx, crd.DeepCopy(), metav1.CreateOptions{FieldValidation: "Strict"}); err != nil {
