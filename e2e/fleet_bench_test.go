@@ -110,17 +110,19 @@ type fleetBench struct {
 	bFiles   map[string]string // B's objects.yaml per cluster (path in repoB → content)
 	dir      string
 	cliEnv   []string
-	ddb      []*ddbCounter // generate (the sidecar), serve, publish (the operator's CLI)
-	a, b     *fleetContender
-	serve    *fleetServe
-	repoAURL string // A's placeholder repository
+	// directEnv reads DynamoDB Local directly (the benchmark's own reads are not counted).
+	directEnv []string
+	ddb       []*ddbCounter // generate (the sidecar), serve, publish (the operator's CLI)
+	a, b      *fleetContender
+	serve     *fleetServe
+	repoAURL  string // A's placeholder repository
 	// envTestCPU is the quota cpu env/test overrides ("" until the scoped changes).
 	envTestCPU string
 }
 
 func TestFleetBench(t *testing.T) {
 	if os.Getenv("DYNAMO_CMP_BENCH_FLEET") == "" {
-		t.Skip("make bench-fleet runs it (DYNAMO_CMP_BENCH_FLEET=1, BENCH_CLUSTERS, BENCH_CHANGES, BENCH_SCOPED)")
+		t.Skip("make bench-fleet runs it (DYNAMO_CMP_BENCH_FLEET=1, BENCH_CLUSTERS, BENCH_CHANGES, BENCH_SCOPED, BENCH_SCOPED_CHANGES)")
 	}
 	n := envInt(t, "BENCH_CLUSTERS", 50)
 	changes := envInt(t, "BENCH_CHANGES", 5)
@@ -129,6 +131,7 @@ func TestFleetBench(t *testing.T) {
 		k, _ = strconv.Atoi(v)
 	}
 	k = min(max(k, 0), n)
+	scopedChanges := envInt(t, "BENCH_SCOPED_CHANGES", changes)
 	loadStart := loadAvg()
 	f := startFleet(t, n, k)
 
@@ -146,13 +149,13 @@ func TestFleetBench(t *testing.T) {
 	}
 	if k > 0 {
 		scoped := f.clusters[:k]
-		for i := range changes {
+		for i := range scopedChanges {
 			cpu := strconv.Itoa(200 + i)
 			report.scoped[0] = append(report.scoped[0], f.measure(t, f.a, scoped, func() { f.publishEnvTestA(t, cpu) }))
 			report.scoped[1] = append(report.scoped[1], f.measure(t, f.b, scoped, func() { f.commitB(t, scoped, cpu, f.b.apps(f.clusters)) }))
 		}
 		f.annotateGeneratePaths(t)
-		for i := range changes {
+		for i := range scopedChanges {
 			cpu := strconv.Itoa(300 + i)
 			report.scoped[2] = append(report.scoped[2], f.measure(t, f.b, scoped, func() { f.commitB(t, scoped, cpu, f.b.apps(scoped)) }))
 		}
@@ -235,6 +238,7 @@ func startFleet(t *testing.T, n, k int) *fleetBench {
 		f.ddb = append(f.ddb, startDDBCounter(t, name, db.Endpoint))
 	}
 	f.cliEnv = harness.DynamoEnv(f.ddb[2].url, fleetTable)
+	f.directEnv = harness.DynamoEnv(db.Endpoint, fleetTable)
 	f.cli(t, "table", "create")
 
 	cm, policy := serveRBACFromDocs(t)
@@ -522,6 +526,9 @@ func (f *fleetBench) measure(t *testing.T, c *fleetContender, touched []string, 
 	}
 	f.waitSettled(t, c)
 	s.settled = time.Since(began)
+	if c == f.a {
+		f.waitServeRecorded(t, touched) // serve's writes of this change count with it
+	}
 	cpu1, ddb1 := procGroupCPU(t), f.ddbSnapshot()
 	s.cpu = map[string]time.Duration{}
 	for g, v := range cpu1 {
@@ -607,6 +614,58 @@ func (f *fleetBench) waitSettled(t *testing.T, c *fleetContender) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s not settled within 10 min: %s", c.name, why)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// waitServeRecorded waits until `clusters status` (read straight from DynamoDB Local, not
+// through a counting proxy) shows each cluster Synced and Healthy on the configVersion its
+// Application pins: serve has recorded the change.
+func (f *fleetBench) waitServeRecorded(t *testing.T, clusters []string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		pinned := map[string]string{}
+		for _, app := range f.appsOf(t, f.a) {
+			params, _, _ := unstructured.NestedSlice(app.Object, "spec", "source", "plugin", "parameters")
+			for _, p := range params {
+				if m, _ := p.(map[string]any); m["name"] == "configVersion" {
+					pinned[strings.TrimSuffix(app.GetName(), f.a.appSuffix)], _ = m["string"].(string)
+				}
+			}
+		}
+		out, errOut, err := harness.RunDynamoCmp(t, f.directEnv, "clusters", "status", "-o", "json")
+		if err != nil {
+			t.Fatalf("clusters status: %v\n%s", err, errOut)
+		}
+		var list []struct {
+			Cluster  string `json:"cluster"`
+			Observed *struct {
+				SyncedVersion string `json:"syncedVersion"`
+			} `json:"observed"`
+		}
+		if err := json.Unmarshal([]byte(out), &list); err != nil {
+			t.Fatal(err)
+		}
+		recorded := map[string]string{}
+		for _, c := range list {
+			if c.Observed != nil {
+				recorded[c.Cluster] = c.Observed.SyncedVersion
+			}
+		}
+		missing := ""
+		for _, c := range clusters {
+			if recorded[c] != pinned[c] {
+				missing = fmt.Sprintf("%s recorded %q, pinned %q", c, recorded[c], pinned[c])
+				break
+			}
+		}
+		if missing == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve has not recorded the change within 3 min: %s", missing)
 		}
 		time.Sleep(time.Second)
 	}
