@@ -15,7 +15,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # (~76 MB) and uses it there; set here because machines may set GOTOOLCHAIN=local.
 E2E_GO := GOTOOLCHAIN=auto $(GO)
 
-.PHONY: all build image demo demo-argocd test leftovers lint lint-root lint-e2e argocdbin unit e2e e2e-compat fuzz fuzz-short fuzz-targets fuzz-model bench bench-loop bench-serve-fleet load shipcheck clean
+.PHONY: all build image demo demo-argocd test leftovers lint lint-root lint-e2e argocdbin unit e2e e2e-compat fuzz fuzz-short fuzz-targets fuzz-model bench bench-loop bench-serve-fleet bench-fleet load shipcheck clean
 
 all: build
 
@@ -108,6 +108,14 @@ bench-loop: build
 ## (docs/performance.md; not part of make test; BENCH_CLUSTERS, BENCH_ROUNDS, BENCH_BASE)
 bench-serve-fleet:
 	scripts/bench-serve-fleet.sh
+
+## bench-fleet: BENCH_CLUSTERS (default 50) clusters of 7 objects through the real Argo CD, dynamo-cmp
+## (ApplicationSet + serve, pinned configVersion) against kustomize from Git, interleaved: bring-up,
+## BENCH_CHANGES (5) global changes each → first/all clusters changed, CPU by process group,
+## DynamoDB calls and capacity; then a change of BENCH_SCOPED (5) clusters (docs/performance.md;
+## not part of make test)
+bench-fleet:
+	scripts/bench-fleet.sh
 
 ## fuzz-short: every fuzz target for a few seconds. Not part of make test since 2026-12-08: `make
 ## unit` runs every target's seed corpus, and the random part (18 s of fuzzing) cost ~215 CPU-s

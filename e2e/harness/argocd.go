@@ -594,34 +594,44 @@ func ToYAML(t testing.TB, obj any) string {
 type GitRepo struct {
 	// URL is file:///…/repo.git.
 	URL string
+
+	dir, bare, work string
 }
 
 // NewGitRepo creates a bare repository with one commit holding files (path → content).
 func NewGitRepo(t testing.TB, files map[string]string) *GitRepo {
 	t.Helper()
 	dir := t.TempDir()
-	bare := filepath.Join(dir, "repo.git")
-	work := filepath.Join(dir, "work")
-	git := func(d string, args ...string) {
-		t.Helper()
-		cmd := exec.Command("git", args...)
-		cmd.Dir = d
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=e2e", "GIT_AUTHOR_EMAIL=e2e@example.com",
-			"GIT_COMMITTER_NAME=e2e", "GIT_COMMITTER_EMAIL=e2e@example.com", "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("harness: git %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	mustMkdir(t, work)
-	git(dir, "init", "-q", "--bare", "-b", "main", bare)
-	git(work, "init", "-q", "-b", "main")
+	g := &GitRepo{dir: dir, bare: filepath.Join(dir, "repo.git"), work: filepath.Join(dir, "work")}
+	mustMkdir(t, g.work)
+	g.git(t, dir, "init", "-q", "--bare", "-b", "main", g.bare)
+	g.git(t, g.work, "init", "-q", "-b", "main")
+	g.Commit(t, files, "e2e")
+	g.URL = "file://" + g.bare
+	return g
+}
+
+// Commit writes files (path → content) over the work tree, commits them with message msg
+// and pushes the commit to the bare repository (main), as a developer's push does.
+func (g *GitRepo) Commit(t testing.TB, files map[string]string, msg string) {
+	t.Helper()
 	for p, content := range files {
-		full := filepath.Join(work, p)
+		full := filepath.Join(g.work, p)
 		mustMkdir(t, filepath.Dir(full))
 		writeFile(t, full, content)
 	}
-	git(work, "add", "-A")
-	git(work, "commit", "-q", "-m", "e2e")
-	git(work, "push", "-q", bare, "main")
-	return &GitRepo{URL: "file://" + bare}
+	g.git(t, g.work, "add", "-A")
+	g.git(t, g.work, "commit", "-q", "-m", msg)
+	g.git(t, g.work, "push", "-q", g.bare, "main")
+}
+
+func (g *GitRepo) git(t testing.TB, d string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = d
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=e2e", "GIT_AUTHOR_EMAIL=e2e@example.com",
+		"GIT_COMMITTER_NAME=e2e", "GIT_COMMITTER_EMAIL=e2e@example.com", "GIT_CONFIG_NOSYSTEM=1", "HOME="+g.dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("harness: git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
 }

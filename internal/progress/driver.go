@@ -93,6 +93,9 @@ type Driver struct {
 
 	mu       sync.Mutex
 	observed map[string]store.Observation // as last written, by cluster
+	// unsettled is a cluster's summary seen at the last reading and not written: a summary
+	// that is not Synced and Healthy on a version is written when it is seen again.
+	unsettled map[string]store.Observation
 	// readAt is when the reading of the last tick started, wokeAt when the last change woke
 	// the driver: a tick takes a reading that started after both.
 	readAt, wokeAt time.Time
@@ -140,7 +143,7 @@ func NewDriver(o DriverOptions) *Driver {
 		o.Reader, _ = argocd.NewReader(argocd.ReaderOptions{PluginName: o.PluginName, Now: o.Now, Log: o.Log,
 			List: func(ctx context.Context, _ string) ([]argocd.Application, error) { return list(ctx) }})
 	}
-	return &Driver{o: o, wake: make(chan struct{}, 1), observed: map[string]store.Observation{}, refusedAt: map[string]time.Time{},
+	return &Driver{o: o, wake: make(chan struct{}, 1), observed: map[string]store.Observation{}, unsettled: map[string]store.Observation{}, refusedAt: map[string]time.Time{},
 		terminated: map[string]termination{}}
 }
 
@@ -612,7 +615,14 @@ func (d *Driver) event(typ string, r rollout.Rollout, reason string) {
 }
 
 // observe sums up each cluster's Applications, records what changed since the last
-// record, and sets the cluster metrics.
+// record, and sets the cluster metrics. A summary that is settled (Synced and Healthy on a
+// configVersion) is recorded at once; any other is recorded when the next reading shows it
+// again. Every cluster passes through OutOfSync and Progressing for a moment while it syncs a
+// new version, at every publish: recording that moment doubled serve's writes per change (two
+// PutItem per cluster) for a state `clusters status` would show for a few seconds, while a
+// state that lasts (a failed sync, Degraded health) is still recorded, one reading later.
+// Nothing decides on these records (the tracker and the rollout steps judge the readings
+// themselves); they are what `clusters status` and `rollout status` show.
 func (d *Driver) observe(ctx context.Context, inv *registry.Inventory, byCluster map[string][]*argocd.Application) {
 	now := d.o.Now().UTC()
 	var changed []store.Observation
@@ -621,11 +631,17 @@ func (d *Driver) observe(ctx context.Context, inv *registry.Inventory, byCluster
 	for _, c := range inv.Clusters {
 		o := summarize(c.Name, byCluster[c.Name], d.o.PluginName)
 		o.At, o.Replica = now, d.o.Replica
-		prev, ok := d.observed[c.Name]
-		if !ok || prev.Applications != o.Applications || prev.Sync != o.Sync || prev.Health != o.Health || prev.SyncedVersion != o.SyncedVersion {
-			changed = append(changed, o)
-		}
 		d.o.Metrics.cluster(c, o)
+		prev, ok := d.observed[c.Name]
+		seen, wasSeen := d.unsettled[c.Name]
+		delete(d.unsettled, c.Name)
+		switch {
+		case ok && sameObservation(prev, o):
+		case !ok || settled(o) || (wasSeen && sameObservation(seen, o)):
+			changed = append(changed, o)
+		default:
+			d.unsettled[c.Name] = o
+		}
 	}
 	d.mu.Unlock()
 	if len(changed) == 0 {
@@ -643,6 +659,16 @@ func (d *Driver) observe(ctx context.Context, inv *registry.Inventory, byCluster
 		d.observed[o.Cluster] = o
 	}
 	d.mu.Unlock()
+}
+
+// sameObservation: a and b report the same (when and by whom aside).
+func sameObservation(a, b store.Observation) bool {
+	return a.Applications == b.Applications && a.Sync == b.Sync && a.Health == b.Health && a.SyncedVersion == b.SyncedVersion
+}
+
+// settled: every Application of the cluster is Synced and Healthy on one configVersion.
+func settled(o store.Observation) bool {
+	return o.Applications > 0 && o.Sync == "Synced" && o.Health == "Healthy" && o.SyncedVersion != ""
 }
 
 // summarize is what a cluster's Applications report, together.

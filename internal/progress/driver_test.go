@@ -349,3 +349,51 @@ func TestDriverDecidesNothingOnAnAnswerOverTheLimit(t *testing.T) {
 		t.Errorf("events %v once the answer fits, want %v", evs.types(), want)
 	}
 }
+
+// A cluster that passes through OutOfSync within one reading, as every cluster does while it
+// syncs a new version, is not recorded (`clusters status` goes from one synced version to the
+// next: one write per cluster and change, not two); a state that lasts two readings is.
+func TestDriverRecordsWhatLastsNotTheMomentOfASync(t *testing.T) {
+	st, calls := dynamolocal.NewStore(t)
+	ctx := testkit.Context(t)
+	if _, err := ops.Publish(ctx, st, ops.PublishRequest{Ref: config.EnvLayer("dev"), Actor: "alice", Message: "test",
+		Entries: []config.Entry{testkit.Entry(t, config.KindNamespace, map[string]any{"namespace": "tools"})}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"dev-a", "dev-b"} {
+		if _, err := ops.Publish(ctx, st, ops.PublishRequest{Ref: config.ClusterLayer(c), Actor: "alice", Message: "test",
+			Entries: []config.Entry{testkit.Entry(t, config.KindCluster, map[string]any{"name": c, "environment": "dev", "region": "eu-west-1"})}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fleet := &fakeFleet{t: t, st: st, bad: map[string]int{}, edit: map[string]func(*argocdtest.App, config.ConfigVersion){}}
+	clk := &clock{t: time.Now().UTC()}
+	d := newTestDriver(t, st, fleet, clk, &events{}, "r1")
+	reading := func(wantSync string, wantPuts int) {
+		t.Helper()
+		clk.Add(5 * time.Second)
+		before := calls.Calls("PutItem")
+		tick(t, d)
+		obs, err := st.Observations(ctx, "dev-a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := obs["dev-a"].Sync; got != wantSync {
+			t.Errorf("clusters status shows dev-a %s, want %s", got, wantSync)
+		}
+		if got := calls.Calls("PutItem") - before; got != wantPuts {
+			t.Errorf("%d observation writes at this reading, want %d", got, wantPuts)
+		}
+	}
+	reading("Synced", 2) // the first reading records every cluster
+	outOfSync := func(app *argocdtest.App, _ config.ConfigVersion) { app.Sync = "OutOfSync" }
+	fleet.set("dev-a", outOfSync)
+	reading("Synced", 0) // syncing for a moment: not recorded
+	fleet.set("dev-a", nil)
+	reading("Synced", 0) // back where it was
+	fleet.set("dev-a", outOfSync)
+	reading("Synced", 0)
+	reading("OutOfSync", 1) // it lasts: recorded
+	fleet.set("dev-a", nil)
+	reading("Synced", 1) // settled again: recorded at once
+}
