@@ -67,3 +67,25 @@ quiet_go() {
   go "$@" 2>&1 | { grep -v '^go: downloading ' || true; } >&2
   return "${PIPESTATUS[0]}"
 }
+
+# argocd_tool TOOL [-modfile FILE] sets version to the TOOL (helm, kustomize) that the Argo CD
+# version FILE (default go.mod, relative to the e2e module, which must be the working
+# directory) requires ships in its image — from its module's hack/tool-versions.sh
+# (HELM_VERSION=4.3.2 or helm4_version=4.2.1 style lines), as vX.Y.Z — and argoversion to
+# that Argo CD version. Exits the script with 2 when either is missing.
+argocd_tool() {
+  local tool=$1 modfile=go.mod argo=github.com/argoproj/argo-cd/v3 argodir upper v
+  if [ "${2:-}" = -modfile ]; then
+    modfile=${3:?-modfile needs a go.mod path relative to e2e/}
+  fi
+  [ -f "$modfile" ] || { echo "${tool}bin: no $PWD/$modfile" >&2; exit 2; }
+  argoversion=$(awk -v p="$argo" '$1 == p { print $2; exit }' "$modfile")
+  [ -n "$argoversion" ] || { echo "${tool}bin: $modfile requires no $argo" >&2; exit 2; }
+  # The Argo CD module is in the module cache once the e2e module's modules are (a download
+  # of one module otherwise, ~20 MB).
+  argodir=$(GOFLAGS=-mod=mod go mod download -json "$argo@$argoversion" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  upper=$(printf '%s' "$tool" | tr '[:lower:]' '[:upper:]')
+  v=$(sed -n -E "s/^(${upper}_VERSION|${tool}[0-9]*_version)=([0-9][0-9.]*)\$/\\2/p" "$argodir/hack/tool-versions.sh" | head -n 1)
+  [ -n "$v" ] || { echo "${tool}bin: no $tool version in $argo@$argoversion hack/tool-versions.sh" >&2; exit 2; }
+  version=v$v
+}

@@ -15,29 +15,16 @@
 # script, e2e/buildcache.sh, the Go version): nothing is run.
 set -euo pipefail
 
-argo=github.com/argoproj/argo-cd/v3
 pkg=helm.sh/helm/v4
 
 here=$(cd "$(dirname "$0")" && pwd)
 mod=$(cd "$here/.." && pwd)
-modfile=go.mod
-if [ "${1:-}" = -modfile ]; then
-  modfile=${2:?-modfile needs a go.mod path relative to e2e/}
-  shift 2
-fi
 cd "$mod"
-[ -f "$modfile" ] || { echo "helmbin: no $mod/$modfile" >&2; exit 2; }
 case ${GOTOOLCHAIN:-} in "" | local) export GOTOOLCHAIN=auto ;; esac
-argoversion=$(awk -v p="$argo" '$1 == p { print $2; exit }' "$modfile")
-[ -n "$argoversion" ] || { echo "helmbin: $modfile requires no $argo" >&2; exit 2; }
-# The Argo CD module is in the module cache once the e2e module's modules are (a download
-# of one module otherwise, ~20 MB).
-argodir=$(GOFLAGS=-mod=mod go mod download -json "$argo@$argoversion" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-helm=$(sed -n -E 's/^(HELM_VERSION|helm[0-9]*_version)=([0-9][0-9.]*)$/\2/p' "$argodir/hack/tool-versions.sh" | head -n 1)
-[ -n "$helm" ] || { echo "helmbin: no helm version in $argo@$argoversion hack/tool-versions.sh" >&2; exit 2; }
-version=v$helm
 # shellcheck source=../buildcache.sh
 source "$mod/buildcache.sh"
+argocd_tool helm "$@"
+[ "${1:-}" = -modfile ] && shift 2
 buildcache_open "helmbin-$version" "${1:-}"
 buildcache_enter "$here/build.sh" -- helm
 

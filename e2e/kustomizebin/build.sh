@@ -15,27 +15,16 @@
 # e2e/buildcache.sh, the Go version): nothing is run.
 set -euo pipefail
 
-argo=github.com/argoproj/argo-cd/v3
 pkg=sigs.k8s.io/kustomize/kustomize/v5
 
 here=$(cd "$(dirname "$0")" && pwd)
 mod=$(cd "$here/.." && pwd)
-modfile=go.mod
-if [ "${1:-}" = -modfile ]; then
-  modfile=${2:?-modfile needs a go.mod path relative to e2e/}
-  shift 2
-fi
 cd "$mod"
-[ -f "$modfile" ] || { echo "kustomizebin: no $mod/$modfile" >&2; exit 2; }
 case ${GOTOOLCHAIN:-} in "" | local) export GOTOOLCHAIN=auto ;; esac
-argoversion=$(awk -v p="$argo" '$1 == p { print $2; exit }' "$modfile")
-[ -n "$argoversion" ] || { echo "kustomizebin: $modfile requires no $argo" >&2; exit 2; }
-argodir=$(GOFLAGS=-mod=mod go mod download -json "$argo@$argoversion" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-kustomize=$(sed -n -E 's/^(KUSTOMIZE_VERSION|kustomize[0-9]*_version)=([0-9][0-9.]*)$/\2/p' "$argodir/hack/tool-versions.sh" | head -n 1)
-[ -n "$kustomize" ] || { echo "kustomizebin: no kustomize version in $argo@$argoversion hack/tool-versions.sh" >&2; exit 2; }
-version=v$kustomize
 # shellcheck source=../buildcache.sh
 source "$mod/buildcache.sh"
+argocd_tool kustomize "$@"
+[ "${1:-}" = -modfile ] && shift 2
 buildcache_open "kustomizebin-$version" "${1:-}"
 buildcache_enter "$here/build.sh" -- kustomize
 
