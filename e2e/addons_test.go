@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -158,9 +159,7 @@ addons:
 		// of argocd-cm reads it (Argo CD 3 keeps resource health out of status.resources;
 		// `argocd app get` shows it).
 		for _, name := range []string{chartAddonApp, gitAddonApp} {
-			if h := l.childHealth(t, name); h != "Healthy" {
-				t.Errorf("%s: child %s health %q, want Healthy", addonsApp, name, h)
-			}
+			l.waitChildHealth(t, addonsApp, name, "Healthy")
 		}
 	})
 
@@ -172,9 +171,7 @@ addons:
 			child := harness.Status(l.argo.Application(t, chartAddonApp))
 			return st.Health == "Degraded", "parent " + st.Health + "; child " + child.Health + " " + strings.Join(child.Conditions, "; ")
 		})
-		if h := l.childHealth(t, chartAddonApp); h != "Degraded" {
-			t.Errorf("%s: child %s health %q, want Degraded (it cannot be rendered)", addonsApp, chartAddonApp, h)
-		}
+		l.waitChildHealth(t, addonsApp, chartAddonApp, "Degraded") // it cannot be rendered
 		l.publishText(t, "cluster/"+cluster, clusterLayer, "back to 0.1.0")
 		l.pinAddons(t)
 		eventually(t, patience, "healthy again", func() (bool, string) {
@@ -292,11 +289,16 @@ func (l *loop) declareChartRepo(t testing.TB, chartRepo string) {
 	}
 }
 
-// childHealth is the HEALTH column of the child Application's row in `argocd app get` of the
-// add-ons Application.
-func (l *loop) childHealth(t testing.TB, child string) string {
+// waitChildHealth waits until the HEALTH column of the child Application's row in `argocd
+// app get argocd/<parent>` says want. That row is the parent's resource tree, which the
+// application controller writes apart from the Applications' status: right after the parent
+// settles it may still show a child as Missing.
+func (l *loop) waitChildHealth(t testing.TB, parent, child, want string) {
 	t.Helper()
-	return l.childHealthOf(t, addonsApp, child)
+	eventually(t, patience, parent+": child "+child+" "+want, func() (bool, string) {
+		h := l.childHealthOf(t, parent, child)
+		return h == want, "health " + strconv.Quote(h)
+	})
 }
 
 // childHealthOf is the HEALTH column of the child Application's row in `argocd app get

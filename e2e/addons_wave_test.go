@@ -241,9 +241,7 @@ waves:
 		ok, why := settled(waveCanary)
 		return ok && v == stable[waveCanary], v + " " + why
 	})
-	if h := l.childHealthOf(t, parent(waveCanary), child(waveCanary)); h != "Healthy" {
-		t.Errorf("argocd app get %s: child %s health %q after the rollback, want Healthy", parent(waveCanary), child(waveCanary), h)
-	}
+	l.waitChildHealth(t, parent(waveCanary), child(waveCanary), "Healthy") // after the rollback
 	eventually(t, patience, "webhook: "+waveCanary+" synced on "+stable[waveCanary], func() (bool, string) {
 		return l.hook.synced(waveCanary, stable[waveCanary]), ""
 	})
