@@ -142,13 +142,17 @@ func TestStolenServeCredentialsCannotPublish(t *testing.T) {
 	// What the auto-rollback statements still allow in a layer partition — an item at a
 	// version's metadata key made of a head's attributes (a digest, no `published`), and a
 	// head pointing at it — renders nothing: generate refuses the version, prints nothing.
+	// Its own table: the calls above that the old files allowed wrote junk (an env head whose
+	// `at` is "x", ...), which generate would report before the version it must refuse.
 	t.Run("what auto-rollback may write renders nothing unpublished", func(t *testing.T) {
-		p := startIAMProxy(t, endpoint, table, loadEffective(t, serveRollbackPolicy))
+		cfg := dynamolocal.NewTable(t, endpoint)
+		publishExamples(t, storeEnv(t, cfg, endpoint))
+		p := startIAMProxy(t, endpoint, cfg.Table, loadEffective(t, serveRollbackPolicy))
 		fake := headItem("cluster#dev-k3s", "v#0000000009", 9)
 		head := headItem("cluster#dev-k3s", "head", 9)
 		head["cluster"] = map[string]any{"M": map[string]any{"name": avS("dev-k3s"), "environment": avS("dev"), "region": avS("eu-west-1")}}
 		for _, item := range []map[string]any{fake, head} {
-			if status, body := rawDynamo(t, cfg, p.URL(), "TransactWriteItems", txPut(table, item)); status != http.StatusOK {
+			if status, body := rawDynamo(t, cfg, p.URL(), "TransactWriteItems", txPut(cfg.Table, item)); status != http.StatusOK {
 				t.Fatalf("a rollback-shaped write: HTTP %d %s", status, body)
 			}
 		}
